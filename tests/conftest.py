@@ -1,0 +1,38 @@
+"""Shared fixtures: the project's folders and image helpers for checking rendered frames."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainer.paths import ANIMATIONS_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
+
+
+def hex_to_rgb(color: str) -> np.ndarray:
+    color = color.lstrip("#")
+    return np.array([int(color[i:i + 2], 16) for i in (0, 2, 4)])
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def color_mask(image: np.ndarray, color: str, tolerance: int = 40) -> np.ndarray:
+    """Pixels within `tolerance` (per channel) of a hex colour."""
+    return (np.abs(image - hex_to_rgb(color)) <= tolerance).all(axis=-1)
+
+
+def count_runs(flags: np.ndarray, min_length: int = 3) -> int:
+    """Number of runs of True at least `min_length` long in a 1-D boolean array."""
+    padded = np.concatenate([[False], flags, [False]]).astype(int)
+    starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
+    return int(((ends - starts) >= min_length).sum())
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+__all__ = ["ANIMATIONS_DIR", "NOTEBOOKS_DIR", "load_rgb", "color_mask", "count_runs"]

@@ -1,0 +1,44 @@
+"""Every notebook under notebooks/ runs top to bottom (collected automatically) and is stored without outputs."""
+
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from explainer.paths import NOTEBOOKS_DIR
+
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+QUICK_CELL = "QUICK = True  # injected by the test suite: small parameters"
+
+pytestmark = pytest.mark.slow
+
+
+def with_quick_parameters(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Insert QUICK = True after the cell tagged `parameters` (papermill's convention)."""
+    for index, cell in enumerate(notebook.cells):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(QUICK_CELL))
+            break
+    return notebook
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {NOTEBOOKS_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert not [c for c in notebook.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert any("parameters" in c.metadata.get("tags", []) for c in notebook.cells), "tag one cell `parameters`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes(path, tmp_path):
+    workdir = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS_DIR, workdir)
+    notebook = with_quick_parameters(nbformat.read(workdir / path.name, as_version=4))
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors

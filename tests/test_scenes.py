@@ -1,0 +1,82 @@
+"""Every scene under animations/ renders, and its last frame shows what the scene is about."""
+
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+
+from conftest import color_mask, count_runs, load_rgb
+from explainer import scenes
+from explainer.errors import UnknownSceneError
+from explainer.examples import CLEVEREST_LOGITS, CLEVEREST_TOKENS
+from explainer.sampling import softmax
+from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR
+
+pytestmark = pytest.mark.slow
+T_END = 5.0  # the temperature the scene ends on
+
+
+def bar_columns(image: np.ndarray) -> np.ndarray:
+    bars = color_mask(image, BAR_COLOR) | color_mask(image, HIGHLIGHT_COLOR)
+    return bars.any(axis=0)
+
+
+def check_softmax_temperature(image: np.ndarray) -> None:
+    assert count_runs(bar_columns(image), min_length=10) == len(CLEVEREST_TOKENS)
+    highlighted = color_mask(image, HIGHLIGHT_COLOR).any(axis=0)
+    assert count_runs(highlighted, min_length=10) == 1, "exactly one bar (the most likely word) is highlighted"
+    # The last frame is T = 5: bar heights are proportional to softmax(logits / 5).
+    heights = []
+    columns = np.flatnonzero(bar_columns(image))
+    groups = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    for group in groups:
+        mask = color_mask(image[:, group], BAR_COLOR) | color_mask(image[:, group], HIGHLIGHT_COLOR)
+        heights.append(mask.any(axis=1).sum())
+    expected = softmax(CLEVEREST_LOGITS, T_END).numpy()
+    heights = np.array(heights, dtype=float)
+    np.testing.assert_allclose(heights / heights.max(), expected / expected.max(), atol=0.08)
+
+
+CONTENT_CHECKS = {
+    "softmax_temperature": check_softmax_temperature,
+}
+
+
+def test_every_scene_has_a_content_check():
+    missing = set(scenes.list_scenes()) - set(CONTENT_CHECKS)
+    assert not missing, f"add a content check for {sorted(missing)} in tests/test_scenes.py"
+
+
+@pytest.mark.parametrize("scene", scenes.list_scenes())
+def test_scene_renders_its_last_frame(scene, tmp_path):
+    png = scenes.render(scene, "low", last_frame_only=True, media_dir=tmp_path)
+    image = load_rgb(png)
+    assert image.shape[:2] == (480, 854)
+    lit = (image.max(axis=-1) > 40).mean()
+    assert 0.01 < lit < 0.9, f"frame looks blank or flooded ({lit:.1%} lit pixels)"
+    CONTENT_CHECKS[scene](image)
+
+
+def test_cli_renders_a_video_whose_bars_move(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "explainer.cli", "render", "softmax_temperature", "--quality", "low"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    video = result.stdout.strip().splitlines()[-1]
+    assert video.endswith("SoftmaxTemperature.mp4")
+    with av.open(video) as container:
+        frames = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    assert len(frames) > 100  # about 10 s at 15 fps
+    first_bars, last_bars = (color_mask(frames[i], BAR_COLOR) | color_mask(frames[i], HIGHLIGHT_COLOR) for i in (40, -1))
+    # At T = 0.1 the top word takes nearly everything; at T = 5 the bars are nearly level.
+    assert first_bars.sum() != last_bars.sum()
+
+
+def test_unknown_scene_lists_the_valid_ones():
+    with pytest.raises(UnknownSceneError, match="softmax_temperature"):
+        scenes.scene_file("softmax_temprature")
+    result = subprocess.run([sys.executable, "-m", "explainer.cli", "render", "nope"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Valid scenes" in result.stderr
