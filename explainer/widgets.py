@@ -34,6 +34,7 @@ class TemperatureExplorer:
         self.slider = widgets.FloatSlider(
             value=temperature, min=0.0, max=5.0, step=0.05, description="temperature",
             continuous_update=True, readout_format=".2f", layout=widgets.Layout(width="480px"),
+            style={"description_width": "initial"},
         )
         self.seed = widgets.IntText(value=0, description="seed", layout=widgets.Layout(width="160px"))
         self.sample_button = widgets.Button(description=f"sample {num_samples} words", icon="random")
@@ -42,10 +43,12 @@ class TemperatureExplorer:
         self.figure = go.FigureWidget(next_token_bars(self.tokens, self.probabilities(temperature)))
         self.slider.observe(lambda change: self.update(change["new"]), names="value")
         self.sample_button.on_click(lambda _: self.draw_samples())
+        self.slider.add_class("explainer-temperature")
         self.widget = widgets.VBox([
             self.slider, self.summary, self.figure,
             widgets.HBox([self.sample_button, self.seed]), self.samples,
         ])
+        self.widget.add_class("explainer-temperature-explorer")
         self.update(temperature)
 
     def probabilities(self, temperature: float) -> list[float]:
@@ -90,7 +93,8 @@ class SoftmaxPlayground:
 
     def __init__(self, text: str = "2, 1, 0.5, -1, -inf", temperature: float = 1.0):
         self.text = widgets.Text(value=text, description="scores", layout=widgets.Layout(width="480px"), continuous_update=False)
-        self.slider = widgets.FloatSlider(value=temperature, min=0.0, max=5.0, step=0.05, description="temperature")
+        self.slider = widgets.FloatSlider(value=temperature, min=0.0, max=5.0, step=0.05, description="temperature",
+                                         style={"description_width": "initial"})
         self.message = widgets.HTML()
         self.figure = go.FigureWidget(next_token_bars(["a"], [1.0]))
         self.figure.update_layout(xaxis_title="score (logit)", height=360)
