@@ -15,6 +15,50 @@ def render_command(args: argparse.Namespace) -> None:
     print(scenes.render(args.scene, args.quality, last_frame_only=args.last_frame))
 
 
+def train_command(args: argparse.Namespace) -> None:
+    from explainer.train import TrainConfig, preset, train
+
+    overrides = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        overrides[key] = parse_value(key, value, TrainConfig)
+    if args.device:
+        overrides["device"] = args.device
+    if args.compile:
+        overrides["compile"] = True
+    train(preset(args.preset, **overrides), args.out, resume=args.resume, progress=not args.quiet)
+
+
+def parse_value(key: str, value: str, config_type) -> object:
+    """'n_layer=6' -> 6 with the type of the TrainConfig field."""
+    from dataclasses import fields
+
+    types = {f.name: f.type for f in fields(config_type)}
+    if key not in types:
+        raise ExplainerError(f"unknown training option {key!r}; valid: {', '.join(sorted(types))}")
+    kind = str(types[key])
+    try:
+        if kind == "bool":
+            if value.lower() not in {"true", "false", "1", "0"}:
+                raise ValueError
+            return value.lower() in {"true", "1"}
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError:
+        raise ExplainerError(f"{key} must be of type {kind}, got {value!r}") from None
+    return None if value.lower() == "none" else value
+
+
+def sample_command(args: argparse.Namespace) -> None:
+    from explainer import checkpoint
+
+    lm = checkpoint.load(args.checkpoint, device=args.device or "cpu")
+    print(args.prompt + lm.generate(args.prompt, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                      top_p=args.top_p, seed=args.seed))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainer", description="How a transformer language model works, with real numbers.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -24,6 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quality", choices=["low", "medium", "high"], default="low")
     render.add_argument("--last-frame", action="store_true", help="write only the last frame as a PNG")
     render.set_defaults(run=render_command)
+
+    from explainer.checkpoint import SHIPPED_CHECKPOINT
+
+    train = commands.add_parser("train", help="train the small GPT and write a checkpoint folder")
+    train.add_argument("--preset", default="baby", help="tiny (tests), baby (CPU, minutes), small (GPU)")
+    train.add_argument("--out", required=True, help="checkpoint folder to write (config.json + safetensors)")
+    train.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                       help="override a preset field, e.g. --set tokenizer=char --set max_iters=500 (repeatable)")
+    train.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    train.add_argument("--compile", action="store_true", help="torch.compile the model (faster after a warm-up)")
+    train.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=train_command)
+
+    sample = commands.add_parser("sample", help="print a continuation of a prompt from a checkpoint")
+    sample.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    sample.add_argument("--prompt", default="ROMEO:\n")
+    sample.add_argument("--max-new-tokens", type=int, default=200)
+    sample.add_argument("--temperature", type=float, default=0.8)
+    sample.add_argument("--top-k", type=int)
+    sample.add_argument("--top-p", type=float)
+    sample.add_argument("--seed", type=int)
+    sample.add_argument("--device", help="cpu (default), cuda, mps")
+    sample.set_defaults(run=sample_command)
     return parser
 
 

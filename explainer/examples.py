@@ -1,8 +1,7 @@
-"""Small, clearly labelled illustrative inputs from the lectures (not model outputs)."""
+"""The running examples shared by notebooks and scenes, so a video and a notebook show the same numbers."""
 
-# The talk's opening example. These logits are made up to look plausible: they are an
-# illustration of what a model might output, not the output of any model.
-CLEVEREST_PROMPT = "To date, the cleverest thinker of all time was"
-CLEVEREST_TOKENS = [" probably", " undoubtedly", " arguably", " Einstein", " Aristotle",
-                    " Newton", " not", " a", " Socrates", " Leonardo"]
-CLEVEREST_LOGITS = [3.1, 2.6, 2.4, 2.2, 1.6, 1.5, 0.9, 0.7, 0.6, 0.2]
+# A prompt whose next token the shipped Shakespeare model predicts with a spread-out distribution.
+NEXT_TOKEN_PROMPT = "ROMEO:\nI will"
+
+# The lecture's running example for attention.
+FLUFFY_PROMPT = "a fluffy blue creature roamed the verdant forest"

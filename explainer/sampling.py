@@ -113,6 +113,15 @@ def next_token_distribution(
     return softmax(tensor, temperature)
 
 
+def top_with_rest(logits: ArrayLike, temperature: float, show: int) -> tuple[list[int], list[float], float]:
+    """The `show` highest logits' indices (an order that no temperature changes), their probabilities, and the rest's total."""
+    tensor = as_logits(logits)
+    probs = softmax(tensor, temperature)
+    shown = torch.argsort(tensor, descending=True)[:show].tolist()
+    shown_probs = probs[shown].tolist()
+    return shown, shown_probs, max(0.0, 1.0 - sum(shown_probs))
+
+
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A torch.Generator seeded with `seed` (a fresh random seed when None)."""
     generator = torch.Generator(device=device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections import Counter
 from typing import Sequence
 
@@ -10,12 +12,17 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import sampling
+from explainer.checkpoint import LanguageModel
 from explainer.errors import ExplainerError, LogitsError
 from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token, next_token_bars
 
 
 class TemperatureExplorer:
-    """A temperature slider reshaping next-token probabilities, and a button that samples from them."""
+    """A temperature slider reshaping a next-token distribution, and a button that samples from it.
+
+    `tokens` and `logits` cover the whole vocabulary; the chart shows the `show` most likely tokens and
+    one bar for all the others together, so the bars always add up to 100%.
+    """
 
     def __init__(
         self,
@@ -24,13 +31,9 @@ class TemperatureExplorer:
         temperature: float = 1.0,
         title: str = "",
         num_samples: int = 20,
+        show: int = 12,
     ):
-        self.tokens = list(tokens)
-        self.logits = sampling.as_logits(logits).double()
-        if self.logits.shape != (len(self.tokens),):
-            raise ValueError(f"need one logit per token: {len(self.tokens)} tokens, logits of shape {tuple(self.logits.shape)}")
-        self.title = title
-        self.num_samples = num_samples
+        self.title, self.num_samples, self.show = title, num_samples, show
         self.slider = widgets.FloatSlider(
             value=temperature, min=0.0, max=5.0, step=0.05, description="temperature",
             continuous_update=True, readout_format=".2f", layout=widgets.Layout(width="480px"),
@@ -40,7 +43,7 @@ class TemperatureExplorer:
         self.sample_button = widgets.Button(description=f"sample {num_samples} words", icon="random")
         self.summary = widgets.HTML()
         self.samples = widgets.HTML()
-        self.figure = go.FigureWidget(next_token_bars(self.tokens, self.probabilities(temperature)))
+        self.figure = go.FigureWidget(next_token_bars(["…"], [1.0]))
         self.slider.observe(lambda change: self.update(change["new"]), names="value")
         self.sample_button.on_click(lambda _: self.draw_samples())
         self.slider.add_class("explainer-temperature")
@@ -49,34 +52,78 @@ class TemperatureExplorer:
             widgets.HBox([self.sample_button, self.seed]), self.samples,
         ])
         self.widget.add_class("explainer-temperature-explorer")
-        self.update(temperature)
+        self.set_logits(tokens, logits)
 
-    def probabilities(self, temperature: float) -> list[float]:
-        return sampling.softmax(self.logits, temperature).tolist()
+    def set_logits(self, tokens: Sequence[str], logits: Sequence[float] | torch.Tensor) -> None:
+        """Show a new distribution (e.g. for a new prompt) at the current temperature."""
+        self.tokens = list(tokens)
+        self.logits = sampling.as_logits(logits).double()
+        if self.logits.shape != (len(self.tokens),):
+            raise ValueError(f"need one logit per token: {len(self.tokens)} tokens, logits of shape {tuple(self.logits.shape)}")
+        self.shown, _, _ = sampling.top_with_rest(self.logits, 1.0, self.show)
+        labels = [display_token(self.tokens[i]) for i in self.shown]
+        if len(self.tokens) > len(self.shown):
+            labels.append(f"(other {len(self.tokens) - len(self.shown)})")
+        self.figure.data[0].x = labels
+        self.update(self.slider.value)
 
     def update(self, temperature: float) -> None:
         """Recompute the distribution at `temperature` and redraw bars and summary."""
-        probs = self.probabilities(temperature)
-        best = max(range(len(probs)), key=probs.__getitem__)
-        bits = float(sampling.entropy(torch.tensor(probs)))
+        _, heights, rest = sampling.top_with_rest(self.logits, temperature, self.show)
+        if len(self.tokens) > len(self.shown):
+            heights.append(rest)
+        best = self.shown[0]
+        probs = sampling.softmax(self.logits, temperature)
+        bits = float(sampling.entropy(probs))
         with self.figure.batch_update():
             bars = self.figure.data[0]
-            bars.y = probs
-            bars.text = [f"{p:.1%}" for p in probs]
+            bars.y = heights
+            bars.text = [f"{p:.1%}" for p in heights]
+            bars.marker.color = [HIGHLIGHT_COLOR] + [BAR_COLOR] * (len(heights) - 1)
             self.figure.layout.title = f"{self.title}  (T = {temperature:.2f})" if self.title else f"T = {temperature:.2f}"
         self.summary.value = (
-            f"<b>top word</b>: {display_token(self.tokens[best])} ({probs[best]:.1%}) &nbsp; "
-            f"<b>entropy</b>: {bits:.2f} bits (uniform over {len(probs)} words would be "
-            f"{torch.log2(torch.tensor(float(len(probs)))):.2f})"
+            f"<b>top token</b>: {display_token(self.tokens[best])} ({float(probs[best]):.1%}) &nbsp; "
+            f"<b>entropy</b>: {bits:.2f} bits (uniform over all {len(self.tokens)} tokens would be "
+            f"{math.log2(len(self.tokens)):.2f})"
         )
 
     def draw_samples(self) -> list[str]:
-        """Sample `num_samples` words at the slider's temperature with the seed box's seed."""
+        """Sample `num_samples` tokens at the slider's temperature with the seed box's seed."""
         draws = sampling.sample(self.logits, self.num_samples, temperature=self.slider.value, seed=self.seed.value)
         words = [self.tokens[i] for i in draws.tolist()]
         counts = ", ".join(f"{display_token(w)} ×{n}" for w, n in Counter(words).most_common())
         self.samples.value = f"<code>{' | '.join(display_token(w) for w in words)}</code><br>counts: {counts}"
         return words
+
+
+class NextTokenExplorer:
+    """A prompt box over a TemperatureExplorer fed by a trained model's real next-token logits."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, temperature: float = 1.0, num_samples: int = 20, show: int = 12):
+        self.lm = lm
+        self.vocabulary = lm.tokens(list(range(lm.tokenizer.vocab_size)))
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+                                       layout=widgets.Layout(width="640px", height="70px"))
+        self.message = widgets.HTML()
+        self.explorer = TemperatureExplorer(self.vocabulary, lm.next_token_logits(prompt), temperature,
+                                            title="next token (trained model)", num_samples=num_samples, show=show)
+        self.prompt.observe(lambda _: self.update_prompt(), names="value")
+        self.widget = widgets.VBox([self.prompt, self.message, self.explorer.widget])
+        self.update_prompt()
+
+    def update_prompt(self) -> None:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                ids = self.lm.encode(self.prompt.value)
+        except ExplainerError as error:
+            self.message.value = f"<span style='color:#b91c1c'>{error}</span>"
+            return
+        logits = self.lm.logits_after(ids)
+        tokens = " ".join(f"[{display_token(t)}]" for t in self.lm.tokens(ids))
+        note = "".join(f"<br><span style='color:#b45309'>{w.message}</span>" for w in caught)
+        self.message.value = f"<small>{len(ids)} tokens: <code>{tokens}</code></small>{note}"
+        self.explorer.set_logits(self.vocabulary, logits)
 
 
 def parse_numbers(text: str) -> list[float]:

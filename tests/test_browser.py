@@ -118,7 +118,7 @@ def test_temperature_slider_reshapes_the_chart_in_jupyterlab(jupyterlab, browser
     box = handle.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.mouse.move(box["x"] - 60, box["y"] + box["height"] / 2, steps=10)
+    page.mouse.move(box["x"] - 30, box["y"] + box["height"] / 2, steps=10)
     page.mouse.up()
     after = wait_for(lambda: (h := bar_heights(page)) != before and h, 30, "the bars to change")
     readout = page.locator(".explainer-temperature .widget-readout").inner_text()

@@ -10,12 +10,12 @@ import pytest
 from conftest import color_mask, count_runs, load_rgb
 from explainer import scenes
 from explainer.errors import UnknownSceneError
-from explainer.examples import CLEVEREST_LOGITS, CLEVEREST_TOKENS
-from explainer.sampling import softmax
+from explainer.paths import ANIMATIONS_DIR
 from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR
 
 pytestmark = pytest.mark.slow
-T_END = 5.0  # the temperature the scene ends on
+sys.path.insert(0, str(ANIMATIONS_DIR))
+import softmax_temperature  # noqa: E402  (the scene module: its data function is what the scene draws)
 
 
 def bar_columns(image: np.ndarray) -> np.ndarray:
@@ -24,7 +24,8 @@ def bar_columns(image: np.ndarray) -> np.ndarray:
 
 
 def check_softmax_temperature(image: np.ndarray) -> None:
-    assert count_runs(bar_columns(image), min_length=10) == len(CLEVEREST_TOKENS)
+    tokens, probs_at = softmax_temperature.next_token_bars_data()
+    assert count_runs(bar_columns(image), min_length=10) == len(tokens) == softmax_temperature.TOP_K
     highlighted = color_mask(image, HIGHLIGHT_COLOR).any(axis=0)
     assert count_runs(highlighted, min_length=10) == 1, "exactly one bar (the most likely word) is highlighted"
     # The last frame is T = 5: bar heights are proportional to softmax(logits / 5).
@@ -34,7 +35,7 @@ def check_softmax_temperature(image: np.ndarray) -> None:
     for group in groups:
         mask = color_mask(image[:, group], BAR_COLOR) | color_mask(image[:, group], HIGHLIGHT_COLOR)
         heights.append(mask.any(axis=1).sum())
-    expected = softmax(CLEVEREST_LOGITS, T_END).numpy()
+    expected = np.array(probs_at(softmax_temperature.T_END))
     heights = np.array(heights, dtype=float)
     np.testing.assert_allclose(heights / heights.max(), expected / expected.max(), atol=0.08)
 

@@ -3,14 +3,18 @@
 import math
 
 import pytest
+import torch
 
-from explainer import examples, sampling
-from explainer.widgets import SoftmaxPlayground, TemperatureExplorer
+from explainer import checkpoint, examples, sampling
+from explainer.widgets import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
+
+TOKENS = [" the", " a", " my", " thy", " his", " her", " our", " no"]
+LOGITS = [2.0, 1.5, 1.2, 0.9, 0.4, 0.1, -0.5, -2.0]
 
 
 @pytest.fixture
 def explorer():
-    return TemperatureExplorer(examples.CLEVEREST_TOKENS, examples.CLEVEREST_LOGITS, temperature=1.0)
+    return TemperatureExplorer(TOKENS, LOGITS, temperature=1.0, show=5)
 
 
 def test_temperature_slider_reshapes_the_bars(explorer):
@@ -18,10 +22,12 @@ def test_temperature_slider_reshapes_the_bars(explorer):
     explorer.slider.value = 0.2
     after = list(explorer.figure.data[0].y)
     assert after != before
-    assert after == pytest.approx(sampling.softmax(examples.CLEVEREST_LOGITS, 0.2).tolist())
+    expected = sampling.softmax(LOGITS, 0.2)
+    assert after[:5] == pytest.approx(expected[:5].tolist())
+    assert after[5] == pytest.approx(float(expected[5:].sum()))  # the "other" bar
     assert max(after) > max(before) and math.isclose(sum(after), 1.0, rel_tol=1e-9)
-    assert "T = 0.20" in explorer.figure.layout.title.text
-    assert "entropy" in explorer.summary.value
+    assert list(explorer.figure.data[0].x)[-1] == "(other 3)"
+    assert "T = 0.20" in explorer.figure.layout.title.text and "entropy" in explorer.summary.value
 
 
 def test_sample_button_draws_reproducible_words(explorer):
@@ -31,7 +37,7 @@ def test_sample_button_draws_reproducible_words(explorer):
     explorer.sample_button.click()
     assert explorer.samples.value == first  # same seed, same words
     explorer.slider.value = 0.0
-    assert set(explorer.draw_samples()) == {examples.CLEVEREST_TOKENS[0]}
+    assert set(explorer.draw_samples()) == {TOKENS[0]}
 
 
 def test_playground_updates_and_reports_bad_input():
@@ -43,3 +49,18 @@ def test_playground_updates_and_reports_bad_input():
     assert "numbers separated by commas" in playground.message.value
     playground.text.value = "-inf, -inf"
     assert "every logit in a row is -inf" in playground.message.value
+
+
+def test_next_token_explorer_shows_the_models_real_distribution():
+    lm = checkpoint.load()
+    widget = NextTokenExplorer(lm, examples.NEXT_TOKEN_PROMPT)
+    probs = sampling.softmax(lm.next_token_logits(examples.NEXT_TOKEN_PROMPT))
+    heights = list(widget.explorer.figure.data[0].y)
+    assert heights[:12] == pytest.approx(torch.sort(probs, descending=True).values[:12].tolist(), abs=1e-6)
+    widget.prompt.value = "JULIET:\nO Romeo, Romeo! wherefore art thou"
+    assert list(widget.explorer.figure.data[0].y) != heights
+    assert "[␣where] [fore] [␣art] [␣thou]" in widget.message.value
+    widget.prompt.value = ""
+    assert "prompt is empty" in widget.message.value
+    widget.prompt.value = "word " * 200
+    assert "only its last 64" in widget.message.value

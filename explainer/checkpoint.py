@@ -1,0 +1,199 @@
+"""Checkpoints: a folder with safetensors weights and one JSON file (model config, tokenizer, training record).
+
+    config.json                      model config, tokenizer, training config, loss history, corpus hash, snapshots
+    model.safetensors                the final weights (float32)
+    optimizer.safetensors            AdamW state for --resume (optional)
+    snapshots/step_000100.safetensors   intermediate weights (float16), to watch attention form during training
+
+Nothing is pickled; every file is written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from explainer.errors import ExplainerError
+from explainer.generate import GenerationStep, generate_ids, stream
+from explainer.model import GPT, ActivationCache, GPTConfig
+from explainer.paths import DATA_DIR
+from explainer.tokenizer import TextTokenizer, tokenizer_from_dict
+
+FORMAT = "explainer-gpt/1"
+CONFIG_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SNAPSHOT_DIR = "config.json", "model.safetensors", "optimizer.safetensors", "snapshots"
+SHIPPED_CHECKPOINT = DATA_DIR / "shakespeare-bpe"
+TIED = "lm_head.weight"  # the same tensor as transformer.wte.weight: stored once
+
+
+class CheckpointError(ExplainerError, ValueError):
+    """A checkpoint folder or file that is missing, truncated or not ours."""
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def save_weights(model: GPT, path: Path, dtype: torch.dtype = torch.float32) -> None:
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items() if k != TIED}
+    with atomic_path(path) as temporary:
+        save_file(state, str(temporary))
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; re-run `explainer train` or point at a complete checkpoint folder")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error}); it may be truncated: retrain or restore it") from None
+
+
+def load_weights(model: GPT, path: Path) -> None:
+    state = {k: v.float() for k, v in read_tensors(path).items()}
+    state[TIED] = state.get("transformer.wte.weight")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path} does not fit the model described in {CONFIG_FILE}: {str(error)[:300]}") from None
+
+
+def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary))
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    tensors = read_tensors(path)
+    state_dict = optimizer.state_dict()
+    for index in state_dict["state"].keys() | {int(k.split(".")[0]) for k in tensors}:
+        state_dict["state"][index] = {k.split(".", 1)[1]: v for k, v in tensors.items() if int(k.split(".")[0]) == index}
+    optimizer.load_state_dict(state_dict)
+
+
+def read_config(folder: Path) -> dict:
+    folder = Path(folder)
+    if folder.is_file():
+        raise CheckpointError(f"{folder} is a file; a checkpoint is a folder holding {CONFIG_FILE} and {WEIGHTS_FILE}")
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {folder}: {CONFIG_FILE} is missing. Train one with `explainer train --out {folder}`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupt: retrain it") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an explainer checkpoint (expected format {FORMAT!r})")
+    return data
+
+
+@dataclass
+class LanguageModel:
+    """A trained GPT with its tokenizer and training record: text in, distributions and text out."""
+
+    model: GPT
+    tokenizer: TextTokenizer
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def block_size(self) -> int:
+        return self.model.config.block_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode(self, prompt: str) -> list[int]:
+        """Token ids of `prompt`, cropped to the context window with a warning that says so."""
+        if not isinstance(prompt, str) or not prompt:
+            raise ExplainerError("the prompt is empty: type at least one character")
+        ids = self.tokenizer.encode(prompt)
+        if len(ids) > self.block_size:
+            warnings.warn(f"the prompt has {len(ids)} tokens; only its last {self.block_size} fit the context window", stacklevel=2)
+            ids = ids[-self.block_size:]
+        return ids
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        return self.tokenizer.token_strings(ids)
+
+    @torch.no_grad()
+    def logits_after(self, ids: list[int]) -> torch.Tensor:
+        """Logits [V] for the token after the token ids `ids`."""
+        self.model.eval()
+        return self.model(torch.tensor([ids], device=self.device))[0][0, -1].float().cpu()
+
+    def next_token_logits(self, prompt: str) -> torch.Tensor:
+        """Logits [V] for the token after `prompt`."""
+        return self.logits_after(self.encode(prompt))
+
+    def top_next_tokens(self, prompt: str, k: int = 10) -> tuple[list[str], torch.Tensor]:
+        """The k most likely next tokens and their logits."""
+        top = torch.topk(self.next_token_logits(prompt), k)
+        return self.tokens(top.indices.tolist()), top.values
+
+    def run_with_cache(self, prompt: str) -> tuple[list[str], torch.Tensor, ActivationCache]:
+        """Tokens of the prompt, logits [T, V] and the activation cache (batch dimension kept)."""
+        self.model.eval()
+        ids = self.encode(prompt)
+        logits, cache = self.model.run_with_cache(torch.tensor([ids], device=self.device))
+        return self.tokens(ids), logits[0].cpu(), {k: v.cpu() for k, v in cache.items()}
+
+    def generate(self, prompt: str, max_new_tokens: int = 200, **options) -> str:
+        """The text that follows `prompt`. Options: temperature, top_k, top_p, seed, use_kv_cache."""
+        ids = self.encode(prompt)
+        return self.tokenizer.decode(generate_ids(self.model, ids, max_new_tokens, **options)[len(ids):])
+
+    def stream(self, prompt: str, max_new_tokens: int = 20, **options) -> Iterator[GenerationStep]:
+        return stream(self.model, self.encode(prompt), max_new_tokens, **options)
+
+
+def load(folder: str | Path = SHIPPED_CHECKPOINT, device: str | torch.device = "cpu", step: int | None = None) -> LanguageModel:
+    """Load a checkpoint folder (the shipped Shakespeare model by default); `step` picks an intermediate snapshot."""
+    folder = Path(folder)
+    config = read_config(folder)
+    model = GPT(GPTConfig(**config["model"]))
+    if step is None or step == config.get("step"):
+        load_weights(model, folder / WEIGHTS_FILE)
+    else:
+        snapshots = {s["step"]: s["file"] for s in config.get("snapshots", [])}
+        if step not in snapshots:
+            raise CheckpointError(f"no snapshot at step {step} in {folder}; available: {sorted(snapshots) + [config.get('step')]}")
+        load_weights(model, folder / snapshots[step])
+    model.to(device).eval()
+    return LanguageModel(model, tokenizer_from_dict(config["tokenizer"]), config, folder)
+
+
+def snapshot_steps(folder: str | Path = SHIPPED_CHECKPOINT) -> list[int]:
+    """Steps with saved weights, in order, the final one included."""
+    config = read_config(Path(folder))
+    return sorted({s["step"] for s in config.get("snapshots", [])} | {config["step"]})

@@ -1,0 +1,120 @@
+"""Two tokenizers: characters (nanoGPT's shakespeare-char) and byte-level BPE trained locally.
+
+Both turn text into a list of integer ids and back, show each token as a string, and serialise to a
+JSON-able dict that is stored inside the checkpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Protocol
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from explainer.errors import ExplainerError
+
+
+class UnknownCharacterError(ExplainerError, ValueError):
+    """Text with characters the character-level tokenizer never saw in training."""
+
+
+class TextTokenizer(Protocol):
+    kind: str
+    vocab_size: int
+
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, ids: list[int]) -> str: ...
+    def token_strings(self, ids: list[int]) -> list[str]: ...
+    def to_dict(self) -> dict: ...
+
+
+class CharTokenizer:
+    """One token per character of the training text."""
+
+    kind = "char"
+
+    def __init__(self, chars: list[str]):
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+        self.vocab_size = len(self.chars)
+
+    @classmethod
+    def train(cls, text: str) -> CharTokenizer:
+        return cls(sorted(set(text)))
+
+    def encode(self, text: str) -> list[int]:
+        unknown = sorted(set(text) - self.index.keys())
+        if unknown:
+            hints = []
+            for char in unknown[:5]:
+                close = difflib.get_close_matches(char.lower(), self.chars, n=1)
+                hints.append(f"{char!r}" + (f" (try {close[0]!r})" if close else ""))
+            raise UnknownCharacterError(
+                f"the text has characters this tokenizer never saw in training: {', '.join(hints)}. "
+                f"Remove or replace them; the known characters are {''.join(self.chars)!r}"
+            )
+        return [self.index[c] for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def token_strings(self, ids: list[int]) -> list[str]:
+        return [self.chars[i] for i in ids]
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "chars": self.chars}
+
+
+class BPETokenizer:
+    """Byte-level BPE (GPT-2 style): any UTF-8 text encodes, so there is no unknown token."""
+
+    kind = "bpe"
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.vocab_size = tokenizer.get_vocab_size()
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int = 2048) -> BPETokenizer:
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        )
+        tokenizer.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
+        return cls(tokenizer)
+
+    def encode(self, text: str) -> list[int]:
+        if len(text) < 100_000:
+            return self.tokenizer.encode(text).ids
+        # Long texts: encode line by line in parallel. Byte-level pre-tokenization never merges across a
+        # newline, so the ids are the same as encoding the whole text at once.
+        encodings = self.tokenizer.encode_batch(text.splitlines(keepends=True))
+        return [i for encoding in encodings for i in encoding.ids]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    def token_strings(self, ids: list[int]) -> list[str]:
+        return [self.tokenizer.decode([i]) for i in ids]
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "tokenizer": json.loads(self.tokenizer.to_str())}
+
+
+def train_tokenizer(kind: str, text: str, vocab_size: int = 2048) -> TextTokenizer:
+    if kind == "char":
+        return CharTokenizer.train(text)
+    if kind == "bpe":
+        return BPETokenizer.train(text, vocab_size)
+    raise ExplainerError(f"tokenizer must be 'char' or 'bpe', got {kind!r}")
+
+
+def tokenizer_from_dict(data: dict) -> TextTokenizer:
+    if data.get("kind") == "char":
+        return CharTokenizer(data["chars"])
+    if data.get("kind") == "bpe":
+        return BPETokenizer(Tokenizer.from_str(json.dumps(data["tokenizer"])))
+    raise ExplainerError(f"unknown tokenizer kind {data.get('kind')!r} in checkpoint")

@@ -1,0 +1,146 @@
+"""Training, checkpoints, resume, DDP and the train/sample CLI, on the `tiny` preset and a small corpus."""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from explainer import checkpoint, data
+from explainer.checkpoint import CheckpointError
+from explainer.tokenizer import CharTokenizer, UnknownCharacterError
+from explainer.train import estimate_loss, prepare_tokens, preset, snapshot_schedule, train
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "plays.txt"
+    path.write_text(data.shakespeare_text()[:300_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus) -> Path:
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    train(preset("tiny", corpus=str(corpus), max_iters=50, eval_interval=25), out, progress=False)
+    return out
+
+
+def test_corpus_is_a_readable_play_and_split_deterministically():
+    text = data.shakespeare_text()
+    assert len(text) > 4_000_000 and "**" not in text and "_Enter" not in text and "#" not in text
+    assert "HAMLET:\nTo be, or not to be: that is the question:" in text
+    split = data.train_val_split(text)
+    assert len(split.val) / len(text) == pytest.approx(0.1, abs=0.001)
+    assert split == data.train_val_split(text)
+
+
+def test_a_few_training_steps_lower_the_loss(trained):
+    config = checkpoint.read_config(trained)
+    vocab = config["model"]["vocab_size"]
+    curve = config["train_curve"]["loss"]
+    assert curve[0] > math.log(vocab) - 0.3  # starts near uniform
+    assert config["history"]["val_loss"][-1] < curve[0] - 0.5
+    assert config["step"] == 50 and config["history"]["step"] == [25, 50]
+
+
+def test_checkpoint_round_trip_gives_identical_logits(trained, tmp_path, corpus):
+    lm = checkpoint.load(trained)
+    copy = tmp_path / "copy"
+    checkpoint.save_weights(lm.model, copy / checkpoint.WEIGHTS_FILE)
+    shutil.copy(trained / checkpoint.CONFIG_FILE, copy / checkpoint.CONFIG_FILE)
+    again = checkpoint.load(copy)
+    tokens = torch.tensor([lm.encode("ROMEO:\nBut soft, what light")])
+    assert torch.equal(lm.model(tokens)[0], again.model(tokens)[0])
+    # The saved weights are the trained ones: they reproduce the validation loss recorded at the end.
+    config = checkpoint.read_config(trained)
+    training = preset("tiny", **{k: v for k, v in config["training"].items() if k != "corpus"}, corpus=str(corpus))
+    _, _, val_ids, _ = prepare_tokens(training, lm.tokenizer)
+    loss = estimate_loss(lm.model, val_ids, training, torch.device("cpu"), lambda: torch.autocast("cpu", enabled=False))
+    assert loss == pytest.approx(config["history"]["val_loss"][-1], abs=1e-3)
+
+
+def test_snapshots_are_saved_and_load(trained):
+    config = checkpoint.read_config(trained)
+    steps = checkpoint.snapshot_steps(trained)
+    assert steps == snapshot_schedule(50, 2) + [50] and steps[0] == 0
+    first, last = checkpoint.load(trained, step=0), checkpoint.load(trained)
+    tokens = torch.tensor([[1, 2, 3]])
+    assert not torch.allclose(first.model(tokens)[0], last.model(tokens)[0])
+    with pytest.raises(CheckpointError, match="no snapshot at step 7"):
+        checkpoint.load(trained, step=7)
+    assert all((trained / s["file"]).stat().st_size < (trained / "model.safetensors").stat().st_size for s in config["snapshots"])
+
+
+def test_resume_continues_the_step_count(trained, tmp_path, corpus):
+    out = tmp_path / "resumed"
+    shutil.copytree(trained, out)
+    train(preset("tiny", corpus=str(corpus), max_iters=80, eval_interval=25), out, resume=True, progress=False)
+    config = checkpoint.read_config(out)
+    assert config["step"] == 80 and config["history"]["step"] == [25, 50, 75, 80]
+    assert config["train_curve"]["step"][:5] == [0, 10, 20, 30, 40] and config["train_curve"]["step"][-1] == 70
+
+
+def test_corrupt_or_foreign_checkpoints_are_named(trained, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(trained, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="model.safetensors is not a readable safetensors file"):
+        checkpoint.load(broken)
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json is not valid JSON"):
+        checkpoint.load(broken)
+    (broken / "config.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(CheckpointError, match="not an explainer checkpoint"):
+        checkpoint.load(broken)
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        checkpoint.load(tmp_path / "nowhere")
+
+
+def test_prompts_too_long_are_cropped_with_a_note_and_unknown_characters_refused(trained):
+    lm = checkpoint.load(trained)
+    with pytest.warns(UserWarning, match="only its last 32"):
+        ids = lm.encode("word " * 100)
+    assert len(ids) == 32
+    with pytest.raises(Exception, match="prompt is empty"):
+        lm.encode("")
+    chars = CharTokenizer.train("hello world")
+    with pytest.raises(UnknownCharacterError, match=r"'H' \(try 'h'\)"):
+        chars.encode("Hello")
+
+
+def test_cli_train_and_sample(tmp_path, corpus):
+    out = tmp_path / "cli"
+    run = subprocess.run([sys.executable, "-m", "explainer.cli", "train", "--preset", "tiny", "--out", str(out), "--quiet",
+                          "--set", f"corpus={corpus}", "--set", "max_iters=20", "--set", "tokenizer=char"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "device: cpu" in run.stdout and "val loss" in run.stdout
+    sample = subprocess.run([sys.executable, "-m", "explainer.cli", "sample", "--checkpoint", str(out), "--prompt", "KING",
+                             "--max-new-tokens", "30", "--seed", "1"], capture_output=True, text=True, timeout=120)
+    assert sample.returncode == 0, sample.stderr
+    assert sample.stdout.startswith("KING") and len(sample.stdout.strip()) >= 25
+    bad = subprocess.run([sys.executable, "-m", "explainer.cli", "sample", "--checkpoint", str(out), "--temperature", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "temperature must be >= 0" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "explainer.cli", "train", "--preset", "tiny", "--out", str(out),
+                          "--set", "n_layers=3"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown training option 'n_layers'" in bad.stderr
+
+
+def test_distributed_training_with_two_gloo_processes(tmp_path, corpus):
+    out = tmp_path / "ddp"
+    torchrun = Path(sys.executable).parent / "torchrun"
+    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "explainer.cli", "train",
+                          "--preset", "tiny", "--out", str(out), "--quiet", "--set", f"corpus={corpus}",
+                          "--set", "max_iters=10", "--set", "eval_interval=5"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.stdout.count("device: cpu, 2 processes") == 1  # only rank 0 prints
+    config = checkpoint.read_config(out)
+    assert config["processes"] == 2 and config["step"] == 10
