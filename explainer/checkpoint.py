@@ -116,7 +116,7 @@ def read_config(folder: Path) -> dict:
     return data
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity, so results can be cached per model
 class LanguageModel:
     """A trained GPT with its tokenizer and training record: text in, distributions and text out."""
 

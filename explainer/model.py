@@ -171,6 +171,8 @@ class GPT(nn.Module):
                 f"{past_length + idx.shape[1]} tokens exceed the context window of {self.config.block_size}; "
                 f"crop the input to its last {self.config.block_size} tokens"
             )
+        if torch.compiler.is_compiling():
+            return  # reading values out of the tensor would break the compiled graph
         if int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size:
             raise ContextError(f"token ids must lie in [0, {self.config.vocab_size}), got {int(idx.min())}..{int(idx.max())}")
 

@@ -183,7 +183,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate, betas=(0.9, config.beta2), fused=cuda,
+        lr=config.learning_rate, betas=(0.9, config.beta2), fused=device.type in ("cuda", "cpu"),
     )
     history = {"step": [], "train_loss": [], "val_loss": []}
     train_curve = {"step": [], "loss": []}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from collections import Counter
@@ -11,10 +12,10 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
-from explainer import sampling
+from explainer import attention, checkpoint, sampling
 from explainer.checkpoint import LanguageModel
 from explainer.errors import ExplainerError, LogitsError
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token, next_token_bars
+from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token, dot_grid, heatmap, next_token_bars, row_bars, update_dot_grid
 
 
 class TemperatureExplorer:
@@ -164,3 +165,213 @@ class SoftmaxPlayground:
             bars.text = [f"{p:.1%}" for p in probs]
             bars.marker.color = [HIGHLIGHT_COLOR if p == max(probs) else BAR_COLOR for p in probs]
         self.message.value = f"sum of probabilities = {sum(probs):.6f}"
+
+
+def redraw(target: go.FigureWidget, source: go.Figure) -> None:
+    """Copy a freshly built figure into a displayed FigureWidget in one message."""
+    with target.batch_update():
+        if len(target.data) != len(source.data):
+            target.data = []
+            target.add_traces(source.data)
+        else:
+            for shown, new in zip(target.data, source.data):
+                shown.update(new.to_plotly_json(), overwrite=True)
+        target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+
+
+def int_slider(description: str, maximum: int, value: int = 0) -> widgets.IntSlider:
+    return widgets.IntSlider(value=value, min=0, max=maximum, description=description, continuous_update=True,
+                             style={"description_width": "initial"})
+
+
+def temperature_slider(value: float = 1.0) -> widgets.FloatSlider:
+    return widgets.FloatSlider(value=value, min=0.05, max=5.0, step=0.05, description="temperature",
+                               readout_format=".2f", continuous_update=True, style={"description_width": "initial"})
+
+
+class AttentionExplorer:
+    """The trained model's attention for a prompt as a dot grid, with layer, head and temperature sliders."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, transpose: bool = False):
+        config = lm.model.config
+        self.lm = lm
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+                                       layout=widgets.Layout(width="640px", height="60px"))
+        self.layer = int_slider("layer", config.n_layer - 1, layer)
+        self.head = int_slider("head", config.n_head - 1, head)
+        self.temperature = temperature_slider()
+        self.transpose = widgets.Checkbox(value=transpose, description="3Blue1Brown layout (queries as columns)")
+        self.stats = widgets.HTML()
+        self.figure = go.FigureWidget()
+        for control in (self.layer, self.head, self.temperature):
+            control.observe(lambda _: self.update(), names="value")
+        self.transpose.observe(lambda _: self.update(relayout=True), names="value")
+        self.prompt.observe(lambda _: self.set_prompt(), names="value")
+        self.head.add_class("explainer-head")
+        self.widget = widgets.VBox([self.prompt, widgets.HBox([self.layer, self.head]),
+                                    widgets.HBox([self.temperature, self.transpose]), self.stats, self.figure])
+        self.widget.add_class("explainer-attention-explorer")
+        self.set_prompt()
+
+    def set_prompt(self) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.attention = attention.cached_prompt_attention(self.lm, self.prompt.value)
+            except ExplainerError as error:
+                self.stats.value = f"<span style='color:#b91c1c'>{error}</span>"
+                return
+        self.note = "".join(f"<br><span style='color:#b45309'>{w.message}</span>" for w in caught)
+        self.update(relayout=True)
+
+    def update(self, relayout: bool = False) -> None:
+        """Re-size the dots for the chosen layer, head and temperature; rebuild the grid if the tokens or layout changed."""
+        layer, head = self.layer.value, self.head.value
+        pattern = self.attention.pattern(layer, head, self.temperature.value)
+        masked = ~attention.causal_mask(pattern.shape[0])
+        title = f"layer {layer}, head {head} (T = {self.temperature.value:.2f})"
+        if relayout:
+            redraw(self.figure, dot_grid(pattern, self.attention.tokens, self.transpose.value, title, masked=masked))
+        else:
+            update_dot_grid(self.figure, pattern, masked, title)
+        self.stats.value = (
+            f"<b>this head</b> (at T = 1, mean over queries): previous-token weight "
+            f"{float(self.attention.previous_token_score()[layer, head]):.2f}, first-token weight "
+            f"{float(self.attention.first_token_score()[layer, head]):.2f}, own-token weight "
+            f"{float(self.attention.self_score()[layer, head]):.2f}, entropy {float(self.attention.entropy()[layer, head]):.2f} bits"
+            f"{self.note}"
+        )
+
+
+def html_tokens(tokens: Sequence[str], highlight: int | None = None) -> str:
+    """Tokens as boxed spans, one highlighted."""
+    spans = []
+    for i, token in enumerate(tokens):
+        style = "background:#fde68a;font-weight:bold;" if i == highlight else "background:#eef2ff;"
+        spans.append(f"<span style='{style}border-radius:3px;padding:0 2px;margin:0 1px'>{html.escape(display_token(token))}</span>")
+    return "<code style='white-space:pre-wrap'>" + "".join(spans) + "</code>"
+
+
+class StepByStepExplorer:
+    """One head of the trained model, step by step: scores → scale → mask → softmax → values → Δe, with knobs."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, query: int | None = None):
+        config = lm.model.config
+        self.lm, self.prompt = lm, prompt
+        self.layer = int_slider("layer", config.n_layer - 1, layer)
+        self.head = int_slider("head", config.n_head - 1, head)
+        self.temperature = temperature_slider()
+        self.scale = widgets.Checkbox(value=True, description="divide by √d_k")
+        self.mask = widgets.Dropdown(options=[(f"{k}: {v}", k) for k, v in attention.MASK_VARIANTS.items()],
+                                     value="minus_inf", description="mask", layout=widgets.Layout(width="640px"))
+        tokens = lm.tokens(lm.encode(prompt))
+        self.query = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
+                                      value=len(tokens) - 1 if query is None else query, description="query")
+        self.scores_figure, self.pattern_figure, self.row_figure = go.FigureWidget(), go.FigureWidget(), go.FigureWidget()
+        self.facts = widgets.HTML()
+        for control in (self.layer, self.head, self.temperature, self.scale, self.mask, self.query):
+            control.observe(lambda _: self.update(), names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.layer, self.head, self.query]), widgets.HBox([self.temperature, self.scale]), self.mask,
+            self.facts, widgets.HBox([self.scores_figure, self.pattern_figure]), self.row_figure,
+        ])
+        self.update()
+
+    def update(self) -> None:
+        steps = attention.attention_steps(self.lm, self.prompt, self.layer.value, self.head.value,
+                                          self.temperature.value, self.scale.value, self.mask.value)
+        n, query = len(steps.tokens), self.query.value
+        future = ~attention.causal_mask(n)
+        fed = steps.scaled.masked_fill(future, float("-inf")) if self.mask.value == "minus_inf" else steps.scaled
+        labels = [f"{i}:{display_token(t)}" for i, t in enumerate(steps.tokens)]
+        scores = heatmap(fed, labels, labels, "scores fed to the softmax" + (" (÷√d_k)" if self.scale.value else " (not scaled)"),
+                         x_title="key", y_title="query")
+        scores.update_layout(width=520, height=520)
+        masked = future if self.mask.value != "none" else torch.zeros(n, n, dtype=torch.bool)
+        pattern = dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)", masked=masked, size_px=400)
+        redraw(self.scores_figure, scores)
+        redraw(self.pattern_figure, pattern)
+        redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
+        sums = steps.pattern.sum(-1)
+        e, updated = steps.residual[query], steps.updated[query]
+        self.facts.value = (
+            f"d_k = {steps.q.shape[-1]}; scores range {float(steps.scaled.min()):.2f} … {float(steps.scaled.max()):.2f}; "
+            f"row sums: min {float(sums.min()):.3f}, max {float(sums.max()):.3f}"
+            + (" <b style='color:#b91c1c'>(not normalised!)</b>" if float((sums - 1).abs().max()) > 1e-4 else "")
+            + f"<br>query {query}: |e| = {float(e.norm()):.2f}, |Δe| = {float(steps.delta[query].norm()):.2f}, "
+            f"cos(e, e + Δe) = {float(torch.cosine_similarity(e, updated, dim=0)):.3f}"
+        )
+
+
+class GenerationExplorer:
+    """Generate a continuation once, then step through it: each token's distribution and what it attended to."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, max_new_tokens: int = 20, temperature: float = 0.8, seed: int = 0):
+        self.lm = lm
+        self.prompt_ids = lm.encode(prompt)
+        self.steps = list(lm.stream(prompt, max_new_tokens, temperature=temperature, seed=seed))
+        config = lm.model.config
+        self.step = widgets.IntSlider(value=1, min=1, max=len(self.steps), description="new token #",
+                                      style={"description_width": "initial"})
+        self.layer = int_slider("layer", config.n_layer - 1)
+        self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(str(h), h) for h in range(config.n_head)],
+                                     value=-1, description="head")
+        self.text = widgets.HTML()
+        self.distribution, self.attended = go.FigureWidget(), go.FigureWidget()
+        for control in (self.step, self.layer, self.head):
+            control.observe(lambda _: self.update(), names="value")
+        self.widget = widgets.VBox([self.step, widgets.HBox([self.layer, self.head]), self.text,
+                                    widgets.HBox([self.distribution, self.attended])])
+        self.update()
+
+    def update(self) -> None:
+        step = self.steps[self.step.value - 1]
+        all_ids = self.prompt_ids + [s.token_id for s in self.steps]
+        position = len(self.prompt_ids) + self.step.value - 1
+        self.text.value = html_tokens(self.lm.tokens(all_ids[: position + 1]), highlight=position)
+        top = torch.topk(step.probs, 10)
+        ids = top.indices.tolist()
+        bars = next_token_bars(self.lm.tokens(ids), top.values.tolist(),
+                               f"drawn from: {display_token(self.lm.tokens([step.token_id])[0])} "
+                               f"(p = {float(step.probs[step.token_id]):.2f})")
+        bars.data[0].marker.color = [HIGHLIGHT_COLOR if i == step.token_id else BAR_COLOR for i in ids]
+        bars.update_layout(width=520, height=380)
+        weights = step.attention[self.layer.value]
+        weights = weights.mean(0) if self.head.value < 0 else weights[self.head.value]
+        window_tokens = self.lm.tokens(step.window)
+        attended = row_bars(weights, window_tokens, len(window_tokens) - 1, "what the new token attends to")
+        attended.update_layout(width=720, height=380)
+        redraw(self.distribution, bars)
+        redraw(self.attended, attended)
+
+
+class TrainingExplorer:
+    """One head's pattern at each saved training step: watch it form."""
+
+    def __init__(self, folder, prompt: str, layer: int = 0, head: int = 0):
+        self.steps = checkpoint.snapshot_steps(folder)
+        models = {step: checkpoint.load(folder, step=step) for step in self.steps}
+        self.patterns = {step: attention.prompt_attention(lm, prompt) for step, lm in models.items()}
+        config = checkpoint.read_config(folder)
+        curve = dict(zip(config["train_curve"]["step"], config["train_curve"]["loss"]))
+        self.losses = {s: curve.get(s, curve.get(max([c for c in curve if c <= s], default=0))) for s in self.steps}
+        first = models[self.steps[0]].model.config
+        self.step = widgets.SelectionSlider(options=self.steps, value=self.steps[-1], description="training step",
+                                            style={"description_width": "initial"}, layout=widgets.Layout(width="480px"))
+        self.layer = int_slider("layer", first.n_layer - 1, layer)
+        self.head = int_slider("head", first.n_head - 1, head)
+        self.figure = go.FigureWidget()
+        tokens = self.patterns[self.steps[-1]].tokens
+        self.masked = ~attention.causal_mask(len(tokens))
+        redraw(self.figure, dot_grid(self.current(), tokens, masked=self.masked, title=self.title()))
+        for control in (self.step, self.layer, self.head):
+            control.observe(lambda _: update_dot_grid(self.figure, self.current(), self.masked, self.title()), names="value")
+        self.widget = widgets.VBox([self.step, widgets.HBox([self.layer, self.head]), self.figure])
+
+    def current(self) -> torch.Tensor:
+        return self.patterns[self.step.value].pattern(self.layer.value, self.head.value)
+
+    def title(self) -> str:
+        loss = self.losses[self.step.value]
+        return (f"step {self.step.value}: layer {self.layer.value}, head {self.head.value}"
+                + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))

@@ -1,0 +1,181 @@
+"""Attention for one head, one step at a time, and attention patterns of the trained model for any prompt.
+
+Convention: grids are [query, key] (rows = the token being updated, columns = the tokens it reads), as in
+bertviz, CircuitsVis and TransformerLens. The 3Blue1Brown layout is the transpose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from explainer import sampling
+from explainer.checkpoint import LanguageModel
+from explainer.errors import ExplainerError
+
+MASK_VARIANTS = {
+    "minus_inf": "-inf before the softmax (what models do): each row still sums to 1",
+    "zero_after": "softmax, then zero the future: rows no longer sum to 1",
+    "renormalise": "softmax, zero the future, divide by the row sum: same result as -inf, more work",
+    "none": "no mask (an encoder): every token reads every other, future included",
+}
+
+
+def causal_mask(n: int) -> torch.Tensor:
+    """[n, n] booleans: True where query i may read key j (j <= i)."""
+    return torch.ones(n, n, dtype=torch.bool).tril()
+
+
+def project(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """x [n, C] @ weight [C, d] + bias: queries, keys or values of one head."""
+    return x @ weight + (0 if bias is None else bias)
+
+
+def score_grid(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Every query with every key: [n_query, n_key] dot products QKᵀ."""
+    return q @ k.T
+
+
+def scale_scores(scores: torch.Tensor, d_k: int) -> torch.Tensor:
+    """Divide by √d_k, so random scores have variance about 1 whatever the head size."""
+    return scores / math.sqrt(d_k)
+
+
+def masked_softmax(scores: torch.Tensor, variant: str = "minus_inf", temperature: float = 1.0) -> torch.Tensor:
+    """Softmax along each row (one query) with the causal mask applied as `variant` (see MASK_VARIANTS)."""
+    if variant not in MASK_VARIANTS:
+        raise ExplainerError(f"mask variant must be one of {', '.join(MASK_VARIANTS)}, got {variant!r}")
+    allowed = causal_mask(scores.shape[-1])[-scores.shape[-2]:]
+    if variant == "none":
+        return sampling.softmax(scores, temperature)
+    if variant == "minus_inf":
+        return sampling.softmax(scores.masked_fill(~allowed, float("-inf")), temperature)
+    pattern = sampling.softmax(scores, temperature).masked_fill(~allowed, 0.0)
+    return pattern / pattern.sum(-1, keepdim=True) if variant == "renormalise" else pattern
+
+
+def weighted_values(pattern: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Each query's weighted sum of the values: [n_query, d_head]."""
+    return pattern @ v
+
+
+@dataclass
+class HeadWeights:
+    """One head's slices of the layer's matrices, as x @ W (x is a row vector)."""
+
+    W_Q: torch.Tensor  # [C, d]
+    W_K: torch.Tensor
+    W_V: torch.Tensor
+    b_Q: torch.Tensor  # [d]
+    b_K: torch.Tensor
+    b_V: torch.Tensor
+    W_O: torch.Tensor  # [d, C]: this head's rows of the output projection
+
+
+def head_weights(lm: LanguageModel, layer: int, head: int) -> HeadWeights:
+    check_layer_head(lm, layer, head)
+    attn = lm.model.transformer.h[layer].attn
+    C, d = lm.model.config.n_embd, lm.model.config.head_size
+    weight, bias = attn.c_attn.weight.detach().cpu(), attn.c_attn.bias.detach().cpu()  # [3C, C], [3C]
+    rows = [slice(part * C + head * d, part * C + (head + 1) * d) for part in range(3)]
+    W_Q, W_K, W_V = (weight[r].T for r in rows)
+    b_Q, b_K, b_V = (bias[r] for r in rows)
+    W_O = attn.c_proj.weight.detach().cpu()[:, head * d:(head + 1) * d].T
+    return HeadWeights(W_Q, W_K, W_V, b_Q, b_K, b_V, W_O)
+
+
+def check_layer_head(lm: LanguageModel, layer: int, head: int) -> None:
+    config = lm.model.config
+    if not 0 <= layer < config.n_layer:
+        raise ExplainerError(f"layer must be 0 … {config.n_layer - 1}, got {layer}")
+    if not 0 <= head < config.n_head:
+        raise ExplainerError(f"head must be 0 … {config.n_head - 1}, got {head}")
+
+
+@dataclass
+class AttentionSteps:
+    """Every intermediate array of one head on one prompt (all [tokens, …], rows = queries)."""
+
+    tokens: list[str]
+    residual: torch.Tensor  # e: the residual stream entering the block [n, C]
+    x: torch.Tensor  # LayerNorm(e), what the head reads [n, C]
+    q: torch.Tensor  # [n, d]
+    k: torch.Tensor
+    v: torch.Tensor
+    scores: torch.Tensor  # QKᵀ [n, n]
+    scaled: torch.Tensor  # ÷ √d (or unchanged if scaling is off)
+    pattern: torch.Tensor  # masked softmax [n, n]
+    z: torch.Tensor  # pattern @ V [n, d]
+    delta: torch.Tensor  # Δe = z @ W_O: this head's proposed change to each vector [n, C]
+    updated: torch.Tensor  # e + Δe
+
+
+def attention_steps(
+    lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0,
+    temperature: float = 1.0, scale: bool = True, mask: str = "minus_inf",
+) -> AttentionSteps:
+    """Recompute one head of the trained model step by step from the residual stream in its cache."""
+    weights = head_weights(lm, layer, head)
+    tokens, _, cache = lm.run_with_cache(prompt)
+    residual = cache[f"blocks.{layer}.hook_resid_pre"][0]
+    with torch.no_grad():
+        x = lm.model.transformer.h[layer].ln_1(residual.to(lm.device)).cpu()
+    q, k, v = (project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
+    scores = score_grid(q, k)
+    scaled = scale_scores(scores, q.shape[-1]) if scale else scores
+    pattern = masked_softmax(scaled, mask, temperature)
+    z = weighted_values(pattern, v)
+    delta = z @ weights.W_O
+    return AttentionSteps(tokens, residual, x, q, k, v, scores, scaled, pattern, z, delta, residual + delta)
+
+
+@dataclass
+class PromptAttention:
+    """The trained model's attention on one prompt: scaled scores and patterns for every layer and head."""
+
+    tokens: list[str]
+    scores: torch.Tensor  # [layer, head, query, key], scaled, before the mask
+    patterns: torch.Tensor  # [layer, head, query, key] at temperature 1
+
+    def pattern(self, layer: int, head: int, temperature: float = 1.0) -> torch.Tensor:
+        """One head's pattern; temperature re-applies the softmax to the cached scores."""
+        if temperature == 1.0:
+            return self.patterns[layer, head]
+        return masked_softmax(self.scores[layer, head], "minus_inf", temperature)
+
+    def mean_over_heads(self) -> torch.Tensor:
+        return self.patterns.mean(dim=1)  # [layer, query, key]
+
+    def entropy(self) -> torch.Tensor:
+        """Mean attention entropy (bits) of each head over its queries: [layer, head]."""
+        return sampling.entropy(self.patterns, dim=-1).mean(-1)
+
+    def previous_token_score(self) -> torch.Tensor:
+        """Mean weight each head puts on the token just before the query (queries 1 …): [layer, head]."""
+        return torch.diagonal(self.patterns, offset=-1, dim1=-2, dim2=-1).mean(-1)
+
+    def first_token_score(self) -> torch.Tensor:
+        """Mean weight each head puts on the first token (queries 1 …): [layer, head]."""
+        return self.patterns[..., 1:, 0].mean(-1)
+
+    def self_score(self) -> torch.Tensor:
+        """Mean weight each head puts on the query's own token: [layer, head]."""
+        return torch.diagonal(self.patterns, dim1=-2, dim2=-1)[..., 1:].mean(-1)
+
+
+def prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
+    """All layers' and heads' attention for `prompt` (cropped to the context window with a warning)."""
+    tokens, _, cache = lm.run_with_cache(prompt)
+    layers = range(lm.model.config.n_layer)
+    scores = torch.stack([cache[f"blocks.{l}.attn.hook_attn_scores"][0] for l in layers])
+    patterns = torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][0] for l in layers])
+    return PromptAttention(tokens, scores, patterns)
+
+
+@lru_cache(maxsize=32)
+def cached_prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
+    """prompt_attention, computed once per (model, prompt) so sliders only re-draw."""
+    return prompt_attention(lm, prompt)
