@@ -46,3 +46,17 @@ def probability_bars(
 def redrawn_bars(tokens: Sequence[str], probs_of: Callable[[], Sequence[float]], **kwargs) -> Callable[[], VGroup]:
     """A builder for `always_redraw`: bars for whatever `probs_of()` returns now."""
     return lambda: probability_bars(tokens, probs_of(), **kwargs)
+
+
+def grid_point(row: int, col: int, n_rows: int, n_cols: int, cell: float, center=(0.0, 0.0)) -> list[float]:
+    """Scene coordinates of a grid cell's centre (row 0 at the top)."""
+    x = center[0] + (col - (n_cols - 1) / 2) * cell
+    y = center[1] - (row - (n_rows - 1) / 2) * cell
+    return [x, y, 0]
+
+
+def token_label(token: str, font_size: float = 14, max_width: float | None = None) -> Text:
+    label = Text(display_token(token), font=FONT, font_size=font_size, color=WHITE)
+    if max_width and label.width > max_width:
+        label.scale_to_fit_width(max_width)
+    return label

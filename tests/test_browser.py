@@ -92,40 +92,68 @@ def browser_page(tmp_path):
             context.close()
 
 
-def bar_heights(page) -> list[float]:
-    return page.evaluate(
-        "() => Array.from(document.querySelector('.explainer-temperature-explorer .js-plotly-plot').data[0].y)"
-    )
+def plot_values(page, container: str, expression: str) -> list[float]:
+    """Read numbers straight from the plotly graph div that the browser shows."""
+    return page.evaluate(f"() => Array.from(document.querySelector('{container} .js-plotly-plot').data[0].{expression})")
+
+
+def open_and_run(page, base: str, notebook: str) -> list[str]:
+    """Open a notebook, wait for its kernel to connect, run all cells; return a live list of console errors."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/lab/tree/{notebook}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    # "Run All" before the kernel's websocket is up is silently dropped: wait for a connection first.
+    wait_for(lambda: any(k["connections"] >= 1 and k["execution_state"] == "idle"
+                         for k in get_json(f"{base}/api/kernels?token={TOKEN}")), 90, "a connected, idle kernel")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return errors
+
+
+def drag(page, handle_selector: str, dx: float) -> None:
+    handle = page.locator(handle_selector)
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2, steps=10)
+    page.mouse.up()
 
 
 def test_temperature_slider_reshapes_the_chart_in_jupyterlab(jupyterlab, browser_page, tmp_path):
     page = browser_page
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    # "Run All" before the kernel's websocket is up is silently dropped: wait for a connection first.
-    wait_for(lambda: any(k["connections"] >= 1 and k["execution_state"] == "idle"
-                         for k in get_json(f"{jupyterlab}/api/kernels?token={TOKEN}")), 90, "a connected, idle kernel")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-    page.wait_for_selector(".explainer-temperature-explorer .js-plotly-plot .bars path", timeout=120_000)
-    handle = page.locator(".explainer-temperature .noUi-handle")
-    handle.scroll_into_view_if_needed()
-    before = bar_heights(page)
-    box = handle.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] - 30, box["y"] + box["height"] / 2, steps=10)
-    page.mouse.up()
-    after = wait_for(lambda: (h := bar_heights(page)) != before and h, 30, "the bars to change")
+    errors = open_and_run(page, jupyterlab, NOTEBOOK)
+    chart = ".explainer-temperature-explorer"
+    page.wait_for_selector(f"{chart} .js-plotly-plot .bars path", timeout=120_000)
+    before = plot_values(page, chart, "y")
+    drag(page, ".explainer-temperature .noUi-handle", -30)
+    after = wait_for(lambda: (h := plot_values(page, chart, "y")) != before and h, 30, "the bars to change")
     readout = page.locator(".explainer-temperature .widget-readout").inner_text()
     page.screenshot(path=str(tmp_path / "jupyterlab-temperature.png"), full_page=False)
 
     assert float(readout) < 1.0, "dragging left lowers the temperature"
     assert max(after) > max(before), "a lower temperature sharpens the distribution"
     assert abs(sum(after) - 1) < 1e-6
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert not errors, f"console errors: {errors}"
+
+
+def test_head_slider_changes_the_attention_grid_in_jupyterlab(jupyterlab, browser_page, tmp_path):
+    page = browser_page
+    errors = open_and_run(page, jupyterlab, "06_attention_in_a_trained_model.ipynb")
+    grid = ".explainer-attention-explorer"
+    page.wait_for_selector(f"{grid} .js-plotly-plot .scatterlayer .point", timeout=180_000)
+    before = plot_values(page, grid, "marker.size")
+    drag(page, ".explainer-head .noUi-handle", 120)
+    after = wait_for(lambda: (s := plot_values(page, grid, "marker.size")) != before and s, 30, "the dots to change")
+    head = int(page.locator(".explainer-head .widget-readout").inner_text())
+    page.locator(grid).scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "jupyterlab-attention.png"))
+    assert head > 0 and len(after) == len(before)
+    title = page.evaluate(f"() => document.querySelector('{grid} .js-plotly-plot').layout.title.text")
+    assert title.startswith(f"layer 0, head {head}")
+    wait_for(lambda: page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status") == "idle",
+             180, "all cells to finish")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     assert not errors, f"console errors: {errors}"

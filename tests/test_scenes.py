@@ -6,16 +6,21 @@ import sys
 import av
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from conftest import color_mask, count_runs, load_rgb
 from explainer import scenes
 from explainer.errors import UnknownSceneError
 from explainer.paths import ANIMATIONS_DIR
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR
+from explainer.viz import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(ANIMATIONS_DIR))
-import softmax_temperature  # noqa: E402  (the scene module: its data function is what the scene draws)
+import attention_grid  # noqa: E402  (the scene modules: their data functions are what the scenes draw)
+import causal_mask  # noqa: E402
+import softmax_temperature  # noqa: E402
+
+PIXELS_PER_UNIT = 480 / 8  # Manim's frame is 8 units high; low quality is 480 pixels high
 
 
 def bar_columns(image: np.ndarray) -> np.ndarray:
@@ -40,7 +45,37 @@ def check_softmax_temperature(image: np.ndarray) -> None:
     np.testing.assert_allclose(heights / heights.max(), expected / expected.max(), atol=0.08)
 
 
+def components(mask: np.ndarray, min_pixels: int = 2) -> int:
+    labels, count = ndimage.label(mask)
+    sizes = np.bincount(labels.ravel())[1:]
+    return int((sizes >= min_pixels).sum())
+
+
+def check_attention_grid(image: np.ndarray) -> None:
+    tokens, pattern, query = attention_grid.pattern_data()
+    weights = np.array([float(pattern[q, k]) for q in range(len(tokens)) for k in range(q + 1)])
+    area_px = np.pi * (attention_grid.dot_radius(1.0) * PIXELS_PER_UNIT) ** 2 * weights
+    dots = components(color_mask(image, DOT_COLOR, tolerance=30))
+    # Dots of a pixel or two may vanish in anti-aliasing; every dot of 12 pixels or more must be there.
+    assert (area_px >= 12).sum() <= dots <= (area_px >= 1).sum(), dots
+    box = color_mask(image, HIGHLIGHT_COLOR, tolerance=30)
+    tall_columns = (box.sum(axis=0) > 0.6 * len(tokens) * attention_grid.CELL * PIXELS_PER_UNIT).sum()
+    assert tall_columns >= 2, "the highlighted query column has its box"
+
+
+def check_causal_mask(image: np.ndarray) -> None:
+    tokens, _, pattern = causal_mask.mask_data()
+    n = len(tokens)
+    red = (image[..., 0] > 50) & (image[..., 0] > 3 * image[..., 2]) & (image[..., 1] < 40)
+    blue = (image[..., 2] > 40) & (image[..., 2] > 2 * image[..., 0] + 10)
+    assert components(red, 200) == n * (n - 1) // 2, "one red cell per masked (future) entry"
+    assert components(blue, 200) == n * (n + 1) // 2, "one blue cell per allowed entry"
+    assert float(pattern.triu(1).abs().max()) == 0.0 and np.allclose(pattern.sum(-1), 1.0)
+
+
 CONTENT_CHECKS = {
+    "attention_grid": check_attention_grid,
+    "causal_mask": check_causal_mask,
     "softmax_temperature": check_softmax_temperature,
 }
 

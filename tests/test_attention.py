@@ -1,0 +1,136 @@
+"""Attention step functions against independent numpy computations and against the model's own cache."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explainer import attention, checkpoint, viz
+from explainer.errors import ExplainerError
+from explainer.examples import FLUFFY_PROMPT
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return checkpoint.load()
+
+
+def numpy_softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_each_step_matches_numpy():
+    n, C, d = 7, 16, 4
+    x, W_Q, W_K, W_V = RNG.normal(size=(n, C)), RNG.normal(size=(C, d)), RNG.normal(size=(C, d)), RNG.normal(size=(C, d))
+    q = attention.project(torch.tensor(x), torch.tensor(W_Q), None)
+    k = attention.project(torch.tensor(x), torch.tensor(W_K), None)
+    v = attention.project(torch.tensor(x), torch.tensor(W_V), None)
+    np.testing.assert_allclose(q.numpy(), x @ W_Q)
+    scores = attention.score_grid(q, k)
+    np.testing.assert_allclose(scores.numpy(), (x @ W_Q) @ (x @ W_K).T, rtol=1e-12)
+    scaled = attention.scale_scores(scores, d)
+    np.testing.assert_allclose(scaled.numpy(), scores.numpy() / 2.0)
+    expected = numpy_softmax(np.where(np.tril(np.ones((n, n))) > 0, scaled.numpy(), -np.inf))
+    pattern = attention.masked_softmax(scaled)
+    np.testing.assert_allclose(pattern.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(attention.weighted_values(pattern, v).numpy(), expected @ (x @ W_V), rtol=1e-10)
+    torch.testing.assert_close(attention.weighted_values(pattern, v),
+                               F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0])
+
+
+def test_masked_weights_are_exactly_zero_and_rows_sum_to_one():
+    scores = torch.tensor(RNG.normal(size=(9, 9)) * 5)
+    for variant in ("minus_inf", "renormalise"):
+        pattern = attention.masked_softmax(scores, variant, temperature=0.7)
+        assert (pattern.triu(1) == 0).all()
+        torch.testing.assert_close(pattern.sum(-1), torch.ones(9, dtype=pattern.dtype))
+    torch.testing.assert_close(attention.masked_softmax(scores, "renormalise"), attention.masked_softmax(scores))
+    broken = attention.masked_softmax(scores, "zero_after")
+    assert (broken.triu(1) == 0).all() and (broken.sum(-1)[:-1] < 1).all()  # the last row sees everything
+    unmasked = attention.masked_softmax(scores, "none")
+    assert (unmasked[~attention.causal_mask(9)] > 0).all()
+    with pytest.raises(ExplainerError, match="mask variant"):
+        attention.masked_softmax(scores, "diagonal")
+
+
+@pytest.mark.parametrize("layer,head", [(0, 0), (0, 3), (2, 1), (3, 3)])
+def test_step_by_step_equals_the_models_cache(lm, layer, head):
+    steps = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head)
+    _, _, cache = lm.run_with_cache(FLUFFY_PROMPT)
+    name = f"blocks.{layer}.attn."
+    torch.testing.assert_close(steps.q, cache[name + "hook_q"][0, :, head], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(steps.k, cache[name + "hook_k"][0, :, head], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(steps.scaled, cache[name + "hook_attn_scores"][0, head], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(steps.pattern, cache[name + "hook_pattern"][0, head], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(steps.z, cache[name + "hook_z"][0, :, head], atol=1e-5, rtol=1e-5)
+
+
+def test_heads_deltas_add_up_to_the_attention_output(lm):
+    _, _, cache = lm.run_with_cache(FLUFFY_PROMPT)
+    total = sum(attention.attention_steps(lm, FLUFFY_PROMPT, 1, h).delta for h in range(4))
+    bias = lm.model.transformer.h[1].attn.c_proj.bias.detach()
+    torch.testing.assert_close(total + bias, cache["blocks.1.hook_attn_out"][0], atol=1e-5, rtol=1e-4)
+    steps = attention.attention_steps(lm, FLUFFY_PROMPT, 1, 0)
+    torch.testing.assert_close(steps.updated, steps.residual + steps.delta)
+
+
+def test_scaling_toggle_and_temperature(lm):
+    plain = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3, scale=False)
+    scaled = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3)
+    torch.testing.assert_close(plain.scaled, scaled.scaled * math.sqrt(32))
+    found = attention.prompt_attention(lm, FLUFFY_PROMPT)
+    sharp, flat = found.pattern(0, 3, 0.2), found.pattern(0, 3, 5.0)
+    assert sharp.max(-1).values.mean() > found.pattern(0, 3).max(-1).values.mean() > flat.max(-1).values.mean()
+
+
+def test_summaries_match_direct_computation(lm):
+    found = attention.prompt_attention(lm, FLUFFY_PROMPT)
+    p = found.patterns[2, 1].numpy()
+    n = p.shape[0]
+    assert float(found.previous_token_score()[2, 1]) == pytest.approx(np.mean([p[i, i - 1] for i in range(1, n)]), abs=1e-6)
+    assert float(found.first_token_score()[2, 1]) == pytest.approx(np.mean([p[i, 0] for i in range(1, n)]), abs=1e-6)
+    entropy = np.mean([-(row[row > 0] * np.log2(row[row > 0])).sum() for row in p])
+    assert float(found.entropy()[2, 1]) == pytest.approx(entropy, abs=1e-5)
+    torch.testing.assert_close(found.mean_over_heads()[2], found.patterns[2].mean(0))
+    with pytest.raises(ExplainerError, match="layer must be 0 … 3"):
+        attention.attention_steps(lm, FLUFFY_PROMPT, 4, 0)
+
+
+def test_dot_area_is_proportional_to_weight(lm):
+    found = attention.prompt_attention(lm, FLUFFY_PROMPT)
+    pattern = found.pattern(0, 3)
+    n = pattern.shape[0]
+    masked = ~attention.causal_mask(n)
+    figure = viz.dot_grid(pattern, found.tokens, masked=masked)
+    dots, crosses = figure.data
+    weights = np.array([w for w, _, _ in dots.customdata])
+    areas = np.array(dots.marker.size) ** 2
+    np.testing.assert_allclose(areas / areas.max(), weights / weights.max(), rtol=1e-9)
+    np.testing.assert_allclose(np.sort(weights), np.sort(pattern[~masked].numpy()), rtol=1e-6)
+    assert len(crosses.x) == n * (n - 1) // 2 and len(dots.x) == n * (n + 1) // 2
+    # Our convention: rows (y) are queries. The transpose puts queries on x.
+    assert dots.y[1] == "1:␣fl" and dots.x[1] == "0:a"
+    flipped = viz.dot_grid(pattern, found.tokens, transpose=True, masked=masked).data[0]
+    assert flipped.x[1] == "1:␣fl" and flipped.y[1] == "0:a"
+
+
+def test_explorer_sliders_change_the_grid(lm):
+    from explainer.widgets import AttentionExplorer
+
+    explorer = AttentionExplorer(lm, FLUFFY_PROMPT)
+    before = list(explorer.figure.data[0].marker.size)
+    explorer.head.value = 3
+    after = list(explorer.figure.data[0].marker.size)
+    assert after != before
+    expected = viz.dot_sizes(attention.prompt_attention(lm, FLUFFY_PROMPT).pattern(0, 3)[attention.causal_mask(19)].tolist(),
+                             explorer.figure.data[0].meta)
+    np.testing.assert_allclose(after, expected, rtol=1e-6)
+    explorer.temperature.value = 0.3
+    assert list(explorer.figure.data[0].marker.size) != after
+    explorer.transpose.value = True
+    assert explorer.figure.layout.xaxis.title.text.startswith("query")
