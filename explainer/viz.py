@@ -132,3 +132,48 @@ def heatmap(values, x_labels: Sequence[str], y_labels: Sequence[str], title: str
     figure.update_layout(title=title, template="plotly_white", xaxis=dict(title=x_title, type="category", side="top", tickangle=-60),
                          yaxis=dict(title=y_title, type="category", autorange="reversed"), margin=dict(l=120, r=20, t=120, b=20))
     return figure
+
+
+def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> go.Figure:
+    """The arithmetic b − a + c drawn as arrows in the plane of a, b, c (see embeddings.analogy_plane)."""
+    figure = go.Figure()
+
+    def arrow(start, end, color, text, dash=None):
+        figure.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
+                              showarrow=True, arrowhead=3, arrowwidth=2.5, arrowcolor=color, text="")
+        middle = (start + end) / 2
+        figure.add_annotation(x=middle[0], y=middle[1], text=text, showarrow=False, font=dict(color=color, size=13),
+                              bgcolor="rgba(255,255,255,0.7)")
+
+    arrow(points[a], points[b], "#6b7280", f"{b} − {a}")
+    arrow(points[a], points[c], "#16a34a", f"{c} − {a}")
+    arrow(points[b], points["target"], "#16a34a", f"+ ({c} − {a})")
+    words = [w for w in points if w != "target"]
+    figure.add_trace(go.Scatter(x=[points[w][0] for w in words], y=[points[w][1] for w in words], mode="markers+text",
+                                text=words, textposition="top center", marker=dict(size=11, color=BAR_COLOR),
+                                hovertemplate="%{text}<extra></extra>"))
+    figure.add_trace(go.Scatter(x=[points["target"][0]], y=[points["target"][1]], mode="markers+text",
+                                text=[f"{b} − {a} + {c}"], textposition="bottom center",
+                                marker=dict(size=14, color=HIGHLIGHT_COLOR, symbol="star"), hoverinfo="skip"))
+    if answer in points:
+        figure.add_trace(go.Scatter(x=[points["target"][0], points[answer][0]], y=[points["target"][1], points[answer][1]],
+                                    mode="lines", line=dict(color=HIGHLIGHT_COLOR, dash="dot"), hoverinfo="skip"))
+    figure.update_layout(
+        title=(f"{b} − {a} + {c} lands at cosine {cosine:.3f} from {answer!r} (distance {distance:.3f} between unit vectors)"
+               f"<br><sup>the plane holds {a}, {b}, {c} and the sum exactly; {answer!r} is projected onto it</sup>"),
+        template="plotly_white", showlegend=False, height=520, width=760,
+        xaxis=dict(title=f"along {b} − {a}", zeroline=False), yaxis=dict(title="the rest of the plane", scaleanchor="x", zeroline=False),
+    )
+    return figure
+
+
+def scatter_3d(coordinates, words: Sequence[str], axis_titles: Sequence[str], title: str = "", groups: Sequence[str] | None = None) -> go.Figure:
+    """A rotatable 3-D scatter of labelled points."""
+    figure = go.Figure(go.Scatter3d(
+        x=coordinates[:, 0], y=coordinates[:, 1], z=coordinates[:, 2], mode="markers+text", text=list(words),
+        textfont=dict(size=9), marker=dict(size=3, color=list(range(len(words))) if groups is None else None),
+        hovertemplate="%{text}<extra></extra>",
+    ))
+    figure.update_layout(title=title, height=650, template="plotly_white", margin=dict(l=0, r=0, t=50, b=0),
+                         scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=axis_titles[2]))
+    return figure

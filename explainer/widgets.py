@@ -9,13 +9,14 @@ from collections import Counter
 from typing import Sequence
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 import torch
 
 from explainer import attention, checkpoint, sampling
 from explainer.checkpoint import LanguageModel
 from explainer.errors import ExplainerError, LogitsError
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token, dot_grid, heatmap, next_token_bars, row_bars, update_dot_grid
+from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, analogy_figure, display_token, dot_grid, heatmap, next_token_bars, row_bars, update_dot_grid
 
 
 class TemperatureExplorer:
@@ -375,3 +376,49 @@ class TrainingExplorer:
         loss = self.losses[self.step.value]
         return (f"step {self.step.value}: layer {self.layer.value}, head {self.head.value}"
                 + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))
+
+
+class AnalogyPlayground:
+    """Three word boxes: b − a + c, the ranked answers with and without the inputs, and the arithmetic drawn to scale."""
+
+    def __init__(self, kv, b: str = "king", a: str = "man", c: str = "woman", expected: str | None = "queen", topn: int = 8):
+        from explainer import embeddings
+
+        self.embeddings, self.kv, self.topn = embeddings, kv, topn
+        box = lambda value, label: widgets.Text(value=value, description=label, continuous_update=False,
+                                                layout=widgets.Layout(width="200px"))
+        self.b, self.a, self.c = box(b, "start from"), box(a, "subtract"), box(c, "add")
+        self.expected = box(expected or "", "expect")
+        self.table = widgets.HTML()
+        self.figure = go.FigureWidget()
+        for control in (self.a, self.b, self.c, self.expected):
+            control.observe(lambda _: self.update(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.b, self.a, self.c, self.expected]), self.table, self.figure])
+        self.update()
+
+    def update(self) -> None:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self.embeddings.analogy(self.kv, self.a.value, self.b.value, self.c.value,
+                                                 self.expected.value or None, self.topn)
+        except ExplainerError as error:
+            self.table.value = f"<span style='color:#b91c1c'>{html.escape(str(error))}</span>"
+            return
+        rows = "".join(
+            f"<tr><td>{i + 1}</td><td>{html.escape(w1)}{' <i>(input)</i>' if w1 in (result.a, result.b, result.c) else ''}"
+            f"</td><td>{s1:.3f}</td><td>{html.escape(w2)}</td><td>{s2:.3f}</td></tr>"
+            for i, ((w1, s1), (w2, s2)) in enumerate(zip(result.with_inputs, result.without_inputs)))
+        facts = ""
+        if result.expected:
+            facts = (f"<br>{result.expected!r}: rank {result.expected_rank_with_inputs} with the inputs, "
+                     f"{result.expected_rank_without_inputs} without; cosine {result.expected_cosine:.3f}")
+        notes = "".join(f"<br><span style='color:#b45309'>{html.escape(str(w.message))}</span>" for w in caught)
+        self.table.value = (
+            f"<b>{result.b} − {result.a} + {result.c}</b>{facts}{notes}<table><tr><th>#</th><th>all words</th><th>cos</th>"
+            f"<th>inputs excluded (gensim)</th><th>cos</th></tr>{rows}</table>")
+        answer = result.expected or result.answer
+        points = self.embeddings.analogy_plane(self.kv, result, extra=[answer])
+        distance = float(np.linalg.norm(self.embeddings.unit(result.target) - self.embeddings.unit(self.embeddings.vector(self.kv, answer))))
+        cosine = float(self.embeddings.unit(result.target) @ self.embeddings.unit(self.embeddings.vector(self.kv, answer)))
+        redraw(self.figure, analogy_figure(points, result.a, result.b, result.c, answer, cosine, distance))

