@@ -177,3 +177,22 @@ def scatter_3d(coordinates, words: Sequence[str], axis_titles: Sequence[str], ti
     figure.update_layout(title=title, height=650, template="plotly_white", margin=dict(l=0, r=0, t=50, b=0),
                          scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=axis_titles[2]))
     return figure
+
+
+def angle_histogram(stats_by_name: dict, tolerance_degrees: float, density=None, title: str = "") -> go.Figure:
+    """Histograms (as shares of pairs) of pairwise angles, with the 90° ± tolerance band shaded."""
+    figure = go.Figure()
+    colors = [BAR_COLOR, HIGHLIGHT_COLOR, "#16a34a"]
+    for (name, stats), color in zip(stats_by_name.items(), colors):
+        centres = (stats.bin_edges[:-1] + stats.bin_edges[1:]) / 2
+        share = stats.histogram / stats.histogram.sum()
+        figure.add_trace(go.Bar(x=centres, y=share, name=f"{name}: max |cos| {stats.max_abs_cos:.3f}, "
+                                f"{stats.fraction_within:.1%} of pairs in band", marker_color=color, opacity=0.65))
+    if density is not None:
+        figure.add_trace(go.Scatter(x=density[0], y=density[1], name="random vectors, exact density", mode="lines",
+                                    line=dict(color="black", dash="dot")))
+    figure.add_vrect(x0=90 - tolerance_degrees, x1=90 + tolerance_degrees, fillcolor="#16a34a", opacity=0.15, line_width=0)
+    figure.update_layout(title=title, barmode="overlay", template="plotly_white", height=420,
+                         xaxis_title="angle between a pair (degrees)", yaxis_title="share of pairs",
+                         legend=dict(orientation="h", y=-0.25))
+    return figure

@@ -16,7 +16,7 @@ import torch
 from explainer import attention, checkpoint, sampling
 from explainer.checkpoint import LanguageModel
 from explainer.errors import ExplainerError, LogitsError
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, analogy_figure, display_token, dot_grid, heatmap, next_token_bars, row_bars, update_dot_grid
+from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, analogy_figure, angle_histogram, display_token, dot_grid, heatmap, next_token_bars, row_bars, update_dot_grid
 
 
 class TemperatureExplorer:
@@ -422,3 +422,57 @@ class AnalogyPlayground:
         distance = float(np.linalg.norm(self.embeddings.unit(result.target) - self.embeddings.unit(self.embeddings.vector(self.kv, answer))))
         cosine = float(self.embeddings.unit(result.target) @ self.embeddings.unit(self.embeddings.vector(self.kv, answer)))
         redraw(self.figure, analogy_figure(points, result.a, result.b, result.c, answer, cosine, distance))
+
+
+class NearOrthogonalExplorer:
+    """Dimension, number of vectors and tolerance sliders over the angle histogram of random and optimised vectors."""
+
+    def __init__(self, d: int = 100, n: int = 500, tolerance_degrees: float = 2.0, optimise_steps: int = 150):
+        from explainer import geometry
+
+        self.geometry, self.optimise_steps = geometry, optimise_steps
+        style = {"description_width": "initial"}
+        self.d = widgets.FloatLogSlider(value=d, base=10, min=math.log10(2), max=4, step=0.05, description="dimension d",
+                                        readout_format=".0f", style=style, continuous_update=False)
+        self.n = widgets.IntSlider(value=n, min=10, max=2000, step=10, description="vectors N", style=style, continuous_update=False)
+        self.tolerance = widgets.FloatSlider(value=tolerance_degrees, min=0.5, max=30, step=0.5, description="90° ± (degrees)",
+                                             style=style, continuous_update=False)
+        self.button = widgets.Button(description="optimise these vectors", icon="compress")
+        self.facts = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self.optimised = None
+        for control in (self.d, self.n, self.tolerance):
+            control.observe(lambda _: self.update(forget=True), names="value")
+        self.button.on_click(lambda _: self.optimise())
+        self.widget = widgets.VBox([widgets.HBox([self.d, self.n]), widgets.HBox([self.tolerance, self.button]), self.facts, self.figure])
+        self.update(forget=True)
+
+    def dimension(self) -> int:
+        return max(2, int(round(self.d.value)))
+
+    def optimise(self) -> None:
+        self.facts.value += "<br><i>optimising…</i>"
+        result = self.geometry.spread_vectors(self.n.value, self.dimension(), steps=self.optimise_steps, device="cpu", progress=False)
+        self.optimised = result.vectors
+        self.update(forget=False)
+
+    def update(self, forget: bool) -> None:
+        g, d, n = self.geometry, self.dimension(), self.n.value
+        if forget:
+            self.optimised = None
+        eps = g.cos_from_degrees(self.tolerance.value)
+        stats = {"random": g.angle_stats(g.random_unit_vectors(n, d, seed=0), eps)}
+        if self.optimised is not None:
+            stats["optimised"] = g.angle_stats(self.optimised, eps)
+        angles = np.linspace(0.5, 179.5, 359)
+        density = (angles, g.angle_density(angles, d) * (stats["random"].bin_edges[1] - stats["random"].bin_edges[0]))
+        redraw(self.figure, angle_histogram(stats, self.tolerance.value, density, f"{n} unit vectors in {d} dimensions"))
+        allowed = g.max_vectors(eps, d)
+        self.facts.value = (
+            f"every pair within 90° ± {self.tolerance.value}° means |cos| ≤ {eps:.4f}. "
+            f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
+            f"(Welch {g.welch_bound(n, d):.4f}"
+            + (f", Levenshtein {g.levenshtein_bound(n, d):.4f}" if g.levenshtein_bound(n, d) else "") + "). "
+            f"At most <b>{'any number' if allowed == math.inf else f'{allowed:,}'}</b> vectors can have every pair in the band "
+            f"in {d} dimensions; a random pair is in it with probability {g.random_pair_within(eps, d):.1%}."
+        )

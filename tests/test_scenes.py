@@ -19,6 +19,7 @@ sys.path.insert(0, str(ANIMATIONS_DIR))
 import attention_grid  # noqa: E402  (the scene modules: their data functions are what the scenes draw)
 import causal_mask  # noqa: E402
 import embedding_analogy  # noqa: E402
+import near_orthogonal  # noqa: E402
 import softmax_temperature  # noqa: E402
 
 PIXELS_PER_UNIT = 480 / 8  # Manim's frame is 8 units high; low quality is 480 pixels high
@@ -87,7 +88,18 @@ def check_embedding_analogy(image: np.ndarray) -> None:
     assert abs(col - expected_col) < 25 and abs(row - expected_row) < 25, "the sum's star sits at the computed point"
 
 
+def check_near_orthogonal(image: np.ndarray) -> None:
+    share, worst = near_orthogonal.trajectory()[-1]
+    top = max(float(s.max()) for s, _ in near_orthogonal.trajectory())
+    visible = share / top * near_orthogonal.HEIGHT * PIXELS_PER_UNIT >= 3  # bars at least 3 pixels tall
+    lower_half = image[int(image.shape[0] * 0.5):]
+    bars = count_runs(color_mask(lower_half, BAR_COLOR, tolerance=30).any(axis=0), min_length=5)
+    assert bars == int(visible.sum()), (bars, int(visible.sum()))
+    assert worst < near_orthogonal.trajectory()[0][1], "the optimiser lowered the worst |cos|"
+
+
 CONTENT_CHECKS = {
+    "near_orthogonal": check_near_orthogonal,
     "embedding_analogy": check_embedding_analogy,
     "attention_grid": check_attention_grid,
     "causal_mask": check_causal_mask,

@@ -1,0 +1,282 @@
+"""How many "almost perpendicular" directions fit in d dimensions: random vectors, optimised packings, and bounds.
+
+Two readings of the lecture's quiz ("every pair between 88° and 92°", i.e. |cos| ≤ cos 88° ≈ 0.035):
+- *every* pair within ε: limited by the Welch and Levenshtein bounds (in 100-d at most 113 vectors);
+- *most* pairs within ε: random vectors manage it for any number of vectors once d is large enough, and the
+  number that keep *every* pair within ε with good odds grows exponentially with d for a fixed ε.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy import special
+from tqdm.auto import tqdm
+
+from explainer.device import pick_device
+from explainer.errors import ExplainerError
+
+MEMORY_FRACTION = 0.5  # at most this share of free memory for the N × N Gram matrix and its gradient
+
+
+class GeometryError(ExplainerError, ValueError):
+    """Impossible sizes or tolerances (N < 2, d < 1, an angle outside (0°, 90°), a Gram matrix too big)."""
+
+
+def check_sizes(n: int, d: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise GeometryError(f"need at least N = 2 vectors to measure angles between, got {n!r}")
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise GeometryError(f"the dimension d must be a whole number >= 1, got {d!r}")
+
+
+def cos_from_degrees(tolerance_degrees: float) -> float:
+    """'every pair within 90° ± t' -> the largest allowed |cos| = sin t. t must lie in (0°, 90°)."""
+    if not 0 < tolerance_degrees < 90:
+        raise GeometryError(f"the tolerance must be between 0° and 90° away from perpendicular, got {tolerance_degrees}°")
+    return math.sin(math.radians(tolerance_degrees))
+
+
+def degrees_from_cos(max_abs_cos: float) -> float:
+    """The tolerance around 90° that a largest |cos| corresponds to: 90° − arccos|cos|."""
+    return 90.0 - math.degrees(math.acos(min(1.0, abs(max_abs_cos))))
+
+
+# ---------- bounds ----------
+
+def welch_bound(n: int, d: int) -> float:
+    """Every set of n unit vectors in d dims has a pair with |cos| ≥ √((n − d)/(d(n − 1))) (0 when n ≤ d)."""
+    check_sizes(n, d)
+    return math.sqrt((n - d) / (d * (n - 1))) if n > d else 0.0
+
+
+def levenshtein_bound(n: int, d: int) -> float | None:
+    """Levenshtein's bound √((3n − d² − 2d)/((d + 2)(n − d))), valid for n > d(d + 1)/2 (None otherwise)."""
+    check_sizes(n, d)
+    if n <= d * (d + 1) / 2:
+        return None
+    return math.sqrt((3 * n - d * d - 2 * d) / ((d + 2) * (n - d)))
+
+
+def lower_bound(n: int, d: int) -> float:
+    """The best of the two: no packing of n vectors in d dims can have max |cos| below this."""
+    levenshtein = levenshtein_bound(n, d)
+    return max(welch_bound(n, d), levenshtein or 0.0)
+
+
+def max_vectors(max_abs_cos: float, d: int) -> float:
+    """The largest n that the bounds allow with every pair's |cos| ≤ max_abs_cos (math.inf if they allow any n)."""
+    if not 0 < max_abs_cos < 1:
+        raise GeometryError(f"max |cos| must be between 0 and 1, got {max_abs_cos}")
+    check_sizes(2, d)
+    limit = math.sqrt(3 / (d + 2)) if d > 1 else 1.0  # the bounds' value as n -> infinity (Levenshtein for d > 1)
+    if max_abs_cos >= max(limit, math.sqrt(1 / d)):
+        return math.inf
+    low, high = d, d + 1
+    while lower_bound(high, d) <= max_abs_cos:  # the bound grows with n: find an n it forbids, then bisect
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if lower_bound(middle, d) <= max_abs_cos else (low, middle)
+    return low
+
+
+def random_pair_within(max_abs_cos: float, d: int) -> float:
+    """Probability that two independent random unit vectors in d dims have |cos| ≤ max_abs_cos (exact: cos² ~ Beta(½, (d−1)/2))."""
+    check_sizes(2, d)
+    if d == 1:
+        return 0.0
+    return float(special.betainc(0.5, (d - 1) / 2, max_abs_cos**2))
+
+
+def random_vectors_all_within(max_abs_cos: float, d: int) -> float:
+    """A Johnson–Lindenstrauss-style lower estimate: with n random vectors and n(n−1)/2 · P(pair outside) ≤ ½
+    (union bound), all pairs are within max_abs_cos with probability ≥ ½. Returns that n (exponential in d)."""
+    outside = 1.0 - random_pair_within(max_abs_cos, d)
+    if outside <= 0:
+        return math.inf
+    return math.floor((1 + math.sqrt(1 + 4 / outside)) / 2)
+
+
+def angle_density(angles_degrees: np.ndarray, d: int) -> np.ndarray:
+    """Density (per degree) of the angle between two random unit vectors in d ≥ 2 dims: ∝ sin^(d−2) θ."""
+    if d < 2:
+        raise GeometryError("angles between random vectors need d >= 2")
+    theta = np.radians(np.asarray(angles_degrees, dtype=float))
+    log_norm = special.gammaln(d / 2) - special.gammaln((d - 1) / 2) - 0.5 * math.log(math.pi)
+    with np.errstate(divide="ignore"):
+        density = np.exp(log_norm + (d - 2) * np.log(np.sin(theta)))
+    return density * math.pi / 180
+
+
+# ---------- vectors and their angles ----------
+
+def random_unit_vectors(n: int, d: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
+    check_sizes(n, d)
+    generator = torch.Generator().manual_seed(seed)
+    vectors = torch.randn(n, d, generator=generator, dtype=torch.float32)
+    return (vectors / vectors.norm(dim=1, keepdim=True)).to(pick_device(str(device)) if isinstance(device, str) else device)
+
+
+def off_diagonal_cosines(vectors: torch.Tensor, chunk: int = 4096):
+    """Yield the cosines of all pairs i < j, a block of rows at a time (the full N × N matrix is never stored)."""
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    for start in range(0, unit.shape[0], chunk):
+        block = unit[start:start + chunk] @ unit.T  # [rows, N]
+        rows = torch.arange(start, start + block.shape[0], device=unit.device)[:, None]
+        yield block[torch.arange(unit.shape[0], device=unit.device)[None, :] > rows]
+
+
+@dataclass
+class AngleStats:
+    """Pairwise angles of a set of vectors."""
+
+    n: int
+    d: int
+    max_abs_cos: float
+    mean_angle: float
+    std_angle: float
+    fraction_within: float  # share of pairs with |cos| ≤ tolerance_cos
+    tolerance_cos: float
+    histogram: np.ndarray = field(repr=False)  # counts per bin of angle in degrees
+    bin_edges: np.ndarray = field(repr=False)
+
+    @property
+    def worst_angle_from_90(self) -> float:
+        return degrees_from_cos(self.max_abs_cos)
+
+
+def angle_stats(vectors: torch.Tensor, tolerance_cos: float = math.sin(math.radians(2)), bins: int = 180) -> AngleStats:
+    """Max |cos|, mean and spread of the pairwise angles, the share within tolerance, and a histogram (0°–180°)."""
+    n, d = vectors.shape
+    check_sizes(n, d)
+    edges = np.linspace(0, 180, bins + 1)
+    histogram = np.zeros(bins)
+    count, total, total_sq, within, worst = 0, 0.0, 0.0, 0, 0.0
+    for cosines in off_diagonal_cosines(vectors.float()):
+        angles = torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+        histogram += torch.histc(angles, bins=bins, min=0, max=180).cpu().numpy()
+        count += angles.numel()
+        total += float(angles.sum())
+        total_sq += float((angles**2).sum())
+        within += int((cosines.abs() <= tolerance_cos).sum())
+        worst = max(worst, float(cosines.abs().max()))
+    mean = total / count
+    return AngleStats(n, d, worst, mean, math.sqrt(max(0.0, total_sq / count - mean**2)), within / count,
+                      tolerance_cos, histogram, edges)
+
+
+# ---------- packing optimisers ----------
+
+def check_memory(n: int, device: torch.device) -> None:
+    """Refuse an N × N Gram matrix (plus its gradient) that will not fit, before allocating it."""
+    needed = 3 * n * n * 4
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        try:
+            free = int(next(line for line in open("/proc/meminfo") if line.startswith("MemAvailable")).split()[1]) * 1024
+        except (OSError, StopIteration):
+            free = 8 * 2**30
+    if needed > MEMORY_FRACTION * free:
+        raise GeometryError(
+            f"optimising {n:,} vectors needs about {needed / 2**30:.1f} GiB for the {n:,} × {n:,} cosine matrix, "
+            f"more than half of the {free / 2**30:.1f} GiB free on {device}; use fewer vectors or a bigger device")
+
+
+@dataclass
+class PackingResult:
+    vectors: torch.Tensor  # [n, d], unit rows, on the CPU
+    max_abs_cos: float
+    seconds: float
+    steps: int
+    history: list[tuple[int, float]]  # (step, max |cos|)
+    snapshots: list[torch.Tensor] = field(default_factory=list, repr=False)  # vectors at recorded steps (for animations)
+
+
+def lecture_recipe(n: int, d: int, steps: int = 100, lr: float = 0.01, seed: int = 0, device: str = "auto",
+                   record_every: int = 10, progress: bool = True, time_limit_s: float | None = None) -> PackingResult:
+    """The lecture's companion recipe: Adam on Σ relu(|x_i·x_j| − 0.01) plus n·Σ(|x_i|² − 1)², no renormalising."""
+    check_sizes(n, d)
+    device = pick_device(device)
+    check_memory(n, device)
+    vectors = random_unit_vectors(n, d, seed).to(device).requires_grad_(True)
+    optimizer = torch.optim.Adam([vectors], lr=lr)
+    identity = torch.eye(n, device=device)
+    return run_packing(vectors, steps, record_every, progress, "lecture recipe", lambda index: optimizer.step(),
+                       lambda: recipe_loss(vectors, identity, n), optimizer, time_limit_s)
+
+
+def recipe_loss(vectors: torch.Tensor, identity: torch.Tensor, n: int) -> torch.Tensor:
+    difference = vectors @ vectors.T - identity
+    return (difference.abs() - 0.01).relu().sum() + n * difference.diag().pow(2).sum()
+
+
+def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str = "auto", lr: float = 0.005,
+                   record_every: int = 10, progress: bool = True, time_limit_s: float | None = None,
+                   power: tuple[float, float] = (16.0, 64.0)) -> PackingResult:
+    """Our optimiser: minimise the smooth maximum Σ|cos/m|^p over all pairs (m = the current max |cos|), with the
+    power p annealed from 16 to 64 so the pressure moves from the whole tail to the very worst pairs, Adam with a
+    cosine-annealed step, and a projection back onto the unit sphere after every step (norms never drift). The
+    gradient p·(c/m)^(p−1)·X is written out by hand, so each step is two matrix products and no autograd graph."""
+    check_sizes(n, d)
+    device = pick_device(device)
+    check_memory(n, device)
+    vectors = random_unit_vectors(n, d, seed).to(device)
+    vectors.grad = torch.zeros_like(vectors)
+    optimizer = torch.optim.Adam([vectors], lr=lr)
+    progress_of = lambda index: min(1.0, index / steps)
+
+    def gradient(index: int) -> None:
+        p = power[0] * (power[1] / power[0]) ** progress_of(index)
+        cosines = vectors @ vectors.T
+        cosines.fill_diagonal_(0)
+        cosines.div_(cosines.abs().max())  # scale so the worst pair is ±1: no overflow for large p
+        cosines.mul_(cosines.abs().pow_(p - 2))  # sign(c)·|c|^(p−1), in place
+        torch.matmul(cosines, vectors, out=vectors.grad)
+
+    def step(index: int) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress_of(index))))
+        optimizer.step()
+        vectors.div_(vectors.norm(dim=1, keepdim=True))
+
+    return run_packing(vectors, steps, record_every, progress, "spreading", step, gradient, optimizer, time_limit_s)
+
+
+def run_packing(vectors, steps, record_every, progress, label, step, loss_fn, optimizer, time_limit_s=None) -> PackingResult:
+    started = time.perf_counter()
+    history, snapshots = [], []
+    bar = tqdm(range(steps), desc=label, disable=not progress, unit="step")
+    done = 0
+    for index in bar:
+        if vectors.requires_grad:  # the lecture's recipe uses autograd
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn().backward()
+        else:  # spread_vectors writes its gradient itself
+            with torch.no_grad():
+                loss_fn(index)
+        with torch.no_grad():
+            step(index)
+        done = index + 1
+        if index % record_every == 0 or index == steps - 1:
+            worst = max_abs_cos(vectors.detach())
+            history.append((index, worst))
+            snapshots.append(vectors.detach().cpu().clone())
+            bar.set_postfix(max_cos=f"{worst:.3f}", refresh=False)
+        if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
+            break
+    final = vectors.detach()
+    final = final / final.norm(dim=1, keepdim=True)
+    worst = max_abs_cos(final)
+    history.append((done, worst))
+    return PackingResult(final.cpu(), worst, time.perf_counter() - started, done, history, snapshots)
+
+
+def max_abs_cos(vectors: torch.Tensor) -> float:
+    """The largest |cos| over all pairs (chunked)."""
+    return max(float(c.abs().max()) for c in off_diagonal_cosines(vectors))

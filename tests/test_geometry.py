@@ -1,0 +1,105 @@
+"""Near-orthogonal geometry: bounds against hand-computed values, random-angle spread, the optimisers, errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explainer import geometry as g
+
+
+def test_bounds_against_hand_computed_values():
+    assert g.welch_bound(10_000, 100) == pytest.approx(math.sqrt(9900 / (100 * 9999)))  # 0.0995
+    assert g.levenshtein_bound(10_000, 100) == pytest.approx(math.sqrt((30_000 - 10_000 - 200) / (102 * 9900)))  # 0.1400
+    assert g.levenshtein_bound(5050, 100) is None and g.levenshtein_bound(5051, 100) is not None
+    assert g.welch_bound(100, 100) == 0.0 and g.welch_bound(3, 2) == pytest.approx(0.5)  # 3 lines at 60° in the plane
+    assert g.lower_bound(10_000, 100) == pytest.approx(0.140, abs=5e-4)
+
+
+def test_the_88_to_92_degree_quiz_in_100_dimensions():
+    eps = g.cos_from_degrees(2)
+    assert eps == pytest.approx(math.cos(math.radians(88)))
+    assert g.max_vectors(eps, 100) == 113
+    assert g.lower_bound(113, 100) <= eps < g.lower_bound(114, 100)
+
+
+@pytest.mark.parametrize("d", [3, 10, 100, 1000])
+@pytest.mark.parametrize("eps", [0.01, 0.05, 0.2, 0.5])
+def test_inverse_bound_is_consistent_with_the_forward_one(d, eps):
+    n = g.max_vectors(eps, d)
+    if n == math.inf:
+        assert all(g.lower_bound(m, d) <= eps for m in (10 * d, 10**4 * d, 10**8))
+    else:
+        assert g.lower_bound(n, d) <= eps < g.lower_bound(n + 1, d)
+
+
+def test_random_angle_spread_shrinks_like_one_over_sqrt_d():
+    spreads = {d: g.angle_stats(g.random_unit_vectors(600, d, seed=3)).std_angle for d in (16, 64, 256, 1024)}
+    for d, spread in spreads.items():
+        assert spread == pytest.approx(math.degrees(1 / math.sqrt(d)), rel=0.12)
+    assert spreads[64] / spreads[256] == pytest.approx(2, rel=0.1)
+
+
+def test_exact_pair_probability_matches_sampling_and_density_integrates_to_one():
+    vectors = g.random_unit_vectors(1500, 50, seed=4)
+    stats = g.angle_stats(vectors, tolerance_cos=0.1)
+    assert stats.fraction_within == pytest.approx(g.random_pair_within(0.1, 50), abs=0.01)
+    angles = np.linspace(0, 180, 20_001)
+    assert np.trapezoid(g.angle_density(angles, 50), angles) == pytest.approx(1.0, abs=1e-6)
+    assert g.random_vectors_all_within(0.2, 1000) > g.random_vectors_all_within(0.2, 500) > g.random_vectors_all_within(0.2, 250)
+
+
+def test_angle_stats_match_a_direct_computation():
+    vectors = g.random_unit_vectors(200, 8, seed=5)
+    cosines = (vectors @ vectors.T)[torch.triu(torch.ones(200, 200, dtype=torch.bool), 1)]
+    stats = g.angle_stats(vectors, tolerance_cos=0.3)
+    assert stats.max_abs_cos == pytest.approx(float(cosines.abs().max()), abs=1e-6)
+    assert stats.fraction_within == pytest.approx(float((cosines.abs() <= 0.3).double().mean()))
+    assert stats.histogram.sum() == 200 * 199 // 2
+
+
+def test_optimiser_lowers_the_max_and_keeps_unit_norm():
+    start = g.max_abs_cos(g.random_unit_vectors(400, 20, seed=0))
+    result = g.spread_vectors(400, 20, steps=150, seed=0, device="cpu", progress=False)
+    assert result.max_abs_cos < 0.8 * start
+    assert result.max_abs_cos >= g.lower_bound(400, 20) - 1e-6
+    history = [worst for _, worst in result.history]
+    assert history[-1] < history[0] and max(history[len(history) // 2:]) < history[0]
+    for snapshot in result.snapshots:
+        torch.testing.assert_close(snapshot.norm(dim=1), torch.ones(400), atol=1e-5, rtol=0)
+
+
+def test_optimiser_finds_an_orthonormal_set_when_n_is_at_most_d():
+    result = g.spread_vectors(16, 16, steps=300, seed=1, device="cpu", progress=False)
+    assert result.max_abs_cos < 0.01
+
+
+def test_lecture_recipe_runs_and_is_the_weaker_baseline():
+    recipe = g.lecture_recipe(400, 20, steps=150, device="cpu", progress=False)
+    ours = g.spread_vectors(400, 20, steps=150, device="cpu", progress=False)
+    assert ours.max_abs_cos < recipe.max_abs_cos
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(g.GeometryError, match="at least N = 2"):
+        g.welch_bound(1, 10)
+    with pytest.raises(g.GeometryError, match="dimension d"):
+        g.random_unit_vectors(10, 0)
+    with pytest.raises(g.GeometryError, match="between 0° and 90°"):
+        g.cos_from_degrees(90)
+    with pytest.raises(g.GeometryError, match="between 0° and 90°"):
+        g.cos_from_degrees(0)
+    with pytest.raises(g.GeometryError, match="GiB"):
+        g.spread_vectors(10_000_000, 10, device="cpu")
+
+
+def test_explorer_sliders_change_the_histogram():
+    from explainer.widgets import NearOrthogonalExplorer
+
+    explorer = NearOrthogonalExplorer(d=10, n=100, optimise_steps=30)
+    before = list(explorer.figure.data[0].y)
+    explorer.d.value = 1000
+    assert list(explorer.figure.data[0].y) != before
+    explorer.button.click()
+    assert len(explorer.figure.data) == 3 and "optimised" in explorer.figure.data[1].name
