@@ -20,6 +20,8 @@ import attention_grid  # noqa: E402  (the scene modules: their data functions ar
 import causal_mask  # noqa: E402
 import embedding_analogy  # noqa: E402
 import near_orthogonal  # noqa: E402
+import network_flow  # noqa: E402
+import parameter_count  # noqa: E402
 import softmax_temperature  # noqa: E402
 
 PIXELS_PER_UNIT = 480 / 8  # Manim's frame is 8 units high; low quality is 480 pixels high
@@ -98,7 +100,34 @@ def check_near_orthogonal(image: np.ndarray) -> None:
     assert worst < near_orthogonal.trajectory()[0][1], "the optimiser lowered the worst |cos|"
 
 
+def check_parameter_count(image: np.ndarray) -> None:
+    counts = parameter_count.tally_data()
+    total = sum(counts.values())
+    assert total == 175_181_291_520
+    left = (-2.5 - parameter_count.COLUMN_WIDTH / 2 + 16 / 9 * 4) * PIXELS_PER_UNIT  # the stacked column only
+    column = image[:, int(left) + 5: int(left + parameter_count.COLUMN_WIDTH * PIXELS_PER_UNIT) - 5]
+    for kind, count in counts.items():
+        height = color_mask(column, parameter_count.COLORS[kind], tolerance=20).any(axis=1).sum()
+        expected = count / total * parameter_count.COLUMN_HEIGHT * PIXELS_PER_UNIT
+        assert abs(height - expected) <= 3, (kind, height, expected)
+
+
+def check_network_flow(image: np.ndarray) -> None:
+    tokens, rows, top_tokens, top_probs = network_flow.flow_data()
+    assert len(rows) == 5 and top_probs == sorted(top_probs, reverse=True)
+    stages = components(color_mask(image, network_flow.STAGE_COLOR, tolerance=12), 1000)
+    assert stages == 6, "embedding, four blocks, unembedding"
+    right = image[:, int(image.shape[1] * 0.8):]
+    bar_rows = (color_mask(right, BAR_COLOR, 30) | color_mask(right, HIGHLIGHT_COLOR, 30)).any(axis=1)
+    assert count_runs(bar_rows, min_length=8) == network_flow.TOP
+    widths = [(color_mask(right[r], BAR_COLOR, 30) | color_mask(right[r], HIGHLIGHT_COLOR, 30)).sum()
+              for r in np.flatnonzero(bar_rows)]
+    assert max(widths) == pytest.approx(2.2 * PIXELS_PER_UNIT, abs=4), "the top bar is 2.2 units long"
+
+
 CONTENT_CHECKS = {
+    "network_flow": check_network_flow,
+    "parameter_count": check_parameter_count,
     "near_orthogonal": check_near_orthogonal,
     "embedding_analogy": check_embedding_analogy,
     "attention_grid": check_attention_grid,
