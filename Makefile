@@ -10,7 +10,7 @@ QUALITY ?= low
 BUILD_PACKAGES := pkg-config libcairo2-dev libpango1.0-dev fonts-dejavu-core
 TEST_PACKAGES := chromium
 
-.PHONY: setup system-packages test-packages lab test clean
+.PHONY: setup system-packages test-packages lab test gallery clean
 
 setup: system-packages $(STAMP)
 
@@ -41,6 +41,10 @@ lab: setup
 
 test: setup test-packages
 	$(BIN)/python -m pytest
+
+# Offline HTML of every notebook, every video, and build/site/index.html (QUALITY=low|medium|high).
+gallery: setup
+	$(BIN)/explainer build --quality $(QUALITY)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from explainer.errors import ExplainerError
+from explainer.paths import BUILD_DIR
 
 
 def render_command(args: argparse.Namespace) -> None:
@@ -59,6 +61,14 @@ def sample_command(args: argparse.Namespace) -> None:
                       top_p=args.top_p, seed=args.seed))
 
 
+def build_command(args: argparse.Namespace) -> None:
+    from explainer import gallery
+
+    report = gallery.build(Path(args.out), args.notebook, args.scene, args.quality)
+    if report.failures:
+        raise ExplainerError("the site was built, but these failed:\n  " + "\n  ".join(report.failures))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainer", description="How a transformer language model works, with real numbers.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -92,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int)
     sample.add_argument("--device", help="cpu (default), cuda, mps")
     sample.set_defaults(run=sample_command)
+
+    build = commands.add_parser("build", help="execute every notebook to offline HTML, render every scene, write index.html")
+    build.add_argument("--out", default=str(BUILD_DIR / "site"))
+    build.add_argument("--quality", choices=["low", "medium", "high"], default="low")
+    build.add_argument("--notebook", action="append", help="only this notebook (name without .ipynb; repeatable)")
+    build.add_argument("--scene", action="append", help="only this scene (repeatable)")
+    build.add_argument("--no-scenes", action="store_const", const=[], dest="scene", help="skip the videos")
+    build.set_defaults(run=build_command)
     return parser
 
 

@@ -1,0 +1,238 @@
+"""`explainer build`: every notebook executed and exported to offline HTML, every scene rendered, one index page.
+
+Offline means: plotly.js is copied once beside the pages, widgets are replaced by static views of their state at
+the end of the run (the default figure, the controls' values as text), and no page loads anything from the web.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from explainer import scenes
+from explainer.checkpoint import atomic_path
+from explainer.errors import ExplainerError
+from explainer.paths import BUILD_DIR, NOTEBOOKS_DIR
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+PLOTLY = "application/vnd.plotly.v1+json"
+REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
+REMOTE_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
+# Plotly's FigureWidget sends later changes as messages, so its stored state is the figure it was created with.
+# Run last in the build's kernel, this copies every FigureWidget's current figure into that state.
+SYNC_FIGURES = """import gc as _gc, plotly.graph_objects as _go
+for _widget in [_o for _o in _gc.get_objects() if isinstance(_o, _go.FigureWidget)]:
+    _widget._widget_data, _widget._widget_layout = _widget._data, _widget._layout"""
+MATHJAX_CONFIG = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+
+
+@dataclass
+class BuildReport:
+    out_dir: Path
+    notebooks: dict[str, str] = field(default_factory=dict)  # name -> "ok" or the error
+    scenes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{name}: {status}" for name, status in {**self.notebooks, **self.scenes}.items() if status != "ok"]
+
+
+def plotly_div(figure: dict, index: list[int]) -> str:
+    """A static plotly figure drawn by the plotly.js file shipped beside the page."""
+    index[0] += 1
+    element = f"figure-{index[0]}"
+    payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})})
+    return (f"<div id=\"{element}\" class=\"static-figure\"></div><script>Plotly.newPlot(\"{element}\", "
+            f"{payload}.data, {payload}.layout, {{responsive: true}});</script>")
+
+
+def static_widget(model_id: str, state: dict, index: list[int]) -> str:
+    """HTML for a widget as it stood at the end of the run (controls become text, figures become plotly divs)."""
+    model = state.get(model_id)
+    if model is None:
+        return ""
+    name, values = model["model_name"], model["state"]
+    children = lambda: "".join(static_widget(ref.removeprefix("IPY_MODEL_"), state, index) for ref in values.get("children", []))
+    label = html.escape(str(values.get("description", "")))
+    if name == "VBoxModel" or name == "GridBoxModel":
+        return f"<div class=\"widget-box\">{children()}</div>"
+    if name == "HBoxModel":
+        return f"<div class=\"widget-box\" style=\"display:flex;gap:1em;flex-wrap:wrap\">{children()}</div>"
+    if name == "AnyModel" and "_widget_data" in values:
+        return plotly_div({"data": values["_widget_data"], "layout": values["_widget_layout"]}, index)
+    if name in ("HTMLModel", "HTMLMathModel"):
+        return f"<div>{values.get('value', '')}</div>"
+    if name == "OutputModel":
+        return "".join(output_html(output, state, index) for output in values.get("outputs", []))
+    if name in ("FloatSliderModel", "IntSliderModel", "FloatLogSliderModel", "SelectionSliderModel"):
+        value = values.get("value", values.get("index"))
+        if name == "SelectionSliderModel":
+            value = values.get("_options_labels", [value])[values.get("index", 0)]
+        return f"<div class=\"control\">{label}: <b>{html.escape(str(value))}</b> <i>(a slider in JupyterLab)</i></div>"
+    if name in ("TextModel", "TextareaModel", "IntTextModel", "FloatTextModel"):
+        return f"<div class=\"control\">{label}: <code>{html.escape(str(values.get('value', '')))}</code></div>"
+    if name in ("DropdownModel", "ToggleButtonsModel"):
+        labels = values.get("_options_labels", [])
+        chosen = labels[values["index"]] if labels and values.get("index") is not None else ""
+        return f"<div class=\"control\">{label}: <b>{html.escape(str(chosen))}</b></div>"
+    if name == "CheckboxModel":
+        return f"<div class=\"control\">{'☑' if values.get('value') else '☐'} {label}</div>"
+    return ""  # buttons and layout-only models have no static view
+
+
+def output_html(output: dict, state: dict, index: list[int]) -> str:
+    data = output.get("data", {})
+    if WIDGET_VIEW in data:
+        return static_widget(data[WIDGET_VIEW]["model_id"], state, index)
+    if PLOTLY in data:
+        return plotly_div(data[PLOTLY], index)
+    if "text/html" in data:
+        return "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
+    if "image/png" in data:
+        return f"<img src=\"data:image/png;base64,{data['image/png']}\">"
+    if output.get("output_type") == "stream":
+        return f"<pre>{html.escape(''.join(output.get('text', '')))}</pre>"
+    if "text/plain" in data:
+        return f"<pre>{html.escape(''.join(data['text/plain']))}</pre>"
+    return ""
+
+
+def make_static(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Replace widget and plotly outputs by self-contained HTML; drop the widget state (it would pull a CDN script)."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    index = [0]
+    for cell in notebook.cells:
+        for i, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data or PLOTLY in data:
+                cell.outputs[i] = nbformat.v4.new_output("display_data", data={"text/html": output_html(output, state, index)})
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def summary(notebook: nbformat.NotebookNode) -> tuple[str, str]:
+    """(title, first sentence) from the notebook's first markdown cell."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+            title = lines[0].lstrip("# ") if lines else ""
+            text = " ".join(line for line in lines[1:] if not line.startswith(("#", "-", "1.", "**Quiz")))
+            return title, (re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else "")
+    return "", ""
+
+
+def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[str, str]:
+    """Execute one notebook with its default parameters and write NAME.html; returns (title, summary)."""
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(SYNC_FIGURES))
+    previous = os.environ.get("PLOTLY_RENDERER")
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"  # figures as JSON, which make_static draws with local plotly.js
+    try:
+        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if previous is None:
+            os.environ.pop("PLOTLY_RENDERER", None)
+        else:
+            os.environ["PLOTLY_RENDERER"] = previous
+    notebook.cells.pop()  # the state-syncing cell is not part of the page
+    title, text = summary(notebook)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(make_static(notebook))
+    body = MATHJAX_CONFIG.sub("", body)
+    body = REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body))
+    body = body.replace("</head>", "<script src=\"plotly.min.js\"></script>\n</head>", 1)
+    with atomic_path(out_dir / f"{path.stem}.html") as temporary:
+        temporary.write_text(body, encoding="utf-8")
+    return title, text
+
+
+def render_scene(scene: str, out_dir: Path, quality: str) -> None:
+    """Render a scene to out/videos/SCENE.mp4 and save its last frame as out/stills/SCENE.png."""
+    import av
+    from PIL import Image
+
+    video = scenes.render(scene, quality, media_dir=BUILD_DIR / "media")
+    target = out_dir / "videos" / f"{scene}.mp4"
+    with atomic_path(target) as temporary:
+        shutil.copyfile(video, temporary)
+    with av.open(str(target)) as container:
+        last = None
+        for frame in container.decode(video=0):
+            last = frame
+    with atomic_path(out_dir / "stills" / f"{scene}.png") as temporary:
+        Image.fromarray(last.to_ndarray(format="rgb24")).save(temporary, format="PNG")
+
+
+def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]]) -> str:
+    items = []
+    for name, status in report.notebooks.items():
+        title, text = summaries.get(name, (name, ""))
+        if status == "ok":
+            items.append(f"<li><a href=\"{name}.html\">{html.escape(title or name)}</a>: {html.escape(text)}</li>")
+        else:
+            items.append(f"<li>{html.escape(name)}: <b>failed</b> ({html.escape(status[:200])})</li>")
+    videos = []
+    for name, status in report.scenes.items():
+        if status == "ok":
+            videos.append(f"<figure><a href=\"videos/{name}.mp4\"><img src=\"stills/{name}.png\" width=\"320\" "
+                          f"alt=\"last frame of {name}\"></a><figcaption>{name}</figcaption></figure>")
+        else:
+            videos.append(f"<figure><figcaption>{name}: <b>failed</b> ({html.escape(status[:200])})</figcaption></figure>")
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>explainer: how a transformer works, with real numbers</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.5}} figure{{display:inline-block;margin:0.5em}}</style>
+</head><body>
+<h1>explainer</h1>
+<p>How a transformer language model works, computed from a small GPT trained on Shakespeare and from real word
+vectors. Pages work offline; sliders become static views (open the notebooks in JupyterLab to drag them).</p>
+<h2>Notebooks</h2><ul>{''.join(items)}</ul>
+<h2>Videos</h2><div>{''.join(videos)}</div>
+</body></html>
+"""
+
+
+def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None, scene_names: list[str] | None = None,
+          quality: str = "low", say=print) -> BuildReport:
+    """Build the site; a failing notebook or scene is named in the report and on the index, the rest still builds."""
+    out_dir = Path(out_dir)
+    all_notebooks = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    notebooks = all_notebooks if notebooks is None else notebooks
+    unknown = sorted(set(notebooks) - set(all_notebooks))
+    if unknown:
+        raise ExplainerError(f"unknown notebook(s) {unknown}; available: {', '.join(all_notebooks)}")
+    scene_names = scenes.list_scenes() if scene_names is None else scene_names
+    for name in scene_names:
+        scenes.scene_file(name)  # unknown names fail now, with the list of valid ones
+    out_dir.mkdir(parents=True, exist_ok=True)
+    import plotly
+
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out_dir / "plotly.min.js")
+    report, summaries = BuildReport(out_dir), {}
+    jobs = [("notebook", n) for n in notebooks] + [("scene", s) for s in scene_names]
+    for number, (kind, name) in enumerate(jobs, 1):
+        started = time.time()
+        try:
+            if kind == "notebook":
+                summaries[name] = export_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", out_dir)
+            else:
+                render_scene(name, out_dir, quality)
+            status = "ok"
+        except Exception as error:  # keep building the rest; the report and the index name the failure
+            status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+        (report.notebooks if kind == "notebook" else report.scenes)[name] = status
+        say(f"[{number}/{len(jobs)}] {kind} {name}: {status} ({time.time() - started:.0f} s)")
+    with atomic_path(out_dir / "index.html") as temporary:
+        temporary.write_text(index_page(report, summaries), encoding="utf-8")
+    say(f"site: {out_dir / 'index.html'}" + (f"; {len(report.failures)} failed" if report.failures else ""))
+    return report
