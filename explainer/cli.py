@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from explainer.errors import ExplainerError
-from explainer.paths import BUILD_DIR
+from explainer.paths import BUILD_DIR, DATA_DIR
 
 
 def render_command(args: argparse.Namespace) -> None:
@@ -64,7 +64,8 @@ def sample_command(args: argparse.Namespace) -> None:
 def build_command(args: argparse.Namespace) -> None:
     from explainer import gallery
 
-    report = gallery.build(Path(args.out), args.notebook, args.scene, args.quality)
+    figures = DATA_DIR / "gallery" if args.readme_figures else None
+    report = gallery.build(Path(args.out), args.notebook, args.scene, args.quality, figures_to=figures)
     if report.failures:
         raise ExplainerError("the site was built, but these failed:\n  " + "\n  ".join(report.failures))
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--notebook", action="append", help="only this notebook (name without .ipynb; repeatable)")
     build.add_argument("--scene", action="append", help="only this scene (repeatable)")
     build.add_argument("--no-scenes", action="store_const", const=[], dest="scene", help="skip the videos")
+    build.add_argument("--readme-figures", action="store_true", help="also save each notebook's main figure to data/gallery/")
     build.set_defaults(run=build_command)
     return parser
 

@@ -6,6 +6,7 @@ the end of the run (the default figure, the controls' values as text), and no pa
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from explainer import scenes
 from explainer.checkpoint import atomic_path
@@ -55,6 +57,23 @@ def plotly_div(figure: dict, index: list[int]) -> str:
             f"{payload}.data, {payload}.layout, {{responsive: true}});</script>")
 
 
+def unpack_arrays(values: dict, buffers: list[dict]) -> None:
+    """Put numpy arrays that travelled as binary buffers ({dtype, shape} + base64 data) back as plain lists."""
+    for buffer in buffers:
+        *path, last = buffer["path"]
+        if last != "buffer":
+            continue
+        holder = values
+        try:
+            for key in path[:-1]:
+                holder = holder[key]
+            spec = holder[path[-1]]
+            array = np.frombuffer(base64.b64decode(buffer["data"]), dtype=spec["dtype"]).reshape(spec["shape"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        holder[path[-1]] = array.tolist()
+
+
 def static_widget(model_id: str, state: dict, index: list[int]) -> str:
     """HTML for a widget as it stood at the end of the run (controls become text, figures become plotly divs)."""
     model = state.get(model_id)
@@ -68,6 +87,7 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
     if name == "HBoxModel":
         return f"<div class=\"widget-box\" style=\"display:flex;gap:1em;flex-wrap:wrap\">{children()}</div>"
     if name == "AnyModel" and "_widget_data" in values:
+        unpack_arrays(values, model.get("buffers", []))
         return plotly_div({"data": values["_widget_data"], "layout": values["_widget_layout"]}, index)
     if name in ("HTMLModel", "HTMLMathModel"):
         return f"<div>{values.get('value', '')}</div>"
@@ -111,10 +131,14 @@ def make_static(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     index = [0]
     for cell in notebook.cells:
+        main = "main-figure" in cell.get("metadata", {}).get("tags", [])
         for i, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {})
             if WIDGET_VIEW in data or PLOTLY in data:
-                cell.outputs[i] = nbformat.v4.new_output("display_data", data={"text/html": output_html(output, state, index)})
+                static = output_html(output, state, index)
+                if main:  # the cell tagged main-figure: the README picture is taken from it
+                    static = f"<div class=\"main-figure\">{static}</div>"
+                cell.outputs[i] = nbformat.v4.new_output("display_data", data={"text/html": static})
     notebook.metadata.pop("widgets", None)
     return notebook
 
@@ -174,6 +198,39 @@ def render_scene(scene: str, out_dir: Path, quality: str) -> None:
         Image.fromarray(last.to_ndarray(format="rgb24")).save(temporary, format="PNG")
 
 
+def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -> dict[str, Path]:
+    """PNG of each page's main figure (from the cell tagged main-figure, else the first figure), headless Chromium, offline."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        raise ExplainerError(f"{chromium} is missing (Debian package chromium): cannot take figure screenshots")
+    shots = {}
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=flags)
+        try:
+            context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
+            for name in names:
+                page = context.new_page()
+                page.goto((out_dir / f"{name}.html").as_uri())
+                page.wait_for_selector(".static-figure .main-svg", timeout=30_000)
+                figure = page.locator(".main-figure .static-figure")
+                figure = figure.first if figure.count() else page.locator(".static-figure").first
+                target = out_dir / "figures" / f"{name}.png"
+                target.parent.mkdir(exist_ok=True)
+                figure.screenshot(path=str(target))
+                image = Image.open(target)
+                image.convert("RGB").resize((width, round(image.height * width / image.width))).save(target, optimize=True)
+                shots[name] = target
+                page.close()
+        finally:
+            browser.close()
+    return shots
+
+
 def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]]) -> str:
     items = []
     for name, status in report.notebooks.items():
@@ -203,8 +260,9 @@ vectors. Pages work offline; sliders become static views (open the notebooks in 
 
 
 def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None, scene_names: list[str] | None = None,
-          quality: str = "low", say=print) -> BuildReport:
-    """Build the site; a failing notebook or scene is named in the report and on the index, the rest still builds."""
+          quality: str = "low", say=print, figures_to: Path | None = None) -> BuildReport:
+    """Build the site; a failing notebook or scene is named in the report and on the index, the rest still builds.
+    With `figures_to`, each page's main figure is also saved there as a small PNG (for the README)."""
     out_dir = Path(out_dir)
     all_notebooks = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
     notebooks = all_notebooks if notebooks is None else notebooks
@@ -232,6 +290,13 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
             status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
         (report.notebooks if kind == "notebook" else report.scenes)[name] = status
         say(f"[{number}/{len(jobs)}] {kind} {name}: {status} ({time.time() - started:.0f} s)")
+    built = [name for name, status in report.notebooks.items() if status == "ok"]
+    if figures_to and built:
+        figures_to.mkdir(parents=True, exist_ok=True)
+        for name, shot in screenshot_main_figures(out_dir, built).items():
+            if shot.stat().st_size <= 120_000:  # only small pictures are worth committing
+                shutil.copyfile(shot, figures_to / shot.name)
+                say(f"figure for the README: {figures_to / shot.name} ({shot.stat().st_size // 1024} KB)")
     with atomic_path(out_dir / "index.html") as temporary:
         temporary.write_text(index_page(report, summaries), encoding="utf-8")
     say(f"site: {out_dir / 'index.html'}" + (f"; {len(report.failures)} failed" if report.failures else ""))

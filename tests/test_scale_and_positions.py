@@ -80,7 +80,8 @@ def test_token_losses_average_to_the_models_loss(lm):
     text = "To be, or not to be: that is the question."
     tokens, losses = forward.token_losses(lm, text)
     ids = torch.tensor([lm.encode(text)])
-    _, loss = lm.model(ids[:, :-1], ids[:, 1:])
+    with torch.no_grad():
+        _, loss = lm.model(ids[:, :-1], ids[:, 1:])
     assert len(losses) == len(tokens) - 1 and float(losses.mean()) == pytest.approx(float(loss), abs=1e-5)
 
 
