@@ -1,7 +1,6 @@
 """The histogram of pairwise angles tightening around 90° while our optimiser pushes 300 vectors in 20 dimensions
 apart, step by step, from the optimiser's recorded trajectory."""
 
-import math
 
 from manim import DOWN, UP, FadeIn, Line, Rectangle, Scene, Text, ValueTracker, VGroup, always_redraw, linear
 

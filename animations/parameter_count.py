@@ -1,6 +1,6 @@
 """GPT-3's 175,181,291,520 weights filling up, matrix kind by matrix kind, from the same tally as notebook 09."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, Scene, Text, VGroup
+from manim import DOWN, LEFT, UP, FadeIn, GrowFromEdge, Rectangle, Scene, Text
 
 from _pieces import FONT
 from explainer import scale

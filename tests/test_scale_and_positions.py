@@ -1,6 +1,5 @@
 """Weight tallies, costs, positions and the forward-pass helpers, against the real module and hand computations."""
 
-import math
 
 import pytest
 import torch
