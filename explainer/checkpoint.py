@@ -11,10 +11,7 @@ Nothing is pickled; every file is written to a temporary name and renamed, so a 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
+from explainer.files import atomic_path
 from explainer.generate import GenerationStep, generate_ids, stream
 from explainer.model import GPT, ActivationCache, GPTConfig
 from explainer.paths import DATA_DIR
@@ -37,21 +35,6 @@ TIED = "lm_head.weight"  # the same tensor as transformer.wte.weight: stored onc
 
 class CheckpointError(ExplainerError, ValueError):
     """A checkpoint folder or file that is missing, truncated or not ours."""
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -20,7 +20,7 @@ import nbformat
 import numpy as np
 
 from explainer import scenes
-from explainer.checkpoint import atomic_path
+from explainer.files import atomic_path
 from explainer.errors import ExplainerError
 from explainer.paths import BUILD_DIR, NOTEBOOKS_DIR
 

@@ -8,6 +8,7 @@ from typing import Iterator
 import torch
 
 from explainer import sampling
+from explainer.errors import SamplingError
 from explainer.model import GPT, ActivationCache, KVCache
 
 
@@ -63,9 +64,9 @@ def stream(
     """Yield each new token with its distribution and (if recorded) its attention to the tokens before it."""
     sampling.check_temperature(temperature)
     if not prompt_ids:
-        raise sampling.SamplingError("the prompt is empty: give at least one token to continue from")
+        raise SamplingError("the prompt is empty: give at least one token to continue from")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise sampling.SamplingError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
+        raise SamplingError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
     model.eval()
     generator = sampling.make_generator(seed, next(model.parameters()).device)
     decoder = Decoder(model, use_kv_cache, record_attention)

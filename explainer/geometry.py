@@ -207,8 +207,13 @@ def lecture_recipe(n: int, d: int, steps: int = 100, lr: float = 0.01, seed: int
     vectors = random_unit_vectors(n, d, seed).to(device).requires_grad_(True)
     optimizer = torch.optim.Adam([vectors], lr=lr)
     identity = torch.eye(n, device=device)
-    return run_packing(vectors, steps, record_every, progress, "lecture recipe", lambda index: optimizer.step(),
-                       lambda: recipe_loss(vectors, identity, n), optimizer, time_limit_s)
+
+    def gradient(index: int) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        recipe_loss(vectors, identity, n).backward()
+
+    return run_packing(vectors, steps, record_every, progress, "lecture recipe", gradient,
+                       lambda index: optimizer.step(), time_limit_s)
 
 
 def recipe_loss(vectors: torch.Tensor, identity: torch.Tensor, n: int) -> torch.Tensor:
@@ -245,21 +250,17 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
         optimizer.step()
         vectors.div_(vectors.norm(dim=1, keepdim=True))
 
-    return run_packing(vectors, steps, record_every, progress, "spreading", step, gradient, optimizer, time_limit_s)
+    return run_packing(vectors, steps, record_every, progress, "spreading", gradient, step, time_limit_s)
 
 
-def run_packing(vectors, steps, record_every, progress, label, step, loss_fn, optimizer, time_limit_s=None) -> PackingResult:
+def run_packing(vectors, steps, record_every, progress, label, gradient, step, time_limit_s=None) -> PackingResult:
+    """The shared loop: gradient(index) fills vectors.grad, step(index) moves the vectors; records max |cos|."""
     started = time.perf_counter()
     history, snapshots = [], []
     bar = tqdm(range(steps), desc=label, disable=not progress, unit="step")
     done = 0
     for index in bar:
-        if vectors.requires_grad:  # the lecture's recipe uses autograd
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn().backward()
-        else:  # spread_vectors writes its gradient itself
-            with torch.no_grad():
-                loss_fn(index)
+        gradient(index)
         with torch.no_grad():
             step(index)
         done = index + 1

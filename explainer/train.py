@@ -226,7 +226,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
                disable=not (progress and is_main), desc="training", unit="step")
     started, timed_from, timed_steps = time.time(), None, 0
-    loss = torch.tensor(float("nan"))
     for step in bar:
         if is_main and step in snapshot_at and not any(s["step"] == step for s in snapshots):
             name = f"{checkpoint.SNAPSHOT_DIR}/step_{step:06d}.safetensors"
