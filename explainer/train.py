@@ -225,7 +225,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     tokens_per_step = config.batch_size * config.block_size * world
     bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
                disable=not (progress and is_main), desc="training", unit="step")
-    started, timed_from, timed_steps = time.time(), None, 0
+    started = time.time()
+    timed_steps, step_seconds = 0, 0.0  # training steps only: evaluations and checkpoint writes are not counted
     for step in bar:
         if is_main and step in snapshot_at and not any(s["step"] == step for s in snapshots):
             name = f"{checkpoint.SNAPSHOT_DIR}/step_{step:06d}.safetensors"
@@ -234,6 +235,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
         if step % config.eval_interval == 0 and step > start_step and is_main:
             record_eval(model, train_ids, val_ids, config, device, autocast, history, step, bar)
             save(step)  # so that an interrupted run can --resume from here
+        step_started = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         x, y = batches.next()
@@ -246,14 +248,13 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
         if step % 10 == 0:
             train_curve["step"].append(step)
             train_curve["loss"].append(round(loss.item(), 4))
-        if timed_from is None and step - start_step == 1:  # skip the first step (compilation, warm-up)
-            timed_from = time.time()
-        elif timed_from is not None:
+        if step > start_step:  # the first step (compilation, warm-up) is not timed
             timed_steps += 1
+            step_seconds += time.perf_counter() - step_started
         if timed_steps and step % 10 == 0:
-            bar.set_postfix(refresh=False, loss=f"{loss.item():.3f}", tok_s=f"{timed_steps * tokens_per_step / (time.time() - timed_from):,.0f}")
+            bar.set_postfix(refresh=False, loss=f"{loss.item():.3f}", tok_s=f"{timed_steps * tokens_per_step / step_seconds:,.0f}")
     seconds = time.time() - started
-    tokens_per_second = timed_steps * tokens_per_step / max(1e-9, time.time() - (timed_from or started))
+    tokens_per_second = timed_steps * tokens_per_step / max(1e-9, step_seconds)
     if is_main:
         record_eval(model, train_ids, val_ids, config, device, autocast, history, config.max_iters, bar)
         save(config.max_iters)
