@@ -37,7 +37,8 @@ def main() -> None:
         print(f"{mode:9s}: {result.tokens_per_second:,.0f} tokens/s, {result.seconds:.0f} s, "
               f"val loss {result.val_loss:.4f} after {result.step} iterations", flush=True)
     compiled = results["compiled"]
-    tokens_per_step = preset(args.preset).batch_size * preset(args.preset).block_size
+    config = preset(args.preset)
+    tokens_per_step = config.batch_size * config.block_size
     figures = {"preset": args.preset, "iterations": compiled.step, "tokens_per_s": round(compiled.tokens_per_second),
                "ms_per_step": round(1000 * tokens_per_step / compiled.tokens_per_second, 1),
                "seconds": round(compiled.seconds, 1), "val_loss": round(compiled.val_loss, 4),

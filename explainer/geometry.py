@@ -115,20 +115,48 @@ def angle_density(angles_degrees: np.ndarray, d: int) -> np.ndarray:
 
 # ---------- vectors and their angles ----------
 
+def normalised(vectors: torch.Tensor) -> torch.Tensor:
+    return vectors / vectors.norm(dim=1, keepdim=True)
+
+
 def random_unit_vectors(n: int, d: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
     check_sizes(n, d)
     generator = torch.Generator().manual_seed(seed)
     vectors = torch.randn(n, d, generator=generator, dtype=torch.float32)
-    return (vectors / vectors.norm(dim=1, keepdim=True)).to(pick_device(str(device)) if isinstance(device, str) else device)
+    return normalised(vectors).to(pick_device(str(device)) if isinstance(device, str) else device)
 
 
-def off_diagonal_cosines(vectors: torch.Tensor, chunk: int = 4096):
-    """Yield the cosines of all pairs i < j, a block of rows at a time (the full N × N matrix is never stored)."""
-    unit = vectors / vectors.norm(dim=1, keepdim=True)
-    for start in range(0, unit.shape[0], chunk):
-        block = unit[start:start + chunk] @ unit.T  # [rows, N]
-        rows = torch.arange(start, start + block.shape[0], device=unit.device)[:, None]
-        yield block[torch.arange(unit.shape[0], device=unit.device)[None, :] > rows]
+BLOCK_FLOATS = 2**24  # one block of cosines holds at most this many numbers (64 MB in float32)
+
+
+def block_rows(n: int) -> int:
+    """How many rows of the N × N cosine matrix one block takes."""
+    return max(64, min(n, BLOCK_FLOATS // n))
+
+
+def upper_blocks(unit: torch.Tensor, rows: int, buffer: torch.Tensor | None = None):
+    """Yield (start, stop, block): the cosines of rows start..stop with the columns from start on, the square part's
+    diagonal and lower triangle set to 0, so every pair i < j appears once and the full matrix is never stored.
+    With a `buffer` the blocks are written into it instead of new memory."""
+    n = unit.shape[0]
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        if buffer is None:
+            block = unit[start:stop] @ unit[start:].T
+        else:
+            block = buffer[:(stop - start) * (n - start)].view(stop - start, n - start)
+            torch.mm(unit[start:stop], unit[start:].T, out=block)
+        block[:, :stop - start].triu_(1)
+        yield start, stop, block
+
+
+def off_diagonal_cosines(vectors: torch.Tensor):
+    """Yield the cosines of all pairs i < j, a block of rows at a time."""
+    unit = normalised(vectors)
+    for start, stop, block in upper_blocks(unit, block_rows(unit.shape[0])):
+        square = block[:, :stop - start]
+        above_diagonal = torch.ones_like(square, dtype=torch.bool).triu_(1)
+        yield torch.cat([square[above_diagonal], block[:, stop - start:].reshape(-1)])
 
 
 @dataclass
@@ -265,20 +293,15 @@ class PairBlocks:
     """All pairs i < j of N vectors, a block of rows at a time, in one reusable buffer of at most ~64 MB."""
 
     def __init__(self, n: int, device: torch.device):
-        self.n = n
-        self.rows = max(64, min(n, 2**24 // n))
+        self.rows = block_rows(n)
         self.buffer = torch.empty(self.rows * n, device=device)
 
     def gradient(self, vectors: torch.Tensor, weigh, out: torch.Tensor) -> float:
         """out = W·X where W is weigh(cosines) off the diagonal (weigh works in place on a block; W symmetric).
         Returns the largest |cos| before weighing."""
-        n, worst = self.n, torch.zeros((), device=vectors.device)
+        worst = torch.zeros((), device=vectors.device)
         out.zero_()
-        for start in range(0, n, self.rows):
-            stop = min(n, start + self.rows)
-            block = self.buffer[:(stop - start) * (n - start)].view(stop - start, n - start)  # rows × columns ≥ start
-            torch.mm(vectors[start:stop], vectors[start:].T, out=block)
-            block[:, :stop - start].triu_(1)  # the square part: keep pairs i < j only
+        for start, stop, block in upper_blocks(vectors, self.rows, self.buffer):
             low, high = torch.aminmax(block)
             worst = torch.maximum(worst, torch.maximum(-low, high))
             weigh(block)
@@ -305,8 +328,7 @@ def run_packing(vectors, steps, record_every, progress, label, gradient, step, t
             bar.set_postfix(max_cos=f"{worst:.3f}", refresh=False)
         if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
             break
-    final = vectors.detach()
-    final = final / final.norm(dim=1, keepdim=True)
+    final = normalised(vectors.detach())
     worst = max_abs_cos(final)
     history.append((done, worst))
     return PackingResult(final.cpu(), worst, time.perf_counter() - started, done, history, snapshots)
@@ -314,12 +336,9 @@ def run_packing(vectors, steps, record_every, progress, label, gradient, step, t
 
 def max_abs_cos(vectors: torch.Tensor) -> float:
     """The largest |cos| over all pairs (a block of rows at a time)."""
-    unit = vectors / vectors.norm(dim=1, keepdim=True)
-    n, worst = unit.shape[0], 0.0
-    rows = max(64, min(n, 2**24 // n))
-    for start in range(0, n, rows):
-        block = unit[start:start + rows] @ unit[start:].T  # rows × columns ≥ start
-        block[:, :block.shape[0]].triu_(1)
+    unit = normalised(vectors)
+    worst = 0.0
+    for _, _, block in upper_blocks(unit, block_rows(unit.shape[0])):
         low, high = torch.aminmax(block)
         worst = max(worst, -float(low), float(high))
     return worst
