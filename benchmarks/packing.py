@@ -26,7 +26,7 @@ def main() -> None:
     print(f"lecture recipe: max |cos| {recipe.max_abs_cos:.3f} after {recipe.steps} steps, {recipe.seconds:.0f} s")
     ours = g.spread_vectors(n, d, steps=100_000, device=args.device, progress=False, record_every=50,
                             time_limit_s=seconds)  # its stages then follow the clock
-    print(f"ours:           max |cos| {ours.max_abs_cos:.3f} after {ours.steps} steps, {ours.seconds:.0f} s "
+    print(f"ours:           max |cos| {ours.max_abs_cos:.4f} after {ours.steps} steps, {ours.seconds:.0f} s "
           f"({ours.max_abs_cos / bound:.2f}x the bound)")
     print(json.dumps({"n": n, "d": d, "bound": round(bound, 4), "random": round(random_max, 4),
                       "recipe_max_cos": round(recipe.max_abs_cos, 4), "recipe_steps": recipe.steps,

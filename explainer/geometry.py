@@ -249,26 +249,29 @@ def recipe_loss(vectors: torch.Tensor, identity: torch.Tensor, n: int) -> torch.
     return (difference.abs() - 0.01).relu().sum() + n * difference.diag().pow(2).sum()
 
 
-def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str = "auto", step_size: float = 0.1,
+def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str = "auto", step_size: float = 0.15,
                    momentum: float = 0.9, threshold: float | None = None, record_every: int = 10,
                    progress: bool = True, time_limit_s: float | None = None) -> PackingResult:
     """Our optimiser. A plain push on the worst pairs jams: about N·(d − 1) pairs (one per degree of freedom) end up
     pressed against the threshold, and for N = 10,000, d = 100 that happens near |cos| = 0.22 whatever the push.
-    So the vectors are first shaped as a whole and only then pressed: a ladder of stages in which every pair above
-    a floor (a share of the current worst |cos|: 0, then 0.5 … 0.9) pushes its two vectors apart with force
-    (|cos| − floor)³, scaled so the worst pair's force is 0.1. The floor-0 stage minimises Σ cos⁴, which makes the
-    cosines as evenly spread as a spherical 4-design's. The last stage pushes every pair above `threshold`
-    (default 1.5 × the lower bound; 0 when N ≤ d, which gives an orthonormal set) in proportion to the excess:
-    gradient descent on Σ (|cos| − τ)₊² / 2. Every step moves along the sphere (the gradient's radial part removed)
-    with heavy-ball momentum after a short warm-up, caps each vector's move at 0.3, and puts the vectors back on
-    the sphere. Cosines are computed a block of rows at a time for pairs i < j only: memory grows like N, not N²."""
+    So the cosines are first shaped as a whole and only then pressed. Shaping is a ladder of stages in which every
+    pair above a floor (a share of the current worst |cos|: 0, then 0.4 … 0.9) pushes its two vectors apart with
+    force (|cos| − floor)³, scaled so the worst pair's force is 0.1. The floor-0 stage minimises Σ cos⁴, which
+    spreads the cosines as evenly as a spherical 4-design's would be; the later ones work on an ever thinner tail.
+    The last stage pushes every pair above `threshold` in proportion to the excess (gradient descent on
+    Σ (|cos| − τ)₊² / 2). Its default is a hair under 1.5 × the lower bound (0 when N ≤ d, which gives an
+    orthonormal set), and below the worst pair so that the stage pushes at all. Every step moves along the sphere
+    (the gradient's radial part removed) with heavy-ball momentum after a short warm-up, caps each vector's move
+    at 0.3, and puts the vectors back on the sphere. The best set seen is returned. Under `time_limit_s` the
+    stages follow the clock. Cosines are computed a block of rows at a time for pairs i < j only: memory grows
+    like N, not N²."""
     check_sizes(n, d)
     device = pick_device(device)
     vectors = random_unit_vectors(n, d, seed).to(device)
     vectors.grad = torch.zeros_like(vectors)
     velocity = torch.zeros_like(vectors)
     if threshold is not None and not 0 <= threshold < 1:
-        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for 1.5 × the bound")
+        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for about 1.5 × the bound")
     pairs = PairBlocks(n, device)
     worst = max_abs_cos(vectors)
     best, best_worst = vectors.clone(), worst
@@ -281,7 +284,7 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
         stage = int(np.searchsorted(stage_ends, done, side="right"))
         if stage == len(LADDER):
             if threshold is None:  # below the worst pair, or the last stage would not push at all
-                threshold = min(1.5 * lower_bound(n, d), 0.95 * worst)
+                threshold = min(AIM * lower_bound(n, d), 0.95 * worst)
             worst = pairs.gradient(vectors, lambda block: softshrink(block, threshold), vectors.grad)
         else:
             floor = LADDER[stage][1] * worst
@@ -310,7 +313,8 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
 
 # The shaping stages before the final push: (share of the steps, or of the time limit if that comes first;
 # floor as a share of the worst |cos|)
-LADDER = ((0.15, 0.0), (0.11, 0.5), (0.11, 0.6), (0.11, 0.7), (0.11, 0.8), (0.11, 0.9))
+LADDER = ((0.2, 0.0), (0.07, 0.4), (0.07, 0.5), (0.07, 0.6), (0.07, 0.7), (0.07, 0.8), (0.07, 0.9))
+AIM = 1.497  # × the lower bound, the last stage's default threshold: its worst pair stops a hair above it
 SHAPING_FORCE = 0.1  # the worst pair's force in a shaping stage, the size of the final push's early on
 WARM_UP_STEPS = 15  # plain gradient steps before momentum starts: the first forces are large and disordered
 
