@@ -70,6 +70,13 @@ def test_optimiser_lowers_the_max_and_keeps_unit_norm():
         torch.testing.assert_close(snapshot.norm(dim=1), torch.ones(400), atol=1e-5, rtol=0)
 
 
+def test_optimiser_returns_the_best_set_it_saw():
+    result = g.spread_vectors(2000, 100, steps=120, seed=0, device="cpu", record_every=5, progress=False)
+    assert result.max_abs_cos == pytest.approx(g.max_abs_cos(result.vectors), abs=1e-6)
+    assert result.max_abs_cos <= min(worst for _, worst in result.history) + 1e-6
+    torch.testing.assert_close(result.vectors.norm(dim=1), torch.ones(2000), atol=1e-5, rtol=0)
+
+
 def test_optimiser_finds_an_orthonormal_set_when_n_is_at_most_d():
     result = g.spread_vectors(16, 16, steps=300, seed=1, device="cpu", progress=False)
     assert result.max_abs_cos < 0.01
@@ -103,6 +110,8 @@ def test_bad_inputs_are_refused():
         g.cos_from_degrees(90)
     with pytest.raises(g.GeometryError, match="between 0° and 90°"):
         g.cos_from_degrees(0)
+    with pytest.raises(g.GeometryError, match=r"threshold must be a \|cos\| in \[0, 1\), got 1.2"):
+        g.spread_vectors(100, 10, threshold=1.2, device="cpu", progress=False)
     with pytest.raises(g.GeometryError, match="GiB"):
         g.lecture_recipe(10_000_000, 10, device="cpu")  # the recipe needs the whole N × N matrix; ours works in blocks
 
