@@ -278,14 +278,14 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
     stage_ends = np.cumsum([share for share, _ in LADDER])
     started = time.perf_counter()
 
-    def progress(index: int) -> float:
+    def share_done(index: int) -> float:
         """The share of the steps taken, or of the time limit used if that is more."""
         used = 0.0 if time_limit_s is None else (time.perf_counter() - started) / time_limit_s
         return max(index / steps, used)
 
     def gradient(index: int) -> None:
         nonlocal worst, threshold
-        stage = int(np.searchsorted(stage_ends, progress(index), side="right"))
+        stage = int(np.searchsorted(stage_ends, share_done(index), side="right"))
         if stage == len(LADDER):
             if threshold is None:  # below the worst pair, or the last stage would not push at all
                 threshold = min(AIM * lower_bound(n, d), 0.95 * worst)
