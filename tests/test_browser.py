@@ -137,6 +137,7 @@ def test_temperature_slider_reshapes_the_chart_in_jupyterlab(jupyterlab, browser
     assert abs(sum(after) - 1) < 1e-6
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     assert not errors, f"console errors: {errors}"
+    assert page.get_by_text("official Jupyter news").count() == 0, "the set-up turns off JupyterLab's news (it goes online)"
 
 
 def test_head_slider_changes_the_attention_grid_in_jupyterlab(jupyterlab, browser_page, tmp_path):
