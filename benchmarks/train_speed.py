@@ -5,8 +5,8 @@
     python benchmarks/train_speed.py --device cuda --preset small   # on a GPU
 
 Tokens/s counts the training steps only (forward, backward, clipping, optimizer), not the periodic evaluations
-or checkpoint writes, as nanoGPT's per-iteration time does. Eager mode is the baseline (what nanoGPT's train.py does without compile); the ratio compares the two in
-this process. Reference measured on these 2-core machines with nanoGPT's own train.py, same configuration:
+or checkpoint writes, as nanoGPT's per-iteration time does. Eager mode is the baseline (what nanoGPT's train.py
+does without compile); the ratio compares the two in this process. Reference measured on these 2-core machines with nanoGPT's own train.py, same configuration:
 ~22,000 tokens/s and validation loss 1.91 after 2,000 iterations.
 """
 

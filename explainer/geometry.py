@@ -266,12 +266,12 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
     stages follow the clock. Cosines are computed a block of rows at a time for pairs i < j only: memory grows
     like N, not N²."""
     check_sizes(n, d)
+    if threshold is not None and not 0 <= threshold < 1:
+        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for about 1.5 × the bound")
     device = pick_device(device)
     vectors = random_unit_vectors(n, d, seed).to(device)
     vectors.grad = torch.zeros_like(vectors)
     velocity = torch.zeros_like(vectors)
-    if threshold is not None and not 0 <= threshold < 1:
-        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for about 1.5 × the bound")
     pairs = PairBlocks(n, device)
     worst = max_abs_cos(vectors)
     best, best_worst = vectors.clone(), worst
@@ -284,7 +284,7 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
         return max(index / steps, used)
 
     def gradient(index: int) -> None:
-        nonlocal worst, threshold
+        nonlocal worst, threshold, best_worst
         stage = int(np.searchsorted(stage_ends, share_done(index), side="right"))
         if stage == len(LADDER):
             if threshold is None:  # below the worst pair, or the last stage would not push at all
@@ -294,11 +294,7 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
             floor = LADDER[stage][1] * worst
             previous, worst = worst, pairs.gradient(vectors, lambda block: softshrink(block, floor).pow_(3), vectors.grad)
             vectors.grad.mul_(SHAPING_FORCE / max(previous - floor, 1e-6) ** 3)
-        keep_if_best()
-
-    def keep_if_best() -> None:
-        nonlocal best_worst
-        if worst < best_worst:
+        if worst < best_worst:  # worst belongs to the vectors as they are, before this step moves them
             best.copy_(vectors)
             best_worst = worst
 
