@@ -6,10 +6,11 @@ import math
 from manim import (DOWN, LEFT, RIGHT, UP, Circle, FadeIn, GrowFromCenter, LaggedStart, Rectangle, Scene, Text,
                    VGroup, Write)
 
-from _pieces import FONT, grid_point, token_label
-from explainer import attention, checkpoint
-from explainer.examples import FLUFFY_PROMPT
-from explainer.viz import DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR
+from explainer.video.pieces import FONT, grid_point, token_label
+from explainer import attention
+from explainer.gpt import checkpoint
+from explainer.settings import FLUFFY_PROMPT
+from explainer.style import DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR
 
 LAYER, HEAD = 0, 3
 CELL = 0.3

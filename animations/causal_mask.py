@@ -3,10 +3,11 @@ Layout as in the talk: queries are columns, keys are rows, so the softmax runs d
 
 from manim import DOWN, LEFT, UP, FadeIn, FadeOut, ReplacementTransform, Scene, Square, Text, VGroup
 
-from _pieces import FONT, grid_point, token_label
-from explainer import attention, checkpoint
-from explainer.examples import FLUFFY_PROMPT
-from explainer.viz import DOT_COLOR
+from explainer.video.pieces import FONT, grid_point, token_label
+from explainer import attention
+from explainer.gpt import checkpoint
+from explainer.settings import FLUFFY_PROMPT
+from explainer.style import DOT_COLOR
 
 N_TOKENS = 6  # the first six tokens keep every number readable
 LAYER, HEAD = 0, 3

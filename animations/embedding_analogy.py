@@ -4,9 +4,9 @@ Drawn in the plane that holds man, king, woman and the sum exactly (queen is pro
 import numpy as np
 from manim import (DOWN, UP, Arrow, Create, DashedLine, Dot, FadeIn, GrowArrow, Scene, Star, Text, Write)
 
-from _pieces import FONT
+from explainer.video.pieces import FONT
 from explainer import embeddings as E
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
 
 A, B, C, EXPECTED = "man", "king", "woman", "queen"
 SCALE = 6.0

@@ -4,9 +4,9 @@ apart, step by step, from the optimiser's recorded trajectory."""
 
 from manim import DOWN, UP, FadeIn, Line, Rectangle, Scene, Text, ValueTracker, VGroup, always_redraw, linear
 
-from _pieces import FONT
+from explainer.video.pieces import FONT
 from explainer import geometry as g
-from explainer.viz import BAR_COLOR
+from explainer.style import BAR_COLOR
 
 N, D, STEPS = 300, 20, 200
 LOW, HIGH, BIN = 30, 150, 4  # degrees shown, bin width

@@ -4,9 +4,10 @@ Under each stage, what the last token's vector would predict if decoded there (t
 from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromEdge, Rectangle, RoundedRectangle, Scene,
                    Text, VGroup)
 
-from _pieces import FONT, token_label
-from explainer import checkpoint, forward, sampling
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.video.pieces import FONT, token_label
+from explainer import forward, sampling
+from explainer.gpt import checkpoint
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 PROMPT = "ROMEO:\nBut soft, what light through yonder"
 STAGE_COLOR = "#334155"

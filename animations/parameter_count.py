@@ -2,7 +2,7 @@
 
 from manim import DOWN, LEFT, UP, FadeIn, GrowFromEdge, Rectangle, Scene, Text
 
-from _pieces import FONT
+from explainer.video.pieces import FONT
 from explainer import scale
 
 COLUMN_HEIGHT, COLUMN_WIDTH = 6.0, 2.2

@@ -2,9 +2,9 @@
 
 from manim import DOWN, UP, Create, FadeIn, MarkupText, Scene, Text, ValueTracker, always_redraw, linear
 
-from _pieces import FONT, redrawn_bars
-from explainer import checkpoint
-from explainer.examples import NEXT_TOKEN_PROMPT
+from explainer.video.pieces import FONT, redrawn_bars
+from explainer.gpt import checkpoint
+from explainer.settings import NEXT_TOKEN_PROMPT
 from explainer.sampling import next_token_distribution, top_with_rest
 
 T_START, T_END = 0.1, 5.0

@@ -12,8 +12,11 @@ import time
 
 import numpy as np
 
-from explainer import attention, checkpoint, viz
-from explainer.widgets import AttentionExplorer, redraw
+from explainer import attention
+from explainer.figures import common as viz
+from explainer.gpt import checkpoint
+from explainer.figures.attention import AttentionExplorer
+from explainer.figures.common import redraw
 
 PROMPT = ("ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. "
           "Arise, fair sun, and kill the envious moon, Who is already sick and pale with grief, That thou her maid "

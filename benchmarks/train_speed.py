@@ -14,7 +14,7 @@ import argparse
 import json
 import tempfile
 
-from explainer.train import preset, train
+from explainer.gpt.train import preset, train
 
 NANOGPT_TOKENS_PER_S, NANOGPT_VAL_LOSS = 22_000, 1.91
 

@@ -1,6 +1,24 @@
-"""explainer: how a transformer language model works, computed with real numbers."""
+"""explainer: how a transformer language model works, computed with real numbers.
+
+Layers, each importing only from those above it in this list:
+    errors, files, paths, settings, style    foundation
+    gpt/                                      the model you can train
+    <concept>.py                              the maths of each idea (sampling, embeddings, geometry, attention, ...)
+    figures/, video/                          what the learner sees: plotly figures and widgets; Manim pieces
+    site.py, cli.py                           the gallery build and the command line
+"""
+
+import importlib
 
 from explainer.errors import ExplainerError
 
 __all__ = ["ExplainerError"]
 __version__ = "0.1.0"
+MODEL_MODULES = {"checkpoint", "data", "device", "generate", "model", "tokenizer", "train"}
+
+
+def __getattr__(name: str):
+    """`from explainer import checkpoint` keeps working: the model's modules live in explainer.gpt."""
+    if name in MODEL_MODULES:
+        return importlib.import_module(f"explainer.gpt.{name}")
+    raise AttributeError(f"module 'explainer' has no attribute {name!r}")

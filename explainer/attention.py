@@ -13,7 +13,7 @@ from functools import lru_cache
 import torch
 
 from explainer import sampling
-from explainer.checkpoint import LanguageModel
+from explainer.gpt.checkpoint import LanguageModel
 from explainer.errors import ExplainerError
 
 MASK_VARIANTS = {
@@ -100,6 +100,7 @@ class AttentionSteps:
     """Every intermediate array of one head on one prompt (all [tokens, …], rows = queries)."""
 
     tokens: list[str]
+    ids: list[int]
     residual: torch.Tensor  # e: the residual stream entering the block [n, C]
     x: torch.Tensor  # LayerNorm(e), what the head reads [n, C]
     q: torch.Tensor  # [n, d]
@@ -129,7 +130,7 @@ def attention_steps(
     pattern = masked_softmax(scaled, mask, temperature)
     z = weighted_values(pattern, v)
     delta = z @ weights.W_O
-    return AttentionSteps(tokens, residual, x, q, k, v, scores, scaled, pattern, z, delta, residual + delta)
+    return AttentionSteps(tokens, lm.encode(prompt), residual, x, q, k, v, scores, scaled, pattern, z, delta, residual + delta)
 
 
 @dataclass
@@ -166,6 +167,11 @@ class PromptAttention:
         return torch.diagonal(self.patterns, dim1=-2, dim2=-1)[..., 1:].mean(-1)
 
 
+def uniform_previous_token_weight(n: int) -> float:
+    """The mean weight uniform causal attention puts on the previous token, over queries 1 … n − 1: mean of 1/(i + 1)."""
+    return sum(1 / (i + 1) for i in range(1, n)) / (n - 1)
+
+
 def prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
     """All layers' and heads' attention for `prompt` (cropped to the context window with a warning)."""
     tokens, _, cache = lm.run_with_cache(prompt)
@@ -179,3 +185,24 @@ def prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
 def cached_prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
     """prompt_attention, computed once per (model, prompt) so sliders only re-draw."""
     return prompt_attention(lm, prompt)
+
+
+@dataclass(frozen=True)
+class CausalityCheck:
+    earlier_change: float  # largest change of any logit before the last position
+    last_change: float  # largest change of a logit at the last position
+
+
+def causality_check(lm: LanguageModel, prompt: str) -> CausalityCheck:
+    """Change the prompt's last token and measure how the logits change at earlier positions (0: the mask holds)."""
+    ids = lm.encode(prompt)
+    changed = ids[:-1] + [(ids[-1] + 1) % lm.tokenizer.vocab_size]
+    with torch.no_grad():
+        a, _ = lm.model(torch.tensor([ids], device=lm.device))
+        b, _ = lm.model(torch.tensor([changed], device=lm.device))
+    return CausalityCheck(float((a[0, :-1] - b[0, :-1]).abs().max()), float((a[0, -1] - b[0, -1]).abs().max()))
+
+
+def mask_variants(scaled: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The same scores through every way of masking (see MASK_VARIANTS)."""
+    return {name: masked_softmax(scaled, name) for name in MASK_VARIANTS}

@@ -11,14 +11,14 @@ from explainer.paths import BUILD_DIR, DATA_DIR
 
 
 def render_command(args: argparse.Namespace) -> None:
-    from explainer import scenes
+    from explainer.video import render
 
     print(f"rendering {args.scene} at {args.quality} quality ...", file=sys.stderr)
-    print(scenes.render(args.scene, args.quality, last_frame_only=args.last_frame))
+    print(render.render(args.scene, args.quality, last_frame_only=args.last_frame))
 
 
 def train_command(args: argparse.Namespace) -> None:
-    from explainer.train import TrainConfig, preset, train
+    from explainer.gpt.train import TrainConfig, preset, train
 
     overrides = {}
     for item in args.set or []:
@@ -54,7 +54,7 @@ def parse_value(key: str, value: str, config_type) -> object:
 
 
 def sample_command(args: argparse.Namespace) -> None:
-    from explainer import checkpoint
+    from explainer.gpt import checkpoint
 
     lm = checkpoint.load(args.checkpoint, device=args.device or "cpu")
     print(args.prompt + lm.generate(args.prompt, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
@@ -62,12 +62,30 @@ def sample_command(args: argparse.Namespace) -> None:
 
 
 def build_command(args: argparse.Namespace) -> None:
-    from explainer import gallery
+    from explainer import site
 
     figures = DATA_DIR / "gallery" if args.readme_figures else None
-    report = gallery.build(Path(args.out), args.notebook, args.scene, args.quality, figures_to=figures)
+    report = site.build(Path(args.out), args.notebook, args.scene, args.quality, figures_to=figures)
     if report.failures:
         raise ExplainerError("the site was built, but these failed:\n  " + "\n  ".join(report.failures))
+
+
+def precomputed_files() -> dict:
+    """What `explainer precompute NAME` writes into data/ (each file records the command that made it)."""
+    from explainer import geometry, heads
+
+    return {"packings": (geometry.write_packings, "our optimiser's packings of 100-d vectors (notebook on near-orthogonality)"),
+            "modifier-pairs": (heads.write_modifier_pairs, "adjective → noun pairs of the validation text (the running example)"),
+            "running-example": (heads.write_running_example, "every head scored on those pairs, and the line the best one is shown on")}
+
+
+def precompute_command(args: argparse.Namespace) -> None:
+    files = precomputed_files()
+    for name in args.name or list(files):
+        if name not in files:
+            raise ExplainerError(f"unknown precomputed file {name!r}; choose from {', '.join(files)}")
+        print(f"{name}: {files[name][1]} ...", file=sys.stderr)
+        print(files[name][0]())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--last-frame", action="store_true", help="write only the last frame as a PNG")
     render.set_defaults(run=render_command)
 
-    from explainer.checkpoint import SHIPPED_CHECKPOINT
+    from explainer.gpt.checkpoint import SHIPPED_CHECKPOINT
 
     train = commands.add_parser("train", help="train the small GPT and write a checkpoint folder")
     train.add_argument("--preset", default="baby", help="tiny (tests), baby (CPU, minutes), small (GPU)")
@@ -112,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--no-scenes", action="store_const", const=[], dest="scene", help="skip the videos")
     build.add_argument("--readme-figures", action="store_true", help="also save each notebook's main figure to data/gallery/")
     build.set_defaults(run=build_command)
+
+    precompute = commands.add_parser("precompute", help="measure again what data/precomputed/ ships (slow; see data/README.md)")
+    precompute.add_argument("name", nargs="*", help="which file(s); default all")
+    precompute.set_defaults(run=precompute_command)
     return parser
 
 

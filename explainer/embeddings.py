@@ -191,3 +191,39 @@ def analogy_plane(kv: KeyedVectors, result: Analogy, extra: list[str] = ()) -> d
     points = {w: coordinates(unit(vector(kv, w))) for w in [result.a, result.b, result.c, *extra]}
     points["target"] = coordinates(result.target)
     return points
+
+
+# Words for the 3-D picture: pairs that differ by gender, by number, or by both, in a few families of meaning.
+WORD_GROUPS = {
+    "royalty": ["king", "queen", "kings", "queens", "prince", "princess", "princes", "princesses"],
+    "family": ["father", "mother", "fathers", "mothers", "son", "daughter", "sons", "daughters",
+               "uncle", "aunt", "uncles", "aunts", "brother", "sister", "brothers", "sisters"],
+    "people": ["man", "woman", "men", "women", "boy", "girl", "boys", "girls", "actor", "actress", "actors", "actresses"],
+    "animals": ["dog", "dogs", "cat", "cats", "horse", "horses", "lion", "lions", "bull", "bulls", "cow", "cows"],
+    "things": ["car", "cars", "house", "houses", "tree", "trees", "book", "books", "city", "cities", "table", "tables"],
+}
+
+
+@dataclass
+class Cloud:
+    """Words placed along two meaningful directions and the main remaining direction of variation."""
+
+    words: list[str]
+    groups: list[str]
+    coordinates: np.ndarray  # [words, 3]: along direction 1, along direction 2, along the rest's first component
+    explained: float  # share of the rest's variance along the third axis
+
+
+def cloud(kv: KeyedVectors, groups: dict[str, list[str]], first: np.ndarray, second: np.ndarray) -> Cloud:
+    """Coordinates of the words' unit vectors along `first` and `second`, and along the first principal
+    component of what is left once those two directions are removed."""
+    words = [w for members in groups.values() for w in members]
+    labels = [name for name, members in groups.items() for _ in members]
+    units = np.array([unit(vector(kv, w)) for w in words])
+    basis, _ = np.linalg.qr(np.stack([first, second], axis=1))  # [50, 2], orthonormal
+    rest = units - units @ basis @ basis.T
+    rest = rest - rest.mean(axis=0)
+    _, singular, vt = np.linalg.svd(rest, full_matrices=False)
+    third = rest @ vt[0]
+    coordinates = np.column_stack([units @ first, units @ second, third])
+    return Cloud(words, labels, coordinates, float(singular[0] ** 2 / (singular**2).sum()))

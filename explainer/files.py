@@ -1,12 +1,16 @@
-"""Writing files so that a crash never leaves half a file: write to a temporary name, then rename."""
+"""Files: written so that a crash never leaves half a file (a temporary name, then a rename); JSON read with a
+message that says how to make a missing file again."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from explainer.errors import ExplainerError
 
 
 @contextmanager
@@ -22,3 +26,19 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_path(Path(path)) as temporary:
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def read_json(path: Path, remake: str) -> dict:
+    """A JSON file we ship or generate; `remake` is the command that writes it, named in the error if it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExplainerError(f"{path} is missing; make it again with `{remake}`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ExplainerError(f"{path} is not valid JSON ({error}); make it again with `{remake}`") from None

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import special
 from tqdm.auto import tqdm
 
-from explainer.device import pick_device
 from explainer.errors import ExplainerError
+from explainer.files import read_json, write_json
+from explainer.gpt.device import pick_device
+from explainer.paths import DATA_DIR
 
 MEMORY_FRACTION = 0.5  # at most this share of free memory for the N × N Gram matrix and its gradient
 
@@ -68,13 +71,19 @@ def lower_bound(n: int, d: int) -> float:
     return max(welch_bound(n, d), levenshtein or 0.0)
 
 
+def bounds_stop_limiting(d: int) -> float:
+    """The |cos| from which the bounds allow any number of vectors: their value as n -> infinity, √(3/(d + 2))
+    (Levenshtein's limit; Welch's, √(1/d), is lower for d > 1)."""
+    check_sizes(2, d)
+    return math.sqrt(3 / (d + 2)) if d > 1 else 1.0
+
+
 def max_vectors(max_abs_cos: float, d: int) -> float:
-    """The largest n that the bounds allow with every pair's |cos| ≤ max_abs_cos (math.inf if they allow any n)."""
+    """The largest n that the bounds allow with every pair's |cos| ≤ max_abs_cos; math.inf when the bounds no
+    longer limit it (from bounds_stop_limiting(d) on). The true count is finite for every d, but unknown."""
     if not 0 < max_abs_cos < 1:
         raise GeometryError(f"max |cos| must be between 0 and 1, got {max_abs_cos}")
-    check_sizes(2, d)
-    limit = math.sqrt(3 / (d + 2)) if d > 1 else 1.0  # the bounds' value as n -> infinity (Levenshtein for d > 1)
-    if max_abs_cos >= max(limit, math.sqrt(1 / d)):
+    if max_abs_cos >= max(bounds_stop_limiting(d), math.sqrt(1 / d)):
         return math.inf
     low, high = d, d + 1
     while lower_bound(high, d) <= max_abs_cos:  # the bound grows with n: find an n it forbids, then bisect
@@ -93,11 +102,20 @@ def random_pair_within(max_abs_cos: float, d: int) -> float:
     return float(special.betainc(0.5, (d - 1) / 2, max_abs_cos**2))
 
 
+def random_pair_outside(max_abs_cos: float, d: int) -> float:
+    """1 − random_pair_within, computed directly (the complementary incomplete beta), so that tiny probabilities
+    such as 10⁻²⁰ do not round to 0."""
+    check_sizes(2, d)
+    if d == 1:
+        return 1.0
+    return float(special.betaincc(0.5, (d - 1) / 2, max_abs_cos**2))
+
+
 def random_vectors_all_within(max_abs_cos: float, d: int) -> float:
     """A Johnson–Lindenstrauss-style lower estimate: with n random vectors and n(n−1)/2 · P(pair outside) ≤ ½
     (union bound), all pairs are within max_abs_cos with probability ≥ ½. Returns that n (exponential in d)."""
-    outside = 1.0 - random_pair_within(max_abs_cos, d)
-    if outside <= 0:
+    outside = random_pair_outside(max_abs_cos, d)
+    if outside <= 0:  # below 1e-308: more vectors than a float can count
         return math.inf
     return math.floor((1 + math.sqrt(1 + 4 / outside)) / 2)
 
@@ -258,16 +276,17 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
     pair above a floor (a share of the current worst |cos|: 0, then 0.4 … 0.9) pushes its two vectors apart with
     force (|cos| − floor)³, scaled so the worst pair's force is 0.1. The floor-0 stage minimises Σ cos⁴, which
     spreads the cosines as evenly as a spherical 4-design's would be; the later ones work on an ever thinner tail.
-    The last stage pushes every pair above `threshold` in proportion to the excess (gradient descent on
-    Σ (|cos| − τ)₊² / 2). Its default is a hair under 1.5 × the lower bound (0 when N ≤ d, which gives an
-    orthonormal set), and below the worst pair so that the stage pushes at all. Every step moves along the sphere
+    The last stage pushes every pair above `threshold` τ in proportion to the excess (gradient descent on
+    Σ (|cos| − τ)₊² / 2). By default τ is PRESS (95%) of the worst |cos| when the stage starts: the whole tail
+    is pressed at once, and the worst pair goes as low as the steps or the time allow (τ = 0 when N ≤ d, which gives
+    an orthonormal set). Every step moves along the sphere
     (the gradient's radial part removed) with heavy-ball momentum after a short warm-up, caps each vector's move
     at 0.3, and puts the vectors back on the sphere. The best set seen is returned. Under `time_limit_s` the
     stages follow the clock. Cosines are computed a block of rows at a time for pairs i < j only: memory grows
     like N, not N²."""
     check_sizes(n, d)
     if threshold is not None and not 0 <= threshold < 1:
-        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for about 1.5 × the bound")
+        raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for 95% of the worst pair")
     device = pick_device(device)
     vectors = random_unit_vectors(n, d, seed).to(device)
     vectors.grad = torch.zeros_like(vectors)
@@ -287,8 +306,8 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
         nonlocal worst, threshold, best_worst
         stage = int(np.searchsorted(stage_ends, share_done(index), side="right"))
         if stage == len(LADDER):
-            if threshold is None:  # below the worst pair, or the last stage would not push at all
-                threshold = min(AIM * lower_bound(n, d), 0.95 * worst)
+            if threshold is None:  # a little below the worst pair, so that the last stage pushes the tail;
+                threshold = PRESS * worst if n > d else 0.0  # with N ≤ d every pair can be exactly perpendicular
             worst = pairs.gradient(vectors, lambda block: softshrink(block, threshold), vectors.grad)
         else:
             floor = LADDER[stage][1] * worst
@@ -314,7 +333,7 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
 # The shaping stages before the final push: (share of the steps, or of the time limit if that comes first;
 # floor as a share of the worst |cos|)
 LADDER = ((0.2, 0.0), (0.07, 0.4), (0.07, 0.5), (0.07, 0.6), (0.07, 0.7), (0.07, 0.8), (0.07, 0.9))
-AIM = 1.497  # × the lower bound, the last stage's default threshold: its worst pair stops a hair above it
+PRESS = 0.95  # the last stage pushes every pair above this share of the worst |cos| at the stage's start
 SHAPING_FORCE = 0.1  # the worst pair's force in a shaping stage, the size of the final push's early on
 WARM_UP_STEPS = 15  # plain gradient steps before momentum starts: the first forces are large and disordered
 
@@ -377,3 +396,37 @@ def max_abs_cos(vectors: torch.Tensor) -> float:
         low, high = torch.aminmax(block)
         worst = max(worst, -float(low), float(high))
     return worst
+
+
+# ---------- measured packings, shipped in data/ ----------
+
+PACKINGS_FILE = DATA_DIR / "precomputed" / "packings.json"
+
+
+@dataclass(frozen=True)
+class PackingMeasurement:
+    n: int
+    d: int
+    steps: int
+    random: float  # max |cos| of random unit vectors (seed 0)
+    optimised: float  # max |cos| after spread_vectors(n, d, steps, seed 0)
+    bound: float  # no arrangement can go below this
+
+
+def measure_packings(sizes: list[int], d: int = 100, steps: int = 300, progress: bool = True) -> list[PackingMeasurement]:
+    """Our optimiser against random vectors and the bound, for each number of vectors (seed 0, on the CPU)."""
+    return [PackingMeasurement(n, d, steps, max_abs_cos(random_unit_vectors(n, d, seed=0)),
+                               spread_vectors(n, d, steps=steps, seed=0, device="cpu", progress=progress).max_abs_cos,
+                               lower_bound(n, d)) for n in sizes]
+
+
+def write_packings(sizes: list[int] = (120, 200, 400, 800, 1600, 3200), d: int = 100, steps: int = 300) -> Path:
+    """Measure and write PACKINGS_FILE (what `explainer precompute packings` runs)."""
+    measured = measure_packings(list(sizes), d, steps)
+    write_json(PACKINGS_FILE, {"made_by": "explainer precompute packings", "measurements": [asdict(m) for m in measured]})
+    return PACKINGS_FILE
+
+
+def shipped_packings() -> list[PackingMeasurement]:
+    """The measurements shipped in data/ (so a notebook shows them at once); remake with `explainer precompute packings`."""
+    return [PackingMeasurement(**m) for m in read_json(PACKINGS_FILE, "explainer precompute packings")["measurements"]]

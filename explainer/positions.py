@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from explainer import attention
 from explainer.errors import ExplainerError
+from explainer.gpt.checkpoint import LanguageModel
 
 
 def sinusoidal(n_positions: int, d: int, base: float = 10_000.0) -> torch.Tensor:
@@ -47,3 +51,53 @@ def rope(x: torch.Tensor, position: int | torch.Tensor, base: float = 10_000.0) 
 def rope_score(q: torch.Tensor, k: torch.Tensor, query_position: int, key_position: int) -> float:
     """q·k after rotating q to its position and k to its: depends only on query_position − key_position."""
     return float(rope(q, query_position) @ rope(k, key_position))
+
+
+def shift_errors(n_positions: int, d: int, offsets: list[int]) -> dict[int, float]:
+    """For each offset k, the largest error of sinusoidal(p) @ M_k against sinusoidal(p + k): 0 up to rounding."""
+    encoding = sinusoidal(n_positions, d)
+    return {k: float((encoding[: n_positions - k] @ shift_matrix(k, d) - encoding[k:]).abs().max()) for k in offsets}
+
+
+def head_without_positions(lm: LanguageModel, ids: list[int], layer: int = 0, head: int = 0) -> torch.Tensor:
+    """One head's output [n, d_head] on token embeddings alone: no position embeddings, no causal mask."""
+    weights = attention.head_weights(lm, layer, head)
+    with torch.no_grad():
+        block = lm.model.transformer.h[layer]
+        x = block.ln_1(lm.model.transformer.wte(torch.tensor(ids, device=lm.device))).cpu()
+    q, k, v = (attention.project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
+    pattern = attention.masked_softmax(attention.scale_scores(attention.score_grid(q, k), q.shape[-1]), "none")
+    return attention.weighted_values(pattern, v)
+
+
+@dataclass(frozen=True)
+class PermutationCheck:
+    order: list[int]  # the shuffle
+    largest_difference: float  # |head(shuffled) − shuffle(head(original))|, largest entry
+    equivariant: bool
+
+
+def permutation_check(lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, seed: int = 0) -> PermutationCheck:
+    """Shuffle the prompt's tokens: without positions or a mask, the head's outputs are shuffled the same way."""
+    ids = lm.encode(prompt)
+    order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed))
+    plain = head_without_positions(lm, ids, layer, head)
+    shuffled = head_without_positions(lm, [ids[i] for i in order], layer, head)
+    difference = float((shuffled - plain[order]).abs().max())
+    return PermutationCheck(order.tolist(), difference, bool(torch.allclose(shuffled, plain[order], atol=1e-5)))
+
+
+def position_similarity(lm: LanguageModel) -> torch.Tensor:
+    """Cosine similarity between every pair of the model's learned position embeddings [block_size, block_size]."""
+    wpe = lm.model.transformer.wpe.weight.detach().cpu()
+    unit = wpe / wpe.norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+def random_query_key(d: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(d, generator=generator), torch.randn(d, generator=generator)
+
+
+def rope_scores_by_offset(q: torch.Tensor, k: torch.Tensor, offsets: list[int], key_position: int = 100) -> list[float]:
+    return [rope_score(q, k, key_position + o, key_position) for o in offsets]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
+import torch
+
 from explainer.errors import ExplainerError
-from explainer.model import GPTConfig
+from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.generate import generate_ids
+from explainer.gpt.model import GPTConfig
 
 
 @dataclass(frozen=True)
@@ -102,3 +108,70 @@ def kv_cache_bytes(shape: Shape, tokens: int, kv_heads: int | None = None, bytes
     if not 1 <= kv_heads <= shape.n_heads or shape.n_heads % kv_heads:
         raise ExplainerError(f"kv_heads must divide n_heads = {shape.n_heads}, got {kv_heads}")
     return 2 * shape.n_layers * kv_heads * shape.d_head * tokens * bytes_per_number
+
+
+def layer_costs(lengths: list[int], d_model: int, n_heads: int, d_head: int, d_mlp: int) -> list[LayerCost]:
+    return [layer_cost(n, d_model, n_heads, d_head, d_mlp) for n in lengths]
+
+
+@dataclass(frozen=True)
+class KVTiming:
+    tokens: int
+    cached_ms_per_token: float
+    recomputed_ms_per_token: float
+    identical: bool  # both ways produced the same tokens
+
+
+def time_kv_cache(lm: LanguageModel, prompt: str, new_tokens: int, repeats: int = 2, seed: int = 1) -> KVTiming:
+    """Generate the same tokens with and without the KV cache (same seed); the fastest of `repeats` runs each."""
+    ids = lm.encode(prompt)
+    best = {True: (math.inf, None), False: (math.inf, None)}
+    for _ in range(repeats):
+        for cached in (True, False):
+            started = time.perf_counter()
+            tokens = generate_ids(lm.model, ids, new_tokens, temperature=0.8, seed=seed, use_kv_cache=cached)
+            best[cached] = min(best[cached], (time.perf_counter() - started, tokens), key=lambda t: t[0])
+    per_token = lambda cached: best[cached][0] * 1000 / new_tokens
+    return KVTiming(new_tokens, per_token(True), per_token(False), best[True][1] == best[False][1])
+
+
+@dataclass(frozen=True)
+class DotProductSpread:
+    d_k: int
+    raw: torch.Tensor  # q·k for random q, k with unit-variance entries [samples]
+    scaled: torch.Tensor  # q·k / √d_k
+    top_weight_raw: float  # the largest softmax weight over 16 keys, unscaled
+    top_weight_scaled: float
+
+
+def dot_product_spread(d_k: int, samples: int = 2000, seed: int = 0) -> DotProductSpread:
+    """Why ÷√d_k: q·k of random vectors has variance d_k; divided by √d_k it has variance 1."""
+    if not isinstance(d_k, int) or d_k < 1:
+        raise ExplainerError(f"d_k must be a whole number >= 1, got {d_k!r}")
+    generator = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(samples, d_k, generator=generator), torch.randn(samples, d_k, generator=generator)
+    raw = (q * k).sum(-1)
+    scaled = raw / math.sqrt(d_k)
+    return DotProductSpread(d_k, raw, scaled, float(torch.softmax(raw[:16], 0).max()), float(torch.softmax(scaled[:16], 0).max()))
+
+
+def describe(shape: Shape) -> str:
+    """A shape's sizes in one line (Markdown)."""
+    return (f"**{shape.name}**: d_model {shape.d_model:,}; {shape.n_layers} layers; {shape.n_heads} heads of {shape.d_head}; "
+            f"vocabulary {shape.vocab:,}; context {shape.context:,}; MLP {shape.d_mlp:,}.")
+
+
+def lecture_checks(shape: Shape) -> str:
+    """The talk's numbers about GPT-3, computed from its shape (Markdown list)."""
+    counts = tally(shape)
+    per_matrix = shape.d_model * shape.d_head
+    full = shape.d_model**2
+    return "\n".join([
+        f"- total: {sum(counts.values()):,} weights (biases ignored)",
+        f"- attention's share: {attention_share(shape):.1%} (the talk: “about one-third”)",
+        f"- one key (or query) matrix of one head: {per_matrix:,} (the talk: “about 1.5 million parameters”)",
+        f"- a full d × d value map: {full:,} = {full / per_matrix:.0f}× that (the talk: “almost 100 times as many”); "
+        f"hence value = down to {shape.d_head}, then up: 2 × {per_matrix:,}",
+        f"- heads in one forward pass: {shape.n_layers} layers × {shape.n_heads} = {shape.n_layers * shape.n_heads:,} "
+        f"(the talk: “like 10,000 times for a single pass”)",
+    ])

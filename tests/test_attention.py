@@ -7,9 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer import attention, checkpoint, viz
+from explainer import attention
+from explainer.figures import common as viz
+from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
-from explainer.examples import FLUFFY_PROMPT
+from explainer.settings import FLUFFY_PROMPT
 
 RNG = np.random.default_rng(0)
 
@@ -120,7 +122,7 @@ def test_dot_area_is_proportional_to_weight(lm):
 
 
 def test_explorer_sliders_change_the_grid(lm):
-    from explainer.widgets import AttentionExplorer
+    from explainer.figures.attention import AttentionExplorer
 
     explorer = AttentionExplorer(lm, FLUFFY_PROMPT)
     before = list(explorer.figure.data[0].marker.size)

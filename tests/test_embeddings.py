@@ -67,7 +67,7 @@ def test_analogy_plane_keeps_the_arithmetic_exact(kv):
 
 
 def test_playground_widget_updates_and_reports_errors(kv):
-    from explainer.widgets import AnalogyPlayground
+    from explainer.figures.embeddings import AnalogyPlayground
 
     playground = AnalogyPlayground(kv)
     assert "rank 2 with the inputs, 1 without" in playground.table.value
@@ -75,4 +75,4 @@ def test_playground_widget_updates_and_reports_errors(kv):
     playground.c.value = "girl"
     assert playground.figure.layout.title.text != before
     playground.a.value = "womanx"
-    assert "is not among" in playground.table.value
+    assert "is not among" in playground.status.value

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from explainer import gallery
+from explainer import site as gallery
 from test_browser import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -28,7 +28,7 @@ def test_index_links_resolve(site):
     assert f"{NOTEBOOK}.html" in links and f"videos/{SCENE}.mp4" in links and f"stills/{SCENE}.png" in links
     for link in links:
         assert (site / link).is_file(), link
-    assert "Softmax and temperature" in index
+    assert "The next token: softmax and temperature" in index
 
 
 def test_pages_load_nothing_from_the_network(site):

@@ -117,7 +117,7 @@ def test_bad_inputs_are_refused():
 
 
 def test_explorer_sliders_change_the_histogram():
-    from explainer.widgets import NearOrthogonalExplorer
+    from explainer.figures.geometry import NearOrthogonalExplorer
 
     explorer = NearOrthogonalExplorer(d=10, n=100, optimise_steps=30)
     before = list(explorer.figure.data[0].y)

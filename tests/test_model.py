@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer.generate import generate_ids, stream
-from explainer.model import GPT, ContextError, GPTConfig
-from explainer.sampling import SamplingError
+from explainer.gpt.generate import generate_ids, stream
+from explainer.gpt.model import GPT, ContextError, GPTConfig
+from explainer.errors import SamplingError
 from explainer.errors import TemperatureError
 
 CONFIG = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32)

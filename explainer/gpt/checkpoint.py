@@ -10,6 +10,7 @@ Nothing is pickled; every file is written to a temporary name and renamed, so a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -21,11 +22,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
-from explainer.files import atomic_path
-from explainer.generate import GenerationStep, generate_ids, stream
-from explainer.model import GPT, ActivationCache, GPTConfig
+from explainer.files import atomic_path, write_json
+from explainer.gpt.generate import GenerationStep, generate_ids, stream
+from explainer.gpt.model import GPT, ActivationCache, GPTConfig
 from explainer.paths import DATA_DIR
-from explainer.tokenizer import TextTokenizer, tokenizer_from_dict
+from explainer.gpt.tokenizer import TextTokenizer, tokenizer_from_dict
 
 FORMAT = "explainer-gpt/1"
 CONFIG_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SNAPSHOT_DIR = "config.json", "model.safetensors", "optimizer.safetensors", "snapshots"
@@ -35,11 +36,6 @@ TIED = "lm_head.weight"  # the same tensor as transformer.wte.weight: stored onc
 
 class CheckpointError(ExplainerError, ValueError):
     """A checkpoint folder or file that is missing, truncated or not ours."""
-
-
-def write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def save_weights(model: GPT, path: Path, dtype: torch.dtype = torch.float32) -> None:
@@ -107,6 +103,8 @@ class LanguageModel:
     tokenizer: TextTokenizer
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    _vocabulary: list[str] | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def block_size(self) -> int:
@@ -115,6 +113,31 @@ class LanguageModel:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "an unsaved model"
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 of the weights file, so results computed for these exact weights can be recognised (None if unsaved)."""
+        if self._digest is None and self.path is not None and (self.path / WEIGHTS_FILE).is_file():
+            self._digest = hashlib.sha256((self.path / WEIGHTS_FILE).read_bytes()).hexdigest()
+        return self._digest
+
+    def summary(self) -> str:
+        """One line: the model's size and training, for notebooks to print instead of typing numbers."""
+        c = self.model.config
+        line = (f"{self.name}: {c.n_layer} layers × {c.n_head} heads, {c.n_embd} wide (heads of {c.head_size}), "
+                f"context {c.block_size} tokens, vocabulary {self.tokenizer.vocab_size:,} tokens, "
+                f"{self.model.num_parameters():,} weights")
+        if "step" in self.meta:
+            line += f"; trained {self.meta['step']:,} steps"
+        evaluation = self.meta.get("evaluation") or {}
+        if "val_loss" in evaluation:
+            line += (f", validation loss {evaluation['val_loss']:.3f} nats per token "
+                     f"({evaluation['val_loss_per_char']:.3f} per character)")
+        return line
 
     def encode(self, prompt: str) -> list[int]:
         """Token ids of `prompt`, cropped to the context window with a warning that says so."""
@@ -128,6 +151,12 @@ class LanguageModel:
 
     def tokens(self, ids: list[int]) -> list[str]:
         return self.tokenizer.token_strings(ids)
+
+    def vocabulary(self) -> list[str]:
+        """Every token as a string, in id order (computed once)."""
+        if self._vocabulary is None:
+            self._vocabulary = self.tokens(list(range(self.tokenizer.vocab_size)))
+        return self._vocabulary
 
     @torch.no_grad()
     def logits_after(self, ids: list[int]) -> torch.Tensor:
@@ -160,9 +189,9 @@ class LanguageModel:
         return stream(self.model, self.encode(prompt), max_new_tokens, **options)
 
 
-def load(folder: str | Path = SHIPPED_CHECKPOINT, device: str | torch.device = "cpu", step: int | None = None) -> LanguageModel:
-    """Load a checkpoint folder (the shipped Shakespeare model by default); `step` picks an intermediate snapshot."""
-    folder = Path(folder)
+def load(folder: str | Path | None = None, device: str | torch.device = "cpu", step: int | None = None) -> LanguageModel:
+    """Load a checkpoint folder (None: the shipped Shakespeare model); `step` picks an intermediate snapshot."""
+    folder = Path(folder or SHIPPED_CHECKPOINT)
     config = read_config(folder)
     model = GPT(GPTConfig(**config["model"]))
     if step is None or step == config.get("step"):
@@ -180,3 +209,10 @@ def snapshot_steps(folder: str | Path = SHIPPED_CHECKPOINT) -> list[int]:
     """Steps with saved weights, in order, the final one included."""
     config = read_config(Path(folder))
     return sorted({s["step"] for s in config.get("snapshots", [])} | {config["step"]})
+
+
+def losses_at(folder: str | Path, steps: list[int]) -> dict[int, float | None]:
+    """The training loss recorded at (or last before) each step, from the checkpoint's loss curve."""
+    curve = read_config(Path(folder)).get("train_curve", {"step": [], "loss": []})
+    recorded = dict(zip(curve["step"], curve["loss"]))
+    return {s: recorded.get(max([c for c in recorded if c <= s], default=-1)) for s in steps}

@@ -6,11 +6,11 @@ from typing import Callable, Sequence
 
 from manim import DOWN, UP, VGroup, Rectangle, Text, Line, LEFT, RIGHT, WHITE, GREY_B
 
-from explainer.viz import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, display_token
 
 CHART_WIDTH = 11.0
 CHART_HEIGHT = 3.2
-FONT = "DejaVu Sans"
+
 
 
 def probability_bars(

@@ -1,9 +1,10 @@
-"""Find and render the Manim scenes under animations/ (one scene per file, class name = CamelCase file name)."""
+"""Find and render the Manim scenes under animations/ (one scene per file, class name = CamelCase file name).
+
+Scenes import `explainer` as the installed package; nothing is added to their path."""
 
 from __future__ import annotations
 
 import difflib
-import os
 import subprocess
 import sys
 import time
@@ -56,9 +57,8 @@ def render(
     if last_frame_only:
         command.append("-s")
     command += [str(path), class_name]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(path.parent), os.environ.get("PYTHONPATH")]))}
     started = time.time()
-    result = subprocess.run(command, cwd=path.parent, env=env, capture_output=True, text=True, timeout=timeout_s)
+    result = subprocess.run(command, cwd=path.parent, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
         raise RenderError(f"manim failed to render {scene!r} (exit {result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
     suffix = ".png" if last_frame_only else ".mp4"

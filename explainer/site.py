@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from explainer import scenes
+from explainer.video import render
 from explainer.files import atomic_path
 from explainer.errors import ExplainerError
 from explainer.paths import BUILD_DIR, NOTEBOOKS_DIR
@@ -186,7 +186,7 @@ def render_scene(scene: str, out_dir: Path, quality: str) -> None:
     import av
     from PIL import Image
 
-    video = scenes.render(scene, quality, media_dir=BUILD_DIR / "media")
+    video = render.render(scene, quality, media_dir=BUILD_DIR / "media")
     target = out_dir / "videos" / f"{scene}.mp4"
     with atomic_path(target) as temporary:
         shutil.copyfile(video, temporary)
@@ -269,9 +269,9 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
     unknown = sorted(set(notebooks) - set(all_notebooks))
     if unknown:
         raise ExplainerError(f"unknown notebook(s) {unknown}; available: {', '.join(all_notebooks)}")
-    scene_names = scenes.list_scenes() if scene_names is None else scene_names
+    scene_names = render.list_scenes() if scene_names is None else scene_names
     for name in scene_names:
-        scenes.scene_file(name)  # unknown names fail now, with the list of valid ones
+        render.scene_file(name)  # unknown names fail now, with the list of valid ones
     out_dir.mkdir(parents=True, exist_ok=True)
     import plotly
 

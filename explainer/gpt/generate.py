@@ -7,9 +7,9 @@ from typing import Iterator
 
 import torch
 
-from explainer import sampling
+from explainer.gpt import sampling
 from explainer.errors import SamplingError
-from explainer.model import GPT, ActivationCache, KVCache
+from explainer.gpt.model import GPT, ActivationCache, KVCache
 
 
 @dataclass

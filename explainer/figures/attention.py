@@ -1,0 +1,249 @@
+"""Figures for attention: one head step by step, any head of the trained model, every head at once, generated tokens,
+and a head forming during training. Grids are [query, key]: rows are the token being updated."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from explainer import attention
+from explainer.figures.common import (Explorer, dot_grid, heatmap, html_tokens, int_slider, next_token_bars, prompt_box,
+                                      redraw, row, row_bars, temperature_slider, update_dot_grid)
+from explainer.gpt import checkpoint
+from explainer.gpt.checkpoint import LanguageModel
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+
+
+def token_labels(tokens: list[str]) -> list[str]:
+    return [f"{i}:{display_token(t)}" for i, t in enumerate(tokens)]
+
+
+def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> go.Figure:
+    """The scores that go into the softmax, with the future written as −∞ (blank) when the mask is −∞."""
+    future = ~attention.causal_mask(len(steps.tokens))
+    fed = steps.scaled.masked_fill(future, float("-inf")) if mask == "minus_inf" else steps.scaled
+    labels = token_labels(steps.tokens)
+    title = "scores fed to the softmax" + (" (÷√d_k)" if scaled else " (not scaled)") + (", future = −∞ (blank)" if mask == "minus_inf" else "")
+    return heatmap(fed, labels, labels, title, x_title="key", y_title="query")
+
+
+def masked_cells(n: int, mask: str = "minus_inf") -> torch.Tensor:
+    """Cells drawn as masked in a dot grid: the future, unless there is no mask (an encoder)."""
+    return ~attention.causal_mask(n) if mask != "none" else torch.zeros(n, n, dtype=torch.bool)
+
+
+class StepByStepExplorer(Explorer):
+    """One head of the trained model, step by step: scores → scale → mask → softmax → values → Δe, with knobs."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, query: int | None = None):
+        super().__init__()
+        config = lm.model.config
+        self.lm, self.prompt = lm, prompt
+        self.layer = int_slider("layer", config.n_layer - 1, layer)
+        self.head = int_slider("head", config.n_head - 1, head)
+        self.temperature = temperature_slider()
+        self.scale = widgets.Checkbox(value=True, description="divide by √d_k")
+        self.mask = widgets.Dropdown(options=[(f"{k}: {v}", k) for k, v in attention.MASK_VARIANTS.items()],
+                                     value="minus_inf", description="mask", layout=widgets.Layout(width="100%", max_width="640px"))
+        tokens = lm.tokens(lm.encode(prompt))
+        self.query = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
+                                      value=len(tokens) - 1 if query is None else query, description="query")
+        self.scores_figure, self.pattern_figure, self.row_figure = go.FigureWidget(), go.FigureWidget(), go.FigureWidget()
+        self.facts = widgets.HTML()
+        self.watch([self.layer, self.head, self.temperature, self.scale, self.mask, self.query], self.update)
+        self.widget = widgets.VBox([
+            row(self.layer, self.head, self.query), row(self.temperature, self.scale), self.mask, self.status,
+            self.facts, self.pattern_figure, self.row_figure, self.scores_figure,
+        ])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        steps = attention.attention_steps(self.lm, self.prompt, self.layer.value, self.head.value,
+                                          self.temperature.value, self.scale.value, self.mask.value)
+        query = self.query.value
+        pattern = dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
+                           masked=masked_cells(len(steps.tokens), self.mask.value), size_px=420)
+        redraw(self.pattern_figure, pattern)
+        redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
+        redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value))
+        sums = steps.pattern.sum(-1)
+        e, updated = steps.residual[query], steps.updated[query]
+        self.facts.value = (
+            f"d_k = {steps.q.shape[-1]}; scores range {float(steps.scaled.min()):.2f} … {float(steps.scaled.max()):.2f}; "
+            f"row sums: min {float(sums.min()):.3f}, max {float(sums.max()):.3f}"
+            + (" <b style='color:#b91c1c'>(not normalised!)</b>" if float((sums - 1).abs().max()) > 1e-4 else "")
+            + f"<br>query {query}: |e| = {float(e.norm()):.2f}, |Δe| = {float(steps.delta[query].norm()):.2f}, "
+            f"cos(e, e + Δe) = {float(torch.cosine_similarity(e, updated, dim=0)):.3f}"
+        )
+
+
+class AttentionExplorer(Explorer):
+    """The trained model's attention for a prompt as a dot grid, with layer, head and temperature sliders."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, transpose: bool = False):
+        super().__init__()
+        config = lm.model.config
+        self.lm = lm
+        self.prompt = prompt_box(prompt)
+        self.layer = int_slider("layer", config.n_layer - 1, layer)
+        self.head = int_slider("head", config.n_head - 1, head)
+        self.temperature = temperature_slider()
+        self.transpose = widgets.Checkbox(value=transpose, description="3Blue1Brown layout (queries as columns)",
+                                          layout=widgets.Layout(width="auto"))
+        self.stats = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self.watch([self.layer, self.head, self.temperature], self.update)
+        self.watch([self.transpose], lambda: self.update(relayout=True))
+        self.watch([self.prompt], self.set_prompt)
+        self.head.add_class("explainer-head")
+        self.widget = widgets.VBox([self.prompt, row(self.layer, self.head), row(self.temperature, self.transpose),
+                                    self.status, self.stats, self.figure])
+        self.widget.add_class("explainer-attention-explorer")
+        self.safely(self.set_prompt)
+
+    def set_prompt(self) -> None:
+        self.attention = attention.cached_prompt_attention(self.lm, self.prompt.value)
+        self.update(relayout=True)
+
+    def update(self, relayout: bool = False) -> None:
+        """Re-size the dots for the chosen layer, head and temperature; rebuild the grid if the tokens or layout changed."""
+        layer, head = self.layer.value, self.head.value
+        pattern = self.attention.pattern(layer, head, self.temperature.value)
+        masked = masked_cells(pattern.shape[0])
+        title = f"layer {layer}, head {head} (T = {self.temperature.value:.2f})"
+        if relayout:
+            redraw(self.figure, dot_grid(pattern, self.attention.tokens, self.transpose.value, title, masked=masked))
+        else:
+            update_dot_grid(self.figure, pattern, masked, title)
+        found = self.attention
+        self.stats.value = (
+            f"<b>this head</b> (at T = 1, mean over queries): previous-token weight "
+            f"{float(found.previous_token_score()[layer, head]):.2f}, first-token weight "
+            f"{float(found.first_token_score()[layer, head]):.2f}, own-token weight "
+            f"{float(found.self_score()[layer, head]):.2f}, entropy {float(found.entropy()[layer, head]):.2f} bits"
+        )
+
+
+def head_summary(found: attention.PromptAttention) -> pd.DataFrame:
+    """One row per head: mean weight on the previous, first and own token, and the rows' entropy."""
+    layers, heads = found.patterns.shape[:2]
+    scores = {"previous-token": found.previous_token_score(), "first-token": found.first_token_score(),
+              "own token": found.self_score(), "entropy (bits)": found.entropy()}
+    return pd.DataFrame([{"layer": l, "head": h, **{name: float(value[l, h]) for name, value in scores.items()}}
+                         for l in range(layers) for h in range(heads)])
+
+
+def head_gallery(found: attention.PromptAttention, cell_px: int = 170) -> go.Figure:
+    """Every head's pattern on one prompt, one small dot grid per head (rows: layers, columns: heads)."""
+    layers, heads = found.patterns.shape[:2]
+    n = len(found.tokens)
+    gallery = make_subplots(rows=layers, cols=heads, subplot_titles=[f"L{l} H{h}" for l in range(layers) for h in range(heads)],
+                            horizontal_spacing=0.02, vertical_spacing=0.03)
+    for l in range(layers):
+        for h in range(heads):
+            grid = dot_grid(found.pattern(l, h), found.tokens, masked=masked_cells(n), size_px=cell_px)
+            for trace in grid.data:
+                gallery.add_trace(trace, row=l + 1, col=h + 1)
+    gallery.update_xaxes(showticklabels=False, type="category")
+    gallery.update_yaxes(showticklabels=False, type="category", autorange="reversed")
+    size = min(760, cell_px * heads)
+    gallery.update_layout(height=size * layers // heads + 60, width=size, showlegend=False, template="plotly_white",
+                          title=f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})",
+                          margin=dict(l=10, r=10, t=60, b=10))
+    return gallery
+
+
+class GenerationExplorer(Explorer):
+    """Generate a continuation once, then step through it: each token's distribution and what it attended to."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, max_new_tokens: int = 20, temperature: float = 0.8, seed: int = 0):
+        super().__init__()
+        self.lm = lm
+        self.prompt_ids = lm.encode(prompt)
+        self.steps = list(lm.stream(prompt, max_new_tokens, temperature=temperature, seed=seed))
+        config = lm.model.config
+        self.step = int_slider("new token #", len(self.steps), 1, minimum=1)
+        self.layer = int_slider("layer", config.n_layer - 1)
+        self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(str(h), h) for h in range(config.n_head)],
+                                     value=-1, description="head")
+        self.text = widgets.HTML()
+        self.distribution, self.attended = go.FigureWidget(), go.FigureWidget()
+        self.watch([self.step, self.layer, self.head], self.update)
+        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.text,
+                                    self.distribution, self.attended])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        step = self.steps[self.step.value - 1]
+        all_ids = self.prompt_ids + [s.token_id for s in self.steps]
+        position = len(self.prompt_ids) + self.step.value - 1
+        self.text.value = html_tokens(self.lm.tokens(all_ids[: position + 1]), highlight=position)
+        top = torch.topk(step.probs, 10)
+        ids = top.indices.tolist()
+        bars = next_token_bars(self.lm.tokens(ids), top.values.tolist(),
+                               f"drawn from: {display_token(self.lm.tokens([step.token_id])[0])} "
+                               f"(p = {float(step.probs[step.token_id]):.2f})")
+        bars.data[0].marker.color = [HIGHLIGHT_COLOR if i == step.token_id else BAR_COLOR for i in ids]
+        bars.update_layout(height=360)
+        weights = step.attention[self.layer.value]
+        weights = weights.mean(0) if self.head.value < 0 else weights[self.head.value]
+        window_tokens = self.lm.tokens(step.window)
+        attended = row_bars(weights, window_tokens, len(window_tokens) - 1, "what the new token attends to")
+        attended.update_layout(height=380)
+        redraw(self.distribution, bars)
+        redraw(self.attended, attended)
+
+
+class TrainingExplorer(Explorer):
+    """One head's pattern at each saved training step: watch it form."""
+
+    def __init__(self, folder, prompt: str, layer: int = 0, head: int = 0):
+        super().__init__()
+        self.steps = checkpoint.snapshot_steps(folder)
+        models = {step: checkpoint.load(folder, step=step) for step in self.steps}
+        self.patterns = {step: attention.prompt_attention(lm, prompt) for step, lm in models.items()}
+        self.losses = checkpoint.losses_at(folder, self.steps)
+        config = models[self.steps[0]].model.config
+        self.step = widgets.SelectionSlider(options=self.steps, value=self.steps[-1], description="training step",
+                                            style={"description_width": "initial"},
+                                            layout=widgets.Layout(width="100%", max_width="480px"))
+        self.layer = int_slider("layer", config.n_layer - 1, layer)
+        self.head = int_slider("head", config.n_head - 1, head)
+        self.figure = go.FigureWidget()
+        tokens = self.patterns[self.steps[-1]].tokens
+        self.masked = masked_cells(len(tokens))
+        redraw(self.figure, dot_grid(self.current(), tokens, masked=self.masked, title=self.title()))
+        self.watch([self.step, self.layer, self.head],
+                   lambda: update_dot_grid(self.figure, self.current(), self.masked, self.title()))
+        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.figure])
+
+    def steps_text(self) -> str:
+        return ", ".join(f"{s:,}" for s in self.steps)
+
+    def current(self) -> torch.Tensor:
+        return self.patterns[self.step.value].pattern(self.layer.value, self.head.value)
+
+    def title(self) -> str:
+        loss = self.losses[self.step.value]
+        return (f"step {self.step.value}: layer {self.layer.value}, head {self.head.value}"
+                + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))
+
+
+def mask_row_sums(variants: dict[str, torch.Tensor], tokens: list[str]) -> pd.DataFrame:
+    """Each query's row sum under each way of masking."""
+    return pd.DataFrame({name: pattern.sum(-1).tolist() for name, pattern in variants.items()}, index=token_labels(tokens))
+
+
+def mask_variants_text() -> str:
+    """The ways to mask, as a Markdown list."""
+    return "\n".join(f"- `{name}`: {text}" for name, text in attention.MASK_VARIANTS.items())
+
+
+def vectors_heatmap(vectors: torch.Tensor, tokens: list[str], title: str, dimensions: int | None = None) -> go.Figure:
+    """One row per token, one column per dimension (the first `dimensions` of them)."""
+    shown = vectors[:, :dimensions] if dimensions else vectors
+    return heatmap(shown, [str(i) for i in range(shown.shape[1])], token_labels(tokens), title, x_title="dimension",
+                   y_title="token")

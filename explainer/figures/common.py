@@ -1,0 +1,224 @@
+"""Pieces every concept's figures use: bars, heatmaps, the attention dot grid, sliders, and widgets that show their
+own errors. Figures are sized to fit a 1280-px JupyterLab window with the file browser open (about 800 px of output
+width): wide ones take the container's width, square ones stay under MAX_WIDTH."""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from contextlib import nullcontext
+from typing import Callable, Iterable, Sequence
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from explainer.errors import ExplainerError
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token
+
+MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
+MAX_DOT_SIZE = 34  # pixels across for weight 1
+ERROR_STYLE = "color:#b91c1c"
+NOTE_STYLE = "color:#b45309"
+
+
+# ---------- widgets that report their own errors ----------
+
+class Explorer:
+    """A widget with a status line of its own. Callbacks wired through `watch`, `on_click` or `safely` never fail
+    silently: an exception becomes one line in the status (what was wrong, what to do), and warnings (e.g. a prompt
+    cropped to the context window) become notes. `self.widget` is what a notebook displays."""
+
+    widget: widgets.Widget
+
+    def __init__(self) -> None:
+        self.status = widgets.HTML()
+        self.status.add_class("explainer-status")
+
+    def safely(self, callback: Callable[[], object]) -> bool:
+        """Run `callback`; show its error or warnings in the status line. True if it succeeded."""
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                callback()
+        except ExplainerError as error:
+            self.show_error(str(error))
+            return False
+        except Exception as error:  # a bug, but the learner must still see it here, not only in the log console
+            self.show_error(f"{type(error).__name__}: {error} (an unexpected error in explainer; the other controls still work)")
+            return False
+        notes = list(dict.fromkeys(str(w.message) for w in caught))
+        self.status.value = "".join(f"<div style='{NOTE_STYLE}'>{html.escape(n)}</div>" for n in notes)
+        return True
+
+    def show_error(self, message: str) -> None:
+        line = message.strip().splitlines()[0] if message.strip() else "something went wrong"
+        self.status.value = f"<div style='{ERROR_STYLE}'>⚠ {html.escape(line)}</div>"
+
+    def watch(self, controls: Iterable[widgets.Widget], callback: Callable[[], object]) -> None:
+        """Call `callback` (through `safely`) whenever one of the controls' values changes."""
+        for control in controls:
+            control.observe(lambda _change: self.safely(callback), names="value")
+
+    def on_click(self, button: widgets.Button, callback: Callable[[], object]) -> None:
+        button.on_click(lambda _button: self.safely(callback))
+
+
+def int_slider(description: str, maximum: int, value: int = 0, minimum: int = 0, **options) -> widgets.IntSlider:
+    return widgets.IntSlider(value=value, min=minimum, max=maximum, description=description, continuous_update=True,
+                             style={"description_width": "initial"}, **options)
+
+
+def float_slider(description: str, value: float, minimum: float, maximum: float, step: float, **options) -> widgets.FloatSlider:
+    return widgets.FloatSlider(value=value, min=minimum, max=maximum, step=step, description=description,
+                               continuous_update=True, style={"description_width": "initial"}, **options)
+
+
+def temperature_slider(value: float = 1.0, minimum: float = 0.05) -> widgets.FloatSlider:
+    return float_slider("temperature", value, minimum, 5.0, 0.05, readout_format=".2f")
+
+
+def prompt_box(prompt: str, rows: int = 2) -> widgets.Textarea:
+    """A prompt editor that applies on Tab or a click outside (not on every key)."""
+    return widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+                            layout=widgets.Layout(width="100%", max_width="640px", height=f"{30 * rows + 10}px"))
+
+
+def row(*children: widgets.Widget) -> widgets.HBox:
+    """Controls side by side, wrapping onto the next line when the window is narrow."""
+    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
+
+
+def html_tokens(tokens: Sequence[str], highlight: int | None = None) -> str:
+    """Tokens as boxed spans, one highlighted."""
+    spans = []
+    for i, token in enumerate(tokens):
+        style = "background:#fde68a;font-weight:bold;" if i == highlight else "background:#eef2ff;"
+        spans.append(f"<span style='{style}border-radius:3px;padding:0 2px;margin:0 1px'>{html.escape(display_token(token))}</span>")
+    return "<code style='white-space:pre-wrap'>" + "".join(spans) + "</code>"
+
+
+# ---------- figures ----------
+
+def base_layout(figure: go.Figure, title: str = "", height: int = 420, **layout) -> go.Figure:
+    """White template, the title kept inside the figure, the width left to the container."""
+    figure.update_layout(title=dict(text=title, x=0, xanchor="left"), template="plotly_white", height=height,
+                         margin=dict(l=60, r=20, t=70, b=60), autosize=True, **layout)
+    return figure
+
+
+def next_token_bars(tokens: Sequence[str], probs: Sequence[float], title: str = "") -> go.Figure:
+    """Bar chart of next-token probabilities, the most likely token highlighted."""
+    probs = [float(p) for p in probs]
+    best = max(range(len(probs)), key=probs.__getitem__)
+    figure = go.Figure(go.Bar(
+        x=[display_token(t) for t in tokens], y=probs, text=[f"{p:.1%}" for p in probs], textposition="outside",
+        marker_color=[HIGHLIGHT_COLOR if i == best else BAR_COLOR for i in range(len(probs))],
+        cliponaxis=False, hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+    ))
+    base_layout(figure, title, yaxis=dict(title="probability", range=[0, 1.12], tickformat=".0%"),
+                xaxis=dict(title="next token", type="category", automargin=True))
+    return figure
+
+
+def row_bars(weights, tokens: Sequence[str], query: int, title: str = "") -> go.Figure:
+    """One query's attention weights over the keys as bars."""
+    figure = next_token_bars([f"{i}:{t}" for i, t in enumerate(tokens)][: len(weights)], [float(w) for w in weights], title)
+    figure.update_layout(xaxis_title=f"key (read by query {query}: {display_token(tokens[query])})", yaxis_title="weight")
+    return figure
+
+
+def heatmap(values, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "", colorscale: str = "RdBu",
+            zmid: float | None = 0.0, x_title: str = "", y_title: str = "", height: int = 460) -> go.Figure:
+    """A labelled heatmap of a 2-D array (scores, embeddings, similarities); non-finite cells are left blank."""
+    figure = go.Figure(go.Heatmap(
+        z=[[None if not math.isfinite(float(v)) else float(v) for v in row] for row in values.tolist()],
+        x=list(x_labels), y=list(y_labels), colorscale=colorscale, zmid=zmid,
+        hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
+    ))
+    base_layout(figure, title, height=height, xaxis=dict(title=x_title, type="category", side="top", tickangle=-60, automargin=True),
+                yaxis=dict(title=y_title, type="category", autorange="reversed", automargin=True))
+    figure.update_layout(margin=dict(t=120))
+    return figure
+
+
+def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
+    """Marker diameters with area proportional to weight: diameter = max_size · √weight."""
+    return [max_size * math.sqrt(max(0.0, float(w))) for w in weights]
+
+
+def dot_grid(
+    pattern, tokens: Sequence[str], transpose: bool = False, title: str = "",
+    masked=None, max_size: float | None = None, size_px: int = 480, query_tokens: Sequence[str] | None = None,
+    first_position: int = 0,
+) -> go.Figure:
+    """Attention as a grid of dots (area ∝ weight). Rows = queries, columns = keys; `transpose` gives the
+    3Blue1Brown layout (queries as columns). `masked` ([n, n] booleans) marks cells drawn as grey crosses.
+    `first_position` numbers the labels when the grid shows a window of a longer text."""
+    grid = [[float(w) for w in row] for row in pattern.tolist()]
+    n_query, n_key = len(grid), len(grid[0])
+    size_px = min(size_px, MAX_WIDTH - 170)
+    if max_size is None:  # a weight-1 dot fills its cell
+        max_size = min(MAX_DOT_SIZE, 0.95 * size_px / max(n_query, n_key))
+    keys = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)][-n_key:]
+    queries = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(query_tokens or tokens)][-n_query:]
+    masked = [[bool(m) for m in row] for row in masked.tolist()] if masked is not None else [[False] * n_key for _ in grid]
+    cells = [(q, k) for q in range(n_query) for k in range(n_key)]
+    shown = [(q, k) for q, k in cells if not masked[q][k]]
+    hidden = [(q, k) for q, k in cells if masked[q][k]]
+
+    def axes(points):
+        qs = [queries[q] for q, _ in points]
+        ks = [keys[k] for _, k in points]
+        return (qs, ks) if transpose else (ks, qs)  # (x, y)
+
+    x, y = axes(shown)
+    figure = go.Figure(go.Scatter(
+        x=x, y=y, mode="markers", name="weight",
+        marker=dict(size=dot_sizes([grid[q][k] for q, k in shown], max_size), color=DOT_COLOR, line=dict(width=0)),
+        customdata=[[grid[q][k], queries[q], keys[k]] for q, k in shown], meta=max_size,
+        hovertemplate="query %{customdata[1]} → key %{customdata[2]}<br>weight %{customdata[0]:.4f}<extra></extra>",
+    ))
+    if hidden:
+        hx, hy = axes(hidden)
+        figure.add_trace(go.Scatter(
+            x=hx, y=hy, mode="markers", name="masked",
+            marker=dict(symbol="x-thin", size=5, color=MASKED_COLOR, line=dict(width=1, color=MASKED_COLOR)),
+            customdata=[[queries[q], keys[k]] for q, k in hidden],
+            hovertemplate="query %{customdata[0]} → key %{customdata[1]}<br>masked (future)<extra></extra>",
+        ))
+    query_axis = dict(title="query (the token being updated)", categoryorder="array", categoryarray=queries)
+    key_axis = dict(title="key (the token read)", categoryorder="array", categoryarray=keys)
+    x_axis, y_axis = (query_axis, key_axis) if transpose else (key_axis, query_axis)
+    figure.update_layout(
+        title=dict(text=title, x=0, xanchor="left", y=0.99, yanchor="top"), template="plotly_white", showlegend=False,
+        width=size_px + 170, height=size_px + 190, autosize=False,
+        xaxis=dict(**x_axis, type="category", side="top", tickangle=-60, scaleanchor="y"),
+        yaxis=dict(**y_axis, type="category", autorange="reversed"),
+        margin=dict(l=140, r=20, t=190, b=20),
+    )
+    return figure
+
+
+def update_dot_grid(figure: go.Figure, pattern, masked, title: str = "") -> None:
+    """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape (fast: no relayout)."""
+    grid = pattern.tolist()
+    weights = [w for row, mask_row in zip(grid, masked.tolist()) for w, m in zip(row, mask_row) if not m]
+    dots = figure.data[0]
+    customdata = [[w, *old[1:]] for w, old in zip(weights, dots.customdata)]
+    with figure.batch_update() if hasattr(figure, "batch_update") else nullcontext():
+        dots.marker.size = dot_sizes(weights, dots.meta)
+        dots.customdata = customdata
+        figure.layout.title.text = title
+
+
+def redraw(target: go.FigureWidget, source: go.Figure) -> None:
+    """Copy a freshly built figure into a displayed FigureWidget in one message."""
+    with target.batch_update():
+        if len(target.data) != len(source.data) or any(a.type != b.type for a, b in zip(target.data, source.data)):
+            target.data = []
+            target.add_traces(source.data)
+        else:
+            for shown, new in zip(target.data, source.data):
+                shown.update(new.to_plotly_json(), overwrite=True)
+        target.layout.update(source.layout.to_plotly_json(), overwrite=True)

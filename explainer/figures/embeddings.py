@@ -1,0 +1,134 @@
+"""Figures for word embeddings: similarity tables, the analogy playground drawn to scale, a 3-D cloud of words."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explainer import embeddings as E
+from explainer.figures.common import Explorer, base_layout, redraw, row
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+
+GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
+
+
+def similarity_table(kv, words: list[str]) -> pd.DataFrame:
+    """Cosine similarity of every pair of words."""
+    units = np.array([E.unit(E.vector(kv, w)) for w in words])
+    return pd.DataFrame(units @ units.T, index=words, columns=words)
+
+
+def neighbours_table(kv, word: str, topn: int = 10) -> pd.DataFrame:
+    return pd.DataFrame(E.neighbours(kv, word, topn), columns=["word", "cosine"])
+
+
+def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """One row per 'a : b :: c : expected' with the expected word's rank with and without the inputs."""
+    rows = []
+    for a, b, c, expected in cases:
+        result = E.analogy(kv, a, b, c, expected)
+        rows.append({"b − a + c": f"{b} − {a} + {c}", "expected": expected, "top (inputs excluded)": result.answer,
+                     "rank excl.": result.expected_rank_without_inputs, "rank incl.": result.expected_rank_with_inputs,
+                     "cosine": result.expected_cosine, "top 3 incl. inputs": ", ".join(w for w, _ in result.with_inputs[:3])})
+    return pd.DataFrame(rows)
+
+
+def projection_table(kv, words: list[str], directions: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Each word's unit vector measured along each named direction."""
+    return pd.DataFrame(E.project(kv, words, list(directions.values())), index=words, columns=list(directions))
+
+
+def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> go.Figure:
+    """The arithmetic b − a + c drawn as arrows in the plane of a, b, c (see embeddings.analogy_plane)."""
+    figure = go.Figure()
+
+    def arrow(start, end, color, text):
+        figure.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
+                              showarrow=True, arrowhead=3, arrowwidth=2.5, arrowcolor=color, text="")
+        middle = (start + end) / 2
+        figure.add_annotation(x=middle[0], y=middle[1], text=text, showarrow=False, font=dict(color=color, size=13),
+                              bgcolor="rgba(255,255,255,0.7)")
+
+    arrow(points[a], points[b], "#6b7280", f"{b} − {a}")
+    arrow(points[a], points[c], POSITIVE_COLOR, f"{c} − {a}")
+    arrow(points[b], points["target"], POSITIVE_COLOR, f"+ ({c} − {a})")
+    words = [w for w in points if w != "target"]
+    figure.add_trace(go.Scatter(x=[points[w][0] for w in words], y=[points[w][1] for w in words], mode="markers+text",
+                                text=words, textposition="top center", marker=dict(size=11, color=BAR_COLOR),
+                                hovertemplate="%{text}<extra></extra>"))
+    figure.add_trace(go.Scatter(x=[points["target"][0]], y=[points["target"][1]], mode="markers+text",
+                                text=[f"{b} − {a} + {c}"], textposition="bottom center",
+                                marker=dict(size=14, color=HIGHLIGHT_COLOR, symbol="star"), hoverinfo="skip"))
+    if answer in points:
+        figure.add_trace(go.Scatter(x=[points["target"][0], points[answer][0]], y=[points["target"][1], points[answer][1]],
+                                    mode="lines", line=dict(color=HIGHLIGHT_COLOR, dash="dot"), hoverinfo="skip"))
+    base_layout(figure, f"{b} − {a} + {c}: cosine {cosine:.3f} with {answer!r} (distance {distance:.3f})"
+                        f"<br><sup>drawn in the plane of {a}, {b}, {c}; {answer!r} is projected onto it</sup>",
+                height=520, showlegend=False, xaxis=dict(title=f"along {b} − {a}", zeroline=False),
+                yaxis=dict(title="the rest of the plane", scaleanchor="x", zeroline=False))
+    figure.update_layout(margin=dict(t=80))
+    return figure
+
+
+class AnalogyPlayground(Explorer):
+    """Three word boxes: b − a + c, the ranked answers with and without the inputs, and the arithmetic drawn to scale."""
+
+    def __init__(self, kv, b: str = "king", a: str = "man", c: str = "woman", expected: str | None = "queen", topn: int = 8):
+        super().__init__()
+        self.kv, self.topn = kv, topn
+        box = lambda value, label: widgets.Text(value=value, description=label, continuous_update=False,
+                                                layout=widgets.Layout(width="190px"))
+        self.b, self.a, self.c = box(b, "start from"), box(a, "subtract"), box(c, "add")
+        self.expected = box(expected or "", "expect")
+        self.table = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self.watch([self.a, self.b, self.c, self.expected], self.update)
+        self.widget = widgets.VBox([row(self.b, self.a, self.c, self.expected), self.status, self.table, self.figure])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        result = E.analogy(self.kv, self.a.value, self.b.value, self.c.value, self.expected.value or None, self.topn)
+        rows = "".join(
+            f"<tr><td>{i + 1}</td><td>{html.escape(w1)}{' <i>(input)</i>' if w1 in (result.a, result.b, result.c) else ''}"
+            f"</td><td>{s1:.3f}</td><td>{html.escape(w2)}</td><td>{s2:.3f}</td></tr>"
+            for i, ((w1, s1), (w2, s2)) in enumerate(zip(result.with_inputs, result.without_inputs)))
+        facts = ""
+        if result.expected:
+            facts = (f"<br>{html.escape(result.expected)!r}: rank {result.expected_rank_with_inputs} with the inputs, "
+                     f"{result.expected_rank_without_inputs} without; cosine {result.expected_cosine:.3f}")
+        self.table.value = (
+            f"<b>{result.b} − {result.a} + {result.c}</b>{facts}<table><tr><th>#</th><th>all words</th><th>cos</th>"
+            f"<th>inputs excluded (gensim)</th><th>cos</th></tr>{rows}</table>")
+        answer = result.expected or result.answer
+        points = E.analogy_plane(self.kv, result, extra=[answer])
+        target, word = E.unit(result.target), E.unit(E.vector(self.kv, answer))
+        redraw(self.figure, analogy_figure(points, result.a, result.b, result.c, answer, float(target @ word),
+                                           float(np.linalg.norm(target - word))))
+
+
+def cloud_figure(cloud: E.Cloud, axis_titles: tuple[str, str]) -> go.Figure:
+    """A rotatable 3-D scatter of labelled words, one colour per group."""
+    figure = go.Figure()
+    for color, group in zip(GROUP_COLORS * 3, dict.fromkeys(cloud.groups)):
+        members = [i for i, g in enumerate(cloud.groups) if g == group]
+        xyz = cloud.coordinates[members]
+        figure.add_trace(go.Scatter3d(
+            x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers+text", name=group,
+            text=[cloud.words[i] for i in members], textfont=dict(size=10, color=color),
+            marker=dict(size=4, color=color), hovertemplate="%{text}<extra></extra>"))
+    third = f"rest, PC 1 ({cloud.explained:.0%})"
+    base_layout(figure, f"{len(cloud.words)} words along two directions", height=620,
+                scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=third, aspectmode="cube"),
+                legend=dict(orientation="h", y=-0.02))
+    figure.update_layout(margin=dict(l=0, r=0, t=50, b=0))
+    return figure
+
+
+def vector_preview(kv, word: str, count: int = 6) -> str:
+    """'king' -> '[0.505, 0.686, -0.595, …] (50 numbers)'."""
+    values = E.vector(kv, word)
+    return "[" + ", ".join(f"{x:.3f}" for x in values[:count]) + f", …] ({len(values)} numbers)"

@@ -1,0 +1,196 @@
+"""Figures for the next token: a softmax playground, and a temperature slider over a model's real distribution."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from typing import Sequence
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+
+from explainer import sampling
+from explainer.errors import LogitsError
+from explainer.figures.common import Explorer, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
+from explainer.gpt.checkpoint import LanguageModel
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+
+
+class TemperatureExplorer(Explorer):
+    """A temperature slider reshaping a next-token distribution, and a button that samples from it.
+
+    `tokens` and `logits` cover the whole vocabulary; the chart shows the `show` most likely tokens and
+    one bar for all the others together, so the bars always add up to 100%.
+    """
+
+    def __init__(self, tokens: Sequence[str], logits, temperature: float = 1.0, title: str = "",
+                 num_samples: int = 20, show: int = 12):
+        super().__init__()
+        self.title, self.num_samples, self.show = title, num_samples, show
+        self.slider = temperature_slider(temperature, minimum=0.0)
+        self.slider.layout = widgets.Layout(width="100%", max_width="480px")
+        self.slider.add_class("explainer-temperature")
+        self.seed = widgets.IntText(value=0, description="seed", layout=widgets.Layout(width="220px"))
+        self.sample_button = widgets.Button(description=f"sample {num_samples} tokens", icon="random",
+                                            layout=widgets.Layout(width="auto"))
+        self.summary = widgets.HTML()
+        self.samples = widgets.HTML()
+        self.figure = go.FigureWidget(next_token_bars(["…"], [1.0]))
+        self.watch([self.slider], lambda: self.update(self.slider.value))
+        self.on_click(self.sample_button, self.draw_samples)
+        self.widget = widgets.VBox([self.slider, self.summary, self.figure, row(self.sample_button, self.seed),
+                                    self.samples, self.status])
+        self.widget.add_class("explainer-temperature-explorer")
+        self.set_logits(tokens, logits)
+
+    def set_logits(self, tokens: Sequence[str], logits) -> None:
+        """Show a new distribution (e.g. for a new prompt) at the current temperature; old samples are cleared."""
+        logits = sampling.as_logits(logits).double()
+        if logits.shape != (len(tokens),):
+            raise LogitsError(f"need one logit per token: {len(tokens)} tokens, logits of shape {tuple(logits.shape)}")
+        self.tokens, self.logits = list(tokens), logits
+        self.shown, _, _ = sampling.top_with_rest(self.logits, 1.0, self.show)
+        labels = [display_token(self.tokens[i]) for i in self.shown]
+        if len(self.tokens) > len(self.shown):
+            labels.append(f"(other {len(self.tokens) - len(self.shown):,})")
+        self.figure.data[0].x = labels
+        self.samples.value = ""
+        self.update(self.slider.value)
+
+    def update(self, temperature: float) -> None:
+        """Recompute the distribution at `temperature` and redraw bars and summary."""
+        _, heights, rest = sampling.top_with_rest(self.logits, temperature, self.show)
+        if len(self.tokens) > len(self.shown):
+            heights.append(rest)
+        best = self.shown[0]
+        probs = sampling.softmax(self.logits, temperature)
+        bits = float(sampling.entropy(probs))
+        with self.figure.batch_update():
+            bars = self.figure.data[0]
+            bars.y = heights
+            bars.text = [f"{p:.1%}" for p in heights]
+            bars.marker.color = [HIGHLIGHT_COLOR] + [BAR_COLOR] * (len(heights) - 1)
+            self.figure.layout.title.text = f"{self.title}  (T = {temperature:.2f})" if self.title else f"T = {temperature:.2f}"
+        self.summary.value = (
+            f"<b>top token</b>: {html.escape(display_token(self.tokens[best]))} ({float(probs[best]):.1%}) &nbsp; "
+            f"<b>entropy</b>: {bits:.2f} bits (uniform over all {len(self.tokens):,} tokens would be "
+            f"{math.log2(len(self.tokens)):.2f})"
+        )
+
+    def draw_samples(self) -> list[str]:
+        """Sample `num_samples` tokens at the slider's temperature with the seed box's seed."""
+        draws = sampling.sample(self.logits, self.num_samples, temperature=self.slider.value, seed=self.seed.value)
+        words = [self.tokens[i] for i in draws.tolist()]
+        counts = ", ".join(f"{html.escape(display_token(w))} ×{n}" for w, n in Counter(words).most_common())
+        self.samples.value = (f"<code>{' | '.join(html.escape(display_token(w)) for w in words)}</code>"
+                              f"<br>counts: {counts} (T = {self.slider.value:.2f}, seed {self.seed.value})")
+        return words
+
+
+class NextTokenExplorer(Explorer):
+    """A prompt box over a TemperatureExplorer fed by a trained model's real next-token logits."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, temperature: float = 1.0, num_samples: int = 20, show: int = 12):
+        super().__init__()
+        self.lm = lm
+        self.vocabulary = lm.vocabulary()
+        self.prompt = prompt_box(prompt)
+        self.tokens = widgets.HTML()
+        self.explorer = TemperatureExplorer(self.vocabulary, lm.next_token_logits(prompt), temperature,
+                                            title="next token (trained model)", num_samples=num_samples, show=show)
+        self.watch([self.prompt], self.update_prompt)
+        self.widget = widgets.VBox([self.prompt, self.status, self.tokens, self.explorer.widget])
+        self.safely(self.update_prompt)
+
+    def update_prompt(self) -> None:
+        ids = self.lm.encode(self.prompt.value)
+        self.tokens.value = f"<small>{len(ids)} tokens: {html_tokens(self.lm.tokens(ids))}</small>"
+        self.explorer.set_logits(self.vocabulary, self.lm.logits_after(ids))
+
+
+def parse_numbers(text: str) -> list[float]:
+    """'2, 1, -1, -inf' -> [2.0, 1.0, -1.0, -inf]; a clear error for anything else."""
+    parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise LogitsError(f"type numbers separated by commas (e.g. 2, 1, -1, -inf), got {text!r}") from None
+    if not numbers:
+        raise LogitsError("type at least one number, e.g. 2, 1, -1, -inf")
+    return numbers
+
+
+class SoftmaxPlayground(Explorer):
+    """Type any scores (negative, large, -inf) and a temperature; see softmax's output as bars."""
+
+    def __init__(self, text: str = "2, 1, 0.5, -1, -inf", temperature: float = 1.0):
+        super().__init__()
+        self.text = widgets.Text(value=text, description="scores", continuous_update=False,
+                                 layout=widgets.Layout(width="100%", max_width="480px"))
+        self.slider = float_slider("temperature", temperature, 0.0, 5.0, 0.05)
+        self.total = widgets.HTML()
+        self.figure = go.FigureWidget(next_token_bars(["a"], [1.0]))
+        self.figure.update_layout(xaxis_title="score (logit)", height=360)
+        self.watch([self.text, self.slider], self.update)
+        self.widget = widgets.VBox([self.text, self.slider, self.status, self.total, self.figure])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        scores = parse_numbers(self.text.value)
+        probs = sampling.softmax(scores, self.slider.value).tolist()
+        labels = [f"{i}: {s:g}" for i, s in enumerate(scores)]
+        with self.figure.batch_update():
+            bars = self.figure.data[0]
+            bars.x, bars.y = labels, probs
+            bars.text = [f"{p:.1%}" for p in probs]
+            bars.marker.color = [HIGHLIGHT_COLOR if p == max(probs) else BAR_COLOR for p in probs]
+        self.total.value = f"sum of probabilities = {sum(probs):.6f}"
+
+
+def softmax_steps_table(scores: Sequence[float]):
+    """Softmax by hand, column by column (exp, then divide by the sum) beside `explainer.sampling.softmax`."""
+    tensor = torch.tensor([float(s) for s in scores])
+    return pd.DataFrame({
+        "score z": tensor.tolist(),
+        "exp(z)": torch.exp(tensor).tolist(),
+        "exp(z) / sum": (torch.exp(tensor) / torch.exp(tensor).sum()).tolist(),
+        "explainer.sampling.softmax": sampling.softmax(tensor).tolist(),
+    })
+
+
+def temperature_table(lm: LanguageModel, prompt: str, temperatures: tuple[float, ...], top: int = 10):
+    """The `top` most likely next tokens' probabilities at each temperature, and each distribution's entropy."""
+    logits = lm.next_token_logits(prompt)
+    shown = torch.topk(logits, top).indices
+    table = pd.DataFrame({f"T={t:g}": sampling.softmax(logits, t)[shown].tolist() for t in temperatures},
+                         index=[display_token(t) for t in lm.tokens(shown.tolist())])
+    table.loc["entropy (bits)"] = [float(sampling.entropy(sampling.softmax(logits, t))) for t in temperatures]
+    return table
+
+
+def filter_table(lm: LanguageModel, prompt: str, top_k: int, top_p: float, top: int = 10):
+    """The `top` most likely next tokens at T = 1, unfiltered, after top-k and after top-p."""
+    logits = lm.next_token_logits(prompt)
+    shown = torch.topk(logits, top).indices
+    return pd.DataFrame({
+        "T=1": sampling.next_token_distribution(logits)[shown].tolist(),
+        f"top-k={top_k}": sampling.next_token_distribution(logits, top_k=top_k)[shown].tolist(),
+        f"top-p={top_p:g}": sampling.next_token_distribution(logits, top_p=top_p)[shown].tolist(),
+    }, index=[display_token(t) for t in lm.tokens(shown.tolist())])
+
+
+def continuations_html(prompt: str, texts: dict[float, str]) -> str:
+    """Continuations at several temperatures, the prompt in grey."""
+    rows = "".join(f"<p><b>T = {t:g}</b><br><span style='color:#6b7280'>{html.escape(prompt)}</span>{html.escape(text)}</p>"
+                   for t, text in texts.items())
+    return f"<div style='white-space:pre-wrap;font-family:monospace'>{rows}</div>"
+
+
+def next_token_figure(lm: LanguageModel, prompt: str, top: int = 12, temperature: float = 1.0) -> go.Figure:
+    """The model's most likely next tokens after `prompt`, as bars."""
+    probs = sampling.softmax(lm.next_token_logits(prompt), temperature)
+    best = torch.topk(probs, top)
+    return next_token_bars(lm.tokens(best.indices.tolist()), best.values.tolist(), "the model's next-token distribution")

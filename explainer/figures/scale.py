@@ -1,0 +1,99 @@
+"""Figures for scale: where the weights live, the n² cost of attention, the KV cache, why ÷√d_k."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+
+from explainer import scale
+from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, redraw
+
+GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embedding": "embeddings",
+          "query": "attention", "key": "attention", "value": "attention", "output": "attention",
+          "MLP up": "MLP", "MLP down": "MLP", "biases and LayerNorms": "biases and norms"}
+
+
+def tally_table(shapes: list[scale.Shape]) -> pd.DataFrame:
+    """Weights by kind for each shape, with a total row."""
+    table = pd.DataFrame({s.name: scale.tally(s) for s in shapes}).fillna(0).astype("int64")
+    table.loc["total"] = table.sum()
+    return table
+
+
+def tally_sunburst(shape: scale.Shape) -> go.Figure:
+    """A shape's weights by kind, grouped into attention, MLP and embeddings."""
+    counts = scale.tally(shape)
+    total = sum(counts.values())
+    groups = list(dict.fromkeys(GROUPS[k] for k in counts))
+    figure = go.Figure(go.Sunburst(
+        labels=[shape.name] + groups + list(counts), parents=[""] + [shape.name] * len(groups) + [GROUPS[k] for k in counts],
+        values=[0] * (1 + len(groups)) + list(counts.values()), branchvalues="remainder",
+        hovertemplate="%{label}: %{value:,} weights (%{percentRoot:.1%})<extra></extra>",
+    ))
+    return base_layout(figure, f"{shape.name}: {total:,} weights by kind", height=520)
+
+
+def cost_figure(d_model: int, max_context: int) -> go.Figure:
+    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n."""
+    heads, d_head, d_mlp = max(1, d_model // 64), 64, 4 * d_model
+    lengths = [2**e for e in range(4, max_context.bit_length())]
+    costs = scale.layer_costs(lengths, d_model, heads, d_head, d_mlp)
+    crossover = scale.crossover_context(d_model, heads, d_head, d_mlp)
+    figure = go.Figure([go.Scatter(x=lengths, y=[c.attention_flops for c in costs], name="attention scores + weighted sum (n²)"),
+                        go.Scatter(x=lengths, y=[c.mlp_flops for c in costs], name="MLP (n)"),
+                        go.Scatter(x=lengths, y=[c.projection_flops for c in costs], name="Q, K, V, output projections (n)")])
+    figure.add_vline(x=crossover, line_dash="dot", annotation_text=f"n = {crossover:,}: attention overtakes the MLP")
+    return base_layout(figure, f"FLOPs per layer, d_model = {d_model:,} ({heads} heads of 64, MLP 4·d)", height=420,
+                       xaxis_type="log", yaxis_type="log", xaxis_title="context length n",
+                       yaxis_title="FLOPs per layer (forward)", legend=dict(orientation="h", y=-0.25))
+
+
+class CostExplorer(Explorer):
+    """Sliders for the model width and the longest context: where does attention's n² overtake the MLP?"""
+
+    def __init__(self, d_model_exponent: float = 10, context_exponent: int = 17):
+        super().__init__()
+        self.width = float_slider("log₂ d_model", d_model_exponent, 7, 14, 0.5)
+        self.context = int_slider("log₂ max n", 20, context_exponent, minimum=8)
+        self.figure = go.FigureWidget()
+        self.watch([self.width, self.context], self.update)
+        self.widget = widgets.VBox([self.width, self.context, self.status, self.figure])
+        self.safely(self.update)
+
+    def d_model(self) -> int:
+        return max(64, int(2**self.width.value) // 64 * 64)
+
+    def update(self) -> None:
+        redraw(self.figure, cost_figure(self.d_model(), 2**self.context.value))
+
+
+def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> pd.DataFrame:
+    """KV cache per sequence for full multi-head, grouped-query (8 groups) and multi-query attention."""
+    rows = [("multi-head", shape.n_heads), ("grouped-query, 8 groups", 8), ("multi-query", 1)]
+    return pd.DataFrame([{"attention": name, "kv heads": kv, "KV cache per sequence (GiB)": scale.kv_cache_bytes(shape, tokens, kv) / 2**30}
+                         for name, kv in rows])
+
+
+def spread_figure(spread: scale.DotProductSpread) -> go.Figure:
+    figure = go.Figure([go.Histogram(x=spread.raw.tolist(), name=f"q·k: variance {float(spread.raw.var()):.1f}", opacity=0.6, nbinsx=80),
+                        go.Histogram(x=spread.scaled.tolist(), name=f"q·k/√d_k: variance {float(spread.scaled.var()):.2f}",
+                                     opacity=0.6, nbinsx=80)])
+    return base_layout(figure, f"d_k = {spread.d_k}: largest softmax weight over 16 keys: {spread.top_weight_raw:.2f} unscaled, "
+                               f"{spread.top_weight_scaled:.2f} scaled", height=380, barmode="overlay",
+                       legend=dict(orientation="h", y=-0.2))
+
+
+class ScalingExplorer(Explorer):
+    """A d_k slider: the spread of q·k with and without ÷√d_k."""
+
+    def __init__(self, d_k: int = 64):
+        super().__init__()
+        self.d_k = int_slider("d_k", 512, d_k, minimum=1)
+        self.figure = go.FigureWidget()
+        self.watch([self.d_k], self.update)
+        self.widget = widgets.VBox([self.d_k, self.status, self.figure])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        redraw(self.figure, spread_figure(scale.dot_product_spread(self.d_k.value)))

@@ -1,0 +1,1 @@
+"""Videos: rendering Manim scenes from animations/, and the visual pieces they share."""
