@@ -56,7 +56,7 @@ def parse_value(key: str, value: str, config_type) -> object:
 def sample_command(args: argparse.Namespace) -> None:
     from explainer.gpt import checkpoint
 
-    lm = checkpoint.load(args.checkpoint, device=args.device or "cpu")
+    lm = checkpoint.load(args.checkpoint, device=args.device or "cpu", meta=args.meta)
     print(args.prompt + lm.generate(args.prompt, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, seed=args.seed))
 
@@ -72,11 +72,12 @@ def build_command(args: argparse.Namespace) -> None:
 
 def precomputed_files() -> dict:
     """What `explainer precompute NAME` writes into data/ (each file records the command that made it)."""
-    from explainer import geometry, heads
+    from explainer import geometry, heads, mlp
 
     return {"packings": (geometry.write_packings, "our optimiser's packings of 100-d vectors (notebook on near-orthogonality)"),
             "modifier-pairs": (heads.write_modifier_pairs, "adjective → noun pairs of the validation text (the running example)"),
-            "running-example": (heads.write_running_example, "every head scored on those pairs, and the line the best one is shown on")}
+            "running-example": (heads.write_running_example, "every head scored on those pairs, and the line the best one is shown on"),
+            "neurons": (mlp.write_neurons, "where each MLP neuron fires most in the validation text")}
 
 
 def precompute_command(args: argparse.Namespace) -> None:
@@ -112,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=train_command)
 
     sample = commands.add_parser("sample", help="print a continuation of a prompt from a checkpoint")
-    sample.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    sample.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT),
+                        help="our checkpoint folder, a nanoGPT ckpt.pt, or a GPT-2 folder (Hugging Face format)")
+    sample.add_argument("--meta", help="for a nanoGPT checkpoint: its meta.pkl, or a folder with GPT-2 tokenizer files "
+                                       "(default: a meta.pkl beside the checkpoint)")
     sample.add_argument("--prompt", default="ROMEO:\n")
     sample.add_argument("--max-new-tokens", type=int, default=200)
     sample.add_argument("--temperature", type=float, default=0.8)

@@ -237,3 +237,65 @@ def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExam
     if best is None:
         raise ExplainerError("no validation line with a modifier → noun pair is made of whole-word tokens for this model")
     return best
+
+
+# ---------- many heads ----------
+
+@dataclass
+class LayerHeads:
+    """Every head of one layer on one prompt: its pattern and the change it proposes to each token's vector."""
+
+    tokens: list[str]
+    layer: int
+    patterns: torch.Tensor  # [head, query, key]
+    deltas: torch.Tensor  # [head, token, C]: head h's Δe = its weighted values mapped up by its slice of W_O
+    bias: torch.Tensor  # [C]: the output projection's bias, added once for the whole layer
+    total: torch.Tensor  # [token, C]: Σ_h Δe_h + bias, the layer's attention output
+
+    def pattern_overlap(self) -> torch.Tensor:
+        """How alike two heads' patterns are: the mean over queries of Σ_k min(p, q), 1 for identical rows and 0 for
+        rows that read disjoint tokens [head, head]."""
+        p = self.patterns
+        return torch.minimum(p[:, None], p[None, :]).sum(-1).mean(-1)
+
+
+def layer_heads(lm: LanguageModel, prompt: str, layer: int) -> LayerHeads:
+    """Split the layer's attention output into its heads' contributions, from the cached per-head outputs z."""
+    from explainer.attention import check_layer_head
+
+    check_layer_head(lm, layer, 0)
+    tokens, _, cache = lm.run_with_cache(prompt)
+    attn = lm.model.transformer.h[layer].attn
+    z = cache[f"blocks.{layer}.attn.hook_z"][0]  # [token, head, d]
+    W_O = attn.c_proj.weight.detach().cpu()  # [C, C]: columns grouped by head
+    d = lm.model.config.head_size
+    deltas = torch.stack([z[:, h] @ W_O[:, h * d:(h + 1) * d].T for h in range(z.shape[1])])
+    bias = attn.c_proj.bias.detach().cpu() if attn.c_proj.bias is not None else torch.zeros(W_O.shape[0])
+    return LayerHeads(tokens, layer, cache[f"blocks.{layer}.attn.hook_pattern"][0], deltas, bias, deltas.sum(0) + bias)
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """One head's value map: down from C to d (W_V), then up from d to C (W_O), a C × C map of rank at most d."""
+
+    down: torch.Tensor  # [C, d]
+    up: torch.Tensor  # [d, C]
+    rank: int  # of down @ up, measured
+    low_rank_weights: int  # C·d + d·C
+    full_weights: int  # C·C, what a full value map would need
+
+
+def value_map(lm: LanguageModel, layer: int, head: int) -> ValueMap:
+    from explainer.attention import head_weights
+
+    weights = head_weights(lm, layer, head)
+    C, d = weights.W_V.shape
+    rank = int(torch.linalg.matrix_rank(weights.W_V.double() @ weights.W_O.double()))
+    return ValueMap(weights.W_V, weights.W_O, rank, 2 * C * d, C * C)
+
+
+def sum_check(lm: LanguageModel, prompt: str, layer: int) -> float:
+    """The largest difference between Σ heads' Δe + bias and the layer's attention output in the model's cache."""
+    found = layer_heads(lm, prompt, layer)
+    _, _, cache = lm.run_with_cache(prompt)
+    return float((found.total - cache[f"blocks.{layer}.hook_attn_out"][0]).abs().max())

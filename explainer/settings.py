@@ -27,3 +27,20 @@ class NearOrthogonal:
 
 
 NEAR_ORTHOGONAL = NearOrthogonal()
+
+
+# The same word in different senses, in lines of the plays (the talk's "mole", and Shakespeare's own ambiguities).
+WORD_CONTEXTS = {
+    "mole": ["My father had a mole upon his brow.", "Well said, old mole! canst work i' the earth so fast?",
+             "Upon his neck a mole, a sanguine star;", "Pray you, tread softly, that the blind mole may not"],
+    "light": ["But soft, what light through yonder window breaks?", "Are his wits safe? is he not light of brain?",
+              "Give us a light there, ho!", "No more light answers. Let our officers"],
+    "grave": ["I would that I were low laid in my grave:", "Thy grave admonishments prevail with me:",
+              "To Juliet's grave; for there must I use thee.", "You grave but reckless senators, have you thus"],
+    "kind": ["And to do that well craves a kind of wit:", "A little more than kin, and less than kind.",
+             "Than let him so be lost. O most kind maid,", "Because she will admit no kind of suit,"],
+    "fair": ["So foul and fair a day I have not seen.", "No, fair princess; he is the general challenger: I",
+             "I have fair meanings, sir.", "I will cut thy throat, one time or other, in fair"],
+    "bear": ["And bear him home for his recovery.", "the bear half dined on the gentleman: he's at it",
+             "Sirrah, I will not bear these braves of thine.", "I pray you, take me up, and bear me hence"],
+}

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from explainer import attention
 from explainer.figures import common as viz
+from explainer.style import display_token
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.settings import FLUFFY_PROMPT
@@ -74,7 +75,7 @@ def test_step_by_step_equals_the_models_cache(lm, layer, head):
 
 def test_heads_deltas_add_up_to_the_attention_output(lm):
     _, _, cache = lm.run_with_cache(FLUFFY_PROMPT)
-    total = sum(attention.attention_steps(lm, FLUFFY_PROMPT, 1, h).delta for h in range(4))
+    total = sum(attention.attention_steps(lm, FLUFFY_PROMPT, 1, h).delta for h in range(lm.model.config.n_head))
     bias = lm.model.transformer.h[1].attn.c_proj.bias.detach()
     torch.testing.assert_close(total + bias, cache["blocks.1.hook_attn_out"][0], atol=1e-5, rtol=1e-4)
     steps = attention.attention_steps(lm, FLUFFY_PROMPT, 1, 0)
@@ -84,7 +85,7 @@ def test_heads_deltas_add_up_to_the_attention_output(lm):
 def test_scaling_toggle_and_temperature(lm):
     plain = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3, scale=False)
     scaled = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3)
-    torch.testing.assert_close(plain.scaled, scaled.scaled * math.sqrt(32))
+    torch.testing.assert_close(plain.scaled, scaled.scaled * math.sqrt(lm.model.config.head_size))
     found = attention.prompt_attention(lm, FLUFFY_PROMPT)
     sharp, flat = found.pattern(0, 3, 0.2), found.pattern(0, 3, 5.0)
     assert sharp.max(-1).values.mean() > found.pattern(0, 3).max(-1).values.mean() > flat.max(-1).values.mean()
@@ -99,8 +100,9 @@ def test_summaries_match_direct_computation(lm):
     entropy = np.mean([-(row[row > 0] * np.log2(row[row > 0])).sum() for row in p])
     assert float(found.entropy()[2, 1]) == pytest.approx(entropy, abs=1e-5)
     torch.testing.assert_close(found.mean_over_heads()[2], found.patterns[2].mean(0))
-    with pytest.raises(ExplainerError, match="layer must be 0 … 3"):
-        attention.attention_steps(lm, FLUFFY_PROMPT, 4, 0)
+    last = lm.model.config.n_layer - 1
+    with pytest.raises(ExplainerError, match=f"layer must be 0 … {last}"):
+        attention.attention_steps(lm, FLUFFY_PROMPT, last + 1, 0)
 
 
 def test_dot_area_is_proportional_to_weight(lm):
@@ -116,9 +118,10 @@ def test_dot_area_is_proportional_to_weight(lm):
     np.testing.assert_allclose(np.sort(weights), np.sort(pattern[~masked].numpy()), rtol=1e-6)
     assert len(crosses.x) == n * (n - 1) // 2 and len(dots.x) == n * (n + 1) // 2
     # Our convention: rows (y) are queries. The transpose puts queries on x.
-    assert dots.y[1] == "1:␣fl" and dots.x[1] == "0:a"
+    second = f"1:{display_token(found.tokens[1])}"
+    assert dots.y[1] == second and dots.x[1] == "0:a"
     flipped = viz.dot_grid(pattern, found.tokens, transpose=True, masked=masked).data[0]
-    assert flipped.x[1] == "1:␣fl" and flipped.y[1] == "0:a"
+    assert flipped.x[1] == second and flipped.y[1] == "0:a"
 
 
 def test_explorer_sliders_change_the_grid(lm):
@@ -129,7 +132,7 @@ def test_explorer_sliders_change_the_grid(lm):
     explorer.head.value = 3
     after = list(explorer.figure.data[0].marker.size)
     assert after != before
-    expected = viz.dot_sizes(attention.prompt_attention(lm, FLUFFY_PROMPT).pattern(0, 3)[attention.causal_mask(19)].tolist(),
+    expected = viz.dot_sizes(attention.prompt_attention(lm, FLUFFY_PROMPT).pattern(0, 3)[attention.causal_mask(len(lm.encode(FLUFFY_PROMPT)))].tolist(),
                              explorer.figure.data[0].meta)
     np.testing.assert_allclose(after, expected, rtol=1e-6)
     explorer.temperature.value = 0.3

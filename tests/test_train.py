@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,8 +99,11 @@ def test_corrupt_or_foreign_checkpoints_are_named(trained, tmp_path):
     (broken / "config.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(CheckpointError, match="not an explainer checkpoint"):
         checkpoint.load(broken)
-    with pytest.raises(CheckpointError, match="config.json is missing"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         checkpoint.load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        checkpoint.load(tmp_path / "empty")
 
 
 def test_prompts_too_long_are_cropped_with_a_note_and_unknown_characters_refused(trained):
@@ -144,3 +148,36 @@ def test_distributed_training_with_two_gloo_processes(tmp_path, corpus):
     assert run.stdout.count("device: cpu, 2 processes") == 1  # only rank 0 prints
     config = checkpoint.read_config(out)
     assert config["processes"] == 2 and config["step"] == 10
+
+
+def test_the_shipped_model_has_whole_word_tokens_and_its_recorded_loss():
+    """The shipped checkpoint: most common words are single tokens, and its recorded per-character validation loss is
+    what the whole validation text gives (data/README.md quotes it)."""
+    from explainer.gpt.tokenizer import whole_word_share
+    from explainer.gpt.train import full_loss, per_character
+
+    lm = checkpoint.load()
+    text = data.shakespeare_text()
+    assert whole_word_share(lm.tokenizer, text) >= 0.95
+    record = lm.meta["evaluation"]
+    val_ids = np.array(lm.tokenizer.encode(data.train_val_split(text).val))
+    loss = full_loss(lm.model, val_ids, lm.block_size, torch.device("cpu"))
+    assert loss == pytest.approx(record["val_loss"], abs=1e-3)
+    assert per_character(loss, lm.meta["corpus"]) == pytest.approx(record["val_loss_per_char"], abs=1e-3)
+    readme = (Path(__file__).parent.parent / "data" / "README.md").read_text()
+    assert f"{record['val_loss_per_char']:.3f} nats per character" in readme
+
+
+def test_whole_word_share_on_a_hand_made_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from explainer.gpt.tokenizer import BPETokenizer, whole_word_share
+
+    vocab = {"a": 0, "b": 1, "Ġ": 2, "Ġab": 3, "ab": 4, "Ġb": 5}  # ' ab', 'ab' and ' b' are tokens; ' ba' is not
+    merges = [("a", "b"), ("Ġ", "ab"), ("Ġ", "b")]
+    tokenizer = Tokenizer(models.BPE(vocab, merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe = BPETokenizer(tokenizer)
+    text = "ab ab ab ba ba b\nab"  # word forms: ' ab' ×2, ' ba' ×2, 'ab' ×2, ' b' ×1
+    assert whole_word_share(bpe, text, top=3) == pytest.approx(2 / 3)  # ' ab', 'ab' yes; ' ba' no
+    assert whole_word_share(bpe, text, top=4) == pytest.approx(3 / 4)

@@ -1,13 +1,18 @@
-"""Figures for what heads do: every head scored on modifier → noun pairs, and the running example's Δe decoded."""
+"""Figures for heads: every head scored on modifier → noun pairs, the running example's Δe decoded, and all heads of
+a layer side by side with the changes they propose."""
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import pandas as pd
+import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
+from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, row
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import display_token
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 def scores_table(scores: heads.HeadScores) -> pd.DataFrame:
@@ -58,3 +63,66 @@ def arrival(lm: LanguageModel, steps: attention.AttentionSteps, noun: int, adjec
     moved = float(torch.cosine_similarity(steps.delta[noun], word, dim=0))
     return (f"The cosine between the noun's vector and the embedding of *{steps.tokens[adjective].strip()}* goes from "
             f"**{before:.3f}** (e) to **{after:.3f}** (e + Δe); Δe itself has cosine {moved:.3f} with it.")
+
+
+def heads_figure(found: heads.LayerHeads, position: int) -> go.Figure:
+    """Every head of the layer: its pattern (one small dot grid each), and the length of its Δe for one token."""
+    count = found.patterns.shape[0]
+    figure = make_subplots(rows=2, cols=count, row_heights=[0.72, 0.28], vertical_spacing=0.1,
+                           subplot_titles=[f"head {h}" for h in range(count)] + [""] * count,
+                           specs=[[{}] * count, [{"colspan": count}] + [None] * (count - 1)])
+    n = len(found.tokens)
+    for h in range(count):
+        grid = dot_grid(found.patterns[h], found.tokens, masked=~attention.causal_mask(n), size_px=max(120, 600 // count))
+        for trace in grid.data:
+            figure.add_trace(trace, row=1, col=h + 1)
+    lengths = found.deltas[:, position].norm(dim=-1)
+    figure.add_trace(go.Bar(x=[f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"],
+                            y=lengths.tolist() + [float(found.total[position].norm())],
+                            marker_color=[BAR_COLOR] * count + [HIGHLIGHT_COLOR], hovertemplate="%{x}: %{y:.3f}<extra></extra>"),
+                     row=2, col=1)
+    figure.update_xaxes(showticklabels=False, type="category", row=1)
+    figure.update_yaxes(showticklabels=False, type="category", autorange="reversed", row=1)
+    figure.update_layout(height=560, width=760, autosize=False, showlegend=False, template="plotly_white",
+                         title=f"layer {found.layer}: each head's pattern, and the length of the change it proposes to token "
+                               f"{position} ({display_token(found.tokens[position])})", margin=dict(l=20, r=20, t=80, b=30))
+    return figure
+
+
+class HeadsExplorer(Explorer):
+    """Layer and token controls over all heads of a layer side by side."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
+        super().__init__()
+        self.lm, self.prompt = lm, prompt
+        tokens = lm.tokens(lm.encode(prompt))
+        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
+        self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
+                                      value=position % len(tokens), description="token")
+        self.figure = go.FigureWidget()
+        self.facts = widgets.HTML()
+        self.watch([self.layer, self.token], self.update)
+        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.facts, self.figure])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        found = heads.layer_heads(self.lm, self.prompt, self.layer.value)
+        redraw(self.figure, heads_figure(found, self.token.value))
+        overlap = found.pattern_overlap()
+        others = overlap[~torch.eye(len(overlap), dtype=torch.bool)]
+        self.facts.value = (f"two different heads of this layer share on average {float(others.mean()):.0%} of their attention "
+                            f"(from {float(others.min()):.0%} to {float(others.max()):.0%}); the sum of their Δe plus the bias "
+                            f"equals the layer's attention output")
+
+
+def overlap_table(found: heads.LayerHeads) -> pd.DataFrame:
+    labels = [f"head {h}" for h in range(found.patterns.shape[0])]
+    return pd.DataFrame(found.pattern_overlap().numpy(), index=labels, columns=labels)
+
+
+def value_weights_table(shapes: list) -> pd.DataFrame:
+    """Per head: the key (or query) matrix, the value map as down + up, and what a full d × d value map would need."""
+    rows = {shape.name: {"key or query matrix": shape.d_model * shape.d_head, "value down + up": 2 * shape.d_model * shape.d_head,
+                         "a full value map": shape.d_model**2, "full ÷ one key matrix": shape.d_model / shape.d_head,
+                         "heads per forward pass": shape.n_layers * shape.n_heads} for shape in shapes}
+    return pd.DataFrame(rows).T

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
 from explainer.files import atomic_path, write_json
+from explainer.gpt import external
 from explainer.gpt.generate import GenerationStep, generate_ids, stream
 from explainer.gpt.model import GPT, ActivationCache, GPTConfig
 from explainer.paths import DATA_DIR
@@ -85,7 +86,8 @@ def read_config(folder: Path) -> dict:
         raise CheckpointError(f"{folder} is a file; a checkpoint is a folder holding {CONFIG_FILE} and {WEIGHTS_FILE}")
     path = folder / CONFIG_FILE
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {folder}: {CONFIG_FILE} is missing. Train one with `explainer train --out {folder}`")
+        raise CheckpointError(f"no model at {folder}: it is none of our checkpoint folders ({CONFIG_FILE} is missing), a "
+                              f"nanoGPT ckpt.pt or a GPT-2 folder. Train one with `explainer train --out {folder}`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -131,7 +133,9 @@ class LanguageModel:
         line = (f"{self.name}: {c.n_layer} layers × {c.n_head} heads, {c.n_embd} wide (heads of {c.head_size}), "
                 f"context {c.block_size} tokens, vocabulary {self.tokenizer.vocab_size:,} tokens, "
                 f"{self.model.num_parameters():,} weights")
-        if "step" in self.meta:
+        if self.meta.get("format") not in (None, FORMAT):
+            line += f"; {self.meta['format']}"
+        if self.meta.get("step"):
             line += f"; trained {self.meta['step']:,} steps"
         evaluation = self.meta.get("evaluation") or {}
         if "val_loss" in evaluation:
@@ -189,9 +193,19 @@ class LanguageModel:
         return stream(self.model, self.encode(prompt), max_new_tokens, **options)
 
 
-def load(folder: str | Path | None = None, device: str | torch.device = "cpu", step: int | None = None) -> LanguageModel:
-    """Load a checkpoint folder (None: the shipped Shakespeare model); `step` picks an intermediate snapshot."""
+def load(folder: str | Path | None = None, device: str | torch.device = "cpu", step: int | None = None,
+         meta=None) -> LanguageModel:
+    """Load a model: one of our checkpoint folders (None: the shipped Shakespeare model; `step` picks a snapshot),
+    a nanoGPT ckpt.pt (`meta`: its meta.pkl, a tokenizer folder or the characters, if no meta.pkl lies beside it),
+    or a GPT-2 folder in Hugging Face's format."""
     folder = Path(folder or SHIPPED_CHECKPOINT)
+    if not folder.exists():
+        raise CheckpointError(f"{folder} does not exist; give a checkpoint folder, a nanoGPT ckpt.pt or a GPT-2 folder")
+    if external.is_nanogpt(folder) or external.is_gpt2_folder(folder):
+        if step is not None:
+            raise CheckpointError(f"{folder} has no training snapshots; leave out step")
+        model, tokenizer, record = external.load_nanogpt(folder, meta) if external.is_nanogpt(folder) else external.load_gpt2(folder)
+        return LanguageModel(model.to(device), tokenizer, record, folder)
     config = read_config(folder)
     model = GPT(GPTConfig(**config["model"]))
     if step is None or step == config.get("step"):
@@ -216,3 +230,16 @@ def losses_at(folder: str | Path, steps: list[int]) -> dict[int, float | None]:
     curve = read_config(Path(folder)).get("train_curve", {"step": [], "loss": []})
     recorded = dict(zip(curve["step"], curve["loss"]))
     return {s: recorded.get(max([c for c in recorded if c <= s], default=-1)) for s in steps}
+
+
+def has_snapshots(path: Path | None) -> bool:
+    try:
+        return path is not None and len(snapshot_steps(path)) > 1
+    except (CheckpointError, OSError):
+        return False
+
+
+def snapshot_source(lm: LanguageModel) -> Path:
+    """The folder whose training snapshots to show for `lm`: its own, or the shipped model's if it saved none (a
+    nanoGPT or GPT-2 model), which notebooks then name."""
+    return lm.path if has_snapshots(lm.path) else SHIPPED_CHECKPOINT

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from explainer.errors import ExplainerError
 
+ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}  # name -> F.gelu's `approximate`
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values, each [B, H, S, D]
 ActivationCache = dict[str, torch.Tensor]
 
@@ -37,10 +38,14 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True
+    activation: str = "gelu"  # the MLP's nonlinearity: "gelu" (exact, nanoGPT) or "gelu_tanh" (GPT-2's approximation)
+    layer_norm_eps: float = 1e-5
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
             raise ExplainerError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.activation not in ACTIVATIONS:
+            raise ExplainerError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
 
     @property
     def head_size(self) -> int:
@@ -102,10 +107,11 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
+        self.approximate = ACTIVATIONS[config.activation]
 
     def forward(self, x: torch.Tensor, cache: ActivationCache | None = None, name: str = "") -> torch.Tensor:
         pre = self.c_fc(x)  # [B, T, 4C]
-        post = F.gelu(pre)
+        post = F.gelu(pre, approximate=self.approximate)
         record(cache, f"{name}hook_pre", pre)
         record(cache, f"{name}hook_post", post)
         return self.dropout(self.c_proj(post))
@@ -116,9 +122,9 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.mlp = MLP(config)
 
     def forward(self, x, past=None, cache: ActivationCache | None = None, name: str = ""):
@@ -143,7 +149,7 @@ class GPT(nn.Module):
             wpe=nn.Embedding(config.block_size, config.n_embd),  # learned position embeddings
             drop=nn.Dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # tied: unembedding = embedding transposed

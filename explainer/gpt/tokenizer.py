@@ -7,6 +7,7 @@ JSON-able dict that is stored inside the checkpoint.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import json
 from typing import Protocol
 
@@ -118,3 +119,24 @@ def tokenizer_from_dict(data: dict) -> TextTokenizer:
     if data.get("kind") == "bpe":
         return BPETokenizer(Tokenizer.from_str(json.dumps(data["tokenizer"])))
     raise ExplainerError(f"unknown tokenizer kind {data.get('kind')!r} in checkpoint")
+
+
+def word_forms(text: str) -> Counter:
+    """Every word as a byte-level BPE sees it, with its count: letters only, with the space before it (' lord') or
+    without one where none precedes it ('And' at the start of a line)."""
+    split = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    forms = Counter()
+    for line in text.splitlines():
+        for piece, _ in split.pre_tokenize_str(line):
+            word = piece.replace("Ġ", " ")
+            if word.lstrip(" ").isalpha():
+                forms[word] += 1
+    return forms
+
+
+def whole_word_share(tokenizer: TextTokenizer, text: str, top: int = 1000) -> float:
+    """The share of the `top` most frequent word forms of `text` (see word_forms) that encode to exactly one token."""
+    common = [word for word, _ in word_forms(text).most_common(top)]
+    if not common:
+        raise ExplainerError("the text has no words to measure")
+    return sum(len(tokenizer.encode(word)) == 1 for word in common) / len(common)

@@ -1,0 +1,78 @@
+"""Figures for context changing meaning: one word's vectors in several sentences, compared stage by stage."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from explainer import context
+from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row
+from explainer.gpt.checkpoint import LanguageModel
+from explainer.style import display_token
+
+
+def similarity_curve(found: context.WordInContexts, stage: int | None = None) -> go.Figure:
+    """The mean cosine between the word's vectors in different contexts, stage by stage."""
+    figure = go.Figure(go.Scatter(x=found.stages, y=found.mean_similarity().tolist(), mode="lines+markers"))
+    if stage is not None:
+        figure.add_vline(x=stage, line_dash="dot")
+    return base_layout(figure, f"“{found.word}” in {len(found.contexts)} contexts: how alike its vectors are", height=360,
+                       xaxis=dict(tickangle=-30, automargin=True), yaxis=dict(title="mean cosine between contexts", range=[0, 1.05]))
+
+
+def similarity_heatmap(found: context.WordInContexts, stage: int) -> go.Figure:
+    labels = [f"{i}: {c[:28]}…" if len(c) > 28 else f"{i}: {c}" for i, c in enumerate(found.contexts)]
+    figure = heatmap(found.similarity(stage), labels, labels, f"cosine between contexts after “{found.stages[stage]}”",
+                     colorscale="Blues", zmid=None, height=420)
+    figure.data[0].update(zmin=0, zmax=1, texttemplate="%{z:.2f}")
+    return figure
+
+
+def predictions_html(lm: LanguageModel, found: context.WordInContexts, stage: int) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{', '.join(f'{html.escape(display_token(t))} {p:.0%}' for t, p in best)}</td></tr>"
+        for c, best in zip(found.contexts, context.predictions(lm, found, stage)))
+    return f"<table><tr><th>context</th><th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>"
+
+
+class ContextExplorer(Explorer):
+    """A word, its contexts, and a stage slider: the cosine between its vectors, and what each one predicts."""
+
+    def __init__(self, lm: LanguageModel, contexts: dict[str, list[str]], word: str | None = None):
+        super().__init__()
+        self.lm, self.contexts = lm, contexts
+        self.word = widgets.Dropdown(options=list(contexts), value=word or next(iter(contexts)), description="word")
+        self.stage = int_slider("stage", 1)
+        self.stage.add_class("explainer-stage")
+        self.curve, self.grid = go.FigureWidget(), go.FigureWidget()
+        self.lens, self.stage_name = widgets.HTML(), widgets.HTML()
+        self.watch([self.word], self.set_word)
+        self.watch([self.stage], self.update)
+        self.widget = widgets.VBox([self.word, row(self.stage, self.stage_name), self.status, self.grid, self.lens, self.curve])
+        self.safely(self.set_word)
+
+    def set_word(self) -> None:
+        self.found = context.word_in_contexts(self.lm, self.word.value, self.contexts[self.word.value])
+        last = len(self.found.stages) - 1
+        with self.stage.hold_trait_notifications():
+            self.stage.max = last
+            self.stage.value = last
+        self.update()
+
+    def update(self) -> None:
+        stage = self.stage.value
+        self.stage_name.value = f"<b>{html.escape(self.found.stages[stage])}</b>"
+        redraw(self.grid, similarity_heatmap(self.found, stage))
+        redraw(self.curve, similarity_curve(self.found, stage))
+        self.lens.value = predictions_html(self.lm, self.found, stage)
+
+
+def context_summary(lm: LanguageModel, contexts: dict[str, list[str]]):
+    """For every word: the mean cosine between its vectors in its different lines, at each stage."""
+    import pandas as pd
+
+    found = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
+    stages = next(iter(found.values())).stages
+    return pd.DataFrame({word: f.mean_similarity().tolist() for word, f in found.items()}, index=stages).T

@@ -1,0 +1,84 @@
+"""Figures for learning: gradient descent on a two-weight cost surface you can click on, and our model's snapshots."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from explainer import learning
+from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, next_token_bars, redraw, row
+from explainer.style import HIGHLIGHT_COLOR
+
+
+def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
+    """The cost over (w1, w2) as contours, and the path gradient descent takes from its start."""
+    w1, w2, cost = learning.surface(model)
+    path = descent.path
+    figure = go.Figure([
+        go.Contour(x=w1.tolist(), y=w2.tolist(), z=cost.log10().tolist(), colorscale="Viridis", ncontours=30,
+                   colorbar=dict(title="log₁₀ cost"), hovertemplate="w1 %{x:.2f}, w2 %{y:.2f}<extra></extra>"),
+        go.Scatter(x=path[:, 0].tolist(), y=path[:, 1].tolist(), mode="lines+markers", name="gradient descent",
+                   line=dict(color="white", width=2), marker=dict(size=4, color="white")),
+        go.Scatter(x=[float(path[0, 0])], y=[float(path[0, 1])], mode="markers", name="start",
+                   marker=dict(size=13, color=HIGHLIGHT_COLOR, line=dict(color="black", width=1))),
+    ])
+    end = path[-1]
+    base_layout(figure, f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {len(path) - 1} steps, "
+                        f"ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}", height=520, showlegend=False,
+                xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
+                yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])], scaleanchor="x"))
+    return figure
+
+
+class DescentExplorer(Explorer):
+    """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps."""
+
+    def __init__(self, start: tuple[float, float] = (-0.3, 2.5), learning_rate: float = 0.1, steps: int = 60):
+        super().__init__()
+        self.model = learning.toy()
+        self.w1 = float_slider("start w1", start[0], -3, 3, 0.05)
+        self.w2 = float_slider("start w2", start[1], -3, 3, 0.05)
+        self.rate = float_slider("learning rate", learning_rate, 0.01, 1.0, 0.01)
+        self.steps = int_slider("steps", 300, steps)
+        self.figure = go.FigureWidget()
+        self.watch([self.w1, self.w2, self.rate, self.steps], self.update)
+        self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.figure])
+        self.safely(self.update)
+        self.figure.data[0].on_click(lambda trace, points, state: self.safely(lambda: self.start_at(points)))
+
+    def start_at(self, points) -> None:
+        """A click on the surface moves the starting point there."""
+        if points.xs:
+            with self.w1.hold_trait_notifications(), self.w2.hold_trait_notifications():
+                self.w1.value, self.w2.value = points.xs[0], points.ys[0]
+
+    def update(self) -> None:
+        descent = learning.gradient_descent(self.model, (self.w1.value, self.w2.value), self.rate.value, self.steps.value)
+        redraw(self.figure, surface_figure(self.model, descent))
+
+
+class SnapshotExplorer(Explorer):
+    """A slider over our model's saved training steps: its next-token guess and a sampled continuation at each."""
+
+    def __init__(self, predictions: list[learning.SnapshotPrediction], prompt: str):
+        super().__init__()
+        self.predictions = {p.step: p for p in predictions}
+        self.prompt = prompt
+        steps = list(self.predictions)
+        self.step = widgets.SelectionSlider(options=steps, value=steps[-1], description="training step",
+                                            style={"description_width": "initial"},
+                                            layout=widgets.Layout(width="100%", max_width="480px"))
+        self.sample = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self.watch([self.step], self.update)
+        self.widget = widgets.VBox([self.step, self.status, self.sample, self.figure])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        found = self.predictions[self.step.value]
+        loss = f" (training loss ≈ {found.loss:.2f})" if found.loss is not None else ""
+        redraw(self.figure, next_token_bars(found.top_tokens, found.top_probs, f"step {found.step}{loss}: the next token"))
+        self.sample.value = (f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
+                             f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")

@@ -1,0 +1,120 @@
+"""Figures for the MLP: one token through it, a neuron's question and answer, where it fires, and a stored lookup."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+
+from explainer import forward, mlp, scale
+from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row
+from explainer.gpt.checkpoint import LanguageModel
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
+
+
+def neurons_figure(step: mlp.MLPPass, top: int = 40) -> go.Figure:
+    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted."""
+    order = torch.argsort(step.post.abs(), descending=True)[:top]
+    figure = go.Figure(go.Bar(x=[str(int(i)) for i in order], y=step.post[order].tolist(),
+                              marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in step.post[order].tolist()],
+                              hovertemplate="neuron %{x}: %{y:.3f}<extra></extra>"))
+    firing = int((step.post > 0.1).sum())
+    return base_layout(figure, f"MLP {step.layer} on token {step.position} ({display_token(step.tokens[step.position])}): "
+                               f"the {top} strongest of {len(step.post)} neurons ({firing} above 0.1)", height=360,
+                       xaxis=dict(title="neuron", type="category"), yaxis_title="GELU(input)")
+
+
+def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> pd.DataFrame:
+    """The vector before the MLP, what the MLP adds, and the sum, with their lengths and what they predict next."""
+    show = lambda pairs: ", ".join(f"{display_token(t)} {p:.2f}" for t, p in pairs)
+    after = step.before + step.added
+    return pd.DataFrame({"length": [float(step.before.norm()), float(step.added.norm()), float(after.norm())],
+                         "predicts next (logit lens)": [show(forward.decode(lm, step.before, top)), "",
+                                                        show(forward.decode(lm, after, top))]},
+                        index=["vector before the MLP", "what the MLP adds", "vector after"])
+
+
+class MLPExplorer(Explorer):
+    """A prompt's token through one MLP: which neurons fire, and what their sum adds to the vector."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
+        super().__init__()
+        self.lm, self.prompt = lm, prompt
+        tokens = lm.tokens(lm.encode(prompt))
+        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
+        self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
+                                      value=position % len(tokens), description="token")
+        self.figure = go.FigureWidget()
+        self.table = widgets.HTML()
+        self.watch([self.layer, self.token], self.update)
+        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.figure, self.table])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
+        redraw(self.figure, neurons_figure(step))
+        self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
+
+
+def answer_html(lm: LanguageModel, layer: int, neuron: int) -> str:
+    up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, layer, neuron))
+    fmt = lambda pairs: ", ".join(f"{html.escape(display_token(t))} ({v:+.2f})" for t, v in pairs)
+    return f"<b>when it fires, it raises</b> {fmt(up)}<br><b>and lowers</b> {fmt(down)}"
+
+
+def contexts_html(lm: LanguageModel, layer: int, neuron: int) -> str:
+    rows = "".join(f"<tr><td>{f.activation:.2f}</td><td>{html_tokens(f.context, highlight=len(f.context) - 1)}</td></tr>"
+                   for f in mlp.top_contexts(lm, layer, neuron))
+    return f"<b>where it fires most in the validation text</b><table>{rows}</table>"
+
+
+class NeuronExplorer(Explorer):
+    """Pick a neuron: the tokens its answer promotes, and the contexts where its question is answered yes."""
+
+    def __init__(self, lm: LanguageModel, layer: int = 0, neuron: int = 0):
+        super().__init__()
+        self.lm = lm
+        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
+        self.neuron = int_slider("neuron", 4 * lm.model.config.n_embd - 1, neuron)
+        self.neuron.continuous_update = False
+        self.answer, self.contexts = widgets.HTML(), widgets.HTML()
+        self.watch([self.layer, self.neuron], self.update)
+        self.widget = widgets.VBox([row(self.layer, self.neuron), self.status, self.contexts, self.answer])
+        self.widget.add_class("explainer-neuron-explorer")
+        self.safely(self.update)
+
+    def update(self) -> None:
+        self.contexts.value = contexts_html(self.lm, self.layer.value, self.neuron.value)
+        self.answer.value = answer_html(self.lm, self.layer.value, self.neuron.value)
+
+
+def mlp_share_table(shapes: list[scale.Shape]) -> pd.DataFrame:
+    """The share of each model's weights in its MLPs, in attention, and in the embeddings."""
+    rows = {}
+    for shape in shapes:
+        counts = scale.tally(shape)
+        total = sum(counts.values())
+        rows[shape.name] = {"MLP": (counts["MLP up"] + counts["MLP down"]) / total, "attention": scale.attention_share(shape),
+                            "embeddings and the rest": 1 - (counts["MLP up"] + counts["MLP down"]) / total - scale.attention_share(shape),
+                            "weights": total}
+    return pd.DataFrame(rows).T
+
+
+def recall_figure(found: mlp.Recall) -> go.Figure:
+    """The probability of each name's second word, intact and with one layer's MLP or attention silenced."""
+    layers = list(range(found.without_mlp.shape[0]))
+    figure = go.Figure([
+        go.Bar(x=[f"layer {l}" for l in layers], y=found.without_mlp.mean(1).tolist(), name="that layer's MLP silenced",
+               marker_color=HIGHLIGHT_COLOR),
+        go.Bar(x=[f"layer {l}" for l in layers], y=found.without_attention.mean(1).tolist(), name="that layer's attention silenced",
+               marker_color=BAR_COLOR),
+    ])
+    figure.add_hline(y=float(found.probability.mean()), line_dash="dot",
+                     annotation_text=f"intact model: {float(found.probability.mean()):.0%}")
+    names = ", ".join(f"{f.first} → {f.second}" for f in found.usable)
+    return base_layout(figure, f"p(second name | first name), mean over {len(found.usable)} names<br><sup>{html.escape(names)}</sup>",
+                       height=420, barmode="group", yaxis=dict(title="probability", range=[0, 1.05], tickformat=".0%"),
+                       legend=dict(orientation="h", y=-0.2))
