@@ -145,6 +145,13 @@ def neuron_scan(lm: LanguageModel) -> tuple[torch.Tensor, torch.Tensor]:
     return scan_neurons(lm, validation_ids(lm))
 
 
+def strongest_neuron(lm: LanguageModel, layer: int) -> int:
+    """The neuron of `layer` with the strongest single activation in the validation text."""
+    check_neuron(lm, layer, 0)
+    values, _ = neuron_scan(lm)
+    return int(torch.argmax(values[layer, :, 0]))
+
+
 # ---------- a fact-like lookup, and where it lives ----------
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from explainer import lab
 from explainer.video import render
 from explainer.files import atomic_path
 from explainer.errors import ExplainerError
@@ -201,33 +202,22 @@ def render_scene(scene: str, out_dir: Path, quality: str) -> None:
 def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -> dict[str, Path]:
     """PNG of each page's main figure (from the cell tagged main-figure, else the first figure), headless Chromium, offline."""
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        raise ExplainerError(f"{chromium} is missing (Debian package chromium): cannot take figure screenshots")
     shots = {}
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=flags)
-        try:
-            context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
-            for name in names:
-                page = context.new_page()
-                page.goto((out_dir / f"{name}.html").as_uri())
-                page.wait_for_selector(".static-figure .main-svg", timeout=30_000)
-                figure = page.locator(".main-figure .static-figure")
-                figure = figure.first if figure.count() else page.locator(".static-figure").first
-                target = out_dir / "figures" / f"{name}.png"
-                target.parent.mkdir(exist_ok=True)
-                figure.screenshot(path=str(target))
-                image = Image.open(target)
-                image.convert("RGB").resize((width, round(image.height * width / image.width))).save(target, optimize=True)
-                shots[name] = target
-                page.close()
-        finally:
-            browser.close()
+    with lab.chromium(offline=True, viewport={"width": 1100, "height": 900}) as context:
+        for name in names:
+            page = context.new_page()
+            page.goto((out_dir / f"{name}.html").as_uri())
+            page.wait_for_selector(".static-figure .main-svg", timeout=30_000)
+            figure = page.locator(".main-figure .static-figure")
+            figure = figure.first if figure.count() else page.locator(".static-figure").first
+            target = out_dir / "figures" / f"{name}.png"
+            target.parent.mkdir(exist_ok=True)
+            figure.screenshot(path=str(target))
+            image = Image.open(target)
+            image.convert("RGB").resize((width, round(image.height * width / image.width))).save(target, optimize=True)
+            shots[name] = target
+            page.close()
     return shots
 
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from explainer import site as gallery
-from test_browser import CHROMIUM, CHROMIUM_FLAGS
+from explainer.lab import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 NOTEBOOK, SCENE = "01_softmax_and_temperature", "causal_mask"

@@ -102,9 +102,15 @@ def html_tokens(tokens: Sequence[str], highlight: int | None = None) -> str:
 
 def base_layout(figure: go.Figure, title: str = "", height: int = 420, **layout) -> go.Figure:
     """White template, the title kept inside the figure, the width left to the container."""
-    figure.update_layout(title=dict(text=title, x=0, xanchor="left"), template="plotly_white", height=height,
-                         margin=dict(l=60, r=20, t=70, b=60), autosize=True, **layout)
+    figure.update_layout(title=title_above(title), template="plotly_white", height=height,
+                         margin=dict(l=60, r=20, t=40, b=60), autosize=True, **layout)
     return figure
+
+
+def title_above(text: str) -> dict:
+    """A title pinned to the top of the figure that pushes the plot (and any tick labels on top) down to make room."""
+    return dict(text=text, x=0, xanchor="left", xref="container", y=1, yanchor="top", yref="container",
+                pad=dict(t=12, l=12), automargin=True)
 
 
 def next_token_bars(tokens: Sequence[str], probs: Sequence[float], title: str = "") -> go.Figure:
@@ -136,10 +142,9 @@ def heatmap(values, x_labels: Sequence[str], y_labels: Sequence[str], title: str
         x=list(x_labels), y=list(y_labels), colorscale=colorscale, zmid=zmid,
         hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
     ))
-    base_layout(figure, title, height=height, xaxis=dict(title=x_title, type="category", side="top", tickangle=-60, automargin=True),
-                yaxis=dict(title=y_title, type="category", autorange="reversed", automargin=True))
-    figure.update_layout(margin=dict(t=120))
-    return figure
+    return base_layout(figure, title, height=height, xaxis=dict(title=x_title, type="category", side="top", tickangle=-60,
+                                                               automargin=True),
+                       yaxis=dict(title=y_title, type="category", autorange="reversed", automargin=True))
 
 
 def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
@@ -191,7 +196,7 @@ def dot_grid(
     key_axis = dict(title="key (the token read)", categoryorder="array", categoryarray=keys)
     x_axis, y_axis = (query_axis, key_axis) if transpose else (key_axis, query_axis)
     figure.update_layout(
-        title=dict(text=title, x=0, xanchor="left", y=0.99, yanchor="top"), template="plotly_white", showlegend=False,
+        title=title_above(title), template="plotly_white", showlegend=False,
         width=size_px + 170, height=size_px + 190, autosize=False,
         xaxis=dict(**x_axis, type="category", side="top", tickangle=-60, scaleanchor="y"),
         yaxis=dict(**y_axis, type="category", autorange="reversed"),

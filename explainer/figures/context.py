@@ -34,7 +34,8 @@ def predictions_html(lm: LanguageModel, found: context.WordInContexts, stage: in
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{', '.join(f'{html.escape(display_token(t))} {p:.0%}' for t, p in best)}</td></tr>"
         for c, best in zip(found.contexts, context.predictions(lm, found, stage)))
-    return f"<table><tr><th>context</th><th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>"
+    return (f"<table style='table-layout:fixed;width:100%;word-wrap:break-word'><tr><th style='width:45%'>context</th>"
+            f"<th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>")
 
 
 class ContextExplorer(Explorer):
@@ -70,9 +71,9 @@ class ContextExplorer(Explorer):
 
 
 def context_summary(lm: LanguageModel, contexts: dict[str, list[str]]):
-    """For every word: the mean cosine between its vectors in its different lines, at each stage."""
+    """The mean cosine between a word's vectors in its different lines: one row per stage, one column per word."""
     import pandas as pd
 
     found = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
     stages = next(iter(found.values())).stages
-    return pd.DataFrame({word: f.mean_similarity().tolist() for word, f in found.items()}, index=stages).T
+    return pd.DataFrame({word: f.mean_similarity().tolist() for word, f in found.items()}, index=stages)

@@ -122,7 +122,8 @@ def cloud_figure(cloud: E.Cloud, axis_titles: tuple[str, str]) -> go.Figure:
             marker=dict(size=4, color=color), hovertemplate="%{text}<extra></extra>"))
     third = f"rest, PC 1 ({cloud.explained:.0%})"
     base_layout(figure, f"{len(cloud.words)} words along two directions", height=620,
-                scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=third, aspectmode="cube"),
+                scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=third, aspectmode="cube",
+                           camera=dict(eye=dict(x=1.7, y=-1.5, z=0.7))),
                 legend=dict(orientation="h", y=-0.02))
     figure.update_layout(margin=dict(l=0, r=0, t=50, b=0))
     return figure

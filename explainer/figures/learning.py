@@ -28,14 +28,14 @@ def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
     base_layout(figure, f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {len(path) - 1} steps, "
                         f"ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}", height=520, showlegend=False,
                 xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
-                yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])], scaleanchor="x"))
+                yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])]))
     return figure
 
 
 class DescentExplorer(Explorer):
     """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps."""
 
-    def __init__(self, start: tuple[float, float] = (-0.3, 2.5), learning_rate: float = 0.1, steps: int = 60):
+    def __init__(self, start: tuple[float, float] = (-0.3, 2.5), learning_rate: float = 0.2, steps: int = 150):
         super().__init__()
         self.model = learning.toy()
         self.w1 = float_slider("start w1", start[0], -3, 3, 0.05)

@@ -133,7 +133,7 @@ class SoftmaxPlayground(Explorer):
         self.slider = float_slider("temperature", temperature, 0.0, 5.0, 0.05)
         self.total = widgets.HTML()
         self.figure = go.FigureWidget(next_token_bars(["a"], [1.0]))
-        self.figure.update_layout(xaxis_title="score (logit)", height=360)
+        self.figure.update_layout(xaxis_title="score (logit)", height=360, title_text="softmax of the scores")
         self.watch([self.text, self.slider], self.update)
         self.widget = widgets.VBox([self.text, self.slider, self.status, self.total, self.figure])
         self.safely(self.update)
@@ -148,6 +148,7 @@ class SoftmaxPlayground(Explorer):
             bars.text = [f"{p:.1%}" for p in probs]
             bars.marker.color = [HIGHLIGHT_COLOR if p == max(probs) else BAR_COLOR for p in probs]
         self.total.value = f"sum of probabilities = {sum(probs):.6f}"
+        self.figure.layout.title.text = f"softmax of the scores at T = {self.slider.value:.2f}"
 
 
 def softmax_steps_table(scores: Sequence[float]):

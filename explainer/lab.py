@@ -1,0 +1,288 @@
+"""Drive a real JupyterLab in headless Chromium: start a server on localhost, open a notebook, run it, move every
+control and wait for the figure it drives to redraw. Used by the browser tests, the latency benchmark and the gallery.
+
+Chromium is Debian's (/usr/bin/chromium), driven by Playwright, with no network: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from explainer.errors import ExplainerError
+from explainer.paths import NOTEBOOKS_DIR
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+TOKEN = "explainer-lab-token"
+WINDOW = {"width": 1280, "height": 900}  # the window the notebooks are made to fit, with the file browser open
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    """Poll `condition` until it returns something truthy; a clear error naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception:  # the page or server may not be ready yet
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise ExplainerError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server on 127.0.0.1 over a copy of the notebooks, with its own settings; stop() ends it."""
+
+    def __init__(self, workdir: Path, notebooks: Path = NOTEBOOKS_DIR):
+        self.root = workdir / "notebooks"
+        shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "videos"))
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, **{name: str(workdir / name.lower()) for name in (
+            "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_WORKSPACES_DIR")}}
+        command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+                   f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+                   "--ServerApp.port_retries=0", "--allow-root"]
+        self.log = open(workdir / "jupyterlab.log", "w")
+        self.server = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: self.get("/api/status"), 90, "JupyterLab to answer")
+
+    def get(self, path: str):
+        with urllib.request.urlopen(f"{self.base}{path}?token={TOKEN}", timeout=5) as response:
+            return json.load(response)
+
+    def shutdown_kernels(self) -> None:
+        for kernel in self.get("/api/kernels"):
+            request = urllib.request.Request(f"{self.base}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+
+    def stop(self) -> None:
+        os.killpg(self.server.pid, signal.SIGTERM)
+        try:
+            self.server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait()
+        self.log.close()
+
+
+@contextmanager
+def chromium(profile: Path | None = None, offline: bool = False, viewport: dict = WINDOW) -> Iterator:
+    """A Playwright browser context in Debian's Chromium with a fresh profile."""
+    if not CHROMIUM.exists():
+        raise ExplainerError(f"{CHROMIUM} is missing: install Debian's chromium (make test-packages)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as fresh, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data_dir=str(profile or fresh), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            viewport=viewport, offline=offline)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+# JavaScript run in the page. A control's "box" is the widget box that holds it and the figures it drives.
+PAGE_HELPERS = r"""
+window.__explainer = {
+  panel() { return Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === window.__explainerNotebook); },
+  focus() { window.jupyterapp.shell.activateById(this.panel().id); },
+  root() { return this.panel().node; },
+  outputs() { return Array.from(this.root().querySelectorAll('.jp-OutputArea-output')); },
+  controls() {
+    const found = [];
+    for (const output of this.outputs()) {
+      output.querySelectorAll('.noUi-handle, .widget-dropdown select').forEach(e => found.push(e));
+    }
+    return found;
+  },
+  describe(i) {
+    const c = this.controls()[i];
+    const widget = c.closest('.widget-slider') || c.closest('.widget-dropdown');
+    const label = widget ? (widget.querySelector('.widget-label') || {}).textContent || '' : '';
+    const cell = c.closest('.jp-Cell');
+    const cells = Array.from(this.root().querySelectorAll('.jp-Cell'));
+    return {index: i, kind: c.tagName === 'SELECT' ? 'dropdown' : 'slider', label: label.trim(), cell: cells.indexOf(cell),
+            now: c.getAttribute('aria-valuenow'), max: c.getAttribute('aria-valuemax'), min: c.getAttribute('aria-valuemin')};
+  },
+  box(i) {
+    const control = this.controls()[i];
+    let node = control.closest('.widget-vbox, .widget-box'), best = node;
+    while (node && node.closest('.jp-OutputArea-output')) {
+      if (node.querySelector('.js-plotly-plot, .widget-html-content') && node.classList.contains('widget-vbox')) { best = node; break; }
+      node = node.parentElement && node.parentElement.closest('.widget-vbox, .widget-box');
+    }
+    return best || control.closest('.jp-OutputArea-output');
+  },
+  signature(i) {
+    const box = this.box(i);
+    const plots = Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => JSON.stringify([
+      (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
+      gd.layout && gd.layout.title && gd.layout.title.text]));
+    const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
+    return JSON.stringify([plots, texts]);
+  },
+  watch(i) {
+    const box = this.box(i);
+    window.__last = null;
+    const touch = () => { window.__last = performance.now(); };
+    if (window.__observer) window.__observer.disconnect();
+    window.__observer = new MutationObserver(touch);
+    window.__observer.observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
+    box.querySelectorAll('.js-plotly-plot').forEach(gd => { if (gd.on && !gd.__explainerWatched) { gd.on('plotly_afterplot', touch); gd.__explainerWatched = true; } });
+    window.__start = performance.now();
+  },
+  overflowing(i) {
+    const output = this.outputs()[i], wide = [];
+    const limit = output.getBoundingClientRect().right + 1;
+    output.querySelectorAll('.js-plotly-plot .main-svg, .widget-vbox, .widget-hbox, table').forEach(e => {
+      const r = e.getBoundingClientRect();
+      if (r.width > 0 && r.right > limit) wide.push(`${e.tagName}.${e.className.baseVal || e.className}: ${Math.round(r.right)} > ${Math.round(limit)}`);
+    });
+    return wide;
+  },
+  truncated(i) {
+    const cut = [];
+    this.outputs()[i].querySelectorAll('.widget-label, .widget-button, .widget-readout')
+      .forEach(e => { if (e.offsetParent && e.scrollWidth > e.clientWidth + 1) cut.push(e.textContent); });
+    return cut;
+  },
+  cells() {
+    return Array.from(this.root().querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(p => p.textContent.trim());
+  },
+};
+"""
+
+
+@dataclass
+class Control:
+    index: int
+    kind: str  # "slider" or "dropdown"
+    label: str
+    cell: int
+    now: str | None
+    maximum: str | None
+
+
+class NotebookPage:
+    """One notebook open in JupyterLab in a browser page, with the file browser open beside it."""
+
+    def __init__(self, context, lab: Lab, name: str):
+        self.page = context.new_page()
+        self.lab, self.name = lab, name
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{lab.base}/lab/tree/{name}?token={TOKEN}&reset")  # reset: no tabs restored from before
+        self.page.wait_for_selector(".jp-Notebook", timeout=90_000)
+        self.page.evaluate(PAGE_HELPERS)
+        self.page.evaluate(f"() => {{ window.__explainerNotebook = {json.dumps(name)}; }}")
+        wait_for(lambda: self.page.evaluate("() => !!window.__explainer.panel()"), 60, f"{name} to open")
+        self.page.evaluate("() => { window.jupyterapp.shell.activateById('filebrowser'); window.__explainer.focus(); }")
+        # "Run All" before the kernel's websocket is up is silently dropped: wait for a connected, idle kernel.
+        wait_for(lambda: self.kernel_status() == "idle" and any(k["connections"] >= 1 for k in lab.get("/api/kernels")),
+                 90, f"{name}'s kernel to connect")
+
+    def kernel_status(self) -> str:
+        return self.page.evaluate("() => window.__explainer.panel().sessionContext.session.kernel.status")
+
+    def run_all(self, timeout: float = 300) -> float:
+        """Run every cell; return the seconds until the kernel is idle, every code cell has run and its widgets drew."""
+        started = time.monotonic()
+        self.page.evaluate("() => { window.__explainer.focus(); return window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        wait_for(lambda: self.kernel_status() != "idle" or self.finished(), 30, "the run to start", interval=0.02)
+        wait_for(self.finished, timeout, f"every cell of {self.name} to run", interval=0.05)
+        seconds = time.monotonic() - started
+        wait_for(self.widgets_drawn, 60, f"{self.name}'s widgets to draw", interval=0.05)
+        self.page.evaluate(PAGE_HELPERS)
+        return seconds
+
+    def finished(self) -> bool:
+        prompts = self.page.evaluate("() => window.__explainer.cells()")
+        return self.kernel_status() == "idle" and all(p not in ("[*]:", "[ ]:") for p in prompts)
+
+    def widgets_drawn(self) -> bool:
+        """Every widget output has its view, and every plotly figure its SVG."""
+        return self.page.evaluate("""() => {
+            const root = window.__explainer.root();
+            const views = Array.from(root.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'));
+            const plots = Array.from(root.querySelectorAll('.jp-OutputArea-output .js-plotly-plot'));
+            return views.every(v => v.children.length > 0 && !v.textContent.includes('Loading widget'))
+                && plots.every(p => p.querySelector('.main-svg'));
+        }""")
+
+    def outputs_of_kind(self, mime: str) -> list[str]:
+        return self.page.evaluate(f"""() => Array.from(window.__explainer.root().querySelectorAll(
+            '.jp-OutputArea-output[data-mime-type="{mime}"]')).map(e => e.textContent.slice(0, 500))""")
+
+    def problems(self) -> list[str]:
+        """stderr boxes, error outputs and console errors."""
+        return ([f"stderr: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.stderr")]
+                + [f"error: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.error")]
+                + [f"console: {e}" for e in self.errors])
+
+    def layout_problems(self) -> list[str]:
+        """Figures or boxes wider than their output area, and cut labels, each output scrolled into view first (JupyterLab
+        does not lay out cells that are off screen)."""
+        found = []
+        for i in range(self.page.evaluate("() => window.__explainer.outputs().length")):
+            self.page.evaluate(f"() => window.__explainer.outputs()[{i}].scrollIntoView()")
+            found += [f"output {i} too wide: {w}" for w in self.page.evaluate(f"() => window.__explainer.overflowing({i})")]
+            found += [f"output {i} label cut: {t!r}" for t in self.page.evaluate(f"() => window.__explainer.truncated({i})")]
+        return found
+
+    def controls(self) -> list[Control]:
+        count = self.page.evaluate("() => window.__explainer.controls().length")
+        found = []
+        for i in range(count):
+            d = self.page.evaluate(f"() => window.__explainer.describe({i})")
+            found.append(Control(i, d["kind"], d["label"], d["cell"], d["now"], d["max"]))
+        return found
+
+    def move(self, control: Control, timeout: float = 30, quiet: float = 0.4) -> float:
+        """Move a control one step (a key press on a slider, the next option of a dropdown); return the milliseconds
+        from the input to the last redraw of the box it lives in."""
+        before = self.page.evaluate(f"() => window.__explainer.signature({control.index})")
+        self.page.evaluate(f"() => window.__explainer.watch({control.index})")
+        element = self.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
+        element.scroll_into_view_if_needed()
+        if control.kind == "slider":
+            at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
+            element.focus()
+            self.page.evaluate("() => { window.__start = performance.now(); }")
+            element.press("ArrowLeft" if at_end else "ArrowRight")
+        else:
+            options = element.evaluate("e => Array.from(e.options).map(o => o.value)")
+            current = element.evaluate("e => e.selectedIndex")
+            self.page.evaluate("() => { window.__start = performance.now(); }")
+            element.select_option(index=(current + 1) % len(options))
+        wait_for(lambda: self.page.evaluate(f"() => window.__explainer.signature({control.index})") != before, timeout,
+                 f"the figure driven by {control.kind} {control.label!r} in {self.name} to change")
+        wait_for(lambda: self.page.evaluate(f"() => performance.now() - (window.__last || 0) > {quiet * 1000}"), timeout,
+                 "the redraw to finish", interval=0.05)
+        return self.page.evaluate("() => window.__last - window.__start")
+
+    def close(self) -> None:
+        self.page.close()
