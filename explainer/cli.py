@@ -13,8 +13,12 @@ from explainer.paths import BUILD_DIR, DATA_DIR
 def render_command(args: argparse.Namespace) -> None:
     from explainer.video import render
 
-    print(f"rendering {args.scene} at {args.quality} quality ...", file=sys.stderr)
-    print(render.render(args.scene, args.quality, last_frame_only=args.last_frame))
+    options = render.ChapterOptions(prompt=args.prompt, layer=args.layer, head=args.head, model=args.model, fast=args.fast)
+    render.scene_file(args.scene)
+    options.check()
+    print(f"rendering {args.scene} at {args.quality} quality (or reusing an earlier render) ...", file=sys.stderr)
+    result = render.render(args.scene, args.quality, options, last_frame_only=args.last_frame)
+    print(result.video)
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -93,10 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainer", description="How a transformer language model works, with real numbers.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    render = commands.add_parser("render", help="render a Manim scene from animations/ to a video under build/")
-    render.add_argument("scene", help="scene name, e.g. softmax_temperature (a file under animations/)")
+    render = commands.add_parser("render", help="render a video chapter (under animations/) to build/videos/")
+    render.add_argument("scene", metavar="CHAPTER", help="next_token, words_as_vectors, near_orthogonal, one_head, "
+                                                         "many_heads, mlp_and_residual or scale_and_cost")
+    render.add_argument("--prompt", help="the text the chapter follows (where it follows one)")
+    render.add_argument("--layer", type=int, help="the layer it shows (attention chapters)")
+    render.add_argument("--head", type=int, help="the head it shows (attention chapters)")
+    render.add_argument("--model", help="a checkpoint folder, nanoGPT ckpt.pt or GPT-2 folder (default: the shipped model)")
     render.add_argument("--quality", choices=["low", "medium", "high"], default="low")
     render.add_argument("--last-frame", action="store_true", help="write only the last frame as a PNG")
+    render.add_argument("--fast", action="store_true", help="cut the pauses and render 5 frames per second (for tests)")
     render.set_defaults(run=render_command)
 
     from explainer.gpt.checkpoint import SHIPPED_CHECKPOINT

@@ -10,6 +10,7 @@ uniform over the finite logits.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -38,3 +39,28 @@ def top_with_rest(logits: ArrayLike, temperature: float, show: int) -> tuple[lis
 def continuations(lm, prompt: str, temperatures: tuple[float, ...], new_tokens: int, seed: int = 0) -> dict[float, str]:
     """The text the model writes after `prompt` at each temperature (same seed for each)."""
     return {t: lm.generate(prompt, new_tokens, temperature=t, seed=seed) for t in temperatures}
+
+
+@dataclass
+class SamplingStep:
+    """One turn of the generation loop: the text so far, the distribution's top tokens, and the token drawn."""
+
+    text: str  # the prompt and every token drawn before this step
+    tokens: list[str]  # the `top` most likely next tokens, most likely first, and the drawn one if it is not among them
+    probs: list[float]  # their probabilities (after temperature)
+    chosen: int  # index into tokens of the drawn token
+    drawn: str
+
+
+def sampling_steps(lm, prompt: str, steps: int, temperature: float = 1.0, seed: int = 0, top: int = 6) -> list[SamplingStep]:
+    """The sampling loop made visible: draw a token from the distribution, append it, run the model again.
+    The same seed gives the same tokens as lm.generate."""
+    found, text = [], prompt
+    for step in lm.stream(prompt, steps, temperature=temperature, seed=seed):
+        best = torch.topk(step.probs, top).indices.tolist()
+        if step.token_id not in best:
+            best.append(step.token_id)
+        drawn = lm.tokens([step.token_id])[0]
+        found.append(SamplingStep(text, lm.tokens(best), [float(step.probs[i]) for i in best], best.index(step.token_id), drawn))
+        text += drawn
+    return found

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,11 @@ REMOTE_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.IGNOR
 SYNC_FIGURES = """import gc as _gc, plotly.graph_objects as _go
 for _widget in [_o for _o in _gc.get_objects() if isinstance(_o, _go.FigureWidget)]:
     _widget._widget_data, _widget._widget_layout = _widget._data, _widget._layout"""
-MATHJAX_CONFIG = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # copied beside the pages from jupyter-server-mathjax
+# jupyter-server-mathjax ships the STIX-Web fonts only: tell MathJax to use them (its default, TeX, is not there).
+MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
+                 'webFont: "STIX-Web", imageFont: null}});</script>')
+LOCAL_VIDEO = re.compile(r"src='videos/([\w.-]+\.mp4)'")
 
 
 @dataclass
@@ -145,18 +150,20 @@ def make_static(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def summary(notebook: nbformat.NotebookNode) -> tuple[str, str]:
-    """(title, first sentence) from the notebook's first markdown cell."""
+    """(title, first paragraph as HTML) from the notebook's first markdown cell."""
+    from nbconvert.filters import markdown2html
+
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
-            title = lines[0].lstrip("# ") if lines else ""
-            text = " ".join(line for line in lines[1:] if not line.startswith(("#", "-", "1.", "**Quiz")))
-            return title, (re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else "")
+            title, _, body = cell.source.strip().partition("\n")
+            paragraph = next((p for p in body.strip().split("\n\n") if p.strip()), "")
+            return title.lstrip("# ").strip(), markdown2html(paragraph)
     return "", ""
 
 
 def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[str, str]:
-    """Execute one notebook with its default parameters and write NAME.html; returns (title, summary)."""
+    """Execute one notebook with its default parameters and write NAME.html; returns (title, summary HTML)."""
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
@@ -165,7 +172,9 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     previous = os.environ.get("PLOTLY_RENDERER")
     os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"  # figures as JSON, which make_static draws with local plotly.js
     try:
-        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:  # IPC: local socket files, no network port
+            kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "ipc"))
+            NotebookClient(notebook, km=kernel, timeout=timeout_s, resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         if previous is None:
             os.environ.pop("PLOTLY_RENDERER", None)
@@ -173,30 +182,36 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
             os.environ["PLOTLY_RENDERER"] = previous
     notebook.cells.pop()  # the state-syncing cell is not part of the page
     title, text = summary(notebook)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(make_static(notebook))
-    body = MATHJAX_CONFIG.sub("", body)
+    body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL).from_notebook_node(make_static(notebook))
     body = REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body))
-    body = body.replace("</head>", "<script src=\"plotly.min.js\"></script>\n</head>", 1)
+    body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n</head>", 1)
+    for video in LOCAL_VIDEO.findall(body):  # chapters the page plays, rendered beside the notebook
+        source = path.parent / "videos" / video
+        if source.is_file():
+            with atomic_path(out_dir / "videos" / video) as temporary:
+                shutil.copyfile(source, temporary)
     with atomic_path(out_dir / f"{path.stem}.html") as temporary:
         temporary.write_text(body, encoding="utf-8")
     return title, text
 
 
-def render_scene(scene: str, out_dir: Path, quality: str) -> None:
-    """Render a scene to out/videos/SCENE.mp4 and save its last frame as out/stills/SCENE.png."""
+def render_scene(scene: str, out_dir: Path, quality: str, fast: bool = False) -> float:
+    """Render a chapter (or reuse its render) to out/videos/CHAPTER.mp4 with a still from its middle as
+    out/stills/CHAPTER.png; returns its duration in seconds."""
     import av
     from PIL import Image
 
-    video = render.render(scene, quality, media_dir=BUILD_DIR / "media")
+    result = render.render(scene, quality, render.ChapterOptions(fast=fast))
+    marks = render.read_marks(result)
     target = out_dir / "videos" / f"{scene}.mp4"
     with atomic_path(target) as temporary:
-        shutil.copyfile(video, temporary)
+        shutil.copyfile(result.video, temporary)
+    middle = min(marks["marks"] or [{"time": marks["duration"] / 2}], key=lambda m: abs(m["time"] - marks["duration"] / 2))
     with av.open(str(target)) as container:
-        last = None
-        for frame in container.decode(video=0):
-            last = frame
+        still = next(f for f in container.decode(video=0) if f.time >= middle["time"])
     with atomic_path(out_dir / "stills" / f"{scene}.png") as temporary:
-        Image.fromarray(last.to_ndarray(format="rgb24")).save(temporary, format="PNG")
+        Image.fromarray(still.to_ndarray(format="rgb24")).save(temporary, format="PNG")
+    return float(marks["duration"])
 
 
 def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -> dict[str, Path]:
@@ -221,36 +236,53 @@ def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -
     return shots
 
 
-def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]]) -> str:
+def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]], durations: dict[str, float]) -> str:
+    from explainer.chapters import TITLES
+
     items = []
     for name, status in report.notebooks.items():
         title, text = summaries.get(name, (name, ""))
         if status == "ok":
-            items.append(f"<li><a href=\"{name}.html\">{html.escape(title or name)}</a>: {html.escape(text)}</li>")
+            items.append(f"<li><a href=\"{name}.html\">{html.escape(title or name)}</a>{text}</li>")
         else:
             items.append(f"<li>{html.escape(name)}: <b>failed</b> ({html.escape(status[:200])})</li>")
     videos = []
     for name, status in report.scenes.items():
+        title = html.escape(TITLES.get(name, name))
         if status == "ok":
-            videos.append(f"<figure><a href=\"videos/{name}.mp4\"><img src=\"stills/{name}.png\" width=\"320\" "
-                          f"alt=\"last frame of {name}\"></a><figcaption>{name}</figcaption></figure>")
+            minutes, seconds = divmod(round(durations.get(name, 0)), 60)
+            videos.append(f"<figure><video controls preload=\"none\" width=\"420\" poster=\"stills/{name}.png\" "
+                          f"src=\"videos/{name}.mp4\"></video><figcaption>{title} ({minutes}:{seconds:02d})</figcaption></figure>")
         else:
-            videos.append(f"<figure><figcaption>{name}: <b>failed</b> ({html.escape(status[:200])})</figcaption></figure>")
+            videos.append(f"<figure><figcaption>{title}: <b>failed</b> ({html.escape(status[:200])})</figcaption></figure>")
+    total = round(sum(durations.values()) / 60)
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>explainer: how a transformer works, with real numbers</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.5}} figure{{display:inline-block;margin:0.5em}}</style>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.5}} figure{{display:inline-block;margin:0.5em;vertical-align:top}}
+li p{{margin:0.2em 0 0.8em}}</style>
+{MATHJAX_FONTS}
+<script src="{MATHJAX_URL}"></script>
 </head><body>
 <h1>explainer</h1>
 <p>How a transformer language model works, computed from a small GPT trained on Shakespeare and from real word
 vectors. Pages work offline; sliders become static views (open the notebooks in JupyterLab to drag them).</p>
 <h2>Notebooks</h2><ul>{''.join(items)}</ul>
-<h2>Videos</h2><div>{''.join(videos)}</div>
+<h2>Videos</h2><p>{len(videos)} chapters, about {total} minutes.</p><div>{''.join(videos)}</div>
 </body></html>
 """
 
 
+def copy_mathjax(out_dir: Path) -> None:
+    """MathJax's files from the jupyter-server-mathjax package, once, beside the pages."""
+    import jupyter_server_mathjax
+
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (out_dir / "mathjax" / "MathJax.js").is_file():
+        shutil.copytree(source, out_dir / "mathjax", dirs_exist_ok=True)
+
+
 def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None, scene_names: list[str] | None = None,
-          quality: str = "low", say=print, figures_to: Path | None = None) -> BuildReport:
+          quality: str = "low", say=print, figures_to: Path | None = None, fast: bool = False) -> BuildReport:
     """Build the site; a failing notebook or scene is named in the report and on the index, the rest still builds.
     With `figures_to`, each page's main figure is also saved there as a small PNG (for the README)."""
     out_dir = Path(out_dir)
@@ -266,15 +298,17 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
     import plotly
 
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out_dir / "plotly.min.js")
-    report, summaries = BuildReport(out_dir), {}
-    jobs = [("notebook", n) for n in notebooks] + [("scene", s) for s in scene_names]
+    copy_mathjax(out_dir)
+    report, summaries, durations = BuildReport(out_dir), {}, {}
+    # Chapters first: the notebooks' players then find their renders and show them.
+    jobs = [("scene", s) for s in scene_names] + [("notebook", n) for n in notebooks]
     for number, (kind, name) in enumerate(jobs, 1):
         started = time.time()
         try:
             if kind == "notebook":
                 summaries[name] = export_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", out_dir)
             else:
-                render_scene(name, out_dir, quality)
+                durations[name] = render_scene(name, out_dir, quality, fast)
             status = "ok"
         except Exception as error:  # keep building the rest; the report and the index name the failure
             status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
@@ -288,6 +322,6 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
                 shutil.copyfile(shot, figures_to / shot.name)
                 say(f"figure for the README: {figures_to / shot.name} ({shot.stat().st_size // 1024} KB)")
     with atomic_path(out_dir / "index.html") as temporary:
-        temporary.write_text(index_page(report, summaries), encoding="utf-8")
+        temporary.write_text(index_page(report, summaries, durations), encoding="utf-8")
     say(f"site: {out_dir / 'index.html'}" + (f"; {len(report.failures)} failed" if report.failures else ""))
     return report

@@ -1,5 +1,6 @@
-"""`explainer build` on a subset: offline HTML with live plotly figures, videos with stills, an index whose links
-resolve, opened in headless Chromium with the network cut off; a failing notebook is named and the rest still built."""
+"""`explainer build` on a subset: offline HTML with live plotly figures and typeset formulas, a playable chapter with
+its still, an index whose links resolve and whose summaries are formatted, opened in headless Chromium with the
+network cut off; a failing notebook is named and the rest still built."""
 
 import re
 from pathlib import Path
@@ -8,62 +9,66 @@ import nbformat
 import pytest
 
 from explainer import site as gallery
-from explainer.lab import CHROMIUM, CHROMIUM_FLAGS
+from explainer.lab import chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-NOTEBOOK, SCENE = "01_softmax_and_temperature", "causal_mask"
+NOTEBOOK, SCENE = "01_softmax_and_temperature", "scale_and_cost"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    report = gallery.build(out, [NOTEBOOK], [SCENE], "low")
+    lines = []
+    report = gallery.build(out, [NOTEBOOK], [SCENE], "low", say=lines.append, fast=True)
     assert report.failures == []
     return out
 
 
-def test_index_links_resolve(site):
+def test_index_links_resolve_and_summaries_are_formatted(site):
     index = (site / "index.html").read_text()
-    links = re.findall(r'(?:href|src)="([^"]+)"', index)
+    links = re.findall(r'(?:href|src|poster)="([^"]+)"', index)
     assert f"{NOTEBOOK}.html" in links and f"videos/{SCENE}.mp4" in links and f"stills/{SCENE}.png" in links
     for link in links:
-        assert (site / link).is_file(), link
+        assert (site / link.split("?")[0]).is_file(), link
     assert "The next token: softmax and temperature" in index
+    summary = index.split(f'href="{NOTEBOOK}.html"')[1].split("</li>")[0]
+    assert "<strong>The question.</strong>" in summary and "**" not in summary
 
 
 def test_pages_load_nothing_from_the_network(site):
     page = (site / f"{NOTEBOOK}.html").read_text()
     assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="https?://', page)
     assert 'src="plotly.min.js"' in page and (site / "plotly.min.js").stat().st_size > 1_000_000
+    assert 'src="mathjax/MathJax.js' in page and (site / "mathjax" / "MathJax.js").is_file()
 
 
-def test_offline_page_shows_its_figures_without_console_errors(site, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            offline=True, viewport={"width": 1300, "height": 1000})
+def test_offline_pages_show_figures_formulas_and_video(site):
+    with chromium(offline=True, viewport={"width": 1300, "height": 1000}) as context:
         requests, errors = [], []
         context.route(re.compile(r"^https?://"), lambda route: (requests.append(route.request.url), route.abort()))
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((site / f"{NOTEBOOK}.html").as_uri())
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
-            figures = page.locator(".js-plotly-plot").count()
-            bars = page.evaluate("() => document.querySelectorAll('.js-plotly-plot .bars path').length")
-            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(tmp_path / "offline-page.png"))
-            page.goto((site / "index.html").as_uri())
-            stills = page.evaluate("() => Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-        finally:
-            context.close()
-    assert figures >= 2 and bars > 10
-    assert stills == 1
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((site / f"{NOTEBOOK}.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        page.wait_for_function("() => document.querySelectorAll('.MathJax, .MathJax_CHTML, mjx-container').length > 0", timeout=30_000)
+        figures = page.locator(".js-plotly-plot").count()
+        page.goto((site / "index.html").as_uri())
+        page.wait_for_function("() => document.querySelector('video').readyState >= 1 || true")
+        duration = page.evaluate("""() => new Promise(done => { const v = document.querySelector('video');
+            v.preload = 'metadata'; v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1); v.load(); })""")
+        stills = page.evaluate("() => Array.from(document.images).length")
+        poster = page.evaluate("() => document.querySelector('video').poster")
+    assert figures >= 2
+    assert duration > 5, "the chapter plays (the browser reads its duration)"
+    assert poster.endswith(f"stills/{SCENE}.png") and stills == 0
     assert not requests, f"tried to reach the network: {requests}"
     assert not errors, f"console errors: {errors}"
+
+
+def test_the_build_prints_no_kernel_transport_warning(site, capfd):
+    gallery.build(site, [NOTEBOOK], [], "low", say=lambda line: None)
+    assert "without encryption" not in capfd.readouterr().err
 
 
 def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch):

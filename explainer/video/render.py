@@ -1,19 +1,34 @@
-"""Find and render the Manim scenes under animations/ (one scene per file, class name = CamelCase file name).
+"""Render the video chapters under animations/ with Manim, with the user's prompt, layer, head and model, cached by
+those settings under build/videos/ (a render is reused until the code, the model or the settings change).
 
-Scenes import `explainer` as the installed package; nothing is added to their path."""
+Scenes import `explainer` as the installed package; nothing is added to their path. Options reach a scene as JSON in
+the EXPLAINER_CHAPTER environment variable; the scene writes the moments it marks beside the video (.marks.json).
+"""
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
-import time
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from explainer.errors import ExplainerError, UnknownSceneError
-from explainer.paths import ANIMATIONS_DIR, BUILD_DIR
+from explainer.files import atomic_path
+from explainer.paths import ANIMATIONS_DIR, BUILD_DIR, DATA_DIR, PROJECT_ROOT
+from explainer.video.pieces import MARKS_SUFFIX, OPTIONS_VARIABLE
 
 QUALITY_FLAGS = {"low": "-ql", "medium": "-qm", "high": "-qh"}
+FAST_FRAME_RATE = 5  # tests: every animation is kept, at fewer frames per second
+CACHE_DIR = BUILD_DIR / "videos"
+# The chapters in the order they are watched (the file names under animations/).
+CHAPTERS = ("next_token", "words_as_vectors", "near_orthogonal", "one_head", "many_heads", "mlp_and_residual", "scale_and_cost")
 
 
 class RenderError(ExplainerError, RuntimeError):
@@ -21,8 +36,9 @@ class RenderError(ExplainerError, RuntimeError):
 
 
 def list_scenes(animations_dir: Path = ANIMATIONS_DIR) -> list[str]:
-    """Scene names: the .py files under animations/ that do not start with '_'."""
-    return sorted(p.stem for p in animations_dir.glob("*.py") if not p.name.startswith("_"))
+    """Chapter names: the .py files under animations/ that do not start with '_', in viewing order."""
+    names = {p.stem for p in animations_dir.glob("*.py") if not p.name.startswith("_")}
+    return [c for c in CHAPTERS if c in names] + sorted(names - set(CHAPTERS))
 
 
 def scene_class_name(scene: str) -> str:
@@ -30,39 +46,139 @@ def scene_class_name(scene: str) -> str:
 
 
 def scene_file(scene: str, animations_dir: Path = ANIMATIONS_DIR) -> Path:
-    """The file of a scene, or UnknownSceneError listing the valid names."""
+    """The file of a chapter, or UnknownSceneError listing the valid names."""
     names = list_scenes(animations_dir)
     if scene not in names:
         close = difflib.get_close_matches(scene, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownSceneError(f"unknown scene {scene!r}.{hint} Valid scenes: {', '.join(names)}")
+        raise UnknownSceneError(f"unknown chapter {scene!r}.{hint} Valid chapters: {', '.join(names)}")
     return animations_dir / f"{scene}.py"
 
 
-def render(
-    scene: str,
-    quality: str = "low",
-    last_frame_only: bool = False,
-    media_dir: Path = BUILD_DIR / "media",
-    timeout_s: float = 1800,
-) -> Path:
-    """Render a scene with Manim in a subprocess; return the path of the .mp4 (or the last frame's .png)."""
+@dataclass(frozen=True)
+class ChapterOptions:
+    """What a user may change in a chapter; None keeps the chapter's own setting."""
+
+    prompt: str | None = None
+    layer: int | None = None
+    head: int | None = None
+    model: str | None = None  # a checkpoint folder, nanoGPT ckpt.pt or GPT-2 folder
+    fast: bool = False  # tests: pauses cut short, fewer frames per second
+
+    def check(self) -> None:
+        """One-line errors for values the chapter could not use, before Manim starts."""
+        if self.prompt is not None and not self.prompt.strip():
+            raise ExplainerError("the prompt is empty: type at least one word, or leave --prompt out")
+        if self.layer is None and self.head is None:
+            return
+        from explainer.gpt import checkpoint
+
+        config = checkpoint.load(self.model).model.config
+        if self.layer is not None and not 0 <= self.layer < config.n_layer:
+            raise ExplainerError(f"--layer must be 0 … {config.n_layer - 1} for this model, got {self.layer}")
+        if self.head is not None and not 0 <= self.head < config.n_head:
+            raise ExplainerError(f"--head must be 0 … {config.n_head - 1} for this model, got {self.head}")
+
+    def as_env(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, False)})
+
+
+def sources_digest(scene: str) -> str:
+    """What a render depends on besides its options: the chapter, the library's code, the shipped data and model."""
+    digest = hashlib.sha256()
+    files = [scene_file(scene), *sorted((PROJECT_ROOT / "explainer").rglob("*.py")),
+             *sorted((DATA_DIR / "precomputed").glob("*.json")), DATA_DIR / "shakespeare-bpe" / "model.safetensors"]
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def model_digest(model: str | None) -> str:
+    if model is None:
+        return "shipped"
+    path = Path(model)
+    files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path]) if p.is_file())
+    return hashlib.sha256("".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    video: Path  # the .mp4 (or the .png of the last frame)
+    marks: Path | None  # the moments the chapter marked, with their times and numbers
+    cached: bool
+
+
+def cache_key(scene: str, quality: str, options: ChapterOptions, last_frame_only: bool) -> str:
+    record = json.dumps([scene, quality, options.as_env(), last_frame_only, sources_digest(scene), model_digest(options.model)])
+    return hashlib.sha256(record.encode()).hexdigest()[:16]
+
+
+def render(scene: str, quality: str = "low", options: ChapterOptions = ChapterOptions(), last_frame_only: bool = False,
+           cache_dir: Path = CACHE_DIR, progress: Callable[[int], None] | None = None, timeout_s: float = 1800) -> Rendered:
+    """Render a chapter with Manim in a subprocess, or reuse the cached render for the same settings.
+    `progress` is called with the number of animations written so far."""
     if quality not in QUALITY_FLAGS:
         raise ExplainerError(f"quality must be one of {', '.join(QUALITY_FLAGS)}, got {quality!r}")
     path = scene_file(scene)
-    class_name = scene_class_name(scene)
-    media_dir = Path(media_dir).resolve()
-    command = [sys.executable, "-m", "manim", "render", QUALITY_FLAGS[quality], "--media_dir", str(media_dir),
-               "--disable_caching", "--progress_bar", "none"]
-    if last_frame_only:
-        command.append("-s")
-    command += [str(path), class_name]
-    started = time.time()
-    result = subprocess.run(command, cwd=path.parent, capture_output=True, text=True, timeout=timeout_s)
-    if result.returncode != 0:
-        raise RenderError(f"manim failed to render {scene!r} (exit {result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
+    options.check()
+    key = cache_key(scene, quality, options, last_frame_only)
     suffix = ".png" if last_frame_only else ".mp4"
-    outputs = [p for p in media_dir.rglob(f"{class_name}*{suffix}") if p.stat().st_mtime >= started - 1 and "partial" not in p.parts]
-    if not outputs:
-        raise RenderError(f"manim finished but wrote no {suffix} for {scene!r} under {media_dir}")
-    return max(outputs, key=lambda p: p.stat().st_mtime)
+    target = Path(cache_dir) / f"{scene}-{key}{suffix}"
+    marks = target.with_suffix(MARKS_SUFFIX)
+    if target.is_file():
+        return Rendered(target, marks if marks.is_file() else None, True)
+    class_name = scene_class_name(scene)
+    with tempfile.TemporaryDirectory(prefix="manim-") as media:
+        command = [sys.executable, "-m", "manim", "render", QUALITY_FLAGS[quality], "--media_dir", media,
+                   "--disable_caching", "--progress_bar", "none", "--verbosity", "INFO"]
+        if options.fast:
+            command += ["--frame_rate", str(FAST_FRAME_RATE)]
+        if last_frame_only:
+            command.append("-s")
+        command += [str(path), class_name]
+        env = {**os.environ, OPTIONS_VARIABLE: options.as_env()}
+        log = run_manim(command, path.parent, env, progress, timeout_s)
+        outputs = [p for p in Path(media).rglob(f"{class_name}*{suffix}") if "partial_movie_files" not in p.parts]
+        if not outputs:
+            raise RenderError(f"manim finished but wrote no {suffix} for {scene!r}:\n{log[-2000:]}")
+        output = max(outputs, key=lambda p: p.stat().st_mtime)
+        with atomic_path(target) as temporary:
+            shutil.copyfile(output, temporary)
+        written = output.with_suffix(MARKS_SUFFIX)
+        if written.is_file():
+            with atomic_path(marks) as temporary:
+                shutil.copyfile(written, temporary)
+    return Rendered(target, marks if marks.is_file() else None, False)
+
+
+def run_manim(command: list[str], cwd: Path, env: dict, progress, timeout_s: float) -> str:
+    """Run Manim, reporting each animation it writes; the log if it fails."""
+    lines, done = [], 0
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            for line in process.stdout:
+                lines.append(line)
+                if "Partial movie file written" in line or "Animation" in line and "written" in line:
+                    done += 1
+                    if progress:
+                        progress(done)
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise RenderError(f"manim took more than {timeout_s:.0f} s") from None
+    log = "".join(lines)
+    if process.returncode != 0:
+        raise RenderError(f"manim failed (exit {process.returncode}):\n{log[-3000:]}")
+    return log
+
+
+def read_marks(rendered: Rendered) -> dict:
+    if rendered.marks is None:
+        raise RenderError(f"{rendered.video} has no marks file beside it; render it again")
+    return read_marks_file(rendered.marks)
+
+
+def read_marks_file(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
