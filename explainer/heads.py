@@ -169,7 +169,7 @@ class RunningExample:
     adjective_position: int
     noun_position: int
     weight: float  # this head's attention from the noun to the adjective on this line
-    scores: HeadScores
+    scores: HeadScores | None  # None when the model's tokenizer splits the labelled words, so no head could be scored
 
 
 def line_of(text: str, position: int) -> str:
@@ -218,7 +218,10 @@ def running_example(lm: LanguageModel) -> RunningExample:
 def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExample:
     """The head with the largest excess of adjective weight over previous-token weight, and the validation line
     (whole-word tokens, at most `max_tokens`) on which that head's noun reads its adjective the most."""
-    scores = shipped_head_scores(lm)
+    try:
+        scores = shipped_head_scores(lm)
+    except ExplainerError:
+        return fallback_example(lm)
     layer, head = divmod(int(torch.argmax(scores.excess)), scores.excess.shape[1])
     text = data.train_val_split(data.shakespeare_text()).val
     best = None
@@ -234,9 +237,18 @@ def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExam
                 weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, noun, noun - 1])
                 if best is None or weight > best.weight:
                     best = RunningExample(line, layer, head, noun - 1, noun, weight, scores)
-    if best is None:
-        raise ExplainerError("no validation line with a modifier → noun pair is made of whole-word tokens for this model")
-    return best
+    return best if best is not None else fallback_example(lm, scores, layer, head)
+
+
+FALLBACK_PROMPT = "Have patience, gentle friends, I must not read it;"
+
+
+def fallback_example(lm: LanguageModel, scores: HeadScores | None = None, layer: int = 0, head: int = 0) -> RunningExample:
+    """When no labelled line is made of this model's whole-word tokens: a fixed line and its last two tokens."""
+    ids = lm.encode(FALLBACK_PROMPT)
+    _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device))
+    weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, len(ids) - 1, len(ids) - 2])
+    return RunningExample(FALLBACK_PROMPT, layer, head, len(ids) - 2, len(ids) - 1, weight, scores)
 
 
 # ---------- many heads ----------

@@ -205,8 +205,10 @@ def recall(lm: LanguageModel, facts: list[Fact]) -> Recall:
             usable.append(fact)
             prompts.append(prompt)
             answers.append(answer[0])
-    if not usable:
-        raise ExplainerError("none of the names is a pair of whole tokens for this tokenizer")
+
+    if not usable:  # this tokenizer splits every name: nothing to measure
+        empty = torch.zeros(lm.model.config.n_layer, 0)
+        return Recall(facts, [], torch.zeros(0), empty, empty)
 
     def probability() -> torch.Tensor:
         return torch.tensor([float(F.softmax(lm.model(torch.tensor([p], device=lm.device))[0][0, -1].float(), -1)[a])
@@ -226,6 +228,8 @@ def recall(lm: LanguageModel, facts: list[Fact]) -> Recall:
 
 def recall_findings(found: Recall) -> str:
     """What silencing each part does to the lookup, in words (Markdown)."""
+    if not found.usable:
+        return "This model's tokenizer splits every one of the names into pieces, so the lookup cannot be measured here."
     intact = float(found.probability.mean())
     mlp_drop = found.without_mlp.mean(1)
     attention_drop = found.without_attention.mean(1)

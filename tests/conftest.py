@@ -36,3 +36,22 @@ def project_root() -> Path:
 
 
 __all__ = ["ANIMATIONS_DIR", "NOTEBOOKS_DIR", "load_rgb", "color_mask", "count_runs"]
+
+
+@pytest.fixture(scope="session")
+def random_gpt2(tmp_path_factory) -> Path:
+    """A small random GPT-2 saved by `transformers` (save_pretrained, safetensors) with a tokenizer.json beside it."""
+    transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
+    import torch
+
+    from explainer.gpt import data
+    from explainer.gpt.tokenizer import BPETokenizer
+
+    folder = tmp_path_factory.mktemp("gpt2")
+    bpe = BPETokenizer.train(data.shakespeare_text()[:200_000], vocab_size=600)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=bpe.vocab_size, n_positions=96, n_embd=64, n_layer=3, n_head=4,
+                                     bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    transformers.GPT2LMHeadModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    bpe.tokenizer.save(str(folder / "tokenizer.json"))
+    return folder

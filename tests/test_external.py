@@ -8,28 +8,14 @@ import torch
 
 from explainer.gpt import checkpoint, data, external
 from explainer.gpt.model import GPT, GPTConfig
-from explainer.gpt.tokenizer import BPETokenizer
 
 transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
 
 
 @pytest.fixture(scope="module")
-def bpe() -> BPETokenizer:
-    return BPETokenizer.train(data.shakespeare_text()[:200_000], vocab_size=600)
-
-
-@pytest.fixture(scope="module")
-def gpt2_folder(tmp_path_factory, bpe):
-    """A small random GPT-2, saved by transformers with save_pretrained, with a tokenizer.json beside it."""
-    folder = tmp_path_factory.mktemp("gpt2")
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=bpe.vocab_size, n_positions=96, n_embd=64, n_layer=3, n_head=4,
-                                     attn_implementation="eager")
-    model = transformers.GPT2LMHeadModel(config).eval()
-    model.save_pretrained(folder, safe_serialization=True)
-    bpe.tokenizer.save(str(folder / "tokenizer.json"))
-    return folder
+def gpt2_folder(random_gpt2):
+    return random_gpt2
 
 
 def hf_outputs(folder, ids):
@@ -52,14 +38,17 @@ def test_gpt2_logits_and_every_attention_pattern_match_transformers(gpt2_folder)
     torch.testing.assert_close(fast[0], expected_logits, atol=1e-5, rtol=0)
 
 
-def test_gpt2_tokenizer_from_vocab_and_merges(gpt2_folder, tmp_path, bpe):
+def test_gpt2_tokenizer_from_vocab_and_merges(gpt2_folder, tmp_path):
+    from tokenizers import Tokenizer
+
     folder = tmp_path / "gpt2-vocab-merges"
     folder.mkdir()
     for name in ("config.json", "model.safetensors"):
         (folder / name).symlink_to(gpt2_folder / name)
-    bpe.tokenizer.model.save(str(folder))  # vocab.json and merges.txt
+    original = Tokenizer.from_file(str(gpt2_folder / "tokenizer.json"))
+    original.model.save(str(folder))  # vocab.json and merges.txt
     lm = checkpoint.load(folder)
-    assert lm.encode(PROMPT) == bpe.encode(PROMPT)
+    assert lm.encode(PROMPT) == original.encode(PROMPT).ids
     assert lm.tokenizer.decode(lm.encode(PROMPT)) == PROMPT
 
 

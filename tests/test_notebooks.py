@@ -27,8 +27,23 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path, tmp_path):
     workdir = tmp_path / "notebooks"
-    shutil.copytree(NOTEBOOKS_DIR, workdir)
+    shutil.copytree(NOTEBOOKS_DIR, workdir, ignore=shutil.ignore_patterns("videos", ".ipynb_checkpoints"))
     notebook = nbformat.read(workdir / path.name, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+@pytest.mark.parametrize("name", ["01_softmax_and_temperature", "12_attention_in_a_trained_model"])
+def test_notebook_runs_with_a_gpt2_model(name, random_gpt2, tmp_path):
+    """MODEL pointing at a GPT-2 folder in Hugging Face's format: the notebook runs end to end on that model."""
+    workdir = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS_DIR, workdir, ignore=shutil.ignore_patterns("videos", ".ipynb_checkpoints"))
+    notebook = nbformat.read(workdir / f"{name}.ipynb", as_version=4)
+    index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(f"MODEL = {str(random_gpt2)!r}"))
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("gpt2" in str(o.get("data", {}).get("text/markdown", "")) + str(o.get("text", "")) for o in outputs), \
+        "the notebook says which model it shows"

@@ -210,8 +210,8 @@ class TrainingExplorer(Explorer):
         self.step = widgets.SelectionSlider(options=self.steps, value=self.steps[-1], description="training step",
                                             style={"description_width": "initial"},
                                             layout=widgets.Layout(width="100%", max_width="480px"))
-        self.layer = int_slider("layer", config.n_layer - 1, layer)
-        self.head = int_slider("head", config.n_head - 1, head)
+        self.layer = int_slider("layer", config.n_layer - 1, min(layer, config.n_layer - 1))
+        self.head = int_slider("head", config.n_head - 1, min(head, config.n_head - 1))
         self.figure = go.FigureWidget()
         tokens = self.patterns[self.steps[-1]].tokens
         self.masked = masked_cells(len(tokens))

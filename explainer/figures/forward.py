@@ -47,6 +47,8 @@ def losses_figure(tokens: list[str], losses: torch.Tensor) -> go.Figure:
 
 def training_curve(lm: LanguageModel) -> go.Figure:
     """The model's recorded training-batch loss and validation loss."""
+    if "history" not in lm.meta:
+        return base_layout(go.Figure(), f"{lm.name} carries no training record (it was trained elsewhere)", height=200)
     history, curve = lm.meta["history"], lm.meta["train_curve"]
     figure = go.Figure([go.Scatter(x=curve["step"], y=curve["loss"], name="training batch loss", opacity=0.6),
                         go.Scatter(x=history["step"], y=history["val_loss"], name="validation loss", mode="lines+markers")])

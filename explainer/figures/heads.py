@@ -15,8 +15,11 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
-def scores_table(scores: heads.HeadScores) -> pd.DataFrame:
-    """One row per head, the most adjective-selective first."""
+def scores_table(scores: heads.HeadScores | None) -> pd.DataFrame:
+    """One row per head, the most adjective-selective first (empty if the heads could not be scored)."""
+    columns = ["layer", "head", "noun → adjective", "previous token (random bigrams)", "excess"]
+    if scores is None:
+        return pd.DataFrame(columns=columns)
     layers, count = scores.modifier.shape
     rows = [{"layer": l, "head": h, "noun → adjective": float(scores.modifier[l, h]),
              "previous token (random bigrams)": float(scores.previous_token[l, h]),
@@ -27,6 +30,9 @@ def scores_table(scores: heads.HeadScores) -> pd.DataFrame:
 def verdict(example: heads.RunningExample) -> str:
     """What the chosen head does, against the baselines, in words (Markdown)."""
     s, l, h = example.scores, example.layer, example.head
+    if s is None:
+        return ("This model's tokenizer splits the words of the labelled adjective → noun pairs into pieces, so no head "
+                f"could be scored on them. What follows shows layer {l}, head {h} on a fixed line, unmeasured.")
     modifier, previous = float(s.modifier[l, h]), float(s.previous_token[l, h])
     top_previous = max(range(s.modifier.numel()), key=lambda i: float(s.previous_token.flatten()[i]))
     singles_out = modifier > 1.5 * previous and modifier > 3 * s.uniform

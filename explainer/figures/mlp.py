@@ -106,6 +106,8 @@ def mlp_share_table(shapes: list[scale.Shape]) -> pd.DataFrame:
 def recall_figure(found: mlp.Recall) -> go.Figure:
     """The probability of each name's second word, intact and with one layer's MLP or attention silenced."""
     layers = list(range(found.without_mlp.shape[0]))
+    if not found.usable:
+        return base_layout(go.Figure(), "no two-word name is a pair of whole tokens for this model: nothing to measure", height=200)
     figure = go.Figure([
         go.Bar(x=[f"layer {l}" for l in layers], y=found.without_mlp.mean(1).tolist(), name="that layer's MLP silenced",
                marker_color=HIGHLIGHT_COLOR),
