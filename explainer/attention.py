@@ -75,6 +75,14 @@ class HeadWeights:
     W_O: torch.Tensor  # [d, C]: this head's rows of the output projection
 
 
+@lru_cache(maxsize=16)
+def cached_run(lm: LanguageModel, prompt: str):
+    """lm.run_with_cache(prompt), computed once per (model, prompt): explorers re-read it on every slider move.
+    The cached tensors are shared, so callers must not change them in place."""
+    return lm.run_with_cache(prompt)
+
+
+@lru_cache(maxsize=64)
 def head_weights(lm: LanguageModel, layer: int, head: int) -> HeadWeights:
     check_layer_head(lm, layer, head)
     attn = lm.model.transformer.h[layer].attn
@@ -120,7 +128,7 @@ def attention_steps(
 ) -> AttentionSteps:
     """Recompute one head of the trained model step by step from the residual stream in its cache."""
     weights = head_weights(lm, layer, head)
-    tokens, _, cache = lm.run_with_cache(prompt)
+    tokens, _, cache = cached_run(lm, prompt)
     residual = cache[f"blocks.{layer}.hook_resid_pre"][0]
     with torch.no_grad():
         x = lm.model.transformer.h[layer].ln_1(residual.to(lm.device)).cpu()

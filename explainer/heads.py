@@ -273,10 +273,10 @@ class LayerHeads:
 
 def layer_heads(lm: LanguageModel, prompt: str, layer: int) -> LayerHeads:
     """Split the layer's attention output into its heads' contributions, from the cached per-head outputs z."""
-    from explainer.attention import check_layer_head
+    from explainer.attention import cached_run, check_layer_head
 
     check_layer_head(lm, layer, 0)
-    tokens, _, cache = lm.run_with_cache(prompt)
+    tokens, _, cache = cached_run(lm, prompt)
     attn = lm.model.transformer.h[layer].attn
     z = cache[f"blocks.{layer}.attn.hook_z"][0]  # [token, head, d]
     W_O = attn.c_proj.weight.detach().cpu()  # [C, C]: columns grouped by head

@@ -51,8 +51,10 @@ class MLPPass:
 
 
 def mlp_pass(lm: LanguageModel, prompt: str, layer: int, position: int = -1) -> MLPPass:
+    from explainer.attention import cached_run  # the same cached run the attention explorers use
+
     check_neuron(lm, layer, 0)
-    tokens, _, cache = lm.run_with_cache(prompt)
+    tokens, _, cache = cached_run(lm, prompt)
     position = position % len(tokens)
     before = cache[f"blocks.{layer}.hook_resid_mid"][0, position]
     with torch.no_grad():

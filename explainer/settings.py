@@ -44,3 +44,6 @@ WORD_CONTEXTS = {
     "bear": ["And bear him home for his recovery.", "the bear half dined on the gentleman: he's at it",
              "Sirrah, I will not bear these braves of thine.", "I pray you, take me up, and bear me hence"],
 }
+
+# Its first line alone: short enough for an attention grid whose every dot can be read.
+ROMEO_LINE = "ROMEO:\nBut soft, what light through yonder window breaks?"

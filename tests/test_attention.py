@@ -112,16 +112,19 @@ def test_dot_area_is_proportional_to_weight(lm):
     masked = ~attention.causal_mask(n)
     figure = viz.dot_grid(pattern, found.tokens, masked=masked)
     dots, crosses = figure.data
-    weights = np.array([w for w, _, _ in dots.customdata])
+    weights = np.array(dots.customdata)
     areas = np.array(dots.marker.size) ** 2
     np.testing.assert_allclose(areas / areas.max(), weights / weights.max(), rtol=1e-9)
     np.testing.assert_allclose(np.sort(weights), np.sort(pattern[~masked].numpy()), rtol=1e-6)
     assert len(crosses.x) == n * (n - 1) // 2 and len(dots.x) == n * (n + 1) // 2
     # Our convention: rows (y) are queries. The transpose puts queries on x.
     second = f"1:{display_token(found.tokens[1])}"
-    assert dots.y[1] == second and dots.x[1] == "0:a"
-    flipped = viz.dot_grid(pattern, found.tokens, transpose=True, masked=masked).data[0]
-    assert flipped.x[1] == second and flipped.y[1] == "0:a"
+    label = lambda axis, value: axis.ticktext[list(axis.tickvals).index(value)]
+    layout = figure.layout
+    assert label(layout.yaxis, dots.y[1]) == second and label(layout.xaxis, dots.x[1]) == "0:a"
+    assert dots.text[1] == f"query {second} → key 0:a"
+    flipped = viz.dot_grid(pattern, found.tokens, transpose=True, masked=masked)
+    assert label(flipped.layout.xaxis, flipped.data[0].x[1]) == second and label(flipped.layout.yaxis, flipped.data[0].y[1]) == "0:a"
 
 
 def test_explorer_sliders_change_the_grid(lm):

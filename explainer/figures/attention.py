@@ -11,7 +11,8 @@ from plotly.subplots import make_subplots
 
 from explainer import attention
 from explainer.figures.common import (Explorer, dot_grid, heatmap, html_tokens, int_slider, next_token_bars, prompt_box,
-                                      redraw, row, row_bars, temperature_slider, update_dot_grid)
+                                      redraw, row, row_bars, temperature_slider, update_bars, update_dot_grid,
+                                      update_heatmap)
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
@@ -21,13 +22,16 @@ def token_labels(tokens: list[str]) -> list[str]:
     return [f"{i}:{display_token(t)}" for i, t in enumerate(tokens)]
 
 
+def scores_figure_title(mask: str, scaled: bool) -> str:
+    return "scores fed to the softmax" + (" (÷√d_k)" if scaled else " (not scaled)") + (", future = −∞ (blank)" if mask == "minus_inf" else "")
+
+
 def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> go.Figure:
     """The scores that go into the softmax, with the future written as −∞ (blank) when the mask is −∞."""
     future = ~attention.causal_mask(len(steps.tokens))
     fed = steps.scaled.masked_fill(future, float("-inf")) if mask == "minus_inf" else steps.scaled
     labels = token_labels(steps.tokens)
-    title = "scores fed to the softmax" + (" (÷√d_k)" if scaled else " (not scaled)") + (", future = −∞ (blank)" if mask == "minus_inf" else "")
-    return heatmap(fed, labels, labels, title, x_title="key", y_title="query")
+    return heatmap(fed, labels, labels, scores_figure_title(mask, scaled), x_title="key", y_title="query")
 
 
 def masked_cells(n: int, mask: str = "minus_inf") -> torch.Tensor:
@@ -54,6 +58,7 @@ class StepByStepExplorer(Explorer):
         self.scores_figure, self.pattern_figure, self.row_figure = go.FigureWidget(), go.FigureWidget(), go.FigureWidget()
         self.facts = widgets.HTML()
         self.watch([self.layer, self.head, self.temperature, self.scale, self.mask, self.query], self.update)
+        self.shape, self.scores = None, None  # what the figures were last drawn for
         self.widget = widgets.VBox([
             row(self.layer, self.head, self.query), row(self.temperature, self.scale), self.mask, self.status,
             self.facts, self.pattern_figure, self.row_figure, self.scores_figure,
@@ -63,16 +68,28 @@ class StepByStepExplorer(Explorer):
     def update(self) -> None:
         steps = attention.attention_steps(self.lm, self.prompt, self.layer.value, self.head.value,
                                           self.temperature.value, self.scale.value, self.mask.value)
-        query = self.query.value
-        pattern = dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
-                           masked=masked_cells(len(steps.tokens), self.mask.value), size_px=420)
-        redraw(self.pattern_figure, pattern)
-        redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
-        redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value))
+        query, n = self.query.value, len(steps.tokens)
+        masked = masked_cells(n, self.mask.value)
+        shape = self.mask.value == "none"  # the only change of structure (the grid loses its masked cells)
+        scores = (self.layer.value, self.head.value, self.scale.value, self.mask.value)  # what the scores depend on
+        if shape != self.shape:
+            redraw(self.pattern_figure, dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
+                                                 masked=masked, size_px=420))
+            redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
+            redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value))
+            self.shape, self.scores = shape, scores
+        else:  # only numbers travel, and only those that changed
+            update_dot_grid(self.pattern_figure, steps.pattern, masked)
+            update_bars(self.row_figure, steps.pattern[query][:n], f"what query {query} reads")
+            if scores != self.scores:
+                fed = steps.scaled.masked_fill(~attention.causal_mask(n), float("-inf")) if self.mask.value == "minus_inf" else steps.scaled
+                update_heatmap(self.scores_figure, fed, scores_figure_title(self.mask.value, self.scale.value))
+                self.scores = scores
         sums = steps.pattern.sum(-1)
         e, updated = steps.residual[query], steps.updated[query]
         self.facts.value = (
-            f"d_k = {steps.q.shape[-1]}; scores range {float(steps.scaled.min()):.2f} … {float(steps.scaled.max()):.2f}; "
+            f"layer {self.layer.value}, head {self.head.value}: d_k = {steps.q.shape[-1]}; scores range "
+            f"{float(steps.scaled.min()):.2f} … {float(steps.scaled.max()):.2f}; "
             f"row sums: min {float(sums.min()):.3f}, max {float(sums.max()):.3f}"
             + (" <b style='color:#b91c1c'>(not normalised!)</b>" if float((sums - 1).abs().max()) > 1e-4 else "")
             + f"<br>query {query}: |e| = {float(e.norm()):.2f}, |Δe| = {float(steps.delta[query].norm()):.2f}, "
@@ -113,14 +130,15 @@ class AttentionExplorer(Explorer):
         layer, head = self.layer.value, self.head.value
         pattern = self.attention.pattern(layer, head, self.temperature.value)
         masked = masked_cells(pattern.shape[0])
-        title = f"layer {layer}, head {head} (T = {self.temperature.value:.2f})"
         if relayout:
-            redraw(self.figure, dot_grid(pattern, self.attention.tokens, self.transpose.value, title, masked=masked))
-        else:
-            update_dot_grid(self.figure, pattern, masked, title)
+            redraw(self.figure, dot_grid(pattern, self.attention.tokens, self.transpose.value,
+                                         "attention pattern (dot area ∝ weight)", masked=masked))
+        else:  # the title stays: a changed title would make the browser lay the whole figure out again
+            update_dot_grid(self.figure, pattern, masked)
         found = self.attention
         self.stats.value = (
-            f"<b>this head</b> (at T = 1, mean over queries): previous-token weight "
+            f"<b>layer {layer}, head {head}</b> at T = {self.temperature.value:.2f}. "
+            f"<b>This head</b> (at T = 1, mean over queries): previous-token weight "
             f"{float(found.previous_token_score()[layer, head]):.2f}, first-token weight "
             f"{float(found.first_token_score()[layer, head]):.2f}, own-token weight "
             f"{float(found.self_score()[layer, head]):.2f}, entropy {float(found.entropy()[layer, head]):.2f} bits"
@@ -147,8 +165,8 @@ def head_gallery(found: attention.PromptAttention, cell_px: int = 170) -> go.Fig
             grid = dot_grid(found.pattern(l, h), found.tokens, masked=masked_cells(n), size_px=cell_px)
             for trace in grid.data:
                 gallery.add_trace(trace, row=l + 1, col=h + 1)
-    gallery.update_xaxes(showticklabels=False, type="category")
-    gallery.update_yaxes(showticklabels=False, type="category", autorange="reversed")
+    gallery.update_xaxes(showticklabels=False, range=[-0.5, n - 0.5])
+    gallery.update_yaxes(showticklabels=False, range=[n - 0.5, -0.5])
     size = min(760, cell_px * heads)
     gallery.update_layout(height=size * layers // heads + 60, width=size, showlegend=False, template="plotly_white",
                           title=f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})",
@@ -177,24 +195,38 @@ class GenerationExplorer(Explorer):
         self.safely(self.update)
 
     def update(self) -> None:
+        """The chosen step's distribution and attention; after the first draw only the traces' numbers travel."""
         step = self.steps[self.step.value - 1]
         all_ids = self.prompt_ids + [s.token_id for s in self.steps]
         position = len(self.prompt_ids) + self.step.value - 1
         self.text.value = html_tokens(self.lm.tokens(all_ids[: position + 1]), highlight=position)
         top = torch.topk(step.probs, 10)
         ids = top.indices.tolist()
-        bars = next_token_bars(self.lm.tokens(ids), top.values.tolist(),
-                               f"drawn from: {display_token(self.lm.tokens([step.token_id])[0])} "
-                               f"(p = {float(step.probs[step.token_id]):.2f})")
-        bars.data[0].marker.color = [HIGHLIGHT_COLOR if i == step.token_id else BAR_COLOR for i in ids]
-        bars.update_layout(height=360)
+        labels = [display_token(t) for t in self.lm.tokens(ids)]
+        title = (f"drawn from: {display_token(self.lm.tokens([step.token_id])[0])} "
+                 f"(p = {float(step.probs[step.token_id]):.2f})")
+        colors = [HIGHLIGHT_COLOR if i == step.token_id else BAR_COLOR for i in ids]
         weights = step.attention[self.layer.value]
         weights = weights.mean(0) if self.head.value < 0 else weights[self.head.value]
         window_tokens = self.lm.tokens(step.window)
-        attended = row_bars(weights, window_tokens, len(window_tokens) - 1, "what the new token attends to")
-        attended.update_layout(height=380)
-        redraw(self.distribution, bars)
-        redraw(self.attended, attended)
+        keys = [f"{i}:{display_token(t)}" for i, t in enumerate(window_tokens)]
+        if not self.distribution.data:
+            bars = next_token_bars(self.lm.tokens(ids), top.values.tolist(), title)
+            bars.update_layout(height=360)
+            redraw(self.distribution, bars)
+            attended = row_bars(weights, window_tokens, len(window_tokens) - 1, "what the new token attends to")
+            attended.update_layout(height=380)
+            redraw(self.attended, attended)
+        values = top.values.tolist()
+        with self.distribution.batch_update():
+            self.distribution.data[0].update(x=labels, y=values, text=[f"{p:.1%}" for p in values], marker_color=colors)
+            self.distribution.layout.title.text = title
+        attention_weights = weights.tolist()
+        with self.attended.batch_update():
+            self.attended.data[0].update(x=keys, y=attention_weights, text=[f"{w:.1%}" for w in attention_weights],
+                                         marker_color=[HIGHLIGHT_COLOR if w == max(attention_weights) else BAR_COLOR
+                                                       for w in attention_weights])
+            self.attended.layout.xaxis.title.text = f"key (read by the new token: {display_token(window_tokens[-1])})"
 
 
 class TrainingExplorer(Explorer):
@@ -215,10 +247,14 @@ class TrainingExplorer(Explorer):
         self.figure = go.FigureWidget()
         tokens = self.patterns[self.steps[-1]].tokens
         self.masked = masked_cells(len(tokens))
-        redraw(self.figure, dot_grid(self.current(), tokens, masked=self.masked, title=self.title()))
-        self.watch([self.step, self.layer, self.head],
-                   lambda: update_dot_grid(self.figure, self.current(), self.masked, self.title()))
-        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.figure])
+        self.caption = widgets.HTML(self.title())
+        redraw(self.figure, dot_grid(self.current(), tokens, masked=self.masked, title="attention pattern (dot area ∝ weight)"))
+        self.watch([self.step, self.layer, self.head], self.update)
+        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.caption, self.figure])
+
+    def update(self) -> None:
+        update_dot_grid(self.figure, self.current(), self.masked)
+        self.caption.value = self.title()
 
     def steps_text(self) -> str:
         return ", ".join(f"{s:,}" for s in self.steps)
@@ -228,7 +264,7 @@ class TrainingExplorer(Explorer):
 
     def title(self) -> str:
         loss = self.losses[self.step.value]
-        return (f"step {self.step.value}: layer {self.layer.value}, head {self.head.value}"
+        return (f"<b>step {self.step.value}</b>: layer {self.layer.value}, head {self.head.value}"
                 + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))
 
 

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from typing import Callable, Iterable, Sequence
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
@@ -18,6 +19,7 @@ from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR,
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
 MAX_DOT_SIZE = 34  # pixels across for weight 1
+MASKED_FILL = "rgba(209, 213, 219, 0.45)"  # masked (future) cells: a light grey
 ERROR_STYLE = "color:#b91c1c"
 NOTE_STYLE = "color:#b45309"
 
@@ -160,61 +162,65 @@ def dot_grid(
     """Attention as a grid of dots (area ∝ weight). Rows = queries, columns = keys; `transpose` gives the
     3Blue1Brown layout (queries as columns). `masked` ([n, n] booleans) marks cells drawn as grey crosses.
     `first_position` numbers the labels when the grid shows a window of a longer text."""
-    grid = [[float(w) for w in row] for row in pattern.tolist()]
-    n_query, n_key = len(grid), len(grid[0])
+    grid = np.asarray(pattern, dtype=float)
+    n_query, n_key = grid.shape
     size_px = min(size_px, MAX_WIDTH - 170)
     if max_size is None:  # a weight-1 dot fills its cell
         max_size = min(MAX_DOT_SIZE, 0.95 * size_px / max(n_query, n_key))
     keys = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)][-n_key:]
     queries = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(query_tokens or tokens)][-n_query:]
-    masked = [[bool(m) for m in row] for row in masked.tolist()] if masked is not None else [[False] * n_key for _ in grid]
-    cells = [(q, k) for q in range(n_query) for k in range(n_key)]
-    shown = [(q, k) for q, k in cells if not masked[q][k]]
-    hidden = [(q, k) for q, k in cells if masked[q][k]]
+    masked = np.asarray(masked, dtype=bool) if masked is not None else np.zeros((n_query, n_key), dtype=bool)
+    shown, hidden = np.argwhere(~masked), np.argwhere(masked)  # (query, key) pairs, row by row
 
-    def axes(points):
-        qs = [queries[q] for q, _ in points]
-        ks = [keys[k] for _, k in points]
-        return (qs, ks) if transpose else (ks, qs)  # (x, y)
+    def place(points):  # numeric positions (fast to redraw) labelled by the tokens
+        q, k = points[:, 0], points[:, 1]
+        return (q, k) if transpose else (k, q)  # (x, y)
 
-    x, y = axes(shown)
+    def describe(points) -> list[str]:
+        return [f"query {queries[q]} → key {keys[k]}" for q, k in points]
+
+    x, y = place(shown)
+    weights = np.array([grid[q][k] for q, k in shown])
     figure = go.Figure(go.Scatter(
-        x=x, y=y, mode="markers", name="weight",
-        marker=dict(size=dot_sizes([grid[q][k] for q, k in shown], max_size), color=DOT_COLOR, line=dict(width=0)),
-        customdata=[[grid[q][k], queries[q], keys[k]] for q, k in shown], meta=max_size,
-        hovertemplate="query %{customdata[1]} → key %{customdata[2]}<br>weight %{customdata[0]:.4f}<extra></extra>",
+        x=x, y=y, mode="markers", name="weight", text=describe(shown),
+        marker=dict(size=max_size * np.sqrt(np.clip(weights, 0, None)), color=DOT_COLOR, line=dict(width=0)),
+        customdata=weights, meta=max_size, hovertemplate="%{text}<br>weight %{customdata:.4f}<extra></extra>",
     ))
-    if hidden:
-        hx, hy = axes(hidden)
-        figure.add_trace(go.Scatter(
-            x=hx, y=hy, mode="markers", name="masked",
-            marker=dict(symbol="x-thin", size=5, color=MASKED_COLOR, line=dict(width=1, color=MASKED_COLOR)),
-            customdata=[[queries[q], keys[k]] for q, k in hidden],
-            hovertemplate="query %{customdata[0]} → key %{customdata[1]}<br>masked (future)<extra></extra>",
-        ))
-    query_axis = dict(title="query (the token being updated)", categoryorder="array", categoryarray=queries)
-    key_axis = dict(title="key (the token read)", categoryorder="array", categoryarray=keys)
+    if len(hidden):  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
+        hx, hy = place(hidden)
+        corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [np.nan, np.nan]])
+        outline = (np.stack([hx, hy], axis=1)[:, None, :] + corners[None]).reshape(-1, 2)
+        figure.add_trace(go.Scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", fill="toself", name="masked",
+                                    fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
+    query_axis = dict(title="query (the token being updated)", tickvals=list(range(n_query)), ticktext=queries,
+                      range=[-0.5, n_query - 0.5])
+    key_axis = dict(title="key (the token read)", tickvals=list(range(n_key)), ticktext=keys, range=[-0.5, n_key - 0.5])
     x_axis, y_axis = (query_axis, key_axis) if transpose else (key_axis, query_axis)
+    y_axis["range"] = y_axis["range"][::-1]  # the first token at the top
     figure.update_layout(
         title=title_above(title), template="plotly_white", showlegend=False,
         width=size_px + 170, height=size_px + 190, autosize=False,
-        xaxis=dict(**x_axis, type="category", side="top", tickangle=-60, scaleanchor="y"),
-        yaxis=dict(**y_axis, type="category", autorange="reversed"),
+        xaxis=dict(**x_axis, side="top", tickangle=-60, scaleanchor="y", zeroline=False, showgrid=True),
+        yaxis=dict(**y_axis, zeroline=False, showgrid=True),
         margin=dict(l=140, r=20, t=190, b=20),
     )
     return figure
 
 
-def update_dot_grid(figure: go.Figure, pattern, masked, title: str = "") -> None:
-    """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape (fast: no relayout)."""
-    grid = pattern.tolist()
-    weights = [w for row, mask_row in zip(grid, masked.tolist()) for w, m in zip(row, mask_row) if not m]
-    dots = figure.data[0]
-    customdata = [[w, *old[1:]] for w, old in zip(weights, dots.customdata)]
+def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:
+    """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape: only the sizes (and the
+    weights shown on hover) travel, as binary arrays, and the title only if it changed."""
     with figure.batch_update() if hasattr(figure, "batch_update") else nullcontext():
-        dots.marker.size = dot_sizes(weights, dots.meta)
-        dots.customdata = customdata
-        figure.layout.title.text = title
+        resize_dots(figure.data[0], pattern, masked)
+        if title is not None and figure.layout.title.text != title:
+            figure.layout.title.text = title
+
+
+def resize_dots(dots, pattern, masked) -> None:
+    """New weights for the dots trace of a `dot_grid`: their sizes and the weights shown on hover."""
+    weights = np.asarray(pattern, dtype=float)[~np.asarray(masked, dtype=bool)]  # row by row, as dot_grid lists them
+    dots.marker.size = dots.meta * np.sqrt(np.clip(weights, 0, None))
+    dots.customdata = weights
 
 
 def redraw(target: go.FigureWidget, source: go.Figure) -> None:
@@ -227,3 +233,25 @@ def redraw(target: go.FigureWidget, source: go.Figure) -> None:
             for shown, new in zip(target.data, source.data):
                 shown.update(new.to_plotly_json(), overwrite=True)
         target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+
+
+def update_bars(figure: go.FigureWidget, values, title: str | None = None, highlight: int | None = None) -> None:
+    """New heights for a figure made by `next_token_bars` with the same bars: heights, labels and colours only."""
+    values = [float(v) for v in values]
+    highlight = max(range(len(values)), key=values.__getitem__) if highlight is None else highlight
+    with figure.batch_update():
+        bars = figure.data[0]
+        bars.y = values
+        bars.text = [f"{v:.1%}" for v in values]
+        bars.marker.color = [HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(len(values))]
+        if title is not None and figure.layout.title.text != title:
+            figure.layout.title.text = title
+
+
+def update_heatmap(figure: go.FigureWidget, values, title: str | None = None) -> None:
+    """New values for a figure made by `heatmap` of the same shape (non-finite cells blank)."""
+    z = np.asarray(values, dtype=float)
+    with figure.batch_update():
+        figure.data[0].z = np.where(np.isfinite(z), z, np.nan)
+        if title is not None and figure.layout.title.text != title:
+            figure.layout.title.text = title

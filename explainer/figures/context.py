@@ -22,18 +22,22 @@ def similarity_curve(found: context.WordInContexts, stage: int | None = None) ->
                        xaxis=dict(tickangle=-30, automargin=True), yaxis=dict(title="mean cosine between contexts", range=[0, 1.05]))
 
 
+def similarity_title(found: context.WordInContexts, stage: int) -> str:
+    return f"cosine between contexts after “{found.stages[stage]}”"
+
+
 def similarity_heatmap(found: context.WordInContexts, stage: int) -> go.Figure:
-    labels = [f"{i}: {c[:28]}…" if len(c) > 28 else f"{i}: {c}" for i, c in enumerate(found.contexts)]
-    figure = heatmap(found.similarity(stage), labels, labels, f"cosine between contexts after “{found.stages[stage]}”",
-                     colorscale="Blues", zmid=None, height=420)
+    labels = [f"line {i}" for i in range(len(found.contexts))]  # the lines themselves are in the table below the grid
+    figure = heatmap(found.similarity(stage), labels, labels, similarity_title(found, stage), colorscale="Blues", zmid=None,
+                     height=420)
     figure.data[0].update(zmin=0, zmax=1, texttemplate="%{z:.2f}")
     return figure
 
 
 def predictions_html(lm: LanguageModel, found: context.WordInContexts, stage: int) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(c)}</td><td>{', '.join(f'{html.escape(display_token(t))} {p:.0%}' for t, p in best)}</td></tr>"
-        for c, best in zip(found.contexts, context.predictions(lm, found, stage)))
+        f"<tr><td>line {i}: {html.escape(c)}</td><td>{', '.join(f'{html.escape(display_token(t))} {p:.0%}' for t, p in best)}</td></tr>"
+        for i, (c, best) in enumerate(zip(found.contexts, context.predictions(lm, found, stage))))
     return (f"<table style='table-layout:fixed;width:100%;word-wrap:break-word'><tr><th style='width:45%'>context</th>"
             f"<th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>")
 
@@ -49,24 +53,39 @@ class ContextExplorer(Explorer):
         self.stage.add_class("explainer-stage")
         self.curve, self.grid = go.FigureWidget(), go.FigureWidget()
         self.lens, self.stage_name = widgets.HTML(), widgets.HTML()
+        self.found_by_word = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
         self.watch([self.word], self.set_word)
         self.watch([self.stage], self.update)
         self.widget = widgets.VBox([self.word, row(self.stage, self.stage_name), self.status, self.grid, self.lens, self.curve])
         self.safely(self.set_word)
 
     def set_word(self) -> None:
-        self.found = context.word_in_contexts(self.lm, self.word.value, self.contexts[self.word.value])
+        """A new word: its lines label the grid and its curve replaces the last (the figures keep their layout)."""
+        self.found = self.found_by_word[self.word.value]
         last = len(self.found.stages) - 1
         with self.stage.hold_trait_notifications():
             self.stage.max = last
             self.stage.value = last
+        grid, curve = similarity_heatmap(self.found, last), similarity_curve(self.found, last)
+        if not self.grid.data:
+            redraw(self.grid, grid)
+            redraw(self.curve, curve)
+        else:  # the grid's labels ("line 0", ...) stay; its numbers change in update()
+            with self.curve.batch_update():
+                self.curve.data[0].update(y=curve.data[0].y)
+                self.curve.layout.title.text = curve.layout.title.text
         self.update()
 
     def update(self) -> None:
+        """A new stage: the grid's numbers, the marker on the curve and the predictions (the figures keep their layout)."""
         stage = self.stage.value
         self.stage_name.value = f"<b>{html.escape(self.found.stages[stage])}</b>"
-        redraw(self.grid, similarity_heatmap(self.found, stage))
-        redraw(self.curve, similarity_curve(self.found, stage))
+        similarity = self.found.similarity(stage).numpy()
+        with self.grid.batch_update():
+            self.grid.data[0].z = similarity
+            self.grid.layout.title.text = similarity_title(self.found, stage)
+        with self.curve.batch_update():
+            self.curve.layout.shapes[0].update(x0=stage, x1=stage)
         self.lens.value = predictions_html(self.lm, self.found, stage)
 
 

@@ -14,14 +14,17 @@ from explainer.figures.common import Explorer, base_layout, float_slider, redraw
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 
+def histogram_name(name: str, stats: g.AngleStats) -> str:
+    return f"{name}: max |cos| {stats.max_abs_cos:.3f}, {stats.fraction_within:.1%} of pairs in band"
+
+
 def angle_histogram(stats_by_name: dict[str, g.AngleStats], tolerance_degrees: float, density=None, title: str = "") -> go.Figure:
     """Histograms (as shares of pairs) of pairwise angles, with the 90° ± tolerance band shaded."""
     figure = go.Figure()
     for (name, stats), color in zip(stats_by_name.items(), [BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR]):
         centres = (stats.bin_edges[:-1] + stats.bin_edges[1:]) / 2
         share = stats.histogram / stats.histogram.sum()
-        figure.add_trace(go.Bar(x=centres, y=share, name=f"{name}: max |cos| {stats.max_abs_cos:.3f}, "
-                                f"{stats.fraction_within:.1%} of pairs in band", marker_color=color, opacity=0.65))
+        figure.add_trace(go.Bar(x=centres, y=share, name=histogram_name(name, stats), marker_color=color, opacity=0.65))
     if density is not None:
         figure.add_trace(go.Scatter(x=density[0], y=density[1], name="random vectors, exact density", mode="lines",
                                     line=dict(color="black", dash="dot")))
@@ -71,7 +74,17 @@ class NearOrthogonalExplorer(Explorer):
             stats["optimised"] = g.angle_stats(self.optimised, eps)
         angles = np.linspace(0.5, 179.5, 359)
         density = (angles, g.angle_density(angles, d) * (stats["random"].bin_edges[1] - stats["random"].bin_edges[0]))
-        redraw(self.figure, angle_histogram(stats, self.tolerance.value, density, f"{n} unit vectors in {d} dimensions"))
+        title = f"{n} unit vectors in {d} dimensions"
+        if len(self.figure.data) != len(stats) + 1:  # the optimised histogram came or went: draw afresh
+            redraw(self.figure, angle_histogram(stats, self.tolerance.value, density, title))
+        else:  # same traces: only their heights, their names, the band and the title travel
+            with self.figure.batch_update():
+                for trace, (name, found) in zip(self.figure.data, stats.items()):
+                    trace.update(y=found.histogram / found.histogram.sum(), name=histogram_name(name, found))
+                self.figure.data[-1].y = density[1]
+                band = self.tolerance.value
+                self.figure.layout.shapes[0].update(x0=90 - band, x1=90 + band)
+                self.figure.layout.title.text = title
         allowed = g.max_vectors(eps, d)
         levenshtein = g.levenshtein_bound(n, d)
         count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "

@@ -10,7 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
-from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, row
+from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
@@ -87,12 +87,16 @@ def heads_figure(found: heads.LayerHeads, position: int) -> go.Figure:
                             y=lengths.tolist() + [float(found.total[position].norm())],
                             marker_color=[BAR_COLOR] * count + [HIGHLIGHT_COLOR], hovertemplate="%{x}: %{y:.3f}<extra></extra>"),
                      row=2, col=1)
-    figure.update_xaxes(showticklabels=False, type="category", row=1)
-    figure.update_yaxes(showticklabels=False, type="category", autorange="reversed", row=1)
+    figure.update_xaxes(showticklabels=False, showgrid=False, range=[-0.5, n - 0.5], row=1)
+    figure.update_yaxes(showticklabels=False, showgrid=False, range=[n - 0.5, -0.5], row=1)
     figure.update_layout(height=560, width=760, autosize=False, showlegend=False, template="plotly_white",
-                         title=f"layer {found.layer}: each head's pattern, and the length of the change it proposes to token "
-                               f"{position} ({display_token(found.tokens[position])})", margin=dict(l=20, r=20, t=80, b=30))
+                         title=heads_title(found, position), margin=dict(l=20, r=20, t=80, b=30))
     return figure
+
+
+def heads_title(found: heads.LayerHeads, position: int) -> str:
+    return (f"layer {found.layer}: each head's pattern, and the length of the change it proposes to token {position} "
+            f"({display_token(found.tokens[position])})")
 
 
 class HeadsExplorer(Explorer):
@@ -113,7 +117,17 @@ class HeadsExplorer(Explorer):
 
     def update(self) -> None:
         found = heads.layer_heads(self.lm, self.prompt, self.layer.value)
-        redraw(self.figure, heads_figure(found, self.token.value))
+        position, count = self.token.value, found.patterns.shape[0]
+        if not self.figure.data:
+            redraw(self.figure, heads_figure(found, position))
+        else:  # same prompt, same heads: only the dots' sizes, the bars and the title change
+            masked = ~attention.causal_mask(len(found.tokens))
+            lengths = found.deltas[:, position].norm(dim=-1).tolist() + [float(found.total[position].norm())]
+            with self.figure.batch_update():
+                for h in range(count):  # the grids come first, two traces each (dots, then masked crosses)
+                    resize_dots(self.figure.data[2 * h], found.patterns[h], masked)
+                self.figure.data[-1].y = lengths
+                self.figure.layout.title.text = heads_title(found, position)
         overlap = found.pattern_overlap()
         others = overlap[~torch.eye(len(overlap), dtype=torch.bool)]
         self.facts.value = (f"two different heads of this layer share on average {float(others.mean()):.0%} of their attention "

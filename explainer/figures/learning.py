@@ -12,6 +12,12 @@ from explainer.figures.common import Explorer, base_layout, float_slider, int_sl
 from explainer.style import HIGHLIGHT_COLOR
 
 
+def descent_title(descent: learning.Descent) -> str:
+    end = descent.path[-1]
+    return (f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {len(descent.path) - 1} steps, "
+            f"ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}")
+
+
 def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
     """The cost over (w1, w2) as contours, and the path gradient descent takes from its start."""
     w1, w2, cost = learning.surface(model)
@@ -24,9 +30,7 @@ def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
         go.Scatter(x=[float(path[0, 0])], y=[float(path[0, 1])], mode="markers", name="start",
                    marker=dict(size=13, color=HIGHLIGHT_COLOR, line=dict(color="black", width=1))),
     ])
-    end = path[-1]
-    base_layout(figure, f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {len(path) - 1} steps, "
-                        f"ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}", height=520, showlegend=False,
+    base_layout(figure, descent_title(descent), height=520, showlegend=False,
                 xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
                 yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])]))
     return figure
@@ -55,8 +59,16 @@ class DescentExplorer(Explorer):
                 self.w1.value, self.w2.value = points.xs[0], points.ys[0]
 
     def update(self) -> None:
+        """Descend again; on a redraw only the path, the start and the title travel (the surface stays)."""
         descent = learning.gradient_descent(self.model, (self.w1.value, self.w2.value), self.rate.value, self.steps.value)
-        redraw(self.figure, surface_figure(self.model, descent))
+        if not self.figure.data:
+            redraw(self.figure, surface_figure(self.model, descent))
+            return
+        path = descent.path.numpy()
+        with self.figure.batch_update():
+            self.figure.data[1].update(x=path[:, 0], y=path[:, 1])
+            self.figure.data[2].update(x=path[:1, 0], y=path[:1, 1])
+            self.figure.layout.title.text = descent_title(descent)
 
 
 class SnapshotExplorer(Explorer):

@@ -55,7 +55,13 @@ class MLPExplorer(Explorer):
 
     def update(self) -> None:
         step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
-        redraw(self.figure, neurons_figure(step))
+        fresh = neurons_figure(step)
+        if not self.figure.data:
+            redraw(self.figure, fresh)
+        else:  # the same 40 bars: new neurons, heights, colours and title
+            with self.figure.batch_update():
+                self.figure.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, marker_color=fresh.data[0].marker.color)
+                self.figure.layout.title.text = fresh.layout.title.text
         self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
 
 

@@ -11,6 +11,10 @@ from explainer.figures.common import Explorer, base_layout, redraw
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
+def stream_title(flow: residual.Stream, position: int) -> str:
+    return f"the residual stream of token {position}: {display_token(flow.tokens[position])}"
+
+
 def stream_figure(flow: residual.Stream, position: int) -> go.Figure:
     """For one token: the length of the running vector after each stage, and the length of what each stage added."""
     figure = go.Figure([
@@ -18,7 +22,7 @@ def stream_figure(flow: residual.Stream, position: int) -> go.Figure:
         go.Scatter(x=flow.stages, y=flow.norms(position).tolist(), name="|the running vector|", mode="lines+markers",
                    line=dict(color=BAR_COLOR, width=3)),
     ])
-    return base_layout(figure, f"the residual stream of token {position}: {display_token(flow.tokens[position])}",
+    return base_layout(figure, stream_title(flow, position),
                        height=400, xaxis=dict(tickangle=-30, automargin=True), yaxis_title="length",
                        legend=dict(orientation="h", y=-0.35))
 
@@ -44,7 +48,14 @@ class StreamExplorer(Explorer):
         self.safely(self.update)
 
     def update(self) -> None:
-        redraw(self.figure, stream_figure(self.flow, self.token.value))
+        position = self.token.value
+        if not self.figure.data:
+            redraw(self.figure, stream_figure(self.flow, position))
+            return
+        with self.figure.batch_update():
+            self.figure.data[0].y = self.flow.added_norms(position).tolist()
+            self.figure.data[1].y = self.flow.norms(position).tolist()
+            self.figure.layout.title.text = stream_title(self.flow, position)
 
 
 def layer_norm_figure(steps: residual.LayerNormSteps) -> go.Figure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -65,7 +66,17 @@ class CostExplorer(Explorer):
         return max(64, int(2**self.width.value) // 64 * 64)
 
     def update(self) -> None:
-        redraw(self.figure, cost_figure(self.d_model(), 2**self.context.value))
+        """New sizes: the three curves, the crossover line and the title (the axes stay)."""
+        fresh = cost_figure(self.d_model(), 2**self.context.value)
+        if not self.figure.data:
+            redraw(self.figure, fresh)
+            return
+        with self.figure.batch_update():
+            for shown, new in zip(self.figure.data, fresh.data):
+                shown.update(x=new.x, y=new.y)
+            self.figure.layout.shapes[0].update(x0=fresh.layout.shapes[0].x0, x1=fresh.layout.shapes[0].x1)
+            self.figure.layout.annotations[0].update(x=fresh.layout.annotations[0].x, text=fresh.layout.annotations[0].text)
+            self.figure.layout.title.text = fresh.layout.title.text
 
 
 def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> pd.DataFrame:
@@ -75,13 +86,26 @@ def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> pd.DataFrame:
                          for name, kv in rows])
 
 
+SPREAD_BINS = np.linspace(-60, 60, 121)  # q·k values, one bin per unit
+
+
+def spread_traces(spread: scale.DotProductSpread) -> list[dict]:
+    """The two histograms as bar heights over fixed bins (counted here, so only 120 numbers each travel)."""
+    centres = (SPREAD_BINS[:-1] + SPREAD_BINS[1:]) / 2
+    return [dict(x=centres, y=np.histogram(values.numpy(), SPREAD_BINS)[0] / len(values), name=name)
+            for values, name in ((spread.raw, f"q·k: variance {float(spread.raw.var()):.1f}"),
+                                 (spread.scaled, f"q·k/√d_k: variance {float(spread.scaled.var()):.2f}"))]
+
+
+def spread_title(spread: scale.DotProductSpread) -> str:
+    return (f"d_k = {spread.d_k}: largest softmax weight over 16 keys: {spread.top_weight_raw:.2f} unscaled, "
+            f"{spread.top_weight_scaled:.2f} scaled")
+
+
 def spread_figure(spread: scale.DotProductSpread) -> go.Figure:
-    figure = go.Figure([go.Histogram(x=spread.raw.tolist(), name=f"q·k: variance {float(spread.raw.var()):.1f}", opacity=0.6, nbinsx=80),
-                        go.Histogram(x=spread.scaled.tolist(), name=f"q·k/√d_k: variance {float(spread.scaled.var()):.2f}",
-                                     opacity=0.6, nbinsx=80)])
-    return base_layout(figure, f"d_k = {spread.d_k}: largest softmax weight over 16 keys: {spread.top_weight_raw:.2f} unscaled, "
-                               f"{spread.top_weight_scaled:.2f} scaled", height=380, barmode="overlay",
-                       legend=dict(orientation="h", y=-0.2))
+    figure = go.Figure([go.Bar(**trace, opacity=0.6) for trace in spread_traces(spread)])
+    return base_layout(figure, spread_title(spread), height=380, barmode="overlay", bargap=0,
+                       xaxis_title="score", yaxis_title="share of pairs", legend=dict(orientation="h", y=-0.25))
 
 
 class ScalingExplorer(Explorer):
@@ -96,4 +120,11 @@ class ScalingExplorer(Explorer):
         self.safely(self.update)
 
     def update(self) -> None:
-        redraw(self.figure, spread_figure(scale.dot_product_spread(self.d_k.value)))
+        spread = scale.dot_product_spread(self.d_k.value)
+        if not self.figure.data:
+            redraw(self.figure, spread_figure(spread))
+            return
+        with self.figure.batch_update():
+            for shown, trace in zip(self.figure.data, spread_traces(spread)):
+                shown.update(y=trace["y"], name=trace["name"])
+            self.figure.layout.title.text = spread_title(spread)

@@ -18,12 +18,11 @@ from manim import (DOWN, LEFT, RIGHT, UP, WHITE, Arrow, Circle, FadeIn, FadeOut,
                    Scene, Text, VGroup, config)
 
 from explainer.style import BAR_COLOR, DOT_COLOR, FONT, HIGHLIGHT_COLOR, MASKED_COLOR, POSITIVE_COLOR, display_token
+from explainer.video.render import MARKS_SUFFIX, OPTIONS_VARIABLE
 
 GREY = "#9ca3af"
 CAPTION_WIDTH = 12.6  # scene units; the frame is 14.2 wide
 READING_WORDS_PER_SECOND = 2.6
-OPTIONS_VARIABLE = "EXPLAINER_CHAPTER"
-MARKS_SUFFIX = ".marks.json"
 
 
 def chapter_options() -> dict:

@@ -22,9 +22,10 @@ from typing import Callable
 from explainer.errors import ExplainerError, UnknownSceneError
 from explainer.files import atomic_path
 from explainer.paths import ANIMATIONS_DIR, BUILD_DIR, DATA_DIR, PROJECT_ROOT
-from explainer.video.pieces import MARKS_SUFFIX, OPTIONS_VARIABLE
 
 QUALITY_FLAGS = {"low": "-ql", "medium": "-qm", "high": "-qh"}
+OPTIONS_VARIABLE = "EXPLAINER_CHAPTER"  # the JSON options a chapter reads (prompt, layer, head, model, fast)
+MARKS_SUFFIX = ".marks.json"  # beside each video: the moments its chapter marked
 FAST_FRAME_RATE = 5  # tests: every animation is kept, at fewer frames per second
 CACHE_DIR = BUILD_DIR / "videos"
 # The chapters in the order they are watched (the file names under animations/).

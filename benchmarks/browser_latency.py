@@ -1,0 +1,63 @@
+"""What a user feels: in JupyterLab under Chromium (1280-px window, file browser open), each notebook's Run All time,
+and for every slider and dropdown the time from the key press to the last redraw of the figure it drives.
+
+    python benchmarks/browser_latency.py [--quick] [--moves 10] [--notebook NAME ...]
+
+Targets: every control's p95 ≤ 150 ms, every notebook's Run All → idle ≤ 5 s, on 2 cores. Each control is moved
+--moves times (one step at a time, back and forth); --quick moves each control 3 times in three notebooks.
+"""
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from explainer.lab import Lab, NotebookPage, chromium
+from explainer.paths import NOTEBOOKS_DIR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--moves", type=int, default=10)
+    parser.add_argument("--notebook", action="append", help="only this notebook (name without .ipynb; repeatable)")
+    args = parser.parse_args()
+    names = args.notebook or sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    moves = args.moves
+    if args.quick:
+        names, moves = names[:3], 3
+    run_all, controls = {}, []
+    with tempfile.TemporaryDirectory() as work:
+        lab = Lab(Path(work))
+        try:
+            with chromium() as context:
+                for name in names:
+                    notebook = NotebookPage(context, lab, f"{name}.ipynb")
+                    run_all[name] = notebook.run_all()
+                    print(f"{name}: Run All → idle {run_all[name]:.1f} s")
+                    for control in notebook.controls():
+                        times = []
+                        for _ in range(moves):
+                            control = notebook.controls()[control.index]  # its value moved: read it again
+                            times.append(notebook.move(control))
+                        p50, p95 = np.percentile(times, [50, 95])
+                        controls.append({"notebook": name, "control": f"{control.kind} {control.label}", "cell": control.cell,
+                                         "p50_ms": round(float(p50)), "p95_ms": round(float(p95))})
+                        print(f"    {control.kind:8s} {control.label:22s} cell {control.cell:2d}: p50 {p50:5.0f} ms, p95 {p95:5.0f} ms")
+                    notebook.close()
+                    lab.shutdown_kernels()
+        finally:
+            lab.stop()
+    worst = max(controls, key=lambda c: c["p95_ms"]) if controls else None
+    print(f"controls over 150 ms at p95: {sum(c['p95_ms'] > 150 for c in controls)} of {len(controls)}; "
+          f"notebooks over 5 s to run: {sum(s > 5 for s in run_all.values())} of {len(run_all)}")
+    print(json.dumps({"controls": len(controls), "worst_p95_ms": worst["p95_ms"] if worst else None,
+                      "worst_control": f"{worst['notebook']}: {worst['control']}" if worst else None,
+                      "over_150ms": sum(c["p95_ms"] > 150 for c in controls),
+                      "run_all_s": {k: round(v, 1) for k, v in run_all.items()}, "rows": controls}))
+
+
+if __name__ == "__main__":
+    main()
