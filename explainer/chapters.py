@@ -81,13 +81,17 @@ class ChapterPlayer(Explorer):
                                 "or run <code>make gallery</code> once to render every chapter.</i></p>")
 
     def show(self, video: Path) -> None:
-        """Copy the video beside the notebook and play it from there (JupyterLab serves it; no network)."""
+        """Copy the video (and a still from its middle, as its poster) beside the notebook and play it from there:
+        JupyterLab serves the folder, so nothing comes from the network."""
         beside = self.folder / "videos" / video.name
+        poster = beside.with_suffix(".png")
         if not beside.is_file():
             beside.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(video, beside)
+        if not poster.is_file():
+            render.save_still(render.Rendered(video, video.with_suffix(render.MARKS_SUFFIX), True), poster)
         self.video.value = (f"<video controls preload='metadata' style='width:100%;max-width:760px' "
-                            f"src='videos/{html.escape(video.name)}'></video>")
+                            f"poster='videos/{html.escape(poster.name)}' src='videos/{html.escape(video.name)}'></video>")
 
     def start(self) -> None:
         if self.rendering and self.rendering.is_alive():

@@ -39,8 +39,9 @@ for _widget in [_o for _o in _gc.get_objects() if isinstance(_o, _go.FigureWidge
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # copied beside the pages from jupyter-server-mathjax
 # jupyter-server-mathjax ships the STIX-Web fonts only: tell MathJax to use them (its default, TeX, is not there).
 MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
-                 'webFont: "STIX-Web", imageFont: null}});</script>')
-LOCAL_VIDEO = re.compile(r"src='videos/([\w.-]+\.mp4)'")
+                 'webFont: "STIX-Web", imageFont: null}, tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], '
+                 'processEscapes: true}});</script>')
+LOCAL_VIDEO = re.compile(r"(?:src|poster)=[\"']videos/([\w.-]+\.(?:mp4|png))[\"']")
 
 
 @dataclass
@@ -198,20 +199,11 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
 def render_scene(scene: str, out_dir: Path, quality: str, fast: bool = False) -> float:
     """Render a chapter (or reuse its render) to out/videos/CHAPTER.mp4 with a still from its middle as
     out/stills/CHAPTER.png; returns its duration in seconds."""
-    import av
-    from PIL import Image
-
     result = render.render(scene, quality, render.ChapterOptions(fast=fast))
-    marks = render.read_marks(result)
-    target = out_dir / "videos" / f"{scene}.mp4"
-    with atomic_path(target) as temporary:
+    with atomic_path(out_dir / "videos" / f"{scene}.mp4") as temporary:
         shutil.copyfile(result.video, temporary)
-    middle = min(marks["marks"] or [{"time": marks["duration"] / 2}], key=lambda m: abs(m["time"] - marks["duration"] / 2))
-    with av.open(str(target)) as container:
-        still = next(f for f in container.decode(video=0) if f.time >= middle["time"])
-    with atomic_path(out_dir / "stills" / f"{scene}.png") as temporary:
-        Image.fromarray(still.to_ndarray(format="rgb24")).save(temporary, format="PNG")
-    return float(marks["duration"])
+    render.save_still(result, out_dir / "stills" / f"{scene}.png")
+    return float(render.read_marks(result)["duration"])
 
 
 def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -> dict[str, Path]:
@@ -267,7 +259,7 @@ li p{{margin:0.2em 0 0.8em}}</style>
 <p>How a transformer language model works, computed from a small GPT trained on Shakespeare and from real word
 vectors. Pages work offline; sliders become static views (open the notebooks in JupyterLab to drag them).</p>
 <h2>Notebooks</h2><ul>{''.join(items)}</ul>
-<h2>Videos</h2><p>{len(videos)} chapters, about {total} minutes.</p><div>{''.join(videos)}</div>
+{f"<h2>Videos</h2><p>{len(videos)} chapters, about {total} minutes.</p><div>{''.join(videos)}</div>" if videos else ""}
 </body></html>
 """
 

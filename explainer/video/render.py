@@ -183,3 +183,17 @@ def read_marks(rendered: Rendered) -> dict:
 
 def read_marks_file(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save_still(rendered: Rendered, target: Path) -> Path:
+    """The frame at the marked moment nearest the middle of the video, as a PNG (a poster for the player)."""
+    import av
+    from PIL import Image
+
+    marks = read_marks(rendered)
+    middle = min(marks["marks"] or [{"time": marks["duration"] / 2}], key=lambda m: abs(m["time"] - marks["duration"] / 2))
+    with av.open(str(rendered.video)) as container:
+        frame = next(f for f in container.decode(video=0) if f.time >= middle["time"])
+    with atomic_path(Path(target)) as temporary:
+        Image.fromarray(frame.to_ndarray(format="rgb24")).save(temporary, format="PNG")
+    return Path(target)
