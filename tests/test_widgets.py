@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,3 +92,93 @@ def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the
     assert follower.current() == {}, "unchanged settings render the chapter's own"
     explorer.head.value = 3
     assert follower.current() == {"head": 3}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return checkpoint.load()
+
+
+def test_stream_explorer_follows_the_chosen_token(shipped):
+    from explainer import residual
+    from explainer.figures.residual import StreamExplorer
+
+    flow = residual.stream(shipped, examples.ROMEO_LINE)
+    explorer = StreamExplorer(flow, position=-1)
+    explorer.token.value = 2
+    assert list(explorer.figure.data[1].y) == pytest.approx(flow.norms(2).tolist())
+    assert list(explorer.figure.data[0].y) == pytest.approx(flow.added_norms(2).tolist())
+
+
+def test_context_explorer_stage_and_word(shipped):
+    from explainer import context
+    from explainer.figures.context import ContextExplorer
+
+    explorer = ContextExplorer(shipped, examples.WORD_CONTEXTS, word="light")
+    explorer.stage.value = 0
+    assert np.allclose(np.array(explorer.grid.data[0].z), 1.0, atol=1e-6), "at the token embedding every line agrees"
+    explorer.word.value = "grave"
+    found = context.word_in_contexts(shipped, "grave", examples.WORD_CONTEXTS["grave"])
+    np.testing.assert_allclose(np.array(explorer.grid.data[0].z), found.similarity(explorer.stage.value).numpy(), atol=1e-6)
+    assert "Thy grave admonishments" in explorer.lens.value
+
+
+def test_mlp_and_neuron_explorers(shipped):
+    from explainer import mlp
+    from explainer.figures.mlp import MLPExplorer, NeuronExplorer
+
+    explorer = MLPExplorer(shipped, examples.ROMEO_LINE, layer=0)
+    explorer.layer.value = 3
+    step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 3, explorer.token.value)
+    strongest = step.post[torch.argsort(step.post.abs(), descending=True)[:40]]
+    assert list(explorer.figure.data[0].y) == pytest.approx(strongest.tolist(), abs=1e-5)
+    neurons = NeuronExplorer(shipped, layer=4, neuron=mlp.strongest_neuron(shipped, 4))
+    first = neurons.contexts.value
+    neurons.neuron.value = (neurons.neuron.value + 1) % neurons.neuron.max
+    assert neurons.contexts.value != first and "raises" in neurons.answer.value
+
+
+def test_heads_explorer_sums_the_layers_heads(shipped):
+    from explainer import heads
+    from explainer.figures.heads import HeadsExplorer
+
+    explorer = HeadsExplorer(shipped, examples.ROMEO_LINE, layer=0)
+    explorer.layer.value = 2
+    found = heads.layer_heads(shipped, examples.ROMEO_LINE, 2)
+    position = explorer.token.value
+    assert list(explorer.figure.data[-1].y)[-1] == pytest.approx(float(found.total[position].norm()), rel=1e-5)
+
+
+def test_descent_explorer_moves_with_its_sliders_and_a_click():
+    from explainer.figures.learning import DescentExplorer
+
+    explorer = DescentExplorer(steps=20)
+    explorer.w1.value = 1.5
+    assert explorer.figure.data[1].x[0] == pytest.approx(1.5) and len(explorer.figure.data[1].x) == 21
+
+    class Points:  # what plotly hands a click callback
+        xs, ys = [-2.0], [-1.0]
+
+    explorer.start_at(Points())
+    assert explorer.figure.data[2].x[0] == pytest.approx(-2.0) and explorer.figure.data[2].y[0] == pytest.approx(-1.0)
+
+
+def test_scale_explorers_and_rope():
+    import torch as t
+
+    from explainer import positions, scale
+    from explainer.figures.positions import RopeExplorer
+    from explainer.figures.scale import CostExplorer, ScalingExplorer
+
+    cost = CostExplorer()
+    cost.width.value = 12
+    d = cost.d_model()
+    expected = scale.layer_cost(int(cost.figure.data[0].x[-1]), d, d // 64, 64, 4 * d).attention_flops
+    assert cost.figure.data[0].y[-1] == expected
+    scaling = ScalingExplorer(d_k=16)
+    scaling.d_k.value = 256
+    assert "d_k = 256" in scaling.figure.layout.title.text and sum(scaling.figure.data[0].y) == pytest.approx(1, abs=0.02)
+    q, k = positions.random_query_key()
+    rope = RopeExplorer(q, k)
+    rope.shift.value = 7
+    assert f"{positions.rope_score(q, k, rope.query_position.value + 7, rope.key_position.value + 7):.6f}" in rope.readout.value

@@ -1,0 +1,163 @@
+"""The newer chapters' maths against independent computations: head scores, the residual stream and LayerNorm,
+context, the MLP and its neurons, many heads and the value map, and gradient descent."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explainer import context, heads, learning, mlp, residual, scale, settings
+from explainer.gpt import checkpoint
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return checkpoint.load()
+
+
+def test_head_scores_equal_a_hand_loop_over_run_with_cache(lm):
+    text = "He spoke to the noble lord and the poor man; " * 20 + "the noble lord"
+    pairs = heads.find_modifier_pairs(text, {"noble", "poor"}, {"lord", "man"})
+    scores = heads.score_heads(lm, text, pairs, random_bigrams=20, seed=3)
+    windows = heads.pair_windows(lm, text, pairs)
+    assert scores.pairs == len(windows) > 0
+    expected = torch.zeros_like(scores.modifier)
+    for window in windows:
+        assert lm.tokens(window.ids[-2:]) == [f" {window.adjective}", f" {window.noun}"]
+        _, cache = lm.model.run_with_cache(torch.tensor([window.ids]))
+        for layer in range(lm.model.config.n_layer):
+            expected[layer] += cache[f"blocks.{layer}.attn.hook_pattern"][0, :, -1, -2]
+    torch.testing.assert_close(scores.modifier, expected / len(windows), atol=1e-5, rtol=0)
+    assert scores.uniform == pytest.approx(1 / lm.block_size)
+    torch.testing.assert_close(scores.excess, scores.modifier - scores.previous_token)
+
+
+def test_the_shipped_running_example_is_what_measurement_gives(lm):
+    shipped = heads.running_example(lm)
+    measured = heads.find_running_example(lm)
+    assert (shipped.prompt, shipped.layer, shipped.head, shipped.noun_position) == \
+        (measured.prompt, measured.layer, measured.head, measured.noun_position)
+    torch.testing.assert_close(shipped.scores.modifier, measured.scores.modifier, atol=1e-4, rtol=0)
+    assert heads.whole_word_tokens(lm, shipped.prompt)
+
+
+def test_the_residual_stream_adds_up_to_the_cache(lm):
+    flow = residual.stream(lm, settings.ROMEO_LINE)
+    _, _, cache = lm.run_with_cache(settings.ROMEO_LINE)
+    L = lm.model.config.n_layer
+    assert len(flow.stages) == 1 + 2 * L
+    torch.testing.assert_close(flow.vectors[-1], cache[f"blocks.{L - 1}.hook_resid_post"][0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(flow.vectors[2], cache["blocks.1.hook_resid_pre"][0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(flow.norms(-1), flow.vectors[:, -1].norm(dim=-1))
+
+
+def test_layer_norm_by_hand_equals_the_module(lm):
+    x = residual.stream(lm, settings.ROMEO_LINE).vectors[3, -1]
+    steps = residual.layer_norm_steps(lm, x, 1, "ln_2")
+    assert float(steps.normalised.mean()) == pytest.approx(0, abs=1e-9)
+    assert float(steps.normalised.std(unbiased=False)) == pytest.approx(1, abs=1e-3)
+    expected = F.layer_norm(x.double(), (x.shape[0],), lm.model.transformer.h[1].ln_2.weight.double(),
+                            lm.model.transformer.h[1].ln_2.bias.double())
+    torch.testing.assert_close(steps.output, expected.detach(), atol=1e-6, rtol=0)
+    assert residual.layer_norm_check(lm, x, 1, "ln_2") < 1e-5
+
+
+def test_context_cosines_equal_a_hand_loop(lm):
+    lines = settings.WORD_CONTEXTS["light"]
+    found = context.word_in_contexts(lm, "light", lines)
+    assert torch.allclose(found.similarity(0), torch.ones(len(lines), len(lines)), atol=1e-6), "one token, one embedding"
+    L = lm.model.config.n_layer
+    vectors = []
+    for line, position in zip(lines, found.positions):
+        assert lm.tokens(lm.encode(line))[position].strip() == "light"
+        _, _, cache = lm.run_with_cache(line)
+        vectors.append(cache[f"blocks.{L - 1}.hook_resid_post"][0, position])
+    vectors = torch.stack(vectors)
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(found.similarity(-1), unit @ unit.T, atol=1e-5, rtol=0)
+    assert float(found.mean_similarity()[-1]) < 1
+
+
+def test_an_mlp_pass_equals_the_weights_applied_by_hand(lm):
+    step = mlp.mlp_pass(lm, settings.ROMEO_LINE, 2, 4)
+    block = lm.model.transformer.h[2]
+    with torch.no_grad():
+        read = block.ln_2(step.before)
+        pre = read @ block.mlp.c_fc.weight.T + block.mlp.c_fc.bias
+        post = F.gelu(pre)
+        added = post @ block.mlp.c_proj.weight.T + block.mlp.c_proj.bias
+    torch.testing.assert_close(step.pre, pre, atol=1e-5, rtol=0)
+    torch.testing.assert_close(step.post, post, atol=1e-5, rtol=0)
+    torch.testing.assert_close(step.added, added, atol=1e-5, rtol=0)
+    neuron = int(step.post.argmax())
+    asked = read @ mlp.neuron_question(lm, 2, neuron) + block.mlp.c_fc.bias.detach()[neuron]
+    assert float(asked) == pytest.approx(float(pre[neuron]), abs=1e-5)
+    up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, 2, neuron), 3)
+    logits = lm.model.lm_head.weight.detach() @ block.mlp.c_proj.weight.detach()[:, neuron]
+    assert [v for _, v in up] == pytest.approx(torch.topk(logits, 3).values.tolist(), abs=1e-5)
+
+
+def test_the_neuron_scan_finds_each_neurons_strongest_activations(lm):
+    ids = lm.tokenizer.encode(settings.ROMEO_TEXT * 8)[: 2 * lm.block_size]
+    values, index = mlp.scan_neurons(lm, ids, top=3, batch_size=1)
+    _, cache = lm.model.run_with_cache(torch.tensor(ids).view(2, lm.block_size))
+    post = cache["blocks.1.mlp.hook_post"].flatten(0, 1)  # [tokens, 4C]
+    best = torch.topk(post, 3, dim=0)
+    torch.testing.assert_close(values[1], best.values.T, atol=1e-5, rtol=0)
+    assert torch.equal(post[index[1, :, 0], torch.arange(post.shape[1])], values[1, :, 0])
+
+
+def test_silencing_an_mlp_removes_its_output(lm):
+    tokens = torch.tensor([lm.encode(settings.ROMEO_LINE)])
+    with mlp.ablated(lm, "mlp", 0):
+        _, cache = lm.model.run_with_cache(tokens)
+    assert float(cache["blocks.0.hook_mlp_out"].abs().max()) == 0
+    torch.testing.assert_close(cache["blocks.0.hook_resid_post"], cache["blocks.0.hook_resid_mid"])
+    with mlp.ablated(lm, "attn", 1):
+        _, cache = lm.model.run_with_cache(tokens)
+    assert float(cache["blocks.1.hook_attn_out"].abs().max()) == 0
+    found = mlp.recall(lm, mlp.speaker_facts())
+    assert len(found.usable) >= 3 and 0 <= float(found.probability.min()) <= 1
+    assert found.without_mlp.shape == (lm.model.config.n_layer, len(found.usable))
+
+
+def test_many_heads_add_up_and_value_maps_have_low_rank(lm):
+    found = heads.layer_heads(lm, settings.ROMEO_LINE, 2)
+    assert heads.sum_check(lm, settings.ROMEO_LINE, 2) < 1e-4
+    overlap = found.pattern_overlap()
+    torch.testing.assert_close(overlap.diagonal(), torch.ones(overlap.shape[0]), atol=1e-5, rtol=0)
+    c = lm.model.config
+    value = heads.value_map(lm, 2, 0)
+    assert value.rank == c.head_size and value.low_rank_weights == 2 * c.n_embd * c.head_size
+    assert value.full_weights == c.n_embd**2
+    gpt3 = scale.GPT3
+    assert gpt3.d_model * gpt3.d_head == 1_572_864 and gpt3.n_layers * gpt3.n_heads == 9_216  # the talk's checks
+
+
+def test_gradient_descent_follows_the_analytic_gradient():
+    toy = learning.toy()
+    start = (0.3, 0.8)
+    descent = learning.gradient_descent(toy, start, learning_rate=0.05, steps=1)
+    w1, w2 = start
+    t = np.tanh(w1 * toy.x.numpy())
+    residual_ = w2 * t - toy.y.numpy()
+    gradient = np.array([np.mean(2 * residual_ * w2 * (1 - t**2) * toy.x.numpy()), np.mean(2 * residual_ * t)])
+    np.testing.assert_allclose(descent.path[1].numpy(), np.array(start) - 0.05 * gradient, atol=1e-10)
+    assert float(toy.cost(torch.tensor(learning.TRUE_WEIGHTS[0]), torch.tensor(learning.TRUE_WEIGHTS[1]))) < 0.05
+    low, high = learning.gradient_descent(toy, (0.5, 0.5), 0.2, 300), learning.gradient_descent(toy, (-0.5, -0.5), 0.2, 300)
+    assert float(low.path[-1][0]) * float(high.path[-1][0]) < 0, "the two starts fall into the two mirror-image valleys"
+    with pytest.raises(Exception, match="learning rate must be a positive number"):
+        learning.gradient_descent(toy, start, learning_rate=-1)
+
+
+def test_snapshot_predictions_come_from_each_snapshot(lm):
+    found = learning.snapshot_predictions(None, "ROMEO:\n", top=3, new_tokens=5)
+    steps = checkpoint.snapshot_steps(checkpoint.SHIPPED_CHECKPOINT)
+    assert [f.step for f in found] == steps
+    first = checkpoint.load(step=0)
+    probs = torch.softmax(first.next_token_logits("ROMEO:\n"), -1)
+    assert found[0].top_probs == pytest.approx(torch.topk(probs, 3).values.tolist(), abs=1e-6)
+    assert found[0].top_probs[0] < 0.01 < found[-1].top_probs[0], "random weights guess evenly; trained ones do not"
+    assert math.isfinite(found[-1].loss)
