@@ -205,24 +205,15 @@ WORD_GROUPS = {
 
 @dataclass
 class Cloud:
-    """Words placed along two meaningful directions and the main remaining direction of variation."""
+    """Words placed along two meaningful directions."""
 
     words: list[str]
     groups: list[str]
-    coordinates: np.ndarray  # [words, 3]: along direction 1, along direction 2, along the rest's first component
-    explained: float  # share of the rest's variance along the third axis
+    coordinates: np.ndarray  # [words, 2]: each word's unit vector measured along the two directions
 
 
 def cloud(kv: KeyedVectors, groups: dict[str, list[str]], first: np.ndarray, second: np.ndarray) -> Cloud:
-    """Coordinates of the words' unit vectors along `first` and `second`, and along the first principal
-    component of what is left once those two directions are removed."""
+    """Coordinates of the words' unit vectors along `first` and `second`."""
     words = [w for members in groups.values() for w in members]
     labels = [name for name, members in groups.items() for _ in members]
-    units = np.array([unit(vector(kv, w)) for w in words])
-    basis, _ = np.linalg.qr(np.stack([first, second], axis=1))  # [50, 2], orthonormal
-    rest = units - units @ basis @ basis.T
-    rest = rest - rest.mean(axis=0)
-    _, singular, vt = np.linalg.svd(rest, full_matrices=False)
-    third = rest @ vt[0]
-    coordinates = np.column_stack([units @ first, units @ second, third])
-    return Cloud(words, labels, coordinates, float(singular[0] ** 2 / (singular**2).sum()))
+    return Cloud(words, labels, project(kv, words, [first, second]))

@@ -63,7 +63,7 @@ def gradient_descent(model: Toy, start: tuple[float, float], learning_rate: floa
         with torch.no_grad():
             w -= learning_rate * gradient
         path.append(w.detach().clone())
-    costs.append(float(model.cost(w[0], w[1])))
+    costs.append(float(model.cost(w[0], w[1]).detach()))
     return Descent(torch.stack(path), torch.tensor(costs))
 
 

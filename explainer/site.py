@@ -38,8 +38,11 @@ for _widget in [_o for _o in _gc.get_objects() if isinstance(_o, _go.FigureWidge
     _widget._widget_data, _widget._widget_layout = _widget._data, _widget._layout"""
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # copied beside the pages from jupyter-server-mathjax
 # jupyter-server-mathjax ships the STIX-Web fonts only: tell MathJax to use them (its default, TeX, is not there).
+# MathJax measures fonts against a face that never loads, `url('about:blank')`, which a file:// page reports as a
+# CORS error in the console; a local() face that is not installed never loads either, silently.
 MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
-                 'webFont: "STIX-Web", imageFont: null}, tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], '
+                 'webFont: "STIX-Web", imageFont: null, styles: {"@font-face": {"font-family": "MathJax_Blank", '
+                 'src: "local(\'MathJax_Blank_Missing\')"}}}, tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], '
                  'processEscapes: true}});</script>')
 LOCAL_VIDEO = re.compile(r"(?:src|poster)=[\"']videos/([\w.-]+\.(?:mp4|png))[\"']")
 

@@ -105,6 +105,23 @@ def test_summaries_match_direct_computation(lm):
         attention.attention_steps(lm, FLUFFY_PROMPT, last + 1, 0)
 
 
+def inside(polygons: np.ndarray, point: tuple[float, float]) -> bool:
+    """Even-odd ray casting over the polygons of a Plotly line trace (NaN rows separate polygons)."""
+    x, y = point
+    crossings = 0
+    for (x0, y0), (x1, y1) in zip(polygons[:-1], polygons[1:]):
+        if np.isnan([x0, y0, x1, y1]).any() or (y0 > y) == (y1 > y):
+            continue
+        crossings += x < x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return crossings % 2 == 1
+
+
+def test_masked_outline_covers_any_mask():
+    mask = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=bool)  # not causal: one square per cell
+    outline = viz.masked_outline(mask)
+    assert {(k, q) for q in range(3) for k in range(3) if inside(outline, (k, q))} == {(1, 0), (0, 1), (2, 2)}
+
+
 def test_dot_area_is_proportional_to_weight(lm):
     found = attention.prompt_attention(lm, FLUFFY_PROMPT)
     pattern = found.pattern(0, 3)
@@ -117,9 +134,10 @@ def test_dot_area_is_proportional_to_weight(lm):
     np.testing.assert_allclose(areas / areas.max(), weights / weights.max(), rtol=1e-9)
     np.testing.assert_allclose(np.sort(weights), np.sort(pattern[~masked].numpy()), rtol=1e-6)
     assert len(dots.x) == n * (n + 1) // 2
-    corners = np.stack([crosses.x, crosses.y], axis=1).reshape(-1, 6, 2)[:, :4]  # one closed square per masked cell
-    centres = {tuple(c) for c in np.round(corners.mean(axis=1)).astype(int).tolist()}
-    assert centres == {(k, q) for q in range(n) for k in range(q + 1, n)}, "the grey shape covers the future, cell by cell"
+    outline = np.stack([crosses.x, crosses.y], axis=1)
+    assert not np.isnan(outline).any(), "a causal mask is drawn as one polygon"
+    covered = {(k, q) for q in range(n) for k in range(n) if inside(outline, (k, q))}
+    assert covered == {(k, q) for q in range(n) for k in range(q + 1, n)}, "the grey shape covers the future, exactly"
     # Our convention: rows (y) are queries. The transpose puts queries on x.
     second = f"1:{display_token(found.tokens[1])}"
     label = lambda axis, value: axis.ticktext[list(axis.tickvals).index(value)]
@@ -145,3 +163,23 @@ def test_explorer_sliders_change_the_grid(lm):
     assert list(explorer.figure.data[0].marker.size) != after
     explorer.transpose.value = True
     assert explorer.figure.layout.xaxis.title.text.startswith("query")
+
+
+def test_head_gallery_shows_every_heads_pattern(lm):
+    from explainer.figures.attention import head_gallery
+
+    found = attention.prompt_attention(lm, FLUFFY_PROMPT)
+    layers, heads, n = found.patterns.shape[0], found.patterns.shape[1], len(found.tokens)
+    figure = head_gallery(found)
+    shapes, dots = figure.data
+    step = n + 2
+    weights, sizes = np.array(dots.customdata), np.array(dots.marker.size)
+    np.testing.assert_allclose(sizes ** 2 / weights, (sizes ** 2 / weights)[0], rtol=1e-5)  # area ∝ weight (float32)
+    for l, h in [(0, 0), (layers - 1, heads - 1), (1, heads // 2)]:
+        mine = (np.array(dots.x) // step == h) & (np.array(dots.y) // step == l)
+        keys, queries = np.array(dots.x)[mine] - h * step, np.array(dots.y)[mine] - l * step
+        np.testing.assert_allclose(weights[mine], found.pattern(l, h).numpy()[queries.astype(int), keys.astype(int)])
+        assert mine.sum() == n * (n + 1) // 2
+        outline = np.stack([shapes.x, shapes.y], axis=1)
+        covered = {(k, q) for q in range(n) for k in range(n) if inside(outline, (k + h * step, q + l * step))}
+        assert covered == {(k, q) for q in range(n) for k in range(q + 1, n)}

@@ -51,15 +51,19 @@ def test_offline_pages_show_figures_formulas_and_video(site):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto((site / f"{NOTEBOOK}.html").as_uri())
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
-        page.wait_for_function("() => document.querySelectorAll('.MathJax, .MathJax_CHTML, mjx-container').length > 0", timeout=30_000)
+        page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
+        typeset_and_fonts_loaded = "() => new Promise(done => MathJax.Hub.Queue(() => document.fonts.ready.then(() => done(true))))"
+        page.evaluate(typeset_and_fonts_loaded)
+        formulas = page.locator(".MathJax, .MathJax_Display").count()
         figures = page.locator(".js-plotly-plot").count()
         page.goto((site / "index.html").as_uri())
-        page.wait_for_function("() => document.querySelector('video').readyState >= 1 || true")
+        page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
+        page.evaluate(typeset_and_fonts_loaded)
         duration = page.evaluate("""() => new Promise(done => { const v = document.querySelector('video');
             v.preload = 'metadata'; v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1); v.load(); })""")
         stills = page.evaluate("() => Array.from(document.images).length")
         poster = page.evaluate("() => document.querySelector('video').poster")
-    assert figures >= 2
+    assert figures >= 2 and formulas > 0
     assert duration > 5, "the chapter plays (the browser reads its duration)"
     assert poster.endswith(f"stills/{SCENE}.png") and stills == 0
     assert not requests, f"tried to reach the network: {requests}"

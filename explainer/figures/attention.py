@@ -4,18 +4,19 @@ and a head forming during training. Grids are [query, key]: rows are the token b
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from explainer import attention
-from explainer.figures.common import (Explorer, dot_grid, heatmap, html_tokens, int_slider, next_token_bars, prompt_box,
-                                      redraw, row, row_bars, temperature_slider, update_bars, update_dot_grid,
-                                      update_heatmap)
+from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, dot_grid, heatmap, html_tokens, int_slider,
+                                      masked_outline,
+                                      next_token_bars, prompt_box, redraw, row, row_bars, temperature_slider, title_above,
+                                      update_bars, update_dot_grid, update_heatmap)
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 def token_labels(tokens: list[str]) -> list[str]:
@@ -154,24 +155,42 @@ def head_summary(found: attention.PromptAttention) -> pd.DataFrame:
                          for l in range(layers) for h in range(heads)])
 
 
-def head_gallery(found: attention.PromptAttention, cell_px: int = 170) -> go.Figure:
-    """Every head's pattern on one prompt, one small dot grid per head (rows: layers, columns: heads)."""
+def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Figure:
+    """Every head's pattern on one prompt, one small grid per head (rows: layers, columns: heads), drawn as a single
+    trace of dots and one grey shape for the masked cells, so that it draws quickly however many heads there are."""
     layers, heads = found.patterns.shape[:2]
     n = len(found.tokens)
-    gallery = make_subplots(rows=layers, cols=heads, subplot_titles=[f"L{l} H{h}" for l in range(layers) for h in range(heads)],
-                            horizontal_spacing=0.02, vertical_spacing=0.03)
+    step = n + 2  # one grid's width plus a gap
+    query, key = np.tril_indices(n)
+    outline = masked_outline(np.triu(np.ones((n, n), dtype=bool), 1))  # (key, query)
+    x, y, weights, text, shape_x, shape_y = [], [], [], [], [], []
     for l in range(layers):
         for h in range(heads):
-            grid = dot_grid(found.pattern(l, h), found.tokens, masked=masked_cells(n), size_px=cell_px)
-            for trace in grid.data:
-                gallery.add_trace(trace, row=l + 1, col=h + 1)
-    gallery.update_xaxes(showticklabels=False, range=[-0.5, n - 0.5])
-    gallery.update_yaxes(showticklabels=False, range=[n - 0.5, -0.5])
-    size = min(760, cell_px * heads)
-    gallery.update_layout(height=size * layers // heads + 60, width=size, showlegend=False, template="plotly_white",
-                          title=f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})",
-                          margin=dict(l=10, r=10, t=60, b=10))
-    return gallery
+            pattern = found.pattern(l, h).numpy()
+            x.append(key + h * step)
+            y.append(query + l * step)
+            weights.append(pattern[query, key])
+            text += [f"layer {l}, head {h}: query {q} → key {k}" for q, k in zip(query, key)]
+            shape_x += [outline[:, 0] + h * step, [np.nan]]
+            shape_y += [outline[:, 1] + l * step, [np.nan]]
+    weights = np.concatenate(weights)
+    size = 0.95 * min(cell_px, MAX_WIDTH / heads) / step
+    figure = go.Figure([
+        go.Scatter(x=np.concatenate(shape_x), y=np.concatenate(shape_y), mode="lines", fill="toself", line=dict(width=0),
+                   fillcolor=MASKED_FILL, hoverinfo="skip"),
+        go.Scatter(x=np.concatenate(x), y=np.concatenate(y), mode="markers", text=text, customdata=weights,
+                   marker=dict(size=size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
+                   hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>"),
+    ])
+    names = [dict(x=h * step + (n - 1) / 2, y=l * step - 1.2, text=f"L{l} H{h}", showarrow=False, font=dict(size=12))
+             for l in range(layers) for h in range(heads)]
+    width = min(MAX_WIDTH, cell_px * heads)
+    figure.update_layout(template="plotly_white", showlegend=False, annotations=names, width=width,
+                         height=round(width * layers / heads) + 70, autosize=False, margin=dict(l=10, r=10, t=60, b=10),
+                         title=title_above(f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})"),
+                         xaxis=dict(visible=False, range=[-1, heads * step - 2]),
+                         yaxis=dict(visible=False, range=[layers * step - 2, -2], scaleanchor="x"))
+    return figure
 
 
 class GenerationExplorer(Explorer):

@@ -187,10 +187,9 @@ def dot_grid(
         customdata=weights, meta=max_size, hovertemplate="%{text}<br>weight %{customdata:.4f}<extra></extra>",
     ))
     if len(hidden):  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
-        hx, hy = place(hidden)
-        corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [np.nan, np.nan]])
-        outline = (np.stack([hx, hy], axis=1)[:, None, :] + corners[None]).reshape(-1, 2)
-        figure.add_trace(go.Scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", fill="toself", name="masked",
+        outline = masked_outline(masked)
+        x_line, y_line = (outline[:, 1], outline[:, 0]) if transpose else (outline[:, 0], outline[:, 1])
+        figure.add_trace(go.Scatter(x=x_line, y=y_line, mode="lines", fill="toself", name="masked",
                                     fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
     query_axis = dict(title="query (the token being updated)", tickvals=list(range(n_query)), ticktext=queries,
                       range=[-0.5, n_query - 0.5])
@@ -205,6 +204,19 @@ def dot_grid(
         margin=dict(l=140, r=20, t=190, b=20),
     )
     return figure
+
+
+def masked_outline(masked: np.ndarray) -> np.ndarray:
+    """The outline (key, query) of the masked cells as one polygon, when every row's masked cells are a run to the
+    row's end (a causal mask); else one square per cell, separated by gaps."""
+    n_query, n_key = masked.shape
+    starts = [int(np.argmax(row)) if row.any() else n_key for row in masked]
+    if all(row[start:].all() and not row[:start].any() for row, start in zip(masked, starts)):
+        left = [(s - 0.5, y) for q, s in enumerate(starts) for y in (q - 0.5, q + 0.5)]
+        return np.array(left + [(n_key - 0.5, n_query - 0.5), (n_key - 0.5, -0.5), left[0]])
+    corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [np.nan, np.nan]])
+    cells = np.argwhere(masked)[:, ::-1]  # (key, query)
+    return (cells[:, None, :] + corners[None]).reshape(-1, 2)
 
 
 def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:

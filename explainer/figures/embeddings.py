@@ -111,22 +111,17 @@ class AnalogyPlayground(Explorer):
 
 
 def cloud_figure(cloud: E.Cloud, axis_titles: tuple[str, str]) -> go.Figure:
-    """A rotatable 3-D scatter of labelled words, one colour per group."""
+    """Words placed along two directions, one colour per group of words, each labelled."""
     figure = go.Figure()
     for color, group in zip(GROUP_COLORS * 3, dict.fromkeys(cloud.groups)):
         members = [i for i, g in enumerate(cloud.groups) if g == group]
-        xyz = cloud.coordinates[members]
-        figure.add_trace(go.Scatter3d(
-            x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers+text", name=group,
-            text=[cloud.words[i] for i in members], textfont=dict(size=10, color=color),
-            marker=dict(size=4, color=color), hovertemplate="%{text}<extra></extra>"))
-    third = f"rest, PC 1 ({cloud.explained:.0%})"
-    base_layout(figure, f"{len(cloud.words)} words along two directions", height=620,
-                scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], zaxis_title=third, aspectmode="cube",
-                           camera=dict(eye=dict(x=1.7, y=-1.5, z=0.7))),
-                legend=dict(orientation="h", y=-0.02))
-    figure.update_layout(margin=dict(l=0, r=0, t=50, b=0))
-    return figure
+        xy = cloud.coordinates[members]
+        figure.add_trace(go.Scatter(
+            x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=group, text=[cloud.words[i] for i in members],
+            textposition="top center", textfont=dict(size=11, color=color), marker=dict(size=7, color=color),
+            hovertemplate="%{text}: %{x:.2f}, %{y:.2f}<extra></extra>"))
+    return base_layout(figure, f"{len(cloud.words)} words along two directions", height=560,
+                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend=dict(orientation="h", y=-0.15))
 
 
 def vector_preview(kv, word: str, count: int = 6) -> str:

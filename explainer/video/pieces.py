@@ -239,7 +239,8 @@ def labels_apart(points: dict[str, np.ndarray], font_size: float = 20, color=WHI
 
 
 def tip_to_tail(parts: list[tuple[str, "torch.Tensor"]], total, start, width: float = 9.0):
-    """Vectors laid tip to tail, their sum drawn from the first tail to the last tip: (arrows, labels, sum arrow).
+    """Vectors laid tip to tail, and their sum drawn just below, from the same start to the same horizontal reach:
+    (arrows, labels, sum arrow).
     Drawn in the plane of the sum (x) and the biggest part's remaining direction (y), so the sum's length is exact."""
     x = total / total.norm()
     biggest = max((p for _, p in parts), key=lambda p: float(p.norm()))
@@ -252,6 +253,6 @@ def tip_to_tail(parts: list[tuple[str, "torch.Tensor"]], total, start, width: fl
         arrows.add(Arrow(position, end, buff=0, stroke_width=4, color=BAR_COLOR, max_tip_length_to_length_ratio=0.2))
         midpoints[label] = (position + end) / 2
         position = end
-    total_arrow = Arrow(np.array(start, dtype=float), np.array(start, dtype=float) + np.array([float(total.norm()) * scale, 0, 0]),
-                        buff=0, color=POSITIVE_COLOR, stroke_width=6)
+    below = np.array(start, dtype=float) + np.array([0, -0.75, 0])  # the sum drawn just under the chain, same start
+    total_arrow = Arrow(below, below + np.array([float(total.norm()) * scale, 0, 0]), buff=0, color=POSITIVE_COLOR, stroke_width=6)
     return arrows, labels_apart(midpoints, 16), total_arrow
