@@ -157,11 +157,36 @@ window.__explainer = {
   overflowing(i) {
     const output = this.outputs()[i], wide = [];
     const limit = output.getBoundingClientRect().right + 1;
-    output.querySelectorAll('.js-plotly-plot .main-svg, .widget-vbox, .widget-hbox, table').forEach(e => {
+    output.querySelectorAll('.main-svg, .widget-vbox, .widget-hbox, table').forEach(e => {
       const r = e.getBoundingClientRect();
       if (r.width > 0 && r.right > limit) wide.push(`${e.tagName}.${e.className.baseVal || e.className}: ${Math.round(r.right)} > ${Math.round(limit)}`);
     });
     return wide;
+  },
+  crowded(i) {
+    // in each figure (live FigureWidgets and static figures alike): titles must not overlap nor leave the figure
+    const found = [];
+    this.outputs()[i].querySelectorAll('.svg-container').forEach(gd => {
+      const frame = gd.getBoundingClientRect();
+      const texts = Array.from(gd.querySelectorAll('.gtitle, .gtitle-subtitle, .xtitle, .x2title, .ytitle, .y2title'))
+        .filter(e => e.textContent.trim()).map(e => [e.textContent.trim(), e.getBoundingClientRect()]);
+      for (const [text, r] of texts) {
+        if (r.top < frame.top - 1 || r.left < frame.left - 1 || r.right > frame.right + 1 || r.bottom > frame.bottom + 1)
+          found.push(`${text} leaves its figure`);
+      }
+      const labels = Array.from(gd.querySelectorAll('.textpoint text')).filter(e => e.textContent.trim())
+        .map(e => [e.textContent.trim(), e.getBoundingClientRect()]);
+      const overlapping = (group, tolerance) => {
+        for (let a = 0; a < group.length; a++) for (let b = a + 1; b < group.length; b++) {
+          const [p, q] = [group[a][1], group[b][1]];
+          if (p.left + tolerance < q.right && q.left + tolerance < p.right && p.top + tolerance < q.bottom && q.top + tolerance < p.bottom)
+            found.push(`${group[a][0]} overlaps ${group[b][0]}`);
+        }
+      };
+      overlapping(texts, 0);
+      overlapping(labels, 2);  // points' labels: a glyph's box is taller than its ink
+    });
+    return found;
   },
   truncated(i) {
     const cut = [];
@@ -244,13 +269,15 @@ class NotebookPage:
                 + [f"console: {e}" for e in self.errors])
 
     def layout_problems(self) -> list[str]:
-        """Figures or boxes wider than their output area, and cut labels, each output scrolled into view first (JupyterLab
-        does not lay out cells that are off screen)."""
+        """Figures or boxes wider than their output area, cut labels, and figure titles that overlap or leave their
+        figure, each output scrolled into view first (JupyterLab does not lay out cells that are off screen)."""
         found = []
         for i in range(self.page.evaluate("() => window.__explainer.outputs().length")):
-            self.page.evaluate(f"() => window.__explainer.outputs()[{i}].scrollIntoView()")
+            self.page.evaluate(f"""() => new Promise(done => {{ window.__explainer.outputs()[{i}].scrollIntoView();
+                requestAnimationFrame(() => requestAnimationFrame(done)); }})""")  # laid out and painted
             found += [f"output {i} too wide: {w}" for w in self.page.evaluate(f"() => window.__explainer.overflowing({i})")]
             found += [f"output {i} label cut: {t!r}" for t in self.page.evaluate(f"() => window.__explainer.truncated({i})")]
+            found += [f"output {i} figure text: {t}" for t in self.page.evaluate(f"() => window.__explainer.crowded({i})")]
         return found
 
     def controls(self) -> list[Control]:

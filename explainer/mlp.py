@@ -236,6 +236,8 @@ def recall_findings(found: Recall) -> str:
     mlp_drop = found.without_mlp.mean(1)
     attention_drop = found.without_attention.mean(1)
     worst_mlp, worst_attention = int(torch.argmin(mlp_drop)), int(torch.argmin(attention_drop))
-    return (f"Intact, the model gives the right second name **{intact:.0%}** on average over {len(found.usable)} names. "
+    names = ", ".join(f"{f.first} → {f.second}" for f in found.usable)
+    return (f"Intact, the model gives the right second name **{intact:.0%}** on average over {len(found.usable)} names "
+            f"({names}). "
             f"Silencing the MLP of layer {worst_mlp} leaves **{float(mlp_drop[worst_mlp]):.0%}**; the most harmful attention "
             f"layer to silence (layer {worst_attention}) leaves {float(attention_drop[worst_attention]):.0%}.")

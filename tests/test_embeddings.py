@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from explainer import embeddings as E
+from explainer.figures.common import label_places
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,9 @@ def test_playground_widget_updates_and_reports_errors(kv):
     assert playground.figure.layout.title.text != before
     playground.a.value = "womanx"
     assert "is not among" in playground.status.value
+
+
+def test_crowded_labels_take_different_places():
+    places = label_places([0.0, 0.02, 1.0], [0.0, 0.0, 1.0], ["books", "men", "far"], plot_px=(600, 400))
+    assert places[0] == "top center" and places[2] == "top center"
+    assert places[1] != "top center", "a label on top of a close neighbour's would cover it"

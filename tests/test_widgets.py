@@ -8,6 +8,8 @@ import torch
 
 from explainer import sampling, settings as examples
 from explainer.gpt import checkpoint
+from explainer.errors import ExplainerError
+from explainer.figures.common import Explorer
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 
 TOKENS = [" the", " a", " my", " thy", " his", " her", " our", " no"]
@@ -182,3 +184,20 @@ def test_scale_explorers_and_rope():
     rope = RopeExplorer(q, k)
     rope.shift.value = 7
     assert f"{positions.rope_score(q, k, rope.query_position.value + 7, rope.key_position.value + 7):.6f}" in rope.readout.value
+
+
+def test_a_moved_control_runs_torch_on_one_thread_and_gives_the_threads_back():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        explorer, seen = Explorer(), []
+        assert explorer.safely(lambda: seen.append(torch.get_num_threads()))
+
+        def fail():
+            seen.append(torch.get_num_threads())
+            raise ExplainerError("bad value")
+
+        assert not explorer.safely(fail) and "bad value" in explorer.status.value
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 import warnings
 from contextlib import nullcontext
 from typing import Callable, Iterable, Sequence
@@ -15,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
+from explainer.gpt.device import one_thread
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
@@ -38,9 +40,11 @@ class Explorer:
         self.status.add_class("explainer-status")
 
     def safely(self, callback: Callable[[], object]) -> bool:
-        """Run `callback`; show its error or warnings in the status line. True if it succeeded."""
+        """Run `callback`; show its error or warnings in the status line. True if it succeeded. On the kernel's main
+        thread (a control moved) torch runs on one thread: see `one_thread`."""
+        on_main_thread = threading.current_thread() is threading.main_thread()
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with one_thread() if on_main_thread else nullcontext(), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 callback()
         except ExplainerError as error:
@@ -110,7 +114,8 @@ def base_layout(figure: go.Figure, title: str = "", height: int = 420, **layout)
 
 
 def title_above(text: str) -> dict:
-    """A title pinned to the top of the figure that pushes the plot (and any tick labels on top) down to make room."""
+    """A title pinned to the top of the figure that pushes the plot down to make room. One line only: plotly places
+    a second line, or a subtitle, by measuring text, and a figure drawn before it is on screen measures zero."""
     return dict(text=text, x=0, xanchor="left", xref="container", y=1, yanchor="top", yref="container",
                 pad=dict(t=12, l=12), automargin=True)
 
@@ -144,9 +149,38 @@ def heatmap(values, x_labels: Sequence[str], y_labels: Sequence[str], title: str
         x=list(x_labels), y=list(y_labels), colorscale=colorscale, zmid=zmid,
         hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
     ))
-    return base_layout(figure, title, height=height, xaxis=dict(title=x_title, type="category", side="top", tickangle=-60,
+    return base_layout(figure, title, height=height, xaxis=dict(title=x_title, type="category", tickangle=-60,
                                                                automargin=True),
                        yaxis=dict(title=y_title, type="category", autorange="reversed", automargin=True))
+
+
+LABEL_PLACES = {"top center": (0, 1), "bottom center": (0, -1), "middle right": (1, 0), "middle left": (-1, 0)}
+
+
+def label_places(x, y, labels: Sequence[str], plot_px: tuple[int, int] = (640, 420), font_px: int = 11) -> list[str]:
+    """A textposition for each point's label, chosen greedily so labels do not cover one another or other points:
+    the first of top, bottom, right, left that is free, else the least covered. Sizes are estimated in pixels for a
+    plot area of `plot_px` (a character is about 0.6 of the font size wide)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    scale = np.array(plot_px) / np.maximum([np.ptp(x), np.ptp(y)], 1e-9)  # data units -> pixels
+    points = np.stack([x, y], axis=1) * scale
+    boxes: list[tuple[float, float, float, float]] = [(px - 4, py - 4, px + 4, py + 4) for px, py in points]
+
+    def covered(box) -> float:
+        return sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+                   for b in boxes)
+
+    places = []
+    for (px, py), label in zip(points, labels):
+        half_w, half_h = 0.3 * font_px * len(label), 0.6 * font_px
+        candidates = []
+        for place, (dx, dy) in LABEL_PLACES.items():
+            cx, cy = px + dx * (half_w + 5), py + dy * (half_h + 5)
+            candidates.append((place, (cx - half_w, cy - half_h, cx + half_w, cy + half_h)))
+        place, box = min(candidates, key=lambda c: covered(c[1]))  # ties keep the earlier place
+        places.append(place)
+        boxes.append(box)
+    return places
 
 
 def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import embeddings as E
-from explainer.figures.common import Explorer, base_layout, redraw, row
+from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
@@ -58,19 +58,18 @@ def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: fl
     arrow(points[b], points["target"], POSITIVE_COLOR, f"+ ({c} − {a})")
     words = [w for w in points if w != "target"]
     figure.add_trace(go.Scatter(x=[points[w][0] for w in words], y=[points[w][1] for w in words], mode="markers+text",
-                                text=words, textposition="top center", marker=dict(size=11, color=BAR_COLOR),
+                                text=[w if w in (a, b, c) else f"{w} (projected)" for w in words],
+                                textposition="top center", marker=dict(size=11, color=BAR_COLOR),
                                 hovertemplate="%{text}<extra></extra>"))
     figure.add_trace(go.Scatter(x=[points["target"][0]], y=[points["target"][1]], mode="markers+text",
-                                text=[f"{b} − {a} + {c}"], textposition="bottom center",
+                                text=[f"{b} − {a} + {c}"], textposition="top left",
                                 marker=dict(size=14, color=HIGHLIGHT_COLOR, symbol="star"), hoverinfo="skip"))
     if answer in points:
         figure.add_trace(go.Scatter(x=[points["target"][0], points[answer][0]], y=[points["target"][1], points[answer][1]],
                                     mode="lines", line=dict(color=HIGHLIGHT_COLOR, dash="dot"), hoverinfo="skip"))
-    base_layout(figure, f"{b} − {a} + {c}: cosine {cosine:.3f} with {answer!r} (distance {distance:.3f})"
-                        f"<br><sup>drawn in the plane of {a}, {b}, {c}; {answer!r} is projected onto it</sup>",
-                height=520, showlegend=False, xaxis=dict(title=f"along {b} − {a}", zeroline=False),
-                yaxis=dict(title="the rest of the plane", scaleanchor="x", zeroline=False))
-    figure.update_layout(margin=dict(t=80))
+    base_layout(figure, f"{b} − {a} + {c}: cosine {cosine:.3f} with {answer!r} (distance {distance:.3f})", height=520,
+                showlegend=False, xaxis=dict(title=f"along {b} − {a}", zeroline=False),
+                yaxis=dict(title=f"the rest of the plane of {a}, {b}, {c}", scaleanchor="x", zeroline=False))
     return figure
 
 
@@ -113,12 +112,13 @@ class AnalogyPlayground(Explorer):
 def cloud_figure(cloud: E.Cloud, axis_titles: tuple[str, str]) -> go.Figure:
     """Words placed along two directions, one colour per group of words, each labelled."""
     figure = go.Figure()
+    places = label_places(cloud.coordinates[:, 0], cloud.coordinates[:, 1], cloud.words)
     for color, group in zip(GROUP_COLORS * 3, dict.fromkeys(cloud.groups)):
         members = [i for i, g in enumerate(cloud.groups) if g == group]
         xy = cloud.coordinates[members]
         figure.add_trace(go.Scatter(
             x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=group, text=[cloud.words[i] for i in members],
-            textposition="top center", textfont=dict(size=11, color=color), marker=dict(size=7, color=color),
+            textposition=[places[i] for i in members], textfont=dict(size=11, color=color), marker=dict(size=7, color=color),
             hovertemplate="%{text}: %{x:.2f}, %{y:.2f}<extra></extra>"))
     return base_layout(figure, f"{len(cloud.words)} words along two directions", height=560,
                        xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend=dict(orientation="h", y=-0.15))

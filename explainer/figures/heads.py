@@ -95,8 +95,7 @@ def heads_figure(found: heads.LayerHeads, position: int) -> go.Figure:
 
 
 def heads_title(found: heads.LayerHeads, position: int) -> str:
-    return (f"layer {found.layer}: each head's pattern, and the length of the change it proposes to token {position} "
-            f"({display_token(found.tokens[position])})")
+    return f"layer {found.layer}: each head's pattern and |Δe| for token {position} ({display_token(found.tokens[position])})"
 
 
 class HeadsExplorer(Explorer):

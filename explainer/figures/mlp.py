@@ -116,13 +116,12 @@ def recall_figure(found: mlp.Recall) -> go.Figure:
         return base_layout(go.Figure(), "no two-word name is a pair of whole tokens for this model: nothing to measure", height=200)
     figure = go.Figure([
         go.Bar(x=[f"layer {l}" for l in layers], y=found.without_mlp.mean(1).tolist(), name="that layer's MLP silenced",
-               marker_color=HIGHLIGHT_COLOR),
+               marker_color=HIGHLIGHT_COLOR, texttemplate="%{y:.0%}", textposition="outside", cliponaxis=False),
         go.Bar(x=[f"layer {l}" for l in layers], y=found.without_attention.mean(1).tolist(), name="that layer's attention silenced",
-               marker_color=BAR_COLOR),
+               marker_color=BAR_COLOR, texttemplate="%{y:.0%}", textposition="outside", cliponaxis=False),
     ])
     figure.add_hline(y=float(found.probability.mean()), line_dash="dot",
                      annotation_text=f"intact model: {float(found.probability.mean()):.0%}")
-    names = ", ".join(f"{f.first} → {f.second}" for f in found.usable)
-    return base_layout(figure, f"p(second name | first name), mean over {len(found.usable)} names<br><sup>{html.escape(names)}</sup>",
-                       height=420, barmode="group", yaxis=dict(title="probability", range=[0, 1.05], tickformat=".0%"),
+    return base_layout(figure, f"p(second name | first name), mean over {len(found.usable)} names", height=420,
+                       barmode="group", yaxis=dict(title="probability", range=[0, 1.1], tickformat=".0%"),
                        legend=dict(orientation="h", y=-0.2))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -33,3 +35,15 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "cpu":
         return torch.device("cpu")
     raise ExplainerError(f"device must be auto, cpu, cuda, cuda:N or mps; got {requested!r}")
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one CPU thread inside the block. For the tiny tensors behind a slider: a second thread buys
+    nothing and, on a small machine where the browser is drawing at the same moment, spins waiting for a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
