@@ -145,7 +145,8 @@ def counts_figure(counts: pd.DataFrame) -> go.Figure:
         figure.add_trace(go.Scatter(x=group["d"], y=group["random, every pair (p ≥ ½)"], name=f"{tolerance}: random vectors",
                                     line=dict(dash="dot")))
     return base_layout(figure, "how many vectors keep EVERY pair in the band", height=480, xaxis_type="log",
-                       yaxis_type="log", xaxis_title="dimension d (a solid line stops where its bound no longer limits the count)", yaxis_title="number of vectors", legend=dict(orientation="h", y=-0.2))
+                       yaxis_type="log", yaxis_title="number of vectors", legend=dict(orientation="h", y=-0.2),
+                       xaxis_title="dimension d (a solid line stops where its bound no longer limits the count)")
 
 
 def packing_findings(measurements: list[g.PackingMeasurement], tolerance_cos: float) -> str:
