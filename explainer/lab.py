@@ -252,7 +252,7 @@ class NotebookPage:
         """Every widget output has its view, and every plotly figure its SVG."""
         return self.page.evaluate("""() => {
             const root = window.__explainer.root();
-            const views = Array.from(root.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'));
+            const views = Array.from(root.querySelectorAll('.jp-OutputArea-output:not([data-mime-type])'));  // widget views
             const plots = Array.from(root.querySelectorAll('.jp-OutputArea-output .js-plotly-plot'));
             return views.every(v => v.children.length > 0 && !v.textContent.includes('Loading widget'))
                 && plots.every(p => p.querySelector('.main-svg'));

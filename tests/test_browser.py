@@ -42,6 +42,20 @@ def test_notebook_runs_and_every_control_redraws_its_figure(lab, browser, name, 
         lab.shutdown_kernels()
 
 
+def test_live_figures_share_one_evaluation_of_plotlys_code(lab, browser):
+    """Notebook 08's step-by-step explorer shows three live figures; plotly's 5 MB of browser code runs once for all."""
+    notebook = NotebookPage(browser, lab, "08_attention_step_by_step.ipynb")
+    try:
+        notebook.run_all()
+        live = notebook.page.evaluate(  # widget views are the outputs without a MIME type of their own
+            "() => window.__explainer.root().querySelectorAll('.jp-OutputArea-output:not([data-mime-type]) .js-plotly-plot').length")
+        evaluations = notebook.page.evaluate("() => globalThis.__explainerBundles ? globalThis.__explainerBundles.size : 0")
+        assert live >= 3 and evaluations == 1, (live, evaluations)
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()
+
+
 def test_the_news_prompt_is_off(lab, browser):
     """The set-up turns off JupyterLab's news and update check (both go online)."""
     notebook = NotebookPage(browser, lab, NOTEBOOKS[0])

@@ -10,10 +10,9 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, dot_grid, heatmap, html_tokens, int_slider,
-                                      masked_outline,
-                                      next_token_bars, prompt_box, redraw, row, row_bars, temperature_slider, title_above,
-                                      update_bars, update_dot_grid, update_heatmap)
+from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, FigureWidget, dot_grid, heatmap, html_tokens,
+                                      int_slider, masked_outline, next_token_bars, prompt_box, redraw, row, row_bars,
+                                      temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap)
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token
@@ -56,7 +55,7 @@ class StepByStepExplorer(Explorer):
         tokens = lm.tokens(lm.encode(prompt))
         self.query = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
                                       value=len(tokens) - 1 if query is None else query, description="query")
-        self.scores_figure, self.pattern_figure, self.row_figure = go.FigureWidget(), go.FigureWidget(), go.FigureWidget()
+        self.scores_figure, self.pattern_figure, self.row_figure = FigureWidget(), FigureWidget(), FigureWidget()
         self.facts = widgets.HTML()
         self.watch([self.layer, self.head, self.temperature, self.scale, self.mask, self.query], self.update)
         self.shape, self.scores = None, None  # what the figures were last drawn for
@@ -112,7 +111,7 @@ class AttentionExplorer(Explorer):
         self.transpose = widgets.Checkbox(value=transpose, description="3Blue1Brown layout (queries as columns)",
                                           layout=widgets.Layout(width="auto"))
         self.stats = widgets.HTML()
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.layer, self.head, self.temperature], self.update)
         self.watch([self.transpose], lambda: self.update(relayout=True))
         self.watch([self.prompt], self.set_prompt)
@@ -207,7 +206,7 @@ class GenerationExplorer(Explorer):
         self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(str(h), h) for h in range(config.n_head)],
                                      value=-1, description="head")
         self.text = widgets.HTML()
-        self.distribution, self.attended = go.FigureWidget(), go.FigureWidget()
+        self.distribution, self.attended = FigureWidget(), FigureWidget()
         self.watch([self.step, self.layer, self.head], self.update)
         self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.text,
                                     self.distribution, self.attended])
@@ -263,7 +262,7 @@ class TrainingExplorer(Explorer):
                                             layout=widgets.Layout(width="100%", max_width="480px"))
         self.layer = int_slider("layer", config.n_layer - 1, min(layer, config.n_layer - 1))
         self.head = int_slider("head", config.n_head - 1, min(head, config.n_head - 1))
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         tokens = self.patterns[self.steps[-1]].tokens
         self.masked = masked_cells(len(tokens))
         self.caption = widgets.HTML(self.title())

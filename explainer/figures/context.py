@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from explainer import context
-from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row
+from explainer.figures.common import Explorer, FigureWidget, base_layout, heatmap, int_slider, redraw, row
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
 
@@ -51,7 +51,7 @@ class ContextExplorer(Explorer):
         self.word = widgets.Dropdown(options=list(contexts), value=word or next(iter(contexts)), description="word")
         self.stage = int_slider("stage", 1)
         self.stage.add_class("explainer-stage")
-        self.curve, self.grid = go.FigureWidget(), go.FigureWidget()
+        self.curve, self.grid = FigureWidget(), FigureWidget()
         self.lens, self.stage_name = widgets.HTML(), widgets.HTML()
         self.found_by_word = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
         self.watch([self.word], self.set_word)

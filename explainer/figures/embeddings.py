@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import embeddings as E
-from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
+from explainer.figures.common import Explorer, FigureWidget, base_layout, label_places, redraw, row
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
@@ -84,7 +84,7 @@ class AnalogyPlayground(Explorer):
         self.b, self.a, self.c = box(b, "start from"), box(a, "subtract"), box(c, "add")
         self.expected = box(expected or "", "expect")
         self.table = widgets.HTML()
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.a, self.b, self.c, self.expected], self.update)
         self.widget = widgets.VBox([row(self.b, self.a, self.c, self.expected), self.status, self.table, self.figure])
         self.safely(self.update)

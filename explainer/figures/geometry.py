@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import geometry as g
-from explainer.figures.common import Explorer, base_layout, float_slider, redraw, row
+from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, redraw, row
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 
@@ -48,7 +48,7 @@ class NearOrthogonalExplorer(Explorer):
         self.tolerance.continuous_update = False
         self.button = widgets.Button(description="optimise these vectors", icon="compress", layout=widgets.Layout(width="auto"))
         self.facts = widgets.HTML()
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.optimised = None
         self.watch([self.d, self.n, self.tolerance], lambda: self.update(forget=True))
         self.on_click(self.button, self.optimise)

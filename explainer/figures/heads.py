@@ -10,7 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
-from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row
+from explainer.figures.common import Explorer, FigureWidget, dot_grid, int_slider, redraw, resize_dots, row
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
@@ -108,7 +108,7 @@ class HeadsExplorer(Explorer):
         self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
         self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
                                       value=position % len(tokens), description="token")
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.facts = widgets.HTML()
         self.watch([self.layer, self.token], self.update)
         self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.facts, self.figure])

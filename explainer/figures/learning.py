@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from explainer import learning
-from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, next_token_bars, redraw, row
+from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, int_slider, next_token_bars, redraw, row
 from explainer.style import HIGHLIGHT_COLOR
 
 
@@ -46,7 +46,7 @@ class DescentExplorer(Explorer):
         self.w2 = float_slider("start w2", start[1], -3, 3, 0.05)
         self.rate = float_slider("learning rate", learning_rate, 0.01, 1.0, 0.01)
         self.steps = int_slider("steps", 300, steps)
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.w1, self.w2, self.rate, self.steps], self.update)
         self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.figure])
         self.safely(self.update)
@@ -83,7 +83,7 @@ class SnapshotExplorer(Explorer):
                                             style={"description_width": "initial"},
                                             layout=widgets.Layout(width="100%", max_width="480px"))
         self.sample = widgets.HTML()
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.step], self.update)
         self.widget = widgets.VBox([self.step, self.status, self.sample, self.figure])
         self.safely(self.update)

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import forward, mlp, scale
-from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row
+from explainer.figures.common import Explorer, FigureWidget, base_layout, html_tokens, int_slider, redraw, row
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 
@@ -47,7 +47,7 @@ class MLPExplorer(Explorer):
         self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
         self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
                                       value=position % len(tokens), description="token")
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.table = widgets.HTML()
         self.watch([self.layer, self.token], self.update)
         self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.figure, self.table])

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import residual
-from explainer.figures.common import Explorer, base_layout, redraw
+from explainer.figures.common import Explorer, FigureWidget, base_layout, redraw
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
@@ -42,7 +42,7 @@ class StreamExplorer(Explorer):
         self.flow = flow
         self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(flow.tokens)],
                                       value=position % len(flow.tokens), description="token")
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.token], self.update)
         self.widget = widgets.VBox([self.token, self.status, self.figure])
         self.safely(self.update)

@@ -14,7 +14,7 @@ import torch
 
 from explainer import sampling
 from explainer.errors import LogitsError
-from explainer.figures.common import Explorer, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
+from explainer.figures.common import Explorer, FigureWidget, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
@@ -38,7 +38,7 @@ class TemperatureExplorer(Explorer):
                                             layout=widgets.Layout(width="auto"))
         self.summary = widgets.HTML()
         self.samples = widgets.HTML()
-        self.figure = go.FigureWidget(next_token_bars(["…"], [1.0]))
+        self.figure = FigureWidget(next_token_bars(["…"], [1.0]))
         self.watch([self.slider], lambda: self.update(self.slider.value))
         self.on_click(self.sample_button, self.draw_samples)
         self.widget = widgets.VBox([self.slider, self.summary, self.figure, row(self.sample_button, self.seed),
@@ -132,7 +132,7 @@ class SoftmaxPlayground(Explorer):
                                  layout=widgets.Layout(width="100%", max_width="480px"))
         self.slider = float_slider("temperature", temperature, 0.0, 5.0, 0.05)
         self.total = widgets.HTML()
-        self.figure = go.FigureWidget(next_token_bars(["a"], [1.0]))
+        self.figure = FigureWidget(next_token_bars(["a"], [1.0]))
         self.figure.update_layout(xaxis_title="score (logit)", height=360, title_text="softmax of the scores")
         self.watch([self.text, self.slider], self.update)
         self.widget = widgets.VBox([self.text, self.slider, self.status, self.total, self.figure])

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import scale
-from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, redraw
+from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, int_slider, redraw
 
 GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embedding": "embeddings",
           "query": "attention", "key": "attention", "value": "attention", "output": "attention",
@@ -57,7 +57,7 @@ class CostExplorer(Explorer):
         super().__init__()
         self.width = float_slider("log₂ d_model", d_model_exponent, 7, 14, 0.5)
         self.context = int_slider("log₂ max n", 20, context_exponent, minimum=8)
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.width, self.context], self.update)
         self.widget = widgets.VBox([self.width, self.context, self.status, self.figure])
         self.safely(self.update)
@@ -114,7 +114,7 @@ class ScalingExplorer(Explorer):
     def __init__(self, d_k: int = 64):
         super().__init__()
         self.d_k = int_slider("d_k", 512, d_k, minimum=1)
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.watch([self.d_k], self.update)
         self.widget = widgets.VBox([self.d_k, self.status, self.figure])
         self.safely(self.update)
