@@ -305,8 +305,13 @@ class NotebookPage:
             current = element.evaluate("e => e.selectedIndex")
             self.page.evaluate("() => { window.__start = performance.now(); }")
             element.select_option(index=(current + 1) % len(options))
-        wait_for(lambda: self.page.evaluate(f"() => window.__explainer.signature({control.index})") != before, timeout,
-                 f"the figure driven by {control.kind} {control.label!r} in {self.name} to change")
+        try:
+            wait_for(lambda: self.page.evaluate(f"() => window.__explainer.signature({control.index})") != before, timeout,
+                     f"the figure driven by {control.kind} {control.label!r} in {self.name} to change")
+        except ExplainerError as error:  # say what the page showed, so that a failure tells where it stopped
+            now = self.controls()[control.index]
+            raise ExplainerError(f"{error} (the control read {control.now!r}, now {now.now!r}; kernel "
+                                 f"{self.kernel_status()}; {len(self.errors)} console errors)") from None
         wait_for(lambda: self.page.evaluate(f"() => performance.now() - (window.__last || 0) > {quiet * 1000}"), timeout,
                  "the redraw to finish", interval=0.05)
         return self.page.evaluate("() => window.__last - window.__start")
