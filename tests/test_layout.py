@@ -103,3 +103,23 @@ def test_notebook_cells_call_functions_and_hold_no_logic(path):
             if isinstance(node, LOGIC):
                 found.append(f"cell {index}: {type(node).__name__} at line {node.lineno}")
     assert not found, f"move this logic into explainer (a concept or figure module): {found}"
+
+
+def plotly_figure_widgets_made(path: Path) -> list[int]:
+    """Lines where a file makes plotly's own FigureWidget (`go.FigureWidget(...)`) rather than explainer's."""
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "FigureWidget"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "go"]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_live_figures_use_the_shared_plotly_code(path):
+    """Each plotly FigureWidget compiles 5 MB of plotly in the page; figures.common.FigureWidget compiles it once."""
+    lines = plotly_figure_widgets_made(path)
+    assert not lines, f"use explainer.figures.common.FigureWidget at lines {lines}"
+
+
+def test_the_figure_widget_check_catches_plotlys_own(tmp_path):
+    module = tmp_path / "figure.py"
+    module.write_text("import plotly.graph_objects as go\nfigure = go.FigureWidget()\n")
+    assert plotly_figure_widgets_made(module) == [2]
