@@ -111,6 +111,7 @@ window.__explainer = {
   focus() { window.jupyterapp.shell.activateById(this.panel().id); },
   root() { return this.panel().node; },
   outputs() { return Array.from(this.root().querySelectorAll('.jp-OutputArea-output')); },
+  widgetViews() { return Array.from(this.root().querySelectorAll('.jp-OutputArea-output:not([data-mime-type])')); },  // no MIME type of their own
   controls() {
     const found = [];
     for (const output of this.outputs()) {
@@ -252,7 +253,7 @@ class NotebookPage:
         """Every widget output has its view, and every plotly figure its SVG."""
         return self.page.evaluate("""() => {
             const root = window.__explainer.root();
-            const views = Array.from(root.querySelectorAll('.jp-OutputArea-output:not([data-mime-type])'));  // widget views
+            const views = window.__explainer.widgetViews();
             const plots = Array.from(root.querySelectorAll('.jp-OutputArea-output .js-plotly-plot'));
             return views.every(v => v.children.length > 0 && !v.textContent.includes('Loading widget'))
                 && plots.every(p => p.querySelector('.main-svg'));

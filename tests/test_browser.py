@@ -47,8 +47,8 @@ def test_live_figures_share_one_evaluation_of_plotlys_code(lab, browser):
     notebook = NotebookPage(browser, lab, "08_attention_step_by_step.ipynb")
     try:
         notebook.run_all()
-        live = notebook.page.evaluate(  # widget views are the outputs without a MIME type of their own
-            "() => window.__explainer.root().querySelectorAll('.jp-OutputArea-output:not([data-mime-type]) .js-plotly-plot').length")
+        live = notebook.page.evaluate(
+            "() => window.__explainer.widgetViews().reduce((n, v) => n + v.querySelectorAll('.js-plotly-plot').length, 0)")
         evaluations = notebook.page.evaluate("() => globalThis.__explainerBundles ? globalThis.__explainerBundles.size : 0")
         assert live >= 3 and evaluations == 1, (live, evaluations)
     finally:
