@@ -42,15 +42,19 @@ def test_notebook_runs_and_every_control_redraws_its_figure(lab, browser, name, 
         lab.shutdown_kernels()
 
 
-def test_live_figures_share_one_evaluation_of_plotlys_code(lab, browser):
-    """Notebook 08's step-by-step explorer shows three live figures; plotly's 5 MB of browser code runs once for all."""
+def test_every_figure_is_drawn_by_one_evaluation_of_plotlys_code(lab, browser):
+    """Notebook 08 shows live figures (the step-by-step explorer) and plain ones: all are drawn by one copy of
+    plotly's 5 MB of browser code, none by JupyterLab's plotly renderer (a second copy)."""
     notebook = NotebookPage(browser, lab, "08_attention_step_by_step.ipynb")
     try:
         notebook.run_all()
-        live = notebook.page.evaluate(
-            "() => window.__explainer.widgetViews().reduce((n, v) => n + v.querySelectorAll('.js-plotly-plot').length, 0)")
-        evaluations = notebook.page.evaluate("() => globalThis.__explainerBundles ? globalThis.__explainerBundles.size : 0")
-        assert live >= 3 and evaluations == 1, (live, evaluations)
+        drawn = notebook.page.evaluate("""() => [
+            window.__explainer.widgetViews().reduce((n, v) => n + v.querySelectorAll('.js-plotly-plot .main-svg').length, 0),
+            window.__explainer.root().querySelectorAll('.js-plotly-plot .main-svg').length,
+            window.__explainer.root().querySelectorAll('[data-mime-type="application/vnd.plotly.v1+json"]').length,
+            globalThis.__explainerBundles ? globalThis.__explainerBundles.size : 0]""")
+        in_widgets, everywhere, plotly_outputs, copies = drawn
+        assert in_widgets >= 6 and in_widgets == everywhere and plotly_outputs == 0 and copies == 1, drawn
     finally:
         notebook.close()
         lab.shutdown_kernels()

@@ -22,7 +22,7 @@ ALLOWED = {
 }
 # Libraries that belong to one way of showing things only.
 SHOWING = {"plotly", "ipywidgets", "IPython", "manim", "pandas"}
-LIBRARIES_ALLOWED = {"foundation": set(), "gpt": set(), "concept": set(), "figures": {"plotly", "ipywidgets", "IPython", "pandas"},
+LIBRARIES_ALLOWED = {"foundation": set(), "gpt": set(), "concept": set(), "figures": {"plotly", "ipywidgets", "anywidget", "IPython", "pandas"},
                      "video": {"manim"}, "top": SHOWING}
 
 
@@ -114,9 +114,9 @@ def plotly_figure_widgets_made(path: Path) -> list[int]:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
 def test_live_figures_use_the_shared_plotly_code(path):
-    """Each plotly FigureWidget compiles 5 MB of plotly in the page; figures.common.FigureWidget compiles it once."""
+    """Each plotly FigureWidget compiles 5 MB of plotly in the page; figures.live.FigureWidget waits for the page's one copy."""
     lines = plotly_figure_widgets_made(path)
-    assert not lines, f"use explainer.figures.common.FigureWidget at lines {lines}"
+    assert not lines, f"use explainer.figures.live.FigureWidget at lines {lines}"
 
 
 def test_the_figure_widget_check_catches_plotlys_own(tmp_path):

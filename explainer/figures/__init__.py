@@ -1,4 +1,5 @@
-"""What the learner sees: one module per concept holds its plotly figures and its widgets (common.py: shared pieces).
+"""What the learner sees: one module per concept holds its plotly figures and its widgets (common.py: shared pieces;
+live.py: plotly's browser code, once per page, for live and plain figures alike).
 
 Importing plotly's widgets imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
 installed (Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a
@@ -8,3 +9,5 @@ kernel. Nothing here validates IRIs, so it is marked as absent (jsonschema then 
 import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
+
+from explainer.figures import live  # noqa: E402  (after the line above) sets the notebook's figure renderer

@@ -10,9 +10,10 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, FigureWidget, dot_grid, heatmap, html_tokens,
+from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, dot_grid, heatmap, html_tokens,
                                       int_slider, masked_outline, next_token_bars, prompt_box, redraw, row, row_bars,
                                       temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap)
+from explainer.figures.live import FigureWidget
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token

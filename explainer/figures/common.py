@@ -4,7 +4,6 @@ width): wide ones take the container's width, square ones stay under MAX_WIDTH."
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -16,7 +15,6 @@ from typing import Callable, Iterable, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.basewidget import BaseFigureWidget
 
 from explainer.errors import ExplainerError
 from explainer.gpt.device import one_thread
@@ -27,27 +25,6 @@ MAX_DOT_SIZE = 34  # pixels across for weight 1
 MASKED_FILL = "rgba(209, 213, 219, 0.45)"  # masked (future) cells: a light grey
 ERROR_STYLE = "color:#b91c1c"
 NOTE_STYLE = "color:#b45309"
-
-
-# ---------- live figures ----------
-
-def shared_bundle_module(bundle: str) -> str:
-    """An ES module that evaluates `bundle` (plotly's 5 MB widget code) once per browser page and re-exports it.
-
-    Plotly's FigureWidget carries its JavaScript with every figure, and the page compiles it again for each (about
-    0.9 s of the browser's main thread per figure on 2 cores). This module still carries the code, as a string, so
-    any figure can be the first on a page, but every later figure reuses the page's first evaluation."""
-    key = hashlib.sha256(bundle.encode()).hexdigest()[:16]
-    return (f"const cache = (globalThis.__explainerBundles ??= new Map());\n"
-            f"if (!cache.has({key!r})) cache.set({key!r}, import(URL.createObjectURL(new Blob([{json.dumps(bundle)}], "
-            f"{{type: 'text/javascript'}}))));\n"
-            f"export default (await cache.get({key!r})).default;\n")
-
-
-class FigureWidget(go.FigureWidget):
-    """plotly's FigureWidget, with its browser code evaluated once per page rather than once per figure."""
-
-    _esm = shared_bundle_module(str(BaseFigureWidget._esm))
 
 
 # ---------- widgets that report their own errors ----------

@@ -8,7 +8,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from explainer import context
-from explainer.figures.common import Explorer, FigureWidget, base_layout, heatmap, int_slider, redraw, row
+from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row
+from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
 

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import embeddings as E
-from explainer.figures.common import Explorer, FigureWidget, base_layout, label_places, redraw, row
+from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
+from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import geometry as g
-from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, redraw, row
+from explainer.figures.common import Explorer, base_layout, float_slider, redraw, row
+from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 

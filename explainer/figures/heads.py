@@ -10,7 +10,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
-from explainer.figures.common import Explorer, FigureWidget, dot_grid, int_slider, redraw, resize_dots, row
+from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row
+from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 

@@ -8,7 +8,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from explainer import learning
-from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, int_slider, next_token_bars, redraw, row
+from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, next_token_bars, redraw, row
+from explainer.figures.live import FigureWidget
 from explainer.style import HIGHLIGHT_COLOR
 
 

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import forward, mlp, scale
-from explainer.figures.common import Explorer, FigureWidget, base_layout, html_tokens, int_slider, redraw, row
+from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row
+from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 

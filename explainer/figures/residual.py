@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import residual
-from explainer.figures.common import Explorer, FigureWidget, base_layout, redraw
+from explainer.figures.common import Explorer, base_layout, redraw
+from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 

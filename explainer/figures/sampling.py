@@ -14,7 +14,8 @@ import torch
 
 from explainer import sampling
 from explainer.errors import LogitsError
-from explainer.figures.common import Explorer, FigureWidget, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
+from explainer.figures.common import Explorer, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
+from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 

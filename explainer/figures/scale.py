@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import scale
-from explainer.figures.common import Explorer, FigureWidget, base_layout, float_slider, int_slider, redraw
+from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, redraw
+from explainer.figures.live import FigureWidget
 
 GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embedding": "embeddings",
           "query": "attention", "key": "attention", "value": "attention", "output": "attention",

@@ -1,0 +1,109 @@
+"""Live figures: plotly's FigureWidget with its 5 MB of browser code sent and evaluated once per page, and a notebook
+renderer that shows plain figures through the same code.
+
+Plotly's own FigureWidget sends its code with every figure and the page compiles it for each (about 0.9 s of the
+browser's main thread per figure on 2 cores); JupyterLab's plotly renderer, for plain figures, loads a second copy
+(about 1.2 s more). Here one hidden widget per kernel (PlotlyCode) carries the code; every figure waits for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import anywidget
+import plotly.graph_objects as go
+import plotly.io as pio
+from IPython import get_ipython
+from plotly.basewidget import BaseFigureWidget
+from plotly.io.base_renderers import MimetypeRenderer
+
+PLOTLY_CODE = str(BaseFigureWidget._esm)  # plotly's widget code for the browser: 5 MB of JavaScript
+PLOTLY_CODE_KEY = hashlib.sha256(PLOTLY_CODE.encode()).hexdigest()[:16]
+CODE_WAIT_MS = 120_000  # a figure whose code never arrives says so after this long
+
+
+def page_slot(key: str) -> str:
+    """JavaScript: `slot`, this page's promise of the module `key` (made by the first module that asks for it;
+    `slot.settle` fulfils it)."""
+    return (f"const store = (globalThis.__explainerBundles ??= new Map());\n"
+            f"if (!store.has({key!r})) {{ let settle; const made = new Promise(done => {{ settle = done; }}); "
+            f"made.settle = settle; store.set({key!r}, made); }}\n"
+            f"const slot = store.get({key!r});\n")
+
+
+class PlotlyCode(anywidget.AnyWidget):
+    """Brings plotly's widget code to the page once per kernel, for every figure. Never displayed: its model alone
+    evaluates the code (once per page, whichever kernel sends it) and fulfils the page's slot that figures wait on."""
+
+    _esm = (page_slot(PLOTLY_CODE_KEY)
+            + f"if (!slot.started) {{ slot.started = true; slot.settle(import(URL.createObjectURL(new Blob("
+              f"[{json.dumps(PLOTLY_CODE)}], {{type: 'text/javascript'}})))); }}\n"
+            + "export default {};\n")
+
+
+_plotly_code: PlotlyCode | None = None
+
+
+def plotly_code_on_page() -> None:
+    """Open this kernel's PlotlyCode widget, unless it is open already."""
+    global _plotly_code
+    if _plotly_code is None or _plotly_code.comm is None:  # none yet, or closed
+        _plotly_code = PlotlyCode()
+
+
+def in_kernel() -> bool:
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class FigureWidget(go.FigureWidget):
+    """plotly's FigureWidget without its 5 MB of browser code: it waits for the page's one copy (see PlotlyCode).
+    Plotly's own class sends the code with every figure and the page compiles it for each (about 0.9 s of the
+    browser's main thread per figure on 2 cores)."""
+
+    _esm = page_slot(PLOTLY_CODE_KEY) + f"""let timer;
+const late = new Promise((_, fail) => {{ timer = setTimeout(() => fail(new Error(
+  "plotly's code did not reach this page: restart the kernel and run the notebook again")), {CODE_WAIT_MS}); }});
+const code = await Promise.race([slot, late]);
+clearTimeout(timer);
+// A figure drawn while its cell is off screen has no width yet: plotly picks 700 px and looks again only when the
+// window resizes. Here it fits again whenever its box changes width (the cell scrolled into view, a side panel).
+export default () => {{
+  const figure = code.default();
+  return {{
+    initialize: context => figure.initialize(context),
+    render(context) {{
+      const remove = figure.render(context), gd = context.el;
+      let width = gd.clientWidth;
+      const observer = new ResizeObserver(() => {{
+        if (gd.clientWidth > 0 && gd.clientWidth !== width && gd._fullLayout && window.Plotly) {{
+          width = gd.clientWidth;
+          window.Plotly.Plots.resize(gd);
+        }}
+      }});
+      observer.observe(gd);
+      return () => {{ observer.disconnect(); remove(); }};
+    }},
+  }};
+}};
+"""
+
+    def __init__(self, *args, **kwargs) -> None:
+        plotly_code_on_page()  # before this figure: the page learns the code first
+        super().__init__(*args, **kwargs)
+
+
+class SharedCodeRenderer(MimetypeRenderer):
+    """Shows a plain figure as a FigureWidget, so that the page draws every figure with the one copy of plotly that the
+    live figures load (JupyterLab's plotly renderer would load and start a second one: about 1.2 s of the page)."""
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        return FigureWidget(fig_dict)._repr_mimebundle_()
+
+
+pio.renderers["explainer"] = SharedCodeRenderer()
+if "PLOTLY_RENDERER" not in os.environ:  # a choice made outside (the gallery asks for JSON) wins
+    pio.renderers.default = "explainer"
+if in_kernel():  # the page starts plotly's code (about a second) while the kernel goes on to load the model
+    plotly_code_on_page()
