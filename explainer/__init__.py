@@ -9,8 +9,12 @@ Layers, each importing only from those above it in this list:
 """
 
 import importlib
+import sys
 
 from explainer.errors import ExplainerError
+
+if "ipykernel" in sys.modules:  # in a notebook: the page starts on plotly's browser code (about a second) while torch loads
+    importlib.import_module("explainer.figures.live")
 
 __all__ = ["ExplainerError"]
 __version__ = "0.1.0"

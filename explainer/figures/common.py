@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import sys
 import threading
 import warnings
 from contextlib import nullcontext
@@ -17,7 +18,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
-from explainer.gpt.device import one_thread
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
@@ -42,10 +42,10 @@ class Explorer:
 
     def safely(self, callback: Callable[[], object]) -> bool:
         """Run `callback`; show its error or warnings in the status line. True if it succeeded. On the kernel's main
-        thread (a control moved) torch runs on one thread: see `one_thread`."""
+        thread (a control moved) torch runs on one thread: see `torch_on_one_thread`."""
         on_main_thread = threading.current_thread() is threading.main_thread()
         try:
-            with one_thread() if on_main_thread else nullcontext(), warnings.catch_warnings(record=True) as caught:
+            with torch_on_one_thread() if on_main_thread else nullcontext(), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 callback()
         except ExplainerError as error:
@@ -69,6 +69,16 @@ class Explorer:
 
     def on_click(self, button: widgets.Button, callback: Callable[[], object]) -> None:
         button.on_click(lambda _button: self.safely(callback))
+
+
+def torch_on_one_thread():
+    """`explainer.gpt.device.one_thread` if torch is loaded. Figures do not load it themselves: notebook 04 (GloVe and
+    plain numpy) never needs it, and torch takes about 2 s to import."""
+    if "torch" not in sys.modules:
+        return nullcontext()
+    from explainer.gpt.device import one_thread  # torch is loaded already: this costs nothing
+
+    return one_thread()
 
 
 def int_slider(description: str, maximum: int, value: int = 0, minimum: int = 0, **options) -> widgets.IntSlider:

@@ -4,6 +4,8 @@ renderer that shows plain figures through the same code.
 Plotly's own FigureWidget sends its code with every figure and the page compiles it for each (about 0.9 s of the
 browser's main thread per figure on 2 cores); JupyterLab's plotly renderer, for plain figures, loads a second copy
 (about 1.2 s more). Here one hidden widget per kernel (PlotlyCode) carries the code; every figure waits for it.
+To keep plain figures as plotly JSON outputs instead (for nbconvert, say), set PLOTLY_RENDERER=plotly_mimetype before
+importing explainer.figures, as the gallery does.
 """
 
 from __future__ import annotations
