@@ -1,14 +1,20 @@
 """Widgets in-process: moving a control changes the figure to the right numbers."""
 
+import gc
+import json
 import math
 
+import ipywidgets as widgets
 import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 import torch
 
 from explainer import sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
+from explainer.figures import live
 from explainer.figures.common import Explorer
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 
@@ -205,19 +211,11 @@ def test_a_moved_control_runs_torch_on_one_thread_and_gives_the_threads_back():
 
 def live_widgets() -> list:
     """Widgets not closed (ipywidgets' own registry is deprecated)."""
-    import gc
-
-    import ipywidgets as widgets
-
     return [o for o in gc.get_objects() if issubclass(type(o), widgets.Widget) and o.comm is not None]
 
 
 def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
     """Every figure waits for the page's one copy of plotly's 5 MB widget code; one PlotlyCode widget carries it."""
-    import json
-
-    from explainer.figures import live
-
     figures = [live.FigureWidget() for _ in range(3)]
     carriers = [w for w in live_widgets() if isinstance(w, live.PlotlyCode)]
     assert len(carriers) == 1 and json.dumps(live.PLOTLY_CODE) in carriers[0]._esm
@@ -226,9 +224,6 @@ def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
 
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():
     """The notebook renderer shows a go.Figure through the shared code (no second plotly from JupyterLab's renderer)."""
-    import plotly.graph_objects as go
-    import plotly.io as pio
-
     figure = go.Figure(go.Bar(x=["a", "b"], y=[0.25, 0.75]), layout={"title": {"text": "two bars"}})
     bundle = pio.renderers["explainer"].to_mimebundle(figure.to_dict())
     model_id = bundle["application/vnd.jupyter.widget-view+json"]["model_id"]

@@ -26,20 +26,18 @@ PLOTLY_CODE_KEY = hashlib.sha256(PLOTLY_CODE.encode()).hexdigest()[:16]
 CODE_WAIT_MS = 120_000  # a figure whose code never arrives says so after this long
 
 
-def page_slot(key: str) -> str:
-    """JavaScript: `slot`, this page's promise of the module `key` (made by the first module that asks for it;
-    `slot.settle` fulfils it)."""
-    return (f"const store = (globalThis.__explainerBundles ??= new Map());\n"
-            f"if (!store.has({key!r})) {{ let settle; const made = new Promise(done => {{ settle = done; }}); "
-            f"made.settle = settle; store.set({key!r}, made); }}\n"
-            f"const slot = store.get({key!r});\n")
+# JavaScript: `slot`, this page's promise of plotly's code, made by whichever module asks first; `slot.settle` fulfils it.
+PAGE_SLOT = (f"const store = (globalThis.__explainerBundles ??= new Map());\n"
+             f"if (!store.has({PLOTLY_CODE_KEY!r})) {{ let settle; const made = new Promise(done => {{ settle = done; }}); "
+             f"made.settle = settle; store.set({PLOTLY_CODE_KEY!r}, made); }}\n"
+             f"const slot = store.get({PLOTLY_CODE_KEY!r});\n")
 
 
 class PlotlyCode(anywidget.AnyWidget):
     """Brings plotly's widget code to the page once per kernel, for every figure. Never displayed: its model alone
     evaluates the code (once per page, whichever kernel sends it) and fulfils the page's slot that figures wait on."""
 
-    _esm = (page_slot(PLOTLY_CODE_KEY)
+    _esm = (PAGE_SLOT
             + f"if (!slot.started) {{ slot.started = true; slot.settle(import(URL.createObjectURL(new Blob("
               f"[{json.dumps(PLOTLY_CODE)}], {{type: 'text/javascript'}})))); }}\n"
             + "export default {};\n")
@@ -60,11 +58,9 @@ def in_kernel() -> bool:
 
 
 class FigureWidget(go.FigureWidget):
-    """plotly's FigureWidget without its 5 MB of browser code: it waits for the page's one copy (see PlotlyCode).
-    Plotly's own class sends the code with every figure and the page compiles it for each (about 0.9 s of the
-    browser's main thread per figure on 2 cores)."""
+    """plotly's FigureWidget without its 5 MB of browser code: it waits for the page's one copy (see PlotlyCode)."""
 
-    _esm = page_slot(PLOTLY_CODE_KEY) + f"""let timer;
+    _esm = PAGE_SLOT + f"""let timer;
 const late = new Promise((_, fail) => {{ timer = setTimeout(() => fail(new Error(
   "plotly's code did not reach this page: restart the kernel and run the notebook again")), {CODE_WAIT_MS}); }});
 const code = await Promise.race([slot, late]);
