@@ -88,3 +88,25 @@ def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
     finally:
         notebook.close()
         lab.shutdown_kernels()
+
+
+def test_a_slider_redraws_the_dots_with_the_kernels_sizes(lab, browser):
+    """Notebook 12's layer slider: the dots are redrawn through plotly's transition path (no replot); the circles on
+    screen have the sizes the kernel sent, and they changed."""
+    notebook = NotebookPage(browser, lab, "12_attention_in_a_trained_model.ipynb")
+    drawn = """i => {
+        const gd = window.__explainer.box(i).querySelector('.js-plotly-plot');
+        const circles = Array.from(gd.querySelectorAll('.scatterlayer .trace')[0].querySelectorAll('path.point'));
+        return [Array.from(gd.data[0].marker.size), circles.map(c => 2 * parseFloat(c.getAttribute('d').slice(1)))];
+    }"""
+    try:
+        notebook.run_all()
+        layer = next(c for c in notebook.controls() if c.label == "layer")
+        sent_before, shown_before = notebook.page.evaluate(drawn, layer.index)
+        notebook.move(layer)
+        sent, shown = notebook.page.evaluate(drawn, layer.index)
+        assert len(sent) == len(shown) == len(sent_before) and shown != shown_before
+        assert max(abs(a - b) for a, b in zip(sent, shown)) < 0.01, (sent, shown)
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()

@@ -136,15 +136,15 @@ def test_many_heads_add_up_and_value_maps_have_low_rank(lm):
     assert gpt3.d_model * gpt3.d_head == 1_572_864 and gpt3.n_layers * gpt3.n_heads == 9_216  # the talk's checks
 
 
-def test_gradient_descent_follows_the_analytic_gradient():
+def test_gradient_descent_follows_autograds_gradient():
     toy = learning.toy()
     start = (0.3, 0.8)
     descent = learning.gradient_descent(toy, start, learning_rate=0.05, steps=1)
-    w1, w2 = start
-    t = np.tanh(w1 * toy.x.numpy())
-    residual_ = w2 * t - toy.y.numpy()
-    gradient = np.array([np.mean(2 * residual_ * w2 * (1 - t**2) * toy.x.numpy()), np.mean(2 * residual_ * t)])
-    np.testing.assert_allclose(descent.path[1].numpy(), np.array(start) - 0.05 * gradient, atol=1e-10)
+    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    cost = toy.cost(w[0], w[1])
+    (gradient,) = torch.autograd.grad(cost, w)
+    np.testing.assert_allclose(descent.path[1].numpy(), np.array(start) - 0.05 * gradient.numpy(), atol=1e-12)
+    np.testing.assert_allclose(float(descent.costs[0]), float(cost.detach()), rtol=1e-12)
     assert float(toy.cost(torch.tensor(learning.TRUE_WEIGHTS[0]), torch.tensor(learning.TRUE_WEIGHTS[1]))) < 0.05
     low, high = learning.gradient_descent(toy, (0.5, 0.5), 0.2, 300), learning.gradient_descent(toy, (-0.5, -0.5), 0.2, 300)
     assert float(low.path[-1][0]) * float(high.path[-1][0]) < 0, "the two starts fall into the two mirror-image valleys"

@@ -229,3 +229,22 @@ def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():
     model_id = bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
     [shown] = [w for w in live_widgets() if w.model_id == model_id]
     assert list(shown.data[0].y) == [0.25, 0.75] and shown.layout.title.text == "two bars"
+
+
+def test_new_numbers_in_fixed_axes_travel_as_a_redraw_of_the_traces_only():
+    """batch_traces sends trace edits as a Plotly.animate frame with no replot, and a new title as a relayout."""
+    figure = live.FigureWidget(go.Scatter(x=[0, 1], y=[0, 1], mode="markers", marker=dict(size=[4, 8])),
+                               layout={"title": {"text": "before"}})
+    sent = {"animate": [], "relayout": [], "update": []}
+    for kind in sent:
+        figure.observe(lambda change, kind=kind: change.new and sent[kind].append(change.new), names=f"_py2js_{kind}")
+    with figure.batch_traces():
+        figure.data[0].marker.size = [6, 2]
+    [frame] = sent["animate"]
+    assert frame["animation_opts"]["frame"]["redraw"] is False and frame["animation_opts"]["transition"]["duration"] == 0
+    assert list(frame["style_data"][0]["marker.size"]) == [6, 2] and frame["layout_data"] == {}
+    with figure.batch_traces():
+        figure.data[0].marker.size = [1, 1]
+        figure.layout.title.text = "after"
+    assert len(sent["animate"]) == 2 and sent["relayout"][-1]["relayout_data"] == {"title.text": "after"}
+    assert not sent["update"] and list(figure.data[0].marker.size) == [1, 1] and figure.layout.title.text == "after"

@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
+from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
@@ -267,10 +268,9 @@ def masked_outline(masked: np.ndarray) -> np.ndarray:
 def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:
     """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape: only the sizes (and the
     weights shown on hover) travel, as binary arrays, and the title only if it changed."""
-    with figure.batch_update() if hasattr(figure, "batch_update") else nullcontext():
+    with figure.batch_traces() if hasattr(figure, "batch_traces") else nullcontext():
         resize_dots(figure.data[0], pattern, masked)
-        if title is not None and figure.layout.title.text != title:
-            figure.layout.title.text = title
+        set_title(figure, title)
 
 
 def resize_dots(dots, pattern, masked) -> None:
@@ -292,17 +292,22 @@ def redraw(target: go.FigureWidget, source: go.Figure) -> None:
         target.layout.update(source.layout.to_plotly_json(), overwrite=True)
 
 
-def update_bars(figure: go.FigureWidget, values, title: str | None = None, highlight: int | None = None) -> None:
+def update_bars(figure: FigureWidget, values, title: str | None = None, highlight: int | None = None) -> None:
     """New heights for a figure made by `next_token_bars` with the same bars: heights, labels and colours only."""
     values = [float(v) for v in values]
     highlight = max(range(len(values)), key=values.__getitem__) if highlight is None else highlight
-    with figure.batch_update():
+    with figure.batch_traces():
         bars = figure.data[0]
         bars.y = values
         bars.text = [f"{v:.1%}" for v in values]
         bars.marker.color = [HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(len(values))]
-        if title is not None and figure.layout.title.text != title:
-            figure.layout.title.text = title
+        set_title(figure, title)
+
+
+def set_title(figure: go.Figure, title: str | None) -> None:
+    """A new title, sent only if it changed (a title edit lays the figure out again)."""
+    if title is not None and figure.layout.title.text != title:
+        figure.layout.title.text = title
 
 
 def update_heatmap(figure: go.FigureWidget, values, title: str | None = None) -> None:

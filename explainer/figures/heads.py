@@ -3,6 +3,8 @@ a layer side by side with the changes they propose."""
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
@@ -72,8 +74,9 @@ def arrival(lm: LanguageModel, steps: attention.AttentionSteps, noun: int, adjec
             f"**{before:.3f}** (e) to **{after:.3f}** (e + Δe); Δe itself has cosine {moved:.3f} with it.")
 
 
-def heads_figure(found: heads.LayerHeads, position: int) -> go.Figure:
-    """Every head of the layer: its pattern (one small dot grid each), and the length of its Δe for one token."""
+def heads_figure(found: heads.LayerHeads, position: int, longest: float | None = None) -> go.Figure:
+    """Every head of the layer: its pattern (one small dot grid each), and the length of its Δe for one token. The
+    bars' axis reaches `longest` (by default the longest of this layer, any token)."""
     count = found.patterns.shape[0]
     figure = make_subplots(rows=2, cols=count, row_heights=[0.72, 0.28], vertical_spacing=0.1,
                            subplot_titles=[f"head {h}" for h in range(count)] + [""] * count,
@@ -83,20 +86,41 @@ def heads_figure(found: heads.LayerHeads, position: int) -> go.Figure:
         grid = dot_grid(found.patterns[h], found.tokens, masked=~attention.causal_mask(n), size_px=max(120, 600 // count))
         for trace in grid.data:
             figure.add_trace(trace, row=1, col=h + 1)
-    lengths = found.deltas[:, position].norm(dim=-1)
+    lengths = delta_lengths(found, position)
     figure.add_trace(go.Bar(x=[f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"],
-                            y=lengths.tolist() + [float(found.total[position].norm())],
+                            y=lengths,
                             marker_color=[BAR_COLOR] * count + [HIGHLIGHT_COLOR], hovertemplate="%{x}: %{y:.3f}<extra></extra>"),
                      row=2, col=1)
+    longest = longest_in_layer(found) if longest is None else longest
+    figure.update_yaxes(range=[0, 1.1 * longest], row=2, col=1)
     figure.update_xaxes(showticklabels=False, showgrid=False, range=[-0.5, n - 0.5], row=1)
     figure.update_yaxes(showticklabels=False, showgrid=False, range=[n - 0.5, -0.5], row=1)
     figure.update_layout(height=560, width=760, autosize=False, showlegend=False, template="plotly_white",
-                         title=heads_title(found, position), margin=dict(l=20, r=20, t=80, b=30))
+                         title=HEADS_TITLE, margin=dict(l=20, r=20, t=80, b=30))
     return figure
 
 
-def heads_title(found: heads.LayerHeads, position: int) -> str:
-    return f"layer {found.layer}: each head's pattern and |Δe| for token {position} ({display_token(found.tokens[position])})"
+def delta_lengths(found: heads.LayerHeads, position: int) -> list[float]:
+    """|Δe| of each head for the token at `position`, then of their sum plus the bias."""
+    return found.deltas[:, position].norm(dim=-1).tolist() + [float(found.total[position].norm())]
+
+
+def longest_delta(lm: LanguageModel, prompt: str) -> float:
+    """The longest |Δe| (a head's, or a layer's sum plus bias) of any token in any layer: a bars axis that holds it
+    never has to change, so that moving the layer or the token redraws the bars only."""
+    return max(longest_in_layer(heads.layer_heads(lm, prompt, layer)) for layer in range(lm.model.config.n_layer))
+
+
+def longest_in_layer(found: heads.LayerHeads) -> float:
+    return max(max(delta_lengths(found, p)) for p in range(len(found.tokens)))
+
+
+HEADS_TITLE = "each head's pattern (dot area ∝ weight), and the length of its Δe for the token"
+
+
+def heads_caption(found: heads.LayerHeads, position: int) -> str:
+    """What the figure shows now (the title stays, so that moving a control redraws the traces only)."""
+    return f"<b>layer {found.layer}, token {position} ({html.escape(display_token(found.tokens[position]))})</b>"
 
 
 class HeadsExplorer(Explorer):
@@ -109,6 +133,7 @@ class HeadsExplorer(Explorer):
         self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
         self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
                                       value=position % len(tokens), description="token")
+        self.longest = longest_delta(lm, prompt)
         self.figure = FigureWidget()
         self.facts = widgets.HTML()
         self.watch([self.layer, self.token], self.update)
@@ -119,18 +144,17 @@ class HeadsExplorer(Explorer):
         found = heads.layer_heads(self.lm, self.prompt, self.layer.value)
         position, count = self.token.value, found.patterns.shape[0]
         if not self.figure.data:
-            redraw(self.figure, heads_figure(found, position))
+            redraw(self.figure, heads_figure(found, position, self.longest))
         else:  # same prompt, same heads: only the dots' sizes, the bars and the title change
             masked = ~attention.causal_mask(len(found.tokens))
-            lengths = found.deltas[:, position].norm(dim=-1).tolist() + [float(found.total[position].norm())]
-            with self.figure.batch_update():
+            lengths = delta_lengths(found, position)
+            with self.figure.batch_traces():
                 for h in range(count):  # the grids come first, two traces each (dots, then masked crosses)
                     resize_dots(self.figure.data[2 * h], found.patterns[h], masked)
                 self.figure.data[-1].y = lengths
-                self.figure.layout.title.text = heads_title(found, position)
         overlap = found.pattern_overlap()
         others = overlap[~torch.eye(len(overlap), dtype=torch.bool)]
-        self.facts.value = (f"two different heads of this layer share on average {float(others.mean()):.0%} of their attention "
+        self.facts.value = (f"{heads_caption(found, position)}: two different heads of this layer share on average {float(others.mean()):.0%} of their attention "
                             f"(from {float(others.min()):.0%} to {float(others.max()):.0%}); the sum of their Δe plus the bias "
                             f"equals the layer's attention output")
 

@@ -66,7 +66,7 @@ class DescentExplorer(Explorer):
             redraw(self.figure, surface_figure(self.model, descent))
             return
         path = descent.path.numpy()
-        with self.figure.batch_update():
+        with self.figure.batch_traces():  # the axes are the surface's: only the path moves
             self.figure.data[1].update(x=path[:, 0], y=path[:, 1])
             self.figure.data[2].update(x=path[:1, 0], y=path[:1, 1])
             self.figure.layout.title.text = descent_title(descent)

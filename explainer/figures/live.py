@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import anywidget
 import plotly.graph_objects as go
@@ -24,6 +26,9 @@ from plotly.io.base_renderers import MimetypeRenderer
 PLOTLY_CODE = str(BaseFigureWidget._esm)  # plotly's widget code for the browser: 5 MB of JavaScript
 PLOTLY_CODE_KEY = hashlib.sha256(PLOTLY_CODE.encode()).hexdigest()[:16]
 CODE_WAIT_MS = 120_000  # a figure whose code never arrives says so after this long
+# What plotly's figure sends Python after edits (see FigureWidget): kept in the page.
+REPORTS = ["_js2py_traceDeltas", "_js2py_widget_layoutDelta", "_js2py_relayout", "_js2py_restyle", "_js2py_update"]
+TRACES_ONLY = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}}  # Plotly.animate, no replot
 
 
 # JavaScript: `slot`, this page's promise of plotly's code, made by whichever module asks first; `slot.settle` fulfils it.
@@ -60,24 +65,45 @@ def in_kernel() -> bool:
 class FigureWidget(go.FigureWidget):
     """plotly's FigureWidget without its 5 MB of browser code: it waits for the page's one copy (see PlotlyCode)."""
 
+    # In the page, beyond waiting for the code:
+    # - plotly's figure reports every edit back to Python (the full figure's defaults, and each edit made in the page);
+    #   nothing here reads them, and they cost the page, the server and the kernel a message each: they stay here.
+    # - It marks its own edits with an attribute plotly.js does not know, _doNotReportToPy, so that they are not
+    #   reported again; an unknown attribute makes plotly.js lay the whole figure out again (a new title took 3 times
+    #   as long). With no reports to avoid, the mark is taken out before plotly.js sees it.
+    # - A figure drawn while its cell is off screen has no width yet: plotly picks 700 px and looks again only when
+    #   the window resizes. Here it fits again whenever its box changes width (the cell scrolled into view, a panel).
     _esm = PAGE_SLOT + f"""let timer;
 const late = new Promise((_, fail) => {{ timer = setTimeout(() => fail(new Error(
   "plotly's code did not reach this page: restart the kernel and run the notebook again")), {CODE_WAIT_MS}); }});
 const code = await Promise.race([slot, late]);
 clearTimeout(timer);
-// A figure drawn while its cell is off screen has no width yet: plotly picks 700 px and looks again only when the
-// window resizes. Here it fits again whenever its box changes width (the cell scrolled into view, a side panel).
+const reports = new Set({json.dumps(REPORTS)});
+const Plotly = window.Plotly;
+if (Plotly && !Plotly.__unmarked) {{
+  const unmark = v => v && v.constructor === Object && "_doNotReportToPy" in v
+    ? Object.fromEntries(Object.entries(v).filter(([key]) => key !== "_doNotReportToPy")) : v;
+  for (const name of ["relayout", "restyle", "update"]) {{
+    const edit = Plotly[name];
+    Plotly[name] = (gd, ...rest) => edit(gd, ...rest.map(unmark));
+  }}
+  Plotly.__unmarked = true;
+}}
 export default () => {{
   const figure = code.default();
   return {{
-    initialize: context => figure.initialize(context),
+    initialize(context) {{
+      const model = context.model, set = model.set.bind(model);
+      model.set = (key, ...rest) => reports.has(key) ? undefined : set(key, ...rest);
+      figure.initialize(context);
+    }},
     render(context) {{
       const remove = figure.render(context), gd = context.el;
       let width = gd.clientWidth;
       const observer = new ResizeObserver(() => {{
-        if (gd.clientWidth > 0 && gd.clientWidth !== width && gd._fullLayout && window.Plotly) {{
+        if (gd.clientWidth > 0 && gd.clientWidth !== width && gd._fullLayout && Plotly) {{
           width = gd.clientWidth;
-          window.Plotly.Plots.resize(gd);
+          Plotly.Plots.resize(gd);
         }}
       }});
       observer.observe(gd);
@@ -90,6 +116,27 @@ export default () => {{
     def __init__(self, *args, **kwargs) -> None:
         plotly_code_on_page()  # before this figure: the page learns the code first
         super().__init__(*args, **kwargs)
+
+    @contextmanager
+    def batch_traces(self) -> Iterator[None]:
+        """Like `batch_update`, for new numbers in traces whose axes stay as they are (fixed ranges or categories):
+        marker sizes, bar heights, colours. The page redraws only the traces (plotly's transition path) instead of
+        laying out the whole figure again, axes and labels included, which was most of a slider's time in the
+        browser. Scatter and bar traces only. Layout edits in the batch (a new title) follow as one relayout."""
+        if self._in_batch_mode:
+            yield
+            return
+        self._in_batch_mode = True
+        try:
+            yield
+        finally:
+            self._in_batch_mode = False
+            layout = dict(self._batch_layout_edits)
+            self._batch_layout_edits.clear()
+            if self._batch_trace_edits:
+                self._perform_batch_animate(TRACES_ONLY)
+            if layout:
+                self.plotly_relayout(layout)
 
 
 class SharedCodeRenderer(MimetypeRenderer):
