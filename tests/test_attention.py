@@ -148,6 +148,26 @@ def test_dot_area_is_proportional_to_weight(lm):
     assert label(flipped.layout.xaxis, flipped.data[0].x[1]) == second and label(flipped.layout.yaxis, flipped.data[0].y[1]) == "0:a"
 
 
+def test_a_grid_of_every_cell_takes_a_new_mask(lm):
+    """The step-by-step explorer's grid lists every cell, so a new mask only re-sizes dots and moves the grey shape."""
+    from explainer.figures.attention import StepByStepExplorer
+
+    explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
+    figure, n = explorer.pattern_figure, len(lm.encode(FLUFFY_PROMPT))
+    future = {(k, q) for q in range(n) for k in range(q + 1, n)}
+    covered = lambda: {(k, q) for q in range(n) for k in range(n)
+                       if inside(np.stack([figure.data[1].x, figure.data[1].y], axis=1), (k, q))}
+    sizes = lambda: np.array(figure.data[0].marker.size).reshape(n, n)  # [query, key]
+    assert len(figure.data[0].x) == n * n and covered() == future
+    for mask in ("none", "minus_inf"):
+        explorer.mask.value = mask
+        steps = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3, mask=mask)
+        shown = steps.pattern.masked_fill(~attention.causal_mask(n), 0) if mask != "none" else steps.pattern
+        np.testing.assert_allclose(sizes(), figure.data[0].meta * np.sqrt(shown.numpy()), rtol=1e-6, atol=1e-9)
+        assert covered() == (set() if mask == "none" else future) and explorer.status.value == ""
+        assert (sizes()[np.triu_indices(n, 1)] > 0).all() == (mask == "none")
+
+
 def test_explorer_sliders_change_the_grid(lm):
     from explainer.figures.attention import AttentionExplorer
 

@@ -183,6 +183,11 @@ def test_scale_explorers_and_rope():
     d = cost.d_model()
     expected = scale.layer_cost(int(cost.figure.data[0].x[-1]), d, d // 64, 64, 4 * d).attention_flops
     assert cost.figure.data[0].y[-1] == expected
+    for width, context in ((cost.width.max, cost.context.max), (cost.width.min, cost.context.min)):  # fixed axes
+        cost.width.value, cost.context.value = width, context  # hold the highest and the lowest curves
+        shown = [v for trace in cost.figure.data for v in trace.y]
+        low, high = cost.figure.layout.yaxis.range
+        assert 10**low <= min(shown) and max(shown) <= 10**high and cost.figure.layout.xaxis.range == tuple(cost.axes[0])
     scaling = ScalingExplorer(d_k=16)
     scaling.d_k.value = 256
     assert "d_k = 256" in scaling.figure.layout.title.text and sum(scaling.figure.data[0].y) == pytest.approx(1, abs=0.02)

@@ -29,10 +29,14 @@ def scores_figure_title(mask: str, scaled: bool) -> str:
 
 def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> go.Figure:
     """The scores that go into the softmax, with the future written as −∞ (blank) when the mask is −∞."""
-    future = ~attention.causal_mask(len(steps.tokens))
-    fed = steps.scaled.masked_fill(future, float("-inf")) if mask == "minus_inf" else steps.scaled
     labels = token_labels(steps.tokens)
-    return heatmap(fed, labels, labels, scores_figure_title(mask, scaled), x_title="key", y_title="query")
+    return heatmap(fed_scores(steps, mask), labels, labels, scores_figure_title(mask, scaled), x_title="key", y_title="query")
+
+
+def fed_scores(steps: attention.AttentionSteps, mask: str) -> torch.Tensor:
+    """The scaled scores as the softmax gets them: the future −∞ when the mask is −∞."""
+    future = ~attention.causal_mask(len(steps.tokens))
+    return steps.scaled.masked_fill(future, float("-inf")) if mask == "minus_inf" else steps.scaled
 
 
 def masked_cells(n: int, mask: str = "minus_inf") -> torch.Tensor:
@@ -59,7 +63,7 @@ class StepByStepExplorer(Explorer):
         self.scores_figure, self.pattern_figure, self.row_figure = FigureWidget(), FigureWidget(), FigureWidget()
         self.facts = widgets.HTML()
         self.watch([self.layer, self.head, self.temperature, self.scale, self.mask, self.query], self.update)
-        self.shape, self.scores = None, None  # what the figures were last drawn for
+        self.scores = None  # what the scores figure was last drawn for
         self.widget = widgets.VBox([
             row(self.layer, self.head, self.query), row(self.temperature, self.scale), self.mask, self.status,
             self.facts, self.pattern_figure, self.row_figure, self.scores_figure,
@@ -71,21 +75,19 @@ class StepByStepExplorer(Explorer):
                                           self.temperature.value, self.scale.value, self.mask.value)
         query, n = self.query.value, len(steps.tokens)
         masked = masked_cells(n, self.mask.value)
-        shape = self.mask.value == "none"  # the only change of structure (the grid loses its masked cells)
         scores = (self.layer.value, self.head.value, self.scale.value, self.mask.value)  # what the scores depend on
-        if shape != self.shape:
+        if self.scores is None:  # the first draw; afterwards only numbers travel, and only those that changed
             redraw(self.pattern_figure, dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
-                                                 masked=masked, size_px=420))
+                                                 masked=masked, size_px=420, every_cell=True))
             redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
             redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value))
-            self.shape, self.scores = shape, scores
-        else:  # only numbers travel, and only those that changed
+        else:
             update_dot_grid(self.pattern_figure, steps.pattern, masked)
             update_bars(self.row_figure, steps.pattern[query][:n], f"what query {query} reads")
             if scores != self.scores:
-                fed = steps.scaled.masked_fill(~attention.causal_mask(n), float("-inf")) if self.mask.value == "minus_inf" else steps.scaled
-                update_heatmap(self.scores_figure, fed, scores_figure_title(self.mask.value, self.scale.value))
-                self.scores = scores
+                update_heatmap(self.scores_figure, fed_scores(steps, self.mask.value),
+                               scores_figure_title(self.mask.value, self.scale.value))
+        self.scores = scores
         sums = steps.pattern.sum(-1)
         e, updated = steps.residual[query], steps.updated[query]
         self.facts.value = (

@@ -203,11 +203,13 @@ def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
 def dot_grid(
     pattern, tokens: Sequence[str], transpose: bool = False, title: str = "",
     masked=None, max_size: float | None = None, size_px: int = 480, query_tokens: Sequence[str] | None = None,
-    first_position: int = 0,
+    first_position: int = 0, every_cell: bool = False,
 ) -> go.Figure:
     """Attention as a grid of dots (area ∝ weight). Rows = queries, columns = keys; `transpose` gives the
     3Blue1Brown layout (queries as columns). `masked` ([n, n] booleans) marks cells drawn as grey crosses.
-    `first_position` numbers the labels when the grid shows a window of a longer text."""
+    `first_position` numbers the labels when the grid shows a window of a longer text. `every_cell` lists a dot for
+    every cell (masked ones of size 0) and always draws the masked shape, so that `update_dot_grid` can change the
+    mask as well as the weights."""
     grid = np.asarray(pattern, dtype=float)
     n_query, n_key = grid.shape
     size_px = min(size_px, MAX_WIDTH - 170)
@@ -216,7 +218,7 @@ def dot_grid(
     keys = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)][-n_key:]
     queries = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(query_tokens or tokens)][-n_query:]
     masked = np.asarray(masked, dtype=bool) if masked is not None else np.zeros((n_query, n_key), dtype=bool)
-    shown, hidden = np.argwhere(~masked), np.argwhere(masked)  # (query, key) pairs, row by row
+    shown = np.argwhere(np.ones_like(masked) if every_cell else ~masked)  # (query, key) pairs, row by row
 
     def place(points):  # numeric positions (fast to redraw) labelled by the tokens
         q, k = points[:, 0], points[:, 1]
@@ -226,16 +228,15 @@ def dot_grid(
         return [f"query {queries[q]} → key {keys[k]}" for q, k in points]
 
     x, y = place(shown)
-    weights = np.array([grid[q][k] for q, k in shown])
+    weights = np.where(masked, 0.0, grid)[shown[:, 0], shown[:, 1]]
     figure = go.Figure(go.Scatter(
         x=x, y=y, mode="markers", name="weight", text=describe(shown),
         marker=dict(size=max_size * np.sqrt(np.clip(weights, 0, None)), color=DOT_COLOR, line=dict(width=0)),
         customdata=weights, meta=max_size, hovertemplate="%{text}<br>weight %{customdata:.4f}<extra></extra>",
     ))
-    if len(hidden):  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
-        outline = masked_outline(masked)
-        x_line, y_line = (outline[:, 1], outline[:, 0]) if transpose else (outline[:, 0], outline[:, 1])
-        figure.add_trace(go.Scatter(x=x_line, y=y_line, mode="lines", fill="toself", name="masked",
+    if masked.any() or every_cell:  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
+        x_line, y_line = outline_xy(masked, transpose)
+        figure.add_trace(go.Scatter(x=x_line, y=y_line, mode="lines", fill="toself", name="masked", meta=transpose,
                                     fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
     query_axis = dict(title="query (the token being updated)", tickvals=list(range(n_query)), ticktext=queries,
                       range=[-0.5, n_query - 0.5])
@@ -250,6 +251,12 @@ def dot_grid(
         margin=dict(l=140, r=20, t=190, b=20),
     )
     return figure
+
+
+def outline_xy(masked: np.ndarray, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The masked cells' outline as the (x, y) of a dot grid's shape trace."""
+    outline = masked_outline(masked)
+    return (outline[:, 1], outline[:, 0]) if transpose else (outline[:, 0], outline[:, 1])
 
 
 def masked_outline(masked: np.ndarray) -> np.ndarray:
@@ -267,15 +274,26 @@ def masked_outline(masked: np.ndarray) -> np.ndarray:
 
 def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:
     """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape: only the sizes (and the
-    weights shown on hover) travel, as binary arrays, and the title only if it changed."""
-    with figure.batch_traces() if hasattr(figure, "batch_traces") else nullcontext():
+    weights shown on hover) travel, as binary arrays, and the title only if it changed. A grid of every cell also
+    takes a new mask: its grey shape moves (a full redraw of this figure, only when the mask changed)."""
+    masked = np.asarray(masked, dtype=bool)
+    shape = figure.data[1] if len(figure.data) > 1 else None
+    x_line, y_line = outline_xy(masked, bool(shape.meta)) if shape is not None else (None, None)
+    moved = shape is not None and not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
+                                          for now, new in ((shape.x, x_line), (shape.y, y_line)))
+    batch = figure.batch_update if moved else getattr(figure, "batch_traces", None)
+    with batch() if batch else nullcontext():
         resize_dots(figure.data[0], pattern, masked)
+        if moved:
+            shape.update(x=x_line, y=y_line)
         set_title(figure, title)
 
 
 def resize_dots(dots, pattern, masked) -> None:
-    """New weights for the dots trace of a `dot_grid`: their sizes and the weights shown on hover."""
-    weights = np.asarray(pattern, dtype=float)[~np.asarray(masked, dtype=bool)]  # row by row, as dot_grid lists them
+    """New weights for the dots trace of a `dot_grid`: their sizes and the weights shown on hover (masked cells of a
+    grid of every cell get size 0)."""
+    pattern, masked = np.asarray(pattern, dtype=float), np.asarray(masked, dtype=bool)
+    weights = np.where(masked, 0.0, pattern).ravel() if len(dots.customdata) == pattern.size else pattern[~masked]
     dots.marker.size = dots.meta * np.sqrt(np.clip(weights, 0, None))
     dots.customdata = weights
 

@@ -71,8 +71,8 @@ class ContextExplorer(Explorer):
         if not self.grid.data:
             redraw(self.grid, grid)
             redraw(self.curve, curve)
-        else:  # the grid's labels ("line 0", ...) stay; its numbers change in update()
-            with self.curve.batch_update():
+        else:  # the grid's labels ("line 0", ...) stay; its numbers change in update(). The curve's axes stay too
+            with self.curve.batch_traces():
                 self.curve.data[0].update(y=curve.data[0].y)
                 self.curve.layout.title.text = curve.layout.title.text
         self.update()
@@ -85,7 +85,7 @@ class ContextExplorer(Explorer):
         with self.grid.batch_update():
             self.grid.data[0].z = similarity
             self.grid.layout.title.text = similarity_title(self.found, stage)
-        with self.curve.batch_update():
+        with self.curve.batch_traces():  # a relayout of the marker line only
             self.curve.layout.shapes[0].update(x0=stage, x1=stage)
         self.lens.value = predictions_html(self.lm, self.found, stage)
 

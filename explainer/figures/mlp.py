@@ -16,16 +16,32 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 
 
-def neurons_figure(step: mlp.MLPPass, top: int = 40) -> go.Figure:
-    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted."""
+def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | None = None) -> go.Figure:
+    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted, each labelled with its
+    number. `value_range` fixes the y axis (see `output_range`); by default it fits the bars."""
     order = torch.argsort(step.post.abs(), descending=True)[:top]
-    figure = go.Figure(go.Bar(x=[str(int(i)) for i in order], y=step.post[order].tolist(),
-                              marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in step.post[order].tolist()],
-                              hovertemplate="neuron %{x}: %{y:.3f}<extra></extra>"))
+    values = step.post[order].tolist()
+    figure = go.Figure(go.Bar(x=list(range(len(order))), y=values, customdata=order.tolist(),
+                              marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values],
+                              hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>"))
+    return base_layout(figure, neurons_title(step, top), height=360, yaxis=dict(title="GELU(input)", range=value_range),
+                       xaxis=dict(title="neuron", tickvals=list(range(len(order))), ticktext=[str(int(i)) for i in order],
+                                  range=[-0.5, len(order) - 0.5]))
+
+
+def neurons_title(step: mlp.MLPPass, top: int) -> str:
     firing = int((step.post > 0.1).sum())
-    return base_layout(figure, f"MLP {step.layer} on token {step.position} ({display_token(step.tokens[step.position])}): "
-                               f"the {top} strongest of {len(step.post)} neurons ({firing} above 0.1)", height=360,
-                       xaxis=dict(title="neuron", type="category"), yaxis_title="GELU(input)")
+    return (f"MLP {step.layer} on token {step.position} ({display_token(step.tokens[step.position])}): "
+            f"the {top} strongest of {len(step.post)} neurons ({firing} above 0.1)")
+
+
+def output_range(lm: LanguageModel, prompt: str) -> list[float]:
+    """A y axis that holds every neuron's output for any token of the prompt in any layer: fixed, so that a new layer or
+    token redraws the bars and their labels only."""
+    outputs = [mlp.mlp_pass(lm, prompt, layer, position).post for layer in range(lm.model.config.n_layer)
+               for position in range(len(lm.encode(prompt)))]
+    low, high = min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs)
+    return [low - 0.05 * (high - low), high + 0.05 * (high - low)]
 
 
 def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> pd.DataFrame:
@@ -48,6 +64,7 @@ class MLPExplorer(Explorer):
         self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
         self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
                                       value=position % len(tokens), description="token")
+        self.value_range = output_range(lm, prompt)
         self.figure = FigureWidget()
         self.table = widgets.HTML()
         self.watch([self.layer, self.token], self.update)
@@ -56,12 +73,14 @@ class MLPExplorer(Explorer):
 
     def update(self) -> None:
         step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
-        fresh = neurons_figure(step)
+        fresh = neurons_figure(step, value_range=self.value_range)
         if not self.figure.data:
             redraw(self.figure, fresh)
-        else:  # the same 40 bars: new neurons, heights, colours and title
-            with self.figure.batch_update():
-                self.figure.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, marker_color=fresh.data[0].marker.color)
+        else:  # the same 40 bars and axes: new heights, colours, neuron numbers and title
+            with self.figure.batch_traces():
+                self.figure.data[0].update(y=fresh.data[0].y, marker_color=fresh.data[0].marker.color,
+                                           customdata=fresh.data[0].customdata)
+                self.figure.layout.xaxis.ticktext = fresh.layout.xaxis.ticktext
                 self.figure.layout.title.text = fresh.layout.title.text
         self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
 

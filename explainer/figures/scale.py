@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
@@ -36,9 +38,15 @@ def tally_sunburst(shape: scale.Shape) -> go.Figure:
     return base_layout(figure, f"{shape.name}: {total:,} weights by kind", height=520)
 
 
-def cost_figure(d_model: int, max_context: int) -> go.Figure:
-    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n."""
-    heads, d_head, d_mlp = max(1, d_model // 64), 64, 4 * d_model
+def cost_shape(d_model: int) -> tuple[int, int, int]:
+    """Heads, their width and the MLP's width for a model `d_model` wide: heads of 64, MLP 4·d."""
+    return max(1, d_model // 64), 64, 4 * d_model
+
+
+def cost_figure(d_model: int, max_context: int, axes: tuple[list[float], list[float]] | None = None) -> go.Figure:
+    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n. `axes` fixes
+    the log axes' (x, y) ranges (see `cost_axes`); by default they fit the curves."""
+    heads, d_head, d_mlp = cost_shape(d_model)
     lengths = [2**e for e in range(4, max_context.bit_length())]
     costs = scale.layer_costs(lengths, d_model, heads, d_head, d_mlp)
     crossover = scale.crossover_context(d_model, heads, d_head, d_mlp)
@@ -46,9 +54,22 @@ def cost_figure(d_model: int, max_context: int) -> go.Figure:
                         go.Scatter(x=lengths, y=[c.mlp_flops for c in costs], name="MLP (n)"),
                         go.Scatter(x=lengths, y=[c.projection_flops for c in costs], name="Q, K, V, output projections (n)")])
     figure.add_vline(x=crossover, line_dash="dot", annotation_text=f"n = {crossover:,}: attention overtakes the MLP")
+    x_range, y_range = axes or (None, None)
     return base_layout(figure, f"FLOPs per layer, d_model = {d_model:,} ({heads} heads of 64, MLP 4·d)", height=420,
-                       xaxis_type="log", yaxis_type="log", xaxis_title="context length n",
-                       yaxis_title="FLOPs per layer (forward)", legend=dict(orientation="h", y=-0.25))
+                       xaxis=dict(type="log", title="context length n", range=x_range),
+                       yaxis=dict(type="log", title="FLOPs per layer (forward)", range=y_range),
+                       legend=dict(orientation="h", y=-0.25))
+
+
+def cost_axes(narrowest: int, widest: int, max_context: int) -> tuple[list[float], list[float]]:
+    """Log-axis ranges (powers of ten) that hold every curve of models from `narrowest` to `widest` wide with
+    contexts from 16 to `max_context`: fixed axes, so that moving a slider moves the curves and not the axes."""
+    def flops(d_model: int, n: int) -> list[int]:
+        cost = scale.layer_cost(n, d_model, *cost_shape(d_model))
+        return [cost.attention_flops, cost.mlp_flops, cost.projection_flops]
+
+    low, high = min(flops(narrowest, 16)), max(flops(widest, max_context))
+    return [math.log10(16), math.log10(max_context)], [math.log10(low) - 0.2, math.log10(high) + 0.2]
 
 
 class CostExplorer(Explorer):
@@ -58,21 +79,23 @@ class CostExplorer(Explorer):
         super().__init__()
         self.width = float_slider("log₂ d_model", d_model_exponent, 7, 14, 0.5)
         self.context = int_slider("log₂ max n", 20, context_exponent, minimum=8)
+        self.axes = cost_axes(self.d_model(self.width.min), self.d_model(self.width.max), 2**self.context.max)
         self.figure = FigureWidget()
         self.watch([self.width, self.context], self.update)
         self.widget = widgets.VBox([self.width, self.context, self.status, self.figure])
         self.safely(self.update)
 
-    def d_model(self) -> int:
-        return max(64, int(2**self.width.value) // 64 * 64)
+    def d_model(self, exponent: float | None = None) -> int:
+        """The width for a slider position (by default the slider's): 2^exponent, a whole number of heads of 64."""
+        return max(64, int(2 ** (self.width.value if exponent is None else exponent)) // 64 * 64)
 
     def update(self) -> None:
         """New sizes: the three curves, the crossover line and the title (the axes stay)."""
-        fresh = cost_figure(self.d_model(), 2**self.context.value)
+        fresh = cost_figure(self.d_model(), 2**self.context.value, self.axes)
         if not self.figure.data:
             redraw(self.figure, fresh)
             return
-        with self.figure.batch_update():
+        with self.figure.batch_traces():
             for shown, new in zip(self.figure.data, fresh.data):
                 shown.update(x=new.x, y=new.y)
             self.figure.layout.shapes[0].update(x0=fresh.layout.shapes[0].x0, x1=fresh.layout.shapes[0].x1)
