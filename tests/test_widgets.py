@@ -125,6 +125,7 @@ def test_context_explorer_stage_and_word(shipped):
     explorer = ContextExplorer(shipped, examples.WORD_CONTEXTS, word="light")
     explorer.stage.value = 0
     assert np.allclose(np.array(explorer.grid.data[0].z), 1.0, atol=1e-6), "at the token embedding every line agrees"
+    assert explorer.curve.data[1].x == (explorer.found.stages[0],) * 2, "the curve's dotted line marks the stage"
     explorer.word.value = "grave"
     found = context.word_in_contexts(shipped, "grave", examples.WORD_CONTEXTS["grave"])
     np.testing.assert_allclose(np.array(explorer.grid.data[0].z), found.similarity(explorer.stage.value).numpy(), atol=1e-6)
@@ -185,9 +186,13 @@ def test_scale_explorers_and_rope():
     assert cost.figure.data[0].y[-1] == expected
     for width, context in ((cost.width.max, cost.context.max), (cost.width.min, cost.context.min)):  # fixed axes
         cost.width.value, cost.context.value = width, context  # hold the highest and the lowest curves
-        shown = [v for trace in cost.figure.data for v in trace.y]
+        shown = [v for trace in cost.figure.data[:3] for v in trace.y]
         low, high = cost.figure.layout.yaxis.range
         assert 10**low <= min(shown) and max(shown) <= 10**high and cost.figure.layout.xaxis.range == tuple(cost.axes[0])
+        line = cost.figure.data[3]  # the crossover, from the bottom of the axis to its top, and said in its note
+        d = cost.d_model()
+        crossover = scale.crossover_context(d, d // 64, 64, 4 * d)
+        assert line.x == (crossover, crossover) and line.y == (10**low, 10**high) and f"n = {crossover:,}" in line.text[1]
     scaling = ScalingExplorer(d_k=16)
     scaling.d_k.value = 256
     assert "d_k = 256" in scaling.figure.layout.title.text and sum(scaling.figure.data[0].y) == pytest.approx(1, abs=0.02)

@@ -14,13 +14,22 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
 
 
+CURVE_RANGE = (0, 1.05)  # the similarity curve's y axis
+
+
 def similarity_curve(found: context.WordInContexts, stage: int | None = None) -> go.Figure:
     """The mean cosine between the word's vectors in different contexts, stage by stage."""
-    figure = go.Figure(go.Scatter(x=found.stages, y=found.mean_similarity().tolist(), mode="lines+markers"))
-    if stage is not None:
-        figure.add_vline(x=stage, line_dash="dot")
-    return base_layout(figure, f"“{found.word}” in {len(found.contexts)} contexts: how alike its vectors are", height=360,
-                       xaxis=dict(tickangle=-30, automargin=True), yaxis=dict(title="mean cosine between contexts", range=[0, 1.05]))
+    figure = go.Figure(go.Scatter(x=found.stages, y=found.mean_similarity().tolist(), mode="lines+markers", showlegend=False))
+    if stage is not None:  # a trace, not a shape, so that a new stage moves it without laying the figure out again
+        figure.add_trace(go.Scatter(x=[found.stages[stage]] * 2, y=list(CURVE_RANGE), mode="lines", showlegend=False,
+                                    line=dict(dash="dot", color="#374151", width=1.5), hoverinfo="skip"))
+    return base_layout(figure, curve_title(found), height=360,
+                       xaxis=dict(tickangle=-30, automargin=True),
+                       yaxis=dict(title="mean cosine between contexts", range=list(CURVE_RANGE)))
+
+
+def curve_title(found: context.WordInContexts) -> str:
+    return f"“{found.word}” in {len(found.contexts)} contexts: how alike its vectors are"
 
 
 def similarity_title(found: context.WordInContexts, stage: int) -> str:
@@ -67,14 +76,13 @@ class ContextExplorer(Explorer):
         with self.stage.hold_trait_notifications():
             self.stage.max = last
             self.stage.value = last
-        grid, curve = similarity_heatmap(self.found, last), similarity_curve(self.found, last)
         if not self.grid.data:
-            redraw(self.grid, grid)
-            redraw(self.curve, curve)
+            redraw(self.grid, similarity_heatmap(self.found, last))
+            redraw(self.curve, similarity_curve(self.found, last))
         else:  # the grid's labels ("line 0", ...) stay; its numbers change in update(). The curve's axes stay too
             with self.curve.batch_traces():
-                self.curve.data[0].update(y=curve.data[0].y)
-                self.curve.layout.title.text = curve.layout.title.text
+                self.curve.data[0].y = self.found.mean_similarity().tolist()
+                self.curve.layout.title.text = curve_title(self.found)
         self.update()
 
     def update(self) -> None:
@@ -85,8 +93,8 @@ class ContextExplorer(Explorer):
         with self.grid.batch_update():
             self.grid.data[0].z = similarity
             self.grid.layout.title.text = similarity_title(self.found, stage)
-        with self.curve.batch_traces():  # a relayout of the marker line only
-            self.curve.layout.shapes[0].update(x0=stage, x1=stage)
+        with self.curve.batch_traces():
+            self.curve.data[1].x = [self.found.stages[stage]] * 2
         self.lens.value = predictions_html(self.lm, self.found, stage)
 
 

@@ -16,16 +16,22 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 
 
-def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | None = None) -> go.Figure:
-    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted, each labelled with its
-    number. `value_range` fixes the y axis (see `output_range`); by default it fits the bars."""
-    order = torch.argsort(step.post.abs(), descending=True)[:top]
+def strongest_neurons(step: mlp.MLPPass, top: int = 40) -> tuple[list[int], list[float], list[str]]:
+    """The `top` strongest neurons after the GELU, strongest first: their numbers, outputs and bar colours."""
+    order = torch.argsort(step.post.abs(), descending=True)[:top].tolist()
     values = step.post[order].tolist()
-    figure = go.Figure(go.Bar(x=list(range(len(order))), y=values, customdata=order.tolist(),
-                              marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values],
-                              hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>"))
-    return base_layout(figure, neurons_title(step, top), height=360, yaxis=dict(title="GELU(input)", range=value_range),
-                       xaxis=dict(title="neuron", tickvals=list(range(len(order))), ticktext=[str(int(i)) for i in order],
+    return order, values, [BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values]
+
+
+def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | None = None) -> go.Figure:
+    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted, each bar labelled with its
+    neuron's number. `value_range` fixes the y axis (see `output_range`); by default it fits the bars."""
+    order, values, colors = strongest_neurons(step, top)
+    figure = go.Figure(go.Bar(x=list(range(len(order))), y=values, text=[str(i) for i in order], customdata=order,
+                              textposition="outside", textangle=-90, textfont_size=10, cliponaxis=False,
+                              marker_color=colors, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>"))
+    return base_layout(figure, neurons_title(step, top), height=380, yaxis=dict(title="GELU(input)", range=value_range),
+                       xaxis=dict(title="neurons, strongest first (each bar's number names its neuron)", showticklabels=False,
                                   range=[-0.5, len(order) - 0.5]))
 
 
@@ -73,15 +79,13 @@ class MLPExplorer(Explorer):
 
     def update(self) -> None:
         step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
-        fresh = neurons_figure(step, value_range=self.value_range)
         if not self.figure.data:
-            redraw(self.figure, fresh)
+            redraw(self.figure, neurons_figure(step, value_range=self.value_range))
         else:  # the same 40 bars and axes: new heights, colours, neuron numbers and title
+            order, values, colors = strongest_neurons(step)
             with self.figure.batch_traces():
-                self.figure.data[0].update(y=fresh.data[0].y, marker_color=fresh.data[0].marker.color,
-                                           customdata=fresh.data[0].customdata)
-                self.figure.layout.xaxis.ticktext = fresh.layout.xaxis.ticktext
-                self.figure.layout.title.text = fresh.layout.title.text
+                self.figure.data[0].update(y=values, text=[str(i) for i in order], customdata=order, marker_color=colors)
+                self.figure.layout.title.text = neurons_title(step, len(order))
         self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
 
 

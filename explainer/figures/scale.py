@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
@@ -43,22 +44,54 @@ def cost_shape(d_model: int) -> tuple[int, int, int]:
     return max(1, d_model // 64), 64, 4 * d_model
 
 
-def cost_figure(d_model: int, max_context: int, axes: tuple[list[float], list[float]] | None = None) -> go.Figure:
-    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n. `axes` fixes
-    the log axes' (x, y) ranges (see `cost_axes`); by default they fit the curves."""
+COST_CURVES = ("attention scores + weighted sum (n²)", "MLP (n)", "Q, K, V, output projections (n)")
+
+
+@dataclass(frozen=True)
+class CostCurves:
+    lengths: list[int]  # context lengths n, powers of two
+    flops: list[list[int]]  # one list per name in COST_CURVES
+    crossover: int  # the n from which attention costs more than the MLP
+    title: str
+    note: str  # says where the crossover is
+
+
+def cost_curves(d_model: int, max_context: int) -> CostCurves:
+    """FLOPs per layer against the context length for a model `d_model` wide, up to `max_context`."""
     heads, d_head, d_mlp = cost_shape(d_model)
     lengths = [2**e for e in range(4, max_context.bit_length())]
     costs = scale.layer_costs(lengths, d_model, heads, d_head, d_mlp)
     crossover = scale.crossover_context(d_model, heads, d_head, d_mlp)
-    figure = go.Figure([go.Scatter(x=lengths, y=[c.attention_flops for c in costs], name="attention scores + weighted sum (n²)"),
-                        go.Scatter(x=lengths, y=[c.mlp_flops for c in costs], name="MLP (n)"),
-                        go.Scatter(x=lengths, y=[c.projection_flops for c in costs], name="Q, K, V, output projections (n)")])
-    figure.add_vline(x=crossover, line_dash="dot", annotation_text=f"n = {crossover:,}: attention overtakes the MLP")
+    return CostCurves(lengths, [[c.attention_flops for c in costs], [c.mlp_flops for c in costs],
+                                [c.projection_flops for c in costs]], crossover,
+                      f"FLOPs per layer, d_model = {d_model:,} ({heads} heads of 64, MLP 4·d)",
+                      f"n = {crossover:,}: attention overtakes the MLP")
+
+
+def cost_figure(d_model: int, max_context: int, axes: tuple[list[float], list[float]] | None = None) -> go.Figure:
+    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n. `axes` fixes
+    the log axes' (x, y) ranges (see `cost_axes`); by default they fit the curves."""
+    curves = cost_curves(d_model, max_context)
+    figure = go.Figure([go.Scatter(x=curves.lengths, y=flops, name=name) for name, flops in zip(COST_CURVES, curves.flops)])
     x_range, y_range = axes or (None, None)
-    return base_layout(figure, f"FLOPs per layer, d_model = {d_model:,} ({heads} heads of 64, MLP 4·d)", height=420,
-                       xaxis=dict(type="log", title="context length n", range=x_range),
+    y_range = y_range or [math.log10(min(min(f) for f in curves.flops)), math.log10(max(max(f) for f in curves.flops))]
+    figure.add_trace(go.Scatter(mode="lines+text", line=dict(dash="dot", color="#374151", width=1.5), showlegend=False,
+                                hoverinfo="skip", cliponaxis=False, **crossover_line(curves, x_range, y_range)))
+    return base_layout(figure, curves.title, height=420, xaxis=dict(type="log", title="context length n", range=x_range),
                        yaxis=dict(type="log", title="FLOPs per layer (forward)", range=y_range),
                        legend=dict(orientation="h", y=-0.25))
+
+
+def crossover_line(curves: CostCurves, x_range: list[float] | None, y_range: list[float]) -> dict:
+    """The crossover as a dotted line from the bottom of the y axis to its top (a trace, so that a new width moves it
+    without laying the figure out again), its note at the top: right of the line in the left half of the axis, left
+    of it in the right half, so that the note stays inside the figure."""
+    low, high = x_range or (math.log10(curves.lengths[0]), math.log10(curves.lengths[-1]))
+    side = "right" if math.log10(curves.crossover) < (low + high) / 2 else "left"
+    gap = "\u2003"  # an em space between the line and its note
+    note = gap + curves.note if side == "right" else curves.note + gap
+    return dict(x=[curves.crossover] * 2, y=[10 ** y_range[0], 10 ** y_range[1]], text=["", note],
+                textposition=f"bottom {side}")
 
 
 def cost_axes(narrowest: int, widest: int, max_context: int) -> tuple[list[float], list[float]]:
@@ -91,16 +124,15 @@ class CostExplorer(Explorer):
 
     def update(self) -> None:
         """New sizes: the three curves, the crossover line and the title (the axes stay)."""
-        fresh = cost_figure(self.d_model(), 2**self.context.value, self.axes)
         if not self.figure.data:
-            redraw(self.figure, fresh)
+            redraw(self.figure, cost_figure(self.d_model(), 2**self.context.value, self.axes))
             return
+        curves = cost_curves(self.d_model(), 2**self.context.value)
         with self.figure.batch_traces():
-            for shown, new in zip(self.figure.data, fresh.data):
-                shown.update(x=new.x, y=new.y)
-            self.figure.layout.shapes[0].update(x0=fresh.layout.shapes[0].x0, x1=fresh.layout.shapes[0].x1)
-            self.figure.layout.annotations[0].update(x=fresh.layout.annotations[0].x, text=fresh.layout.annotations[0].text)
-            self.figure.layout.title.text = fresh.layout.title.text
+            for shown, flops in zip(self.figure.data, curves.flops):
+                shown.update(x=curves.lengths, y=flops)
+            self.figure.data[-1].update(crossover_line(curves, *self.axes))
+            self.figure.layout.title.text = curves.title
 
 
 def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> pd.DataFrame:
