@@ -110,3 +110,19 @@ def test_a_slider_redraws_the_dots_with_the_kernels_sizes(lab, browser):
     finally:
         notebook.close()
         lab.shutdown_kernels()
+
+
+def test_moving_the_token_keeps_every_heads_grid_drawn(lab, browser):
+    """Notebook 11: a new token changes only the |Δe| bars; the six grids in their own subplots keep their dots
+    (plotly.js empties a subplot whose traces are left out of an animation frame)."""
+    notebook = NotebookPage(browser, lab, "11_many_heads.ipynb")
+    points = "i => window.__explainer.box(i).querySelectorAll('.scatterlayer path.point').length"
+    try:
+        notebook.run_all()
+        token = next(c for c in notebook.controls() if c.label == "token")
+        before = notebook.page.evaluate(points, token.index)
+        notebook.move(token)
+        assert before > 0 and notebook.page.evaluate(points, token.index) == before
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()

@@ -253,8 +253,14 @@ def test_new_numbers_in_fixed_axes_travel_as_a_redraw_of_the_traces_only():
     [frame] = sent["animate"]
     assert frame["animation_opts"]["frame"]["redraw"] is False and frame["animation_opts"]["transition"]["duration"] == 0
     assert list(frame["style_data"][0]["marker.size"]) == [6, 2] and frame["layout_data"] == {}
+    figure.add_trace(go.Bar(x=[0], y=[1], xaxis="x2", yaxis="y2"))  # plotly.js empties a subplot left out of a frame
+    with figure.batch_traces():
+        figure.data[1].y = [2]
+    assert sent["animate"][-1]["style_traces"] == [1, 0] and sent["animate"][-1]["style_data"][1] == {}
+    sent["animate"].clear()
+    figure.data = figure.data[:1]
     with figure.batch_traces():
         figure.data[0].marker.size = [1, 1]
         figure.layout.title.text = "after"
-    assert len(sent["animate"]) == 2 and sent["relayout"][-1]["relayout_data"] == {"title.text": "after"}
+    assert len(sent["animate"]) == 1 and sent["relayout"][-1]["relayout_data"] == {"title.text": "after"}
     assert not sent["update"] and list(figure.data[0].marker.size) == [1, 1] and figure.layout.title.text == "after"

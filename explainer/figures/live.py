@@ -133,7 +133,9 @@ export default () => {{
             self._in_batch_mode = False
             layout = dict(self._batch_layout_edits)
             self._batch_layout_edits.clear()
-            if self._batch_trace_edits:
+            if self._batch_trace_edits:  # every trace in the frame: a subplot with none of them is left empty
+                for index in range(len(self.data)):
+                    self._batch_trace_edits.setdefault(index, {})
                 self._perform_batch_animate(TRACES_ONLY)
             if layout:
                 self.plotly_relayout(layout)
