@@ -113,7 +113,7 @@ def test_a_slider_redraws_the_dots_with_the_kernels_sizes(lab, browser):
 
 
 def test_moving_the_token_keeps_every_heads_grid_drawn(lab, browser):
-    """Notebook 11: a new token changes only the |Δe| bars; the six grids in their own subplots keep their dots
+    """Notebook 11: a new token changes only the |Δe| bars; every head's grid, in a subplot of its own, keeps its dots
     (plotly.js empties a subplot whose traces are left out of an animation frame)."""
     notebook = NotebookPage(browser, lab, "11_many_heads.ipynb")
     points = "i => window.__explainer.box(i).querySelectorAll('.scatterlayer path.point').length"
