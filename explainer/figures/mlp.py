@@ -16,20 +16,22 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 
 
-def strongest_neurons(step: mlp.MLPPass, top: int = 40) -> tuple[list[int], list[float], list[str]]:
-    """The `top` strongest neurons after the GELU, strongest first: their numbers, outputs and bar colours."""
+def strongest_neurons(step: mlp.MLPPass, top: int = 40) -> dict:
+    """The `top` strongest neurons after the GELU, strongest first, as a bar trace's numbers: outputs, colours, and
+    each neuron's number (on the bar and on hover)."""
     order = torch.argsort(step.post.abs(), descending=True)[:top].tolist()
     values = step.post[order].tolist()
-    return order, values, [BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values]
+    return dict(y=values, marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values],
+                text=[str(i) for i in order], customdata=order)
 
 
 def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | None = None) -> go.Figure:
     """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted, each bar labelled with its
     neuron's number. `value_range` fixes the y axis (see `output_range`); by default it fits the bars."""
-    order, values, colors = strongest_neurons(step, top)
-    figure = go.Figure(go.Bar(x=list(range(len(order))), y=values, text=[str(i) for i in order], customdata=order,
-                              textposition="outside", textangle=-90, textfont_size=10, cliponaxis=False,
-                              marker_color=colors, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>"))
+    bars = strongest_neurons(step, top)
+    order = bars["customdata"]
+    figure = go.Figure(go.Bar(x=list(range(len(order))), textposition="outside", textangle=-90, textfont_size=10,
+                              cliponaxis=False, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>", **bars))
     return base_layout(figure, neurons_title(step, top), height=380, yaxis=dict(title="GELU(input)", range=value_range),
                        xaxis=dict(title="neurons, strongest first (each bar's number names its neuron)", showticklabels=False,
                                   range=[-0.5, len(order) - 0.5]))
@@ -44,8 +46,9 @@ def neurons_title(step: mlp.MLPPass, top: int) -> str:
 def output_range(lm: LanguageModel, prompt: str) -> list[float]:
     """A y axis that holds every neuron's output for any token of the prompt in any layer: fixed, so that a new layer or
     token redraws the bars and their labels only."""
+    tokens = len(lm.encode(prompt))
     outputs = [mlp.mlp_pass(lm, prompt, layer, position).post for layer in range(lm.model.config.n_layer)
-               for position in range(len(lm.encode(prompt)))]
+               for position in range(tokens)]
     low, high = min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs)
     return [low - 0.05 * (high - low), high + 0.05 * (high - low)]
 
@@ -82,10 +85,10 @@ class MLPExplorer(Explorer):
         if not self.figure.data:
             redraw(self.figure, neurons_figure(step, value_range=self.value_range))
         else:  # the same 40 bars and axes: new heights, colours, neuron numbers and title
-            order, values, colors = strongest_neurons(step)
+            bars = strongest_neurons(step)
             with self.figure.batch_traces():
-                self.figure.data[0].update(y=values, text=[str(i) for i in order], customdata=order, marker_color=colors)
-                self.figure.layout.title.text = neurons_title(step, len(order))
+                self.figure.data[0].update(**bars)
+                self.figure.layout.title.text = neurons_title(step, len(bars["customdata"]))
         self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
 
 
