@@ -111,14 +111,34 @@ def validation_ids(lm: LanguageModel) -> list[int]:
     return lm.tokenizer.encode(data.train_val_split(data.shakespeare_text()).val)
 
 
+CONTEXT_BEFORE = 10  # tokens kept before each firing token in NEURONS_FILE
+
+
+@dataclass
+class NeuronScan:
+    """Every neuron's strongest activations in the validation text, each with its context."""
+    activations: torch.Tensor  # [layer, neuron, top]
+    token_index: torch.Tensor  # [layer, neuron, top]: where in the validation text each firing token stands
+    contexts: list  # [layer][neuron][top]: up to CONTEXT_BEFORE token ids before the firing token, and that token last
+
+
+def scan_validation_text(lm: LanguageModel, top: int = 5) -> NeuronScan:
+    """scan_neurons over the validation text (tens of seconds), with each firing's context."""
+    ids = validation_ids(lm)
+    values, index = scan_neurons(lm, ids, top)
+    contexts = [[[ids[max(0, i - CONTEXT_BEFORE):i + 1] for i in firings] for firings in layer] for layer in index.tolist()]
+    return NeuronScan(values, index, contexts)
+
+
 def write_neurons(top: int = 5) -> str:
     """Scan the validation text with the shipped model and write NEURONS_FILE (`explainer precompute neurons`)."""
     from explainer.gpt import checkpoint
 
     lm = checkpoint.load()
-    values, index = scan_neurons(lm, validation_ids(lm), top)
+    scan = scan_validation_text(lm, top)
     write_json(NEURONS_FILE, {"made_by": NEURONS_REMAKE, "weights_sha256": lm.digest, "text": "the validation text",
-                              "window": lm.block_size, "activations": values.round(decimals=3).tolist(), "token_index": index.tolist()})
+                              "window": lm.block_size, "activations": scan.activations.double().round(decimals=3).tolist(),
+                              "token_index": scan.token_index.tolist(), "contexts": scan.contexts})
     return str(NEURONS_FILE)
 
 
@@ -128,30 +148,30 @@ class Firing:
     context: list[str]  # the tokens before the firing token, and that token last
 
 
-def top_contexts(lm: LanguageModel, layer: int, neuron: int, before: int = 10) -> list[Firing]:
+def top_contexts(lm: LanguageModel, layer: int, neuron: int, before: int = CONTEXT_BEFORE) -> list[Firing]:
     """Where in the validation text this neuron fires most, from the shipped scan when it was made with these exact
     weights, else scanned now (tens of seconds)."""
     check_neuron(lm, layer, neuron)
-    ids = validation_ids(lm)
-    values, index = neuron_scan(lm)
-    return [Firing(float(v), lm.tokens(ids[max(0, i - before):i + 1]))
-            for v, i in zip(values[layer, neuron].tolist(), index[layer, neuron].tolist())]
+    if not 0 <= before <= CONTEXT_BEFORE:
+        raise ExplainerError(f"before must be 0 … {CONTEXT_BEFORE} tokens, got {before}")
+    scan = neuron_scan(lm)
+    return [Firing(float(v), lm.tokens(context[-(before + 1):]))
+            for v, context in zip(scan.activations[layer, neuron].tolist(), scan.contexts[layer][neuron])]
 
 
 @lru_cache(maxsize=4)
-def neuron_scan(lm: LanguageModel) -> tuple[torch.Tensor, torch.Tensor]:
-    """scan_neurons over the validation text: read from NEURONS_FILE if made with these exact weights, else run now."""
+def neuron_scan(lm: LanguageModel) -> NeuronScan:
+    """The validation text's scan: read from NEURONS_FILE if made with these exact weights, else run now."""
     shipped = read_json(NEURONS_FILE, NEURONS_REMAKE) if NEURONS_FILE.is_file() else {}
-    if lm.digest is not None and shipped.get("weights_sha256") == lm.digest:
-        return torch.tensor(shipped["activations"]), torch.tensor(shipped["token_index"])
-    return scan_neurons(lm, validation_ids(lm))
+    if lm.digest is not None and shipped.get("weights_sha256") == lm.digest and "contexts" in shipped:
+        return NeuronScan(torch.tensor(shipped["activations"]), torch.tensor(shipped["token_index"]), shipped["contexts"])
+    return scan_validation_text(lm)
 
 
 def strongest_neuron(lm: LanguageModel, layer: int) -> int:
     """The neuron of `layer` with the strongest single activation in the validation text."""
     check_neuron(lm, layer, 0)
-    values, _ = neuron_scan(lm)
-    return int(torch.argmax(values[layer, :, 0]))
+    return int(torch.argmax(neuron_scan(lm).activations[layer, :, 0]))
 
 
 # ---------- a fact-like lookup, and where it lives ----------

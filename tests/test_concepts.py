@@ -109,6 +109,19 @@ def test_the_neuron_scan_finds_each_neurons_strongest_activations(lm):
     assert torch.equal(post[index[1, :, 0], torch.arange(post.shape[1])], values[1, :, 0])
 
 
+def test_the_shipped_neuron_contexts_are_the_validation_text_where_each_neuron_fires(lm):
+    scan, ids, T = mlp.neuron_scan(lm), mlp.validation_ids(lm), lm.block_size
+    for layer, neuron in [(0, 0), (2, 77), (4, mlp.strongest_neuron(lm, 4))]:
+        for k, i in enumerate(scan.token_index[layer, neuron].tolist()):
+            assert scan.contexts[layer][neuron][k] == ids[max(0, i - mlp.CONTEXT_BEFORE):i + 1]
+            window = torch.tensor(ids[i // T * T:(i // T + 1) * T])[None]  # the scan reads whole windows
+            _, cache = lm.model.run_with_cache(window)
+            fired = cache[f"blocks.{layer}.mlp.hook_post"][0, i % T, neuron]
+            assert float(fired) == pytest.approx(float(scan.activations[layer, neuron, k]), abs=1e-3)
+    firings = mlp.top_contexts(lm, 2, 77, before=3)
+    assert [f.context for f in firings] == [lm.tokens(c[-4:]) for c in scan.contexts[2][77]]
+
+
 def test_silencing_an_mlp_removes_its_output(lm):
     tokens = torch.tensor([lm.encode(settings.ROMEO_LINE)])
     with mlp.ablated(lm, "mlp", 0):

@@ -207,7 +207,7 @@ def load(folder: str | Path | None = None, device: str | torch.device = "cpu", s
         model, tokenizer, record = external.load_nanogpt(folder, meta) if external.is_nanogpt(folder) else external.load_gpt2(folder)
         return LanguageModel(model.to(device), tokenizer, record, folder)
     config = read_config(folder)
-    model = GPT(GPTConfig(**config["model"]))
+    model = GPT(GPTConfig(**config["model"]), initialise=False)
     if step is None or step == config.get("step"):
         load_weights(model, folder / WEIGHTS_FILE)
     else:

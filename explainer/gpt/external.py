@@ -51,7 +51,7 @@ def check_fits(config: GPTConfig, source: Path) -> None:
 
 def build(config: GPTConfig, state: dict[str, torch.Tensor], source: Path) -> GPT:
     """Our GPT with these weights; the unembedding stays tied to the embedding, as in nanoGPT and GPT-2."""
-    model = GPT(config)
+    model = GPT(config, initialise=False)
     state = {k: v.float() for k, v in state.items()}
     state["lm_head.weight"] = state["transformer.wte.weight"]
     try:

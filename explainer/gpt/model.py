@@ -141,7 +141,8 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, initialise: bool = True):
+        """initialise=False skips GPT-2's random initialisation, for weights that are loaded next."""
         super().__init__()
         self.config = config
         self.transformer = nn.ModuleDict(dict(
@@ -153,10 +154,15 @@ class GPT(nn.Module):
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # tied: unembedding = embedding transposed
+        if initialise:
+            self.initialise()
+
+    def initialise(self) -> None:
+        """GPT-2's random initialisation."""
         self.apply(self._init_weights)
         for name, parameter in self.named_parameters():
             if name.endswith("c_proj.weight"):  # GPT-2's scaled init of the projections into the residual
-                nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
