@@ -81,7 +81,8 @@ def precomputed_files() -> dict:
     return {"packings": (geometry.write_packings, "our optimiser's packings of 100-d vectors (notebook on near-orthogonality)"),
             "modifier-pairs": (heads.write_modifier_pairs, "adjective → noun pairs of the validation text (the running example)"),
             "running-example": (heads.write_running_example, "every head scored on those pairs, and the line the best one is shown on"),
-            "neurons": (mlp.write_neurons, "where each MLP neuron fires most in the validation text")}
+            "neurons": (mlp.write_neurons, "where each MLP neuron fires most in the validation text"),
+            "speaker-facts": (mlp.write_speaker_facts, "two-word speaker names of the training text that behave like facts")}
 
 
 def precompute_command(args: argparse.Namespace) -> None:

@@ -26,6 +26,8 @@ from explainer.paths import DATA_DIR
 
 NEURONS_FILE = DATA_DIR / "precomputed" / "neurons.json"
 NEURONS_REMAKE = "explainer precompute neurons"
+FACTS_FILE = DATA_DIR / "precomputed" / "speaker_facts.json"
+FACTS_REMAKE = "explainer precompute speaker-facts"
 
 
 def check_neuron(lm: LanguageModel, layer: int, neuron: int) -> None:
@@ -176,6 +178,9 @@ def strongest_neuron(lm: LanguageModel, layer: int) -> int:
 
 # ---------- a fact-like lookup, and where it lives ----------
 
+FACT_MIN_COUNT, FACT_MIN_SHARE = 30, 0.9  # a name seen at least this often, its first word with this second word this often
+
+
 @dataclass(frozen=True)
 class Fact:
     first: str  # "MARK"
@@ -184,15 +189,27 @@ class Fact:
     count: int
 
 
-def speaker_facts(min_count: int = 30, min_share: float = 0.9) -> list[Fact]:
-    """Two-word speaker names whose first word nearly always comes with the same second word in the training text."""
-    text = data.train_val_split(data.shakespeare_text()).train
+def find_speaker_facts(text: str, min_count: int = FACT_MIN_COUNT, min_share: float = FACT_MIN_SHARE) -> list[Fact]:
+    """Two-word speaker names ('MARK ANTONY:' lines) whose first word nearly always comes with the same second word."""
     names = Counter(re.findall(r"^([A-Z]+) ([A-Z]+):$", text, flags=re.M))
     firsts = Counter()
     for (first, _), n in names.items():
         firsts[first] += n
     return sorted((Fact(first, second, n / firsts[first], n) for (first, second), n in names.items()
                    if n >= min_count and n / firsts[first] >= min_share), key=lambda f: -f.count)
+
+
+def write_speaker_facts() -> str:
+    """Find the facts in the training text and write FACTS_FILE (`explainer precompute speaker-facts`)."""
+    facts = find_speaker_facts(data.train_val_split(data.shakespeare_text()).train)
+    write_json(FACTS_FILE, {"made_by": FACTS_REMAKE, "text": "the training text", "rule": find_speaker_facts.__doc__,
+                            "min_count": FACT_MIN_COUNT, "min_share": FACT_MIN_SHARE, "facts": [vars(f) for f in facts]})
+    return str(FACTS_FILE)
+
+
+def speaker_facts() -> list[Fact]:
+    """The training text's two-word speaker names that behave like facts, as shipped in FACTS_FILE."""
+    return [Fact(**f) for f in read_json(FACTS_FILE, FACTS_REMAKE)["facts"]]
 
 
 @contextmanager

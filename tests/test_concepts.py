@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from explainer import context, heads, learning, mlp, residual, scale, settings
-from explainer.gpt import checkpoint
+from explainer.gpt import checkpoint, data
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,12 @@ def test_the_shipped_neuron_contexts_are_the_validation_text_where_each_neuron_f
             assert float(fired) == pytest.approx(float(scan.activations[layer, neuron, k]), abs=1e-3)
     firings = mlp.top_contexts(lm, 2, 77, before=3)
     assert [f.context for f in firings] == [lm.tokens(c[-4:]) for c in scan.contexts[2][77]]
+
+
+def test_the_shipped_speaker_facts_are_the_training_texts():
+    text = data.train_val_split(data.shakespeare_text()).train
+    assert mlp.speaker_facts() == mlp.find_speaker_facts(text)
+    assert {(f.first, f.second) for f in mlp.speaker_facts()} >= {("MARK", "ANTONY"), ("TITUS", "ANDRONICUS")}
 
 
 def test_silencing_an_mlp_removes_its_output(lm):

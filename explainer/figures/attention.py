@@ -187,7 +187,7 @@ def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Fig
     names = [dict(x=h * step + (n - 1) / 2, y=l * step - 1.2, text=f"L{l} H{h}", showarrow=False, font=dict(size=12))
              for l in range(layers) for h in range(heads)]
     width = min(MAX_WIDTH, cell_px * heads)
-    figure.update_layout(template="plotly_white", showlegend=False, annotations=names, width=width,
+    figure.update_layout(showlegend=False, annotations=names, width=width,
                          height=round(width * layers / heads) + 70, autosize=False, margin=dict(l=10, r=10, t=60, b=10),
                          title=title_above(f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})"),
                          xaxis=dict(visible=False, range=[-1, heads * step - 2]),

@@ -95,8 +95,8 @@ def heads_figure(found: heads.LayerHeads, position: int, longest: float | None =
     figure.update_yaxes(range=[0, 1.1 * longest], row=2, col=1)
     figure.update_xaxes(showticklabels=False, showgrid=False, range=[-0.5, n - 0.5], row=1)
     figure.update_yaxes(showticklabels=False, showgrid=False, range=[n - 0.5, -0.5], row=1)
-    figure.update_layout(height=560, width=760, autosize=False, showlegend=False, template="plotly_white",
-                         title=HEADS_TITLE, margin=dict(l=20, r=20, t=80, b=30))
+    figure.update_layout(height=560, width=760, autosize=False, showlegend=False, title=HEADS_TITLE,
+                         margin=dict(l=20, r=20, t=80, b=30))
     return figure
 
 
