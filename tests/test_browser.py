@@ -90,23 +90,34 @@ def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
         lab.shutdown_kernels()
 
 
-def test_a_slider_redraws_the_dots_with_the_kernels_sizes(lab, browser):
-    """Notebook 12's layer slider: the dots are redrawn through plotly's transition path (no replot); the circles on
-    screen have the sizes the kernel sent, and they changed."""
+def test_sliders_redraw_dots_and_bars_as_the_kernel_sent_them(lab, browser):
+    """Notebook 12: a slider's new numbers reach the page through plotly's transition path (no replot). After the layer
+    slider the circles on screen have the sizes the kernel sent; after the generation's step slider every bar has the
+    colour the kernel sent (the transition path moves bars without repainting them)."""
     notebook = NotebookPage(browser, lab, "12_attention_in_a_trained_model.ipynb")
-    drawn = """i => {
+    dots = """i => {
         const gd = window.__explainer.box(i).querySelector('.js-plotly-plot');
         const circles = Array.from(gd.querySelectorAll('.scatterlayer .trace')[0].querySelectorAll('path.point'));
         return [Array.from(gd.data[0].marker.size), circles.map(c => 2 * parseFloat(c.getAttribute('d').slice(1)))];
     }"""
+    bars = """i => Array.from(window.__explainer.box(i).querySelectorAll('.js-plotly-plot')).map(gd => [
+        Array.from(gd.data[0].marker.color), Array.from(gd.querySelectorAll('.barlayer .point path')).map(p => p.style.fill)])"""
     try:
         notebook.run_all()
         layer = next(c for c in notebook.controls() if c.label == "layer")
-        sent_before, shown_before = notebook.page.evaluate(drawn, layer.index)
+        sent_before, shown_before = notebook.page.evaluate(dots, layer.index)
         notebook.move(layer)
-        sent, shown = notebook.page.evaluate(drawn, layer.index)
+        sent, shown = notebook.page.evaluate(dots, layer.index)
         assert len(sent) == len(shown) == len(sent_before) and shown != shown_before
         assert max(abs(a - b) for a, b in zip(sent, shown)) < 0.01, (sent, shown)
+
+        step = next(c for c in notebook.controls() if c.label == "new token #")
+        before = notebook.page.evaluate(bars, step.index)
+        notebook.move(step)
+        after = notebook.page.evaluate(bars, step.index)
+        assert [sent for sent, _ in after] != [sent for sent, _ in before]  # the kernel sent new colours
+        for sent, shown in after:
+            assert shown == [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in sent]
     finally:
         notebook.close()
         lab.shutdown_kernels()

@@ -17,6 +17,7 @@ from explainer.errors import ExplainerError
 from explainer.figures import live
 from explainer.figures.common import Explorer
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
+from explainer.style import display_token
 
 TOKENS = [" the", " a", " my", " thy", " his", " her", " our", " no"]
 LOGITS = [2.0, 1.5, 1.2, 0.9, 0.4, 0.1, -0.5, -2.0]
@@ -147,6 +148,33 @@ def test_mlp_and_neuron_explorers(shipped):
     assert neurons.contexts.value != first and "raises" in neurons.answer.value
 
 
+def test_generation_explorer_shows_each_steps_distribution_and_attention(shipped):
+    from explainer.figures.attention import GenerationExplorer
+    from explainer.style import HIGHLIGHT_COLOR
+
+    explorer = GenerationExplorer(shipped, "JULIET:\n", max_new_tokens=6, seed=0)
+    steps = list(shipped.stream("JULIET:\n", 6, temperature=0.8, seed=0))  # the same draws again
+    explorer.step.value, explorer.layer.value, explorer.head.value = 4, 2, 1
+    step = steps[3]
+    top = torch.topk(step.probs, explorer.CANDIDATES)
+    bars = explorer.distribution.data[0]
+    assert list(bars.y) == pytest.approx(top.values.tolist(), abs=1e-6)
+    assert [t.split("<br>")[0] for t in bars.text] == [display_token(t) for t in shipped.tokens(top.indices.tolist())]
+    drawn = top.indices.tolist().index(step.token_id) if step.token_id in top.indices.tolist() else None
+    assert [i for i, c in enumerate(bars.marker.color) if c == HIGHLIGHT_COLOR] == ([drawn] if drawn is not None else [])
+    weights = step.attention[2][1].tolist()  # [keys]: what the drawn token reads, itself included
+    attended = explorer.attended.data[0]
+    assert list(attended.y[:len(weights)]) == pytest.approx(weights, abs=1e-6) and not any(attended.y[len(weights):])
+    assert len(weights) == len(shipped.encode("JULIET:\n")) + 4 and explorer.status.value == ""
+
+    prompt = shipped.tokenizer.decode(shipped.tokenizer.encode(examples.ROMEO_TEXT * 4)[: shipped.block_size - 2])
+    sliding = GenerationExplorer(shipped, prompt, max_new_tokens=6, seed=0)  # outgrows the context: a sliding window
+    sliding.step.value = 6
+    window = list(shipped.stream(prompt, 6, temperature=0.8, seed=0))[-1].window
+    assert len(window) == shipped.block_size and sliding.status.value == ""
+    assert list(sliding.attended.layout.xaxis.ticktext) == [f"{i}:{display_token(t)}" for i, t in enumerate(shipped.tokens(window))]
+
+
 def test_heads_explorer_sums_the_layers_heads(shipped):
     from explainer import heads
     from explainer.figures.heads import HeadsExplorer
@@ -229,7 +257,7 @@ def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
     figures = [live.FigureWidget() for _ in range(3)]
     carriers = [w for w in live_widgets() if isinstance(w, live.PlotlyCode)]
     assert len(carriers) == 1 and json.dumps(live.PLOTLY_CODE) in carriers[0]._esm
-    assert all(len(f._esm) < 2_000 and live.PLOTLY_CODE_KEY in f._esm for f in figures)
+    assert all(len(f._esm) < 3_000 and live.PLOTLY_CODE_KEY in f._esm for f in figures)  # glue only
 
 
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():

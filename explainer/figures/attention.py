@@ -3,6 +3,8 @@ and a head forming during training. Grids are [query, key]: rows are the token b
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
@@ -11,8 +13,9 @@ import torch
 
 from explainer import attention
 from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, dot_grid, heatmap, html_tokens,
-                                      int_slider, masked_outline, next_token_bars, prompt_box, redraw, row, row_bars,
-                                      temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap)
+                                      int_slider, masked_outline, prompt_box, ranked_bars, redraw, row, row_bars,
+                                      temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap,
+                                      update_ranked_bars)
 from explainer.figures.live import FigureWidget
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
@@ -198,56 +201,74 @@ def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Fig
 class GenerationExplorer(Explorer):
     """Generate a continuation once, then step through it: each token's distribution and what it attended to."""
 
+    CANDIDATES = 10  # the most likely tokens shown at each step
+
     def __init__(self, lm: LanguageModel, prompt: str, max_new_tokens: int = 20, temperature: float = 0.8, seed: int = 0):
         super().__init__()
         self.lm = lm
         self.prompt_ids = lm.encode(prompt)
         self.steps = list(lm.stream(prompt, max_new_tokens, temperature=temperature, seed=seed))
+        self.tokens = lm.tokens(self.prompt_ids + [s.token_id for s in self.steps])  # the prompt and every drawn token
         config = lm.model.config
         self.step = int_slider("new token #", len(self.steps), 1, minimum=1)
         self.layer = int_slider("layer", config.n_layer - 1)
         self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(str(h), h) for h in range(config.n_head)],
                                      value=-1, description="head")
         self.text = widgets.HTML()
-        self.distribution, self.attended = FigureWidget(), FigureWidget()
+        self.distribution = FigureWidget(ranked_bars(self.CANDIDATES, "the distribution the new token was drawn from",
+                                                     tallest=max(float(s.probs.max()) for s in self.steps)))
+        self.distribution.update_layout(height=360)
+        self.attended = FigureWidget(self.attended_figure())
         self.watch([self.step, self.layer, self.head], self.update)
         self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.text,
                                     self.distribution, self.attended])
         self.safely(self.update)
 
+    def attended_figure(self) -> go.Figure:
+        """Bars over every position the steps read, labelled once: each step fills those it can see (in a sliding
+        window the labels follow the window)."""
+        window = max(len(s.window) for s in self.steps)
+        figure = row_bars([0.0] * window, self.tokens[:window], window - 1, "what the new token attends to")
+        figure.update_layout(height=380, xaxis=dict(title="key (the tokens after the new one are masked: weight 0)",
+                                                    type="linear", tickvals=list(range(window)),
+                                                    ticktext=list(figure.data[0].x), range=[-0.5, window - 0.5]),
+                             yaxis_range=[0, 1.15 * max(float(s.attention.max()) for s in self.steps)])
+        figure.data[0].x = list(range(window))
+        return figure
+
+    def cropped(self) -> bool:
+        """True once the text outgrows the context window (the steps then read a sliding window of its last tokens)."""
+        return len(self.tokens) > self.lm.block_size
+
     def update(self) -> None:
-        """The chosen step's distribution and attention; after the first draw only the traces' numbers travel."""
+        """The chosen step's distribution and attention; only the bars' numbers travel."""
         step = self.steps[self.step.value - 1]
-        all_ids = self.prompt_ids + [s.token_id for s in self.steps]
         position = len(self.prompt_ids) + self.step.value - 1
-        self.text.value = html_tokens(self.lm.tokens(all_ids[: position + 1]), highlight=position)
-        top = torch.topk(step.probs, 10)
+        drawn = display_token(self.tokens[position])
+        self.text.value = (html_tokens(self.tokens[: position + 1], highlight=position)
+                           + f"<div>drawn: <b>{html.escape(drawn)}</b> (p = {float(step.probs[step.token_id]):.1%})</div>")
+        top = torch.topk(step.probs, self.CANDIDATES)
         ids = top.indices.tolist()
-        labels = [display_token(t) for t in self.lm.tokens(ids)]
-        title = (f"drawn from: {display_token(self.lm.tokens([step.token_id])[0])} "
-                 f"(p = {float(step.probs[step.token_id]):.2f})")
-        colors = [HIGHLIGHT_COLOR if i == step.token_id else BAR_COLOR for i in ids]
+        update_ranked_bars(self.distribution, self.lm.tokens(ids), top.values.tolist(),
+                           ids.index(step.token_id) if step.token_id in ids else -1)
         weights = step.attention[self.layer.value]
-        weights = weights.mean(0) if self.head.value < 0 else weights[self.head.value]
-        window_tokens = self.lm.tokens(step.window)
-        keys = [f"{i}:{display_token(t)}" for i, t in enumerate(window_tokens)]
-        if not self.distribution.data:
-            bars = next_token_bars(self.lm.tokens(ids), top.values.tolist(), title)
-            bars.update_layout(height=360)
-            redraw(self.distribution, bars)
-            attended = row_bars(weights, window_tokens, len(window_tokens) - 1, "what the new token attends to")
-            attended.update_layout(height=380)
-            redraw(self.attended, attended)
-        values = top.values.tolist()
-        with self.distribution.batch_update():
-            self.distribution.data[0].update(x=labels, y=values, text=[f"{p:.1%}" for p in values], marker_color=colors)
-            self.distribution.layout.title.text = title
-        attention_weights = weights.tolist()
-        with self.attended.batch_update():
-            self.attended.data[0].update(x=keys, y=attention_weights, text=[f"{w:.1%}" for w in attention_weights],
-                                         marker_color=[HIGHLIGHT_COLOR if w == max(attention_weights) else BAR_COLOR
-                                                       for w in attention_weights])
-            self.attended.layout.xaxis.title.text = f"key (read by the new token: {display_token(window_tokens[-1])})"
+        weights = (weights.mean(0) if self.head.value < 0 else weights[self.head.value]).tolist()
+        if self.cropped():  # a sliding window: every step reads other tokens, so the labels change too
+            keys = [f"{i}:{display_token(t)}" for i, t in enumerate(self.lm.tokens(step.window))]
+            with self.attended.batch_update():
+                self.attended.layout.xaxis.ticktext = keys
+                fill_attended(self.attended.data[0], weights, len(keys))
+            return
+        with self.attended.batch_traces():
+            fill_attended(self.attended.data[0], weights, len(self.attended.data[0].x))
+
+
+def fill_attended(bars: go.Bar, weights: list[float], places: int) -> None:
+    """Bars for `weights` on the first places of `places`, the largest highlighted; the places after them empty."""
+    strongest = max(range(len(weights)), key=weights.__getitem__)
+    empty = places - len(weights)
+    bars.update(y=weights + [0.0] * empty, text=[f"{w:.1%}" for w in weights] + [""] * empty,
+                marker_color=[HIGHLIGHT_COLOR if i == strongest else BAR_COLOR for i in range(places)])
 
 
 class TrainingExplorer(Explorer):

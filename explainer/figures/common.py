@@ -146,6 +146,26 @@ def next_token_bars(tokens: Sequence[str], probs: Sequence[float], title: str = 
     return figure
 
 
+def ranked_bars(count: int, title: str = "", tallest: float = 1.0) -> go.Figure:
+    """Bars for the `count` most likely next tokens at fixed places, the most likely first, each token written above
+    its bar with its probability; `update_ranked_bars` fills them. Axes that never change (up to `tallest`, the
+    highest probability to come): a new distribution moves only the bars and their text."""
+    figure = go.Figure(go.Bar(
+        x=list(range(count)), y=[0.0] * count, text=[""] * count, textposition="outside", cliponaxis=False,
+        marker_color=[BAR_COLOR] * count, hovertemplate="%{text}<extra></extra>",
+    ))
+    return base_layout(figure, title, yaxis=dict(title="probability", range=[0, 1.25 * tallest], tickformat=".0%"),
+                       xaxis=dict(title="candidates, most likely first", showticklabels=False, range=[-0.5, count - 0.5]))
+
+
+def update_ranked_bars(figure: FigureWidget, tokens: Sequence[str], probs: Sequence[float], highlight: int) -> None:
+    """New candidates for a figure made by `ranked_bars`; bar `highlight` in the highlight colour."""
+    probs = [float(p) for p in probs]
+    with figure.batch_traces():
+        figure.data[0].update(y=probs, text=[f"{display_token(t)}<br>{p:.1%}" for t, p in zip(tokens, probs)],
+                              marker_color=[HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(len(probs))])
+
+
 def row_bars(weights, tokens: Sequence[str], query: int, title: str = "") -> go.Figure:
     """One query's attention weights over the keys as bars."""
     figure = next_token_bars([f"{i}:{t}" for i, t in enumerate(tokens)][: len(weights)], [float(w) for w in weights], title)

@@ -71,6 +71,9 @@ class FigureWidget(go.FigureWidget):
     # - It marks its own edits with an attribute plotly.js does not know, _doNotReportToPy, so that they are not
     #   reported again; an unknown attribute makes plotly.js lay the whole figure out again (a new title took 3 times
     #   as long). With no reports to avoid, the mark is taken out before plotly.js sees it.
+    # - batch_traces' animation frames (redraw: false) move bars and dots but leave them in their old colours: each
+    #   point is painted with the colour plotly.js computed for it (a restyle would too, but a new colour array makes
+    #   plotly.js replot the whole figure).
     # - A figure drawn while its cell is off screen has no width yet: plotly picks 700 px and looks again only when
     #   the window resizes. Here it fits again whenever its box changes width (the cell scrolled into view, a panel).
     _esm = PAGE_SLOT + f"""let timer;
@@ -87,6 +90,13 @@ if (Plotly && !Plotly.__unmarked) {{
     const edit = Plotly[name];
     Plotly[name] = (gd, ...rest) => edit(gd, ...rest.map(unmark));
   }}
+  const animate = Plotly.animate;
+  Plotly.animate = (gd, ...rest) => animate(gd, ...rest).then(() => {{
+    for (const point of gd.querySelectorAll(".point")) {{
+      const shape = point.tagName === "path" ? point : point.querySelector("path"), colour = point.__data__?.mc;
+      if (shape && typeof colour === "string") shape.style.fill = colour;
+    }}
+  }});
   Plotly.__unmarked = true;
 }}
 export default () => {{
