@@ -38,7 +38,7 @@ def test_temperature_slider_reshapes_the_bars(explorer):
     assert after[5] == pytest.approx(float(expected[5:].sum()))  # the "other" bar
     assert max(after) > max(before) and math.isclose(sum(after), 1.0, rel_tol=1e-9)
     assert list(explorer.figure.data[0].x)[-1] == "(other 3)"
-    assert "T = 0.20" in explorer.figure.layout.title.text and "entropy" in explorer.summary.value
+    assert "T = 0.20" in explorer.summary.value and "entropy" in explorer.summary.value
 
 
 def test_sample_button_draws_reproducible_words(explorer):
@@ -62,6 +62,9 @@ def test_playground_updates_and_reports_bad_input():
     assert "every logit in a row is -inf" in playground.status.value
     playground.text.value = "1, 2"
     assert playground.status.value == ""
+    playground.slider.value = 0.5  # same bars: only their heights travel
+    assert list(playground.figure.data[0].y) == pytest.approx(sampling.softmax([1, 2], 0.5).tolist())
+    assert list(playground.figure.data[0].x) == ["0: 1", "1: 2"] and "T = 0.50" in playground.total.value
 
 
 def test_next_token_explorer_shows_the_models_real_distribution():

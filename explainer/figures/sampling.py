@@ -30,7 +30,7 @@ class TemperatureExplorer(Explorer):
     def __init__(self, tokens: Sequence[str], logits, temperature: float = 1.0, title: str = "",
                  num_samples: int = 20, show: int = 12):
         super().__init__()
-        self.title, self.num_samples, self.show = title, num_samples, show
+        self.num_samples, self.show = num_samples, show
         self.slider = temperature_slider(temperature, minimum=0.0)
         self.slider.layout = widgets.Layout(width="100%", max_width="480px")
         self.slider.add_class("explainer-temperature")
@@ -39,7 +39,7 @@ class TemperatureExplorer(Explorer):
                                             layout=widgets.Layout(width="auto"))
         self.summary = widgets.HTML()
         self.samples = widgets.HTML()
-        self.figure = FigureWidget(next_token_bars(["…"], [1.0]))
+        self.figure = FigureWidget(next_token_bars(["…"], [1.0], title or "next-token probabilities"))
         self.watch([self.slider], lambda: self.update(self.slider.value))
         self.on_click(self.sample_button, self.draw_samples)
         self.widget = widgets.VBox([self.slider, self.summary, self.figure, row(self.sample_button, self.seed),
@@ -74,9 +74,8 @@ class TemperatureExplorer(Explorer):
             bars.y = heights
             bars.text = [f"{p:.1%}" for p in heights]
             bars.marker.color = [HIGHLIGHT_COLOR] + [BAR_COLOR] * (len(heights) - 1)
-            self.figure.layout.title.text = f"{self.title}  (T = {temperature:.2f})" if self.title else f"T = {temperature:.2f}"
         self.summary.value = (
-            f"<b>top token</b>: {html.escape(display_token(self.tokens[best]))} ({float(probs[best]):.1%}) &nbsp; "
+            f"<b>T = {temperature:.2f}</b> &nbsp; <b>top token</b>: {html.escape(display_token(self.tokens[best]))} ({float(probs[best]):.1%}) &nbsp; "
             f"<b>entropy</b>: {bits:.2f} bits (uniform over all {len(self.tokens):,} tokens would be "
             f"{math.log2(len(self.tokens)):.2f})"
         )
@@ -133,8 +132,8 @@ class SoftmaxPlayground(Explorer):
                                  layout=widgets.Layout(width="100%", max_width="480px"))
         self.slider = float_slider("temperature", temperature, 0.0, 5.0, 0.05)
         self.total = widgets.HTML()
-        self.figure = FigureWidget(next_token_bars(["a"], [1.0]))
-        self.figure.update_layout(xaxis_title="score (logit)", height=360, title_text="softmax of the scores")
+        self.figure = FigureWidget(next_token_bars(["a"], [1.0], "softmax of the scores"))
+        self.figure.update_layout(xaxis_title="score (logit)", height=360)
         self.watch([self.text, self.slider], self.update)
         self.widget = widgets.VBox([self.text, self.slider, self.status, self.total, self.figure])
         self.safely(self.update)
@@ -143,13 +142,13 @@ class SoftmaxPlayground(Explorer):
         scores = parse_numbers(self.text.value)
         probs = sampling.softmax(scores, self.slider.value).tolist()
         labels = [f"{i}: {s:g}" for i, s in enumerate(scores)]
-        with self.figure.batch_update():
+        new_bars = list(self.figure.data[0].x) != labels  # new scores typed: new axis labels, a full redraw
+        with self.figure.batch_update() if new_bars else self.figure.batch_traces():
             bars = self.figure.data[0]
             bars.x, bars.y = labels, probs
             bars.text = [f"{p:.1%}" for p in probs]
             bars.marker.color = [HIGHLIGHT_COLOR if p == max(probs) else BAR_COLOR for p in probs]
-        self.total.value = f"sum of probabilities = {sum(probs):.6f}"
-        self.figure.layout.title.text = f"softmax of the scores at T = {self.slider.value:.2f}"
+        self.total.value = f"T = {self.slider.value:.2f}: sum of probabilities = {sum(probs):.6f}"
 
 
 def softmax_steps_table(scores: Sequence[float]):
