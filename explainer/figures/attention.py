@@ -12,14 +12,14 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, dot_grid, heatmap, html_tokens,
+from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, bar_colors, dot_grid, heatmap, html_tokens,
                                       int_slider, masked_outline, prompt_box, ranked_bars, redraw, row, row_bars,
                                       temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap,
                                       update_ranked_bars)
 from explainer.figures.live import FigureWidget
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.style import DOT_COLOR, display_token
 
 
 def token_labels(tokens: list[str]) -> list[str]:
@@ -229,11 +229,11 @@ class GenerationExplorer(Explorer):
         window the labels follow the window)."""
         window = max(len(s.window) for s in self.steps)
         figure = row_bars([0.0] * window, self.tokens[:window], window - 1, "what the new token attends to")
+        figure.data[0].x = list(range(window))  # places, labelled by the axis
         figure.update_layout(height=380, xaxis=dict(title="key (the tokens after the new one are masked: weight 0)",
                                                     type="linear", tickvals=list(range(window)),
-                                                    ticktext=list(figure.data[0].x), range=[-0.5, window - 0.5]),
+                                                    ticktext=token_labels(self.tokens[:window]), range=[-0.5, window - 0.5]),
                              yaxis_range=[0, 1.15 * max(float(s.attention.max()) for s in self.steps)])
-        figure.data[0].x = list(range(window))
         return figure
 
     def cropped(self) -> bool:
@@ -254,7 +254,7 @@ class GenerationExplorer(Explorer):
         weights = step.attention[self.layer.value]
         weights = (weights.mean(0) if self.head.value < 0 else weights[self.head.value]).tolist()
         if self.cropped():  # a sliding window: every step reads other tokens, so the labels change too
-            keys = [f"{i}:{display_token(t)}" for i, t in enumerate(self.lm.tokens(step.window))]
+            keys = token_labels(self.lm.tokens(step.window))
             with self.attended.batch_update():
                 self.attended.layout.xaxis.ticktext = keys
                 fill_attended(self.attended.data[0], weights, len(keys))
@@ -268,7 +268,7 @@ def fill_attended(bars: go.Bar, weights: list[float], places: int) -> None:
     strongest = max(range(len(weights)), key=weights.__getitem__)
     empty = places - len(weights)
     bars.update(y=weights + [0.0] * empty, text=[f"{w:.1%}" for w in weights] + [""] * empty,
-                marker_color=[HIGHLIGHT_COLOR if i == strongest else BAR_COLOR for i in range(places)])
+                marker_color=bar_colors(places, strongest))
 
 
 class TrainingExplorer(Explorer):

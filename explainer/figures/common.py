@@ -132,13 +132,18 @@ def title_above(text: str) -> dict:
                 pad=dict(t=12, l=12), automargin=True)
 
 
+def bar_colors(count: int, highlight: int) -> list[str]:
+    """One colour per bar, bar `highlight` (-1: none) in the highlight colour."""
+    return [HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(count)]
+
+
 def next_token_bars(tokens: Sequence[str], probs: Sequence[float], title: str = "") -> go.Figure:
     """Bar chart of next-token probabilities, the most likely token highlighted."""
     probs = [float(p) for p in probs]
     best = max(range(len(probs)), key=probs.__getitem__)
     figure = go.Figure(go.Bar(
         x=[display_token(t) for t in tokens], y=probs, text=[f"{p:.1%}" for p in probs], textposition="outside",
-        marker_color=[HIGHLIGHT_COLOR if i == best else BAR_COLOR for i in range(len(probs))],
+        marker_color=bar_colors(len(probs), best),
         cliponaxis=False, hovertemplate="%{x}: %{y:.4f}<extra></extra>",
     ))
     base_layout(figure, title, yaxis=dict(title="probability", range=[0, 1.12], tickformat=".0%"),
@@ -163,7 +168,7 @@ def update_ranked_bars(figure: FigureWidget, tokens: Sequence[str], probs: Seque
     probs = [float(p) for p in probs]
     with figure.batch_traces():
         figure.data[0].update(y=probs, text=[f"{display_token(t)}<br>{p:.1%}" for t, p in zip(tokens, probs)],
-                              marker_color=[HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(len(probs))])
+                              marker_color=bar_colors(len(probs), highlight))
 
 
 def row_bars(weights, tokens: Sequence[str], query: int, title: str = "") -> go.Figure:
@@ -340,7 +345,7 @@ def update_bars(figure: FigureWidget, values, title: str | None = None, highligh
         bars = figure.data[0]
         bars.y = values
         bars.text = [f"{v:.1%}" for v in values]
-        bars.marker.color = [HIGHLIGHT_COLOR if i == highlight else BAR_COLOR for i in range(len(values))]
+        bars.marker.color = bar_colors(len(values), highlight)
         set_title(figure, title)
 
 
