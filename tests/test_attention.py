@@ -168,6 +168,34 @@ def test_a_grid_of_every_cell_takes_a_new_mask(lm):
         assert (sizes()[np.triu_indices(n, 1)] > 0).all() == (mask == "none")
 
 
+def test_the_scores_grid_shows_the_scores_the_softmax_gets(lm):
+    """The step-by-step explorer's scores: one square per cell coloured by its score on a scale symmetric about 0, the
+    −∞ cells grey (none without a mask), for the layer and head chosen."""
+    from explainer.figures.attention import StepByStepExplorer
+
+    explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
+    figure, n = explorer.scores_figure, len(lm.encode(FLUFFY_PROMPT))
+    future = {(k, q) for q in range(n) for k in range(q + 1, n)}
+    covered = lambda: {(k, q) for q in range(n) for k in range(n)
+                       if inside(np.stack([figure.data[1].x, figure.data[1].y], axis=1), (k, q))}
+    for layer, head, mask, scaled in [(0, 3, "minus_inf", True), (1, 0, "minus_inf", True), (1, 0, "none", True),
+                                      (1, 0, "minus_inf", False)]:
+        explorer.layer.value, explorer.head.value, explorer.mask.value, explorer.scale.value = layer, head, mask, scaled
+        steps = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head, mask=mask, scale=scaled)
+        scores = steps.scaled.numpy()
+        allowed = attention.causal_mask(n).numpy() if mask == "minus_inf" else np.ones((n, n), dtype=bool)
+        squares = figure.data[0]
+        assert list(squares.x) == [*range(n)] * n and list(squares.y) == [q for q in range(n) for _ in range(n)]
+        colours, hover = np.array(squares.marker.color).reshape(n, n), np.array(squares.customdata, dtype=float).reshape(n, n)
+        np.testing.assert_allclose(colours[allowed], scores[allowed], rtol=1e-6)
+        np.testing.assert_allclose(hover[allowed], scores[allowed], rtol=1e-6)
+        assert np.isnan(hover[~allowed]).all()
+        extent = np.abs(scores[allowed]).max()
+        assert (squares.marker.cmin, squares.marker.cmax) == pytest.approx((-extent, extent), rel=1e-6)
+        assert covered() == (future if mask == "minus_inf" else set()) and explorer.status.value == ""
+        assert ("÷√d_k" in figure.layout.title.text) == scaled and ("−∞" in figure.layout.title.text) == (mask == "minus_inf")
+
+
 def test_explorer_sliders_change_the_grid(lm):
     from explainer.figures.attention import AttentionExplorer
 

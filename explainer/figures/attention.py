@@ -14,26 +14,22 @@ import torch
 from explainer import attention
 from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, bar_colors, dot_grid, heatmap, html_tokens,
                                       int_slider, masked_outline, prompt_box, ranked_bars, redraw, row, row_bars,
-                                      temperature_slider, title_above, update_bars, update_dot_grid, update_heatmap,
-                                      update_ranked_bars)
+                                      temperature_slider, title_above, token_labels, update_bars, update_dot_grid,
+                                      update_ranked_bars, update_value_grid, value_grid)
 from explainer.figures.live import FigureWidget
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import DOT_COLOR, display_token
 
 
-def token_labels(tokens: list[str]) -> list[str]:
-    return [f"{i}:{display_token(t)}" for i, t in enumerate(tokens)]
-
-
 def scores_figure_title(mask: str, scaled: bool) -> str:
-    return "scores fed to the softmax" + (" (÷√d_k)" if scaled else " (not scaled)") + (", future = −∞ (blank)" if mask == "minus_inf" else "")
+    return (f"scores into the softmax ({'÷√d_k' if scaled else 'not scaled'}"
+            + ("; future −∞, grey" if mask == "minus_inf" else "") + "): blue > 0 > red")
 
 
-def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> go.Figure:
-    """The scores that go into the softmax, with the future written as −∞ (blank) when the mask is −∞."""
-    labels = token_labels(steps.tokens)
-    return heatmap(fed_scores(steps, mask), labels, labels, scores_figure_title(mask, scaled), x_title="key", y_title="query")
+def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool, colorbar: bool = True) -> go.Figure:
+    """The scores that go into the softmax, with the future written as −∞ (grey) when the mask is −∞."""
+    return value_grid(fed_scores(steps, mask), steps.tokens, scores_figure_title(mask, scaled), colorbar=colorbar)
 
 
 def fed_scores(steps: attention.AttentionSteps, mask: str) -> torch.Tensor:
@@ -83,13 +79,13 @@ class StepByStepExplorer(Explorer):
             redraw(self.pattern_figure, dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
                                                  masked=masked, size_px=420, every_cell=True))
             redraw(self.row_figure, row_bars(steps.pattern[query], steps.tokens, query, f"what query {query} reads"))
-            redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value))
+            redraw(self.scores_figure, scores_figure(steps, self.mask.value, self.scale.value, colorbar=False))
         else:
             update_dot_grid(self.pattern_figure, steps.pattern, masked)
             update_bars(self.row_figure, steps.pattern[query][:n], f"what query {query} reads")
             if scores != self.scores:
-                update_heatmap(self.scores_figure, fed_scores(steps, self.mask.value),
-                               scores_figure_title(self.mask.value, self.scale.value))
+                update_value_grid(self.scores_figure, fed_scores(steps, self.mask.value),
+                                  scores_figure_title(self.mask.value, self.scale.value))
         self.scores = scores
         sums = steps.pattern.sum(-1)
         e, updated = steps.residual[query], steps.updated[query]

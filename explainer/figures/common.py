@@ -10,8 +10,8 @@ import math
 import sys
 import threading
 import warnings
-from contextlib import nullcontext
-from typing import Callable, Iterable, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterable, Iterator, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -225,6 +225,11 @@ def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
     return [max_size * math.sqrt(max(0.0, float(w))) for w in weights]
 
 
+def token_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:
+    """Each token with its position, "3:␣soft": the labels of a grid's rows and columns."""
+    return [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)]
+
+
 def dot_grid(
     pattern, tokens: Sequence[str], transpose: bool = False, title: str = "",
     masked=None, max_size: float | None = None, size_px: int = 480, query_tokens: Sequence[str] | None = None,
@@ -240,32 +245,91 @@ def dot_grid(
     size_px = min(size_px, MAX_WIDTH - 170)
     if max_size is None:  # a weight-1 dot fills its cell
         max_size = min(MAX_DOT_SIZE, 0.95 * size_px / max(n_query, n_key))
-    keys = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)][-n_key:]
-    queries = [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(query_tokens or tokens)][-n_query:]
+    keys = token_labels(tokens, first_position)[-n_key:]
+    queries = token_labels(query_tokens or tokens, first_position)[-n_query:]
     masked = np.asarray(masked, dtype=bool) if masked is not None else np.zeros((n_query, n_key), dtype=bool)
     shown = np.argwhere(np.ones_like(masked) if every_cell else ~masked)  # (query, key) pairs, row by row
-
-    def place(points):  # numeric positions (fast to redraw) labelled by the tokens
-        q, k = points[:, 0], points[:, 1]
-        return (q, k) if transpose else (k, q)  # (x, y)
-
-    def describe(points) -> list[str]:
-        return [f"query {queries[q]} → key {keys[k]}" for q, k in points]
-
-    x, y = place(shown)
+    x, y = (shown[:, 0], shown[:, 1]) if transpose else (shown[:, 1], shown[:, 0])  # numeric places: fast to redraw
     weights = np.where(masked, 0.0, grid)[shown[:, 0], shown[:, 1]]
     figure = go.Figure(go.Scatter(
-        x=x, y=y, mode="markers", name="weight", text=describe(shown),
+        x=x, y=y, mode="markers", name="weight", text=[f"query {queries[q]} → key {keys[k]}" for q, k in shown],
         marker=dict(size=max_size * np.sqrt(np.clip(weights, 0, None)), color=DOT_COLOR, line=dict(width=0)),
         customdata=weights, meta=max_size, hovertemplate="%{text}<br>weight %{customdata:.4f}<extra></extra>",
     ))
     if masked.any() or every_cell:  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
-        x_line, y_line = outline_xy(masked, transpose)
-        figure.add_trace(go.Scatter(x=x_line, y=y_line, mode="lines", fill="toself", name="masked", meta=transpose,
-                                    fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
-    query_axis = dict(title="query (the token being updated)", tickvals=list(range(n_query)), ticktext=queries,
-                      range=[-0.5, n_query - 0.5])
-    key_axis = dict(title="key (the token read)", tickvals=list(range(n_key)), ticktext=keys, range=[-0.5, n_key - 0.5])
+        add_masked_shape(figure, masked, transpose)
+    return grid_layout(figure, queries, keys, transpose, title, size_px)
+
+
+def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420, colorbar: bool = True) -> go.Figure:
+    """A square [n, n] array (attention scores) as a grid of squares coloured by value, blue above 0 and red below,
+    laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey. Squares rather
+    than a heatmap: `update_value_grid` changes their colours without laying the figure out again (a heatmap's
+    new numbers do). The colour bar does not follow such changes: leave it out of a figure that will change."""
+    grid = np.asarray(values, dtype=float)
+    n = grid.shape[0]
+    size_px = min(size_px, MAX_WIDTH - 170)
+    labels = token_labels(tokens)
+    query, key = np.divmod(np.arange(n * n), n)  # every cell, row by row
+    masked = ~np.isfinite(grid)
+    figure = go.Figure(go.Scatter(
+        x=key, y=query, mode="markers", name="score", text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
+        marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=colorbar,
+                    **square_colors(grid)),
+        hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
+    ))
+    figure.data[0].customdata = np.where(masked, np.nan, grid).ravel()
+    add_masked_shape(figure, masked, transpose=False)
+    return grid_layout(figure, labels, labels, False, title, size_px)
+
+
+def square_colors(grid: np.ndarray) -> dict:
+    """A value grid's marker colours: the values, on a scale symmetric about 0 (masked cells at 0, under the grey)."""
+    finite = np.isfinite(grid)
+    extent = float(np.abs(grid[finite]).max()) if finite.any() else 1.0
+    return dict(color=np.where(finite, grid, 0.0).ravel(), cmin=-extent, cmax=extent)
+
+
+def update_value_grid(figure: go.Figure, values, title: str | None = None) -> None:
+    """New values for a figure made by `value_grid` of the same size: colours and hover values travel; the grey shape
+    moves only if the masked cells changed (then the figure is drawn again)."""
+    grid = np.asarray(values, dtype=float)
+    squares = figure.data[0]
+    with update_masked_shape(figure, ~np.isfinite(grid)):
+        squares.marker.update(square_colors(grid))
+        squares.customdata = np.where(np.isfinite(grid), grid, np.nan).ravel()
+        set_title(figure, title)
+
+
+def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> None:
+    """One grey shape over a grid's masked cells (trace 1): drawn distinctly, and cheap to redraw."""
+    x_line, y_line = outline_xy(masked, transpose)
+    figure.add_trace(go.Scatter(x=x_line, y=y_line, mode="lines", fill="toself", name="masked", meta=transpose,
+                                fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
+
+
+@contextmanager
+def update_masked_shape(figure: go.Figure, masked: np.ndarray) -> Iterator[None]:
+    """A batch for new numbers in a grid's traces that also moves its grey shape, if it has one and the masked cells
+    changed: then a full update (a shape that moves needs one), else only the traces move (`batch_traces`)."""
+    shape = figure.data[1] if len(figure.data) > 1 else None
+    x_line, y_line = outline_xy(masked, bool(shape.meta)) if shape is not None else (None, None)
+    moved = shape is not None and not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
+                                          for now, new in ((shape.x, x_line), (shape.y, y_line)))
+    batch = figure.batch_update if moved else getattr(figure, "batch_traces", None)
+    with batch() if batch else nullcontext():
+        if moved:
+            shape.update(x=x_line, y=y_line)
+        yield
+
+
+def grid_layout(figure: go.Figure, queries: Sequence[str], keys: Sequence[str], transpose: bool, title: str,
+                size_px: int) -> go.Figure:
+    """The axes of a grid of cells at integer places: token labels on top and left, the first token at the top."""
+    query_axis = dict(title="query (the token being updated)", tickvals=list(range(len(queries))), ticktext=list(queries),
+                      range=[-0.5, len(queries) - 0.5])
+    key_axis = dict(title="key (the token read)", tickvals=list(range(len(keys))), ticktext=list(keys),
+                    range=[-0.5, len(keys) - 0.5])
     x_axis, y_axis = (query_axis, key_axis) if transpose else (key_axis, query_axis)
     y_axis["range"] = y_axis["range"][::-1]  # the first token at the top
     figure.update_layout(
@@ -302,15 +366,8 @@ def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None
     weights shown on hover) travel, as binary arrays, and the title only if it changed. A grid of every cell also
     takes a new mask: its grey shape moves (a full redraw of this figure, only when the mask changed)."""
     masked = np.asarray(masked, dtype=bool)
-    shape = figure.data[1] if len(figure.data) > 1 else None
-    x_line, y_line = outline_xy(masked, bool(shape.meta)) if shape is not None else (None, None)
-    moved = shape is not None and not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
-                                          for now, new in ((shape.x, x_line), (shape.y, y_line)))
-    batch = figure.batch_update if moved else getattr(figure, "batch_traces", None)
-    with batch() if batch else nullcontext():
+    with update_masked_shape(figure, masked):
         resize_dots(figure.data[0], pattern, masked)
-        if moved:
-            shape.update(x=x_line, y=y_line)
         set_title(figure, title)
 
 
@@ -353,12 +410,3 @@ def set_title(figure: go.Figure, title: str | None) -> None:
     """A new title, sent only if it changed (a title edit lays the figure out again)."""
     if title is not None and figure.layout.title.text != title:
         figure.layout.title.text = title
-
-
-def update_heatmap(figure: go.FigureWidget, values, title: str | None = None) -> None:
-    """New values for a figure made by `heatmap` of the same shape (non-finite cells blank)."""
-    z = np.asarray(values, dtype=float)
-    with figure.batch_update():
-        figure.data[0].z = np.where(np.isfinite(z), z, np.nan)
-        if title is not None and figure.layout.title.text != title:
-            figure.layout.title.text = title
