@@ -137,3 +137,34 @@ def test_moving_the_token_keeps_every_heads_grid_drawn(lab, browser):
     finally:
         notebook.close()
         lab.shutdown_kernels()
+
+
+def test_a_new_mask_is_drawn_as_a_full_redraw_would_draw_it(lab, browser):
+    """Notebook 08: the mask dropdown moves each grid's grey shape, dots and squares through plotly's transition path
+    (no replot). After each move through every mask and back, what is on screen is what plotly.js draws when it lays
+    the figures out from scratch."""
+    notebook = NotebookPage(browser, lab, "08_attention_step_by_step.ipynb")
+    drawn = """async i => {
+        const grids = Array.from(window.__explainer.box(i).querySelectorAll('.js-plotly-plot'))
+            .filter(gd => gd.querySelector('.scatterlayer .js-fill'));
+        const shown = gd => [
+            Array.from(gd.querySelectorAll('.scatterlayer .js-fill')).map(p => p.getAttribute('d')),
+            Array.from(gd.querySelectorAll('.scatterlayer path.point'))
+                .map(p => [p.getAttribute('d'), p.getAttribute('transform'), p.style.fill])];
+        const moved = grids.map(shown);
+        for (const gd of grids) await window.Plotly.redraw(gd);
+        return [grids.length, moved, grids.map(shown)];
+    }"""
+    try:
+        notebook.run_all()
+        mask = next(c for c in notebook.controls() if c.label == "mask")
+        greys = set()
+        for _ in range(4):  # −∞, zero after, renormalise, none, back to −∞
+            notebook.move(mask)
+            count, moved, redrawn = notebook.page.evaluate(drawn, mask.index)
+            assert count == 2 and moved == redrawn
+            greys.add(tuple(fill for grid in moved for fill in grid[0]))
+        assert len(greys) >= 2, "the grey cells changed with the mask"
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()

@@ -10,8 +10,8 @@ import math
 import sys
 import threading
 import warnings
-from contextlib import contextmanager, nullcontext
-from typing import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from typing import Callable, Iterable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -291,13 +291,14 @@ def square_colors(grid: np.ndarray) -> dict:
 
 
 def update_value_grid(figure: go.Figure, values, title: str | None = None) -> None:
-    """New values for a figure made by `value_grid` of the same size: colours and hover values travel; the grey shape
-    moves only if the masked cells changed (then the figure is drawn again)."""
+    """New values for a figure made by `value_grid` of the same size: colours and hover values travel, and the grey
+    shape if the masked cells changed; the figure is not laid out again."""
     grid = np.asarray(values, dtype=float)
     squares = figure.data[0]
-    with update_masked_shape(figure, ~np.isfinite(grid)):
+    with traces_batch(figure):
         squares.marker.update(square_colors(grid))
         squares.customdata = np.where(np.isfinite(grid), grid, np.nan).ravel()
+        move_masked_shape(figure, ~np.isfinite(grid))
         set_title(figure, title)
 
 
@@ -308,19 +309,22 @@ def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> 
                                 fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
 
 
-@contextmanager
-def update_masked_shape(figure: go.Figure, masked: np.ndarray) -> Iterator[None]:
-    """A batch for new numbers in a grid's traces that also moves its grey shape, if it has one and the masked cells
-    changed: then a full update (a shape that moves needs one), else only the traces move (`batch_traces`)."""
-    shape = figure.data[1] if len(figure.data) > 1 else None
-    x_line, y_line = outline_xy(masked, bool(shape.meta)) if shape is not None else (None, None)
-    moved = shape is not None and not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
-                                          for now, new in ((shape.x, x_line), (shape.y, y_line)))
-    batch = figure.batch_update if moved else getattr(figure, "batch_traces", None)
-    with batch() if batch else nullcontext():
-        if moved:
-            shape.update(x=x_line, y=y_line)
-        yield
+def move_masked_shape(figure: go.Figure, masked: np.ndarray) -> None:
+    """Move a grid's grey shape (trace 1, if it has one) over new masked cells, only if they changed. In a
+    `batch_traces` plotly.js moves it with the dots, as it moves lines, without laying the figure out again."""
+    if len(figure.data) < 2:
+        return
+    shape = figure.data[1]
+    x_line, y_line = outline_xy(masked, bool(shape.meta))
+    if not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
+               for now, new in ((shape.x, x_line), (shape.y, y_line))):
+        shape.update(x=x_line, y=y_line)
+
+
+def traces_batch(figure: go.Figure):
+    """`batch_traces` for a live figure (new numbers only, no new layout); a plain figure has nothing to batch."""
+    batch = getattr(figure, "batch_traces", None)
+    return batch() if batch else nullcontext()
 
 
 def grid_layout(figure: go.Figure, queries: Sequence[str], keys: Sequence[str], transpose: bool, title: str,
@@ -364,10 +368,11 @@ def masked_outline(masked: np.ndarray) -> np.ndarray:
 def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:
     """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape: only the sizes (and the
     weights shown on hover) travel, as binary arrays, and the title only if it changed. A grid of every cell also
-    takes a new mask: its grey shape moves (a full redraw of this figure, only when the mask changed)."""
+    takes a new mask: its grey shape moves with the dots."""
     masked = np.asarray(masked, dtype=bool)
-    with update_masked_shape(figure, masked):
+    with traces_batch(figure):
         resize_dots(figure.data[0], pattern, masked)
+        move_masked_shape(figure, masked)
         set_title(figure, title)
 
 
