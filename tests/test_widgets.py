@@ -145,6 +145,8 @@ def test_mlp_and_neuron_explorers(shipped):
     step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 3, explorer.token.value)
     strongest = step.post[torch.argsort(step.post.abs(), descending=True)[:40]]
     assert list(explorer.figure.data[0].y) == pytest.approx(strongest.tolist(), abs=1e-5)
+    firing = int((step.post > 0.1).sum())
+    assert f"MLP 3 on token {explorer.token.value}" in explorer.firing.value and f"{firing} of {len(step.post)}" in explorer.firing.value
     neurons = NeuronExplorer(shipped, layer=4, neuron=mlp.strongest_neuron(shipped, 4))
     first = neurons.contexts.value
     neurons.neuron.value = (neurons.neuron.value + 1) % neurons.neuron.max

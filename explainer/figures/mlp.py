@@ -32,15 +32,16 @@ def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | 
     order = bars["customdata"]
     figure = go.Figure(go.Bar(x=list(range(len(order))), textposition="outside", textangle=-90, textfont_size=10,
                               cliponaxis=False, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>", **bars))
-    return base_layout(figure, neurons_title(step, top), height=380, yaxis=dict(title="GELU(input)", range=value_range),
+    return base_layout(figure, f"the {len(order)} strongest of {len(step.post)} neurons after the GELU", height=380, yaxis=dict(title="GELU(input)", range=value_range),
                        xaxis=dict(title="neurons, strongest first (each bar's number names its neuron)", showticklabels=False,
                                   range=[-0.5, len(order) - 0.5]))
 
 
-def neurons_title(step: mlp.MLPPass, top: int) -> str:
+def firing_line(step: mlp.MLPPass) -> str:
+    """Which MLP and token the bars show, and how many of its neurons fire."""
     firing = int((step.post > 0.1).sum())
-    return (f"MLP {step.layer} on token {step.position} ({display_token(step.tokens[step.position])}): "
-            f"the {top} strongest of {len(step.post)} neurons ({firing} above 0.1)")
+    return (f"<b>MLP {step.layer} on token {step.position} ({html.escape(display_token(step.tokens[step.position]))})</b>: "
+            f"{firing} of {len(step.post)} neurons above 0.1")
 
 
 def output_range(lm: LanguageModel, prompt: str) -> list[float]:
@@ -75,20 +76,19 @@ class MLPExplorer(Explorer):
                                       value=position % len(tokens), description="token")
         self.value_range = output_range(lm, prompt)
         self.figure = FigureWidget()
-        self.table = widgets.HTML()
+        self.firing, self.table = widgets.HTML(), widgets.HTML()
         self.watch([self.layer, self.token], self.update)
-        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.figure, self.table])
+        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.firing, self.figure, self.table])
         self.safely(self.update)
 
     def update(self) -> None:
         step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
         if not self.figure.data:
             redraw(self.figure, neurons_figure(step, value_range=self.value_range))
-        else:  # the same 40 bars and axes: new heights, colours, neuron numbers and title
-            bars = strongest_neurons(step)
+        else:  # the same 40 bars, axes and title: new heights, colours and neuron numbers
             with self.figure.batch_traces():
-                self.figure.data[0].update(**bars)
-                self.figure.layout.title.text = neurons_title(step, len(bars["customdata"]))
+                self.figure.data[0].update(**strongest_neurons(step))
+        self.firing.value = firing_line(step)
         self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
 
 
