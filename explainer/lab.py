@@ -296,6 +296,8 @@ class NotebookPage:
         self.page.evaluate(f"() => window.__explainer.watch({control.index})")
         element = self.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
         element.scroll_into_view_if_needed()
+        # a person scrolls, then presses a key: the page draws what the scroll brought into view first
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         if control.kind == "slider":
             at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
             element.focus()
