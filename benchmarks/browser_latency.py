@@ -4,7 +4,8 @@ and for every slider and dropdown the time from the key press to the last redraw
     python benchmarks/browser_latency.py [--quick] [--moves 10] [--notebook NAME ...]
 
 Targets: every control's p95 ≤ 150 ms, every notebook's Run All → idle ≤ 5 s, on 2 cores. Each control is moved
---moves times (one step at a time, back and forth); --quick moves each control 3 times in three notebooks.
+--moves times (one step at a time, back and forth), after it is scrolled into view and the page has drawn; --quick
+moves each control 3 times in three notebooks.
 """
 
 import argparse
