@@ -273,12 +273,12 @@ def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 42
     query, key = np.divmod(np.arange(n * n), n)  # every cell, row by row
     masked = ~np.isfinite(grid)
     figure = go.Figure(go.Scatter(
-        x=key, y=query, mode="markers", name="score", text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
+        x=key, y=query, mode="markers", name="score",
+        text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
         marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=colorbar,
                     **square_colors(grid)),
-        hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
+        customdata=np.where(masked, np.nan, grid).ravel(), hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
     ))
-    figure.data[0].customdata = np.where(masked, np.nan, grid).ravel()
     add_masked_shape(figure, masked, transpose=False)
     return grid_layout(figure, labels, labels, False, title, size_px)
 
