@@ -153,6 +153,19 @@ def test_mlp_and_neuron_explorers(shipped):
     assert neurons.contexts.value != first and "raises" in neurons.answer.value
 
 
+def test_decoded_tokens_are_quoted_with_their_numbers(shipped):
+    """13's table of what the vector predicts lists the logit lens's tokens, each quoted (a bare ',' or ':' in a list
+    separated by commas read as punctuation of the list) with its probability."""
+    from explainer import forward, mlp
+    from explainer.figures.mlp import pass_table
+
+    step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 2, -1)
+    shown = pass_table(shipped, step).loc["vector after", "predicts next (logit lens)"]
+    decoded = forward.decode(shipped, step.before + step.added, 5)
+    assert shown == " · ".join(f"“{display_token(t)}” {p:.2f}" for t, p in decoded)
+    assert len(shown.split(" · ")) == 5
+
+
 def test_generation_explorer_shows_each_steps_distribution_and_attention(shipped):
     from explainer.figures.attention import GenerationExplorer
     from explainer.style import HIGHLIGHT_COLOR

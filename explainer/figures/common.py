@@ -225,6 +225,11 @@ def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
     return [max_size * math.sqrt(max(0.0, float(w))) for w in weights]
 
 
+def scored_tokens(pairs: Iterable[tuple[str, float]], number: str = "{:.2f}") -> str:
+    """Tokens with a number each, quoted so that punctuation reads as a token: “:” 0.99 · “,” 0.01."""
+    return " · ".join(f"“{display_token(token)}” {number.format(value)}" for token, value in pairs)
+
+
 def token_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:
     """Each token with its position, "3:␣soft": the labels of a grid's rows and columns."""
     return [f"{first_position + i}:{display_token(t)}" for i, t in enumerate(tokens)]

@@ -8,10 +8,9 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from explainer import context
-from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row
+from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row, scored_tokens
 from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import display_token
 
 
 CURVE_RANGE = (0, 1.05)  # the similarity curve's y axis
@@ -46,7 +45,7 @@ def similarity_heatmap(found: context.WordInContexts, stage: int) -> go.Figure:
 
 def predictions_html(lm: LanguageModel, found: context.WordInContexts, stage: int) -> str:
     rows = "".join(
-        f"<tr><td>line {i}: {html.escape(c)}</td><td>{', '.join(f'{html.escape(display_token(t))} {p:.0%}' for t, p in best)}</td></tr>"
+        f"<tr><td>line {i}: {html.escape(c)}</td><td>{html.escape(scored_tokens(best, '{:.0%}'))}</td></tr>"
         for i, (c, best) in enumerate(zip(found.contexts, context.predictions(lm, found, stage))))
     return (f"<table style='table-layout:fixed;width:100%;word-wrap:break-word'><tr><th style='width:45%'>context</th>"
             f"<th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>")

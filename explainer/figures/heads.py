@@ -12,7 +12,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
-from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row
+from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row, scored_tokens
 from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
@@ -55,12 +55,13 @@ def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: in
     """The token's vector before (e) and after (e + Δe) this head, decoded two ways: through the final LayerNorm and
     the unembedding (the logit lens: what it predicts next) and by the nearest token embeddings (what it resembles)."""
     e, updated = steps.residual[position], steps.updated[position]
-    show = lambda pairs: ", ".join(f"{display_token(t)} {v:.2f}" for t, v in pairs)
     return pd.DataFrame({
         "length": [float(e.norm()), float(steps.delta[position].norm()), float(updated.norm())],
-        "predicts next (logit lens)": [show(forward.decode(lm, e, top)), "", show(forward.decode(lm, updated, top))],
-        "nearest token embeddings": [show(forward.nearest_tokens(lm, e, top)), show(forward.nearest_tokens(lm, steps.delta[position], top)),
-                                     show(forward.nearest_tokens(lm, updated, top))],
+        "predicts next (logit lens)": [scored_tokens(forward.decode(lm, e, top)), "",
+                                       scored_tokens(forward.decode(lm, updated, top))],
+        "nearest token embeddings": [scored_tokens(forward.nearest_tokens(lm, e, top)),
+                                     scored_tokens(forward.nearest_tokens(lm, steps.delta[position], top)),
+                                     scored_tokens(forward.nearest_tokens(lm, updated, top))],
     }, index=["e", "Δe (this head)", "e + Δe"])
 
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import forward, mlp, scale
-from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row
+from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row, scored_tokens
 from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
@@ -56,11 +56,10 @@ def output_range(lm: LanguageModel, prompt: str) -> list[float]:
 
 def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> pd.DataFrame:
     """The vector before the MLP, what the MLP adds, and the sum, with their lengths and what they predict next."""
-    show = lambda pairs: ", ".join(f"{display_token(t)} {p:.2f}" for t, p in pairs)
     after = step.before + step.added
     return pd.DataFrame({"length": [float(step.before.norm()), float(step.added.norm()), float(after.norm())],
-                         "predicts next (logit lens)": [show(forward.decode(lm, step.before, top)), "",
-                                                        show(forward.decode(lm, after, top))]},
+                         "predicts next (logit lens)": [scored_tokens(forward.decode(lm, step.before, top)), "",
+                                                        scored_tokens(forward.decode(lm, after, top))]},
                         index=["vector before the MLP", "what the MLP adds", "vector after"])
 
 
@@ -94,7 +93,7 @@ class MLPExplorer(Explorer):
 
 def answer_html(lm: LanguageModel, layer: int, neuron: int) -> str:
     up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, layer, neuron))
-    fmt = lambda pairs: ", ".join(f"{html.escape(display_token(t))} ({v:+.2f})" for t, v in pairs)
+    fmt = lambda pairs: html.escape(scored_tokens(pairs, "({:+.2f})"))
     return f"<b>when it fires, it raises</b> {fmt(up)}<br><b>and lowers</b> {fmt(down)}"
 
 
