@@ -77,6 +77,18 @@ def test_snapshots_are_saved_and_load(trained):
     assert all((trained / s["file"]).stat().st_size < (trained / "model.safetensors").stat().st_size for s in config["snapshots"])
 
 
+def test_snapshots_share_their_tokenizer_until_the_config_changes(trained, tmp_path):
+    """A checkpoint's snapshots are loaded with one tokenizer, built once; a config written again gives a new one."""
+    folder = tmp_path / "copy"
+    shutil.copytree(trained, folder)
+    first, last = checkpoint.load(folder, step=0), checkpoint.load(folder)
+    assert first.tokenizer is last.tokenizer
+    config = checkpoint.read_config(folder)
+    (folder / checkpoint.CONFIG_FILE).write_text(json.dumps(config) + "\n", encoding="utf-8")  # a retrain writes it anew
+    again = checkpoint.load(folder, step=0)
+    assert again.tokenizer is not first.tokenizer and again.encode("ROMEO:") == first.encode("ROMEO:")
+
+
 def test_resume_continues_the_step_count(trained, tmp_path, corpus):
     out = tmp_path / "resumed"
     shutil.copytree(trained, out)
