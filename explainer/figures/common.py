@@ -282,7 +282,8 @@ def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 42
         text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
         marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=colorbar,
                     **square_colors(grid)),
-        customdata=np.where(masked, np.nan, grid).ravel(), hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
+        customdata=np.where(masked, np.nan, grid).ravel(),
+        hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
     ))
     add_masked_shape(figure, masked, transpose=False)
     return grid_layout(figure, labels, labels, False, title, size_px)

@@ -32,7 +32,8 @@ def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | 
     order = bars["customdata"]
     figure = go.Figure(go.Bar(x=list(range(len(order))), textposition="outside", textangle=-90, textfont_size=10,
                               cliponaxis=False, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>", **bars))
-    return base_layout(figure, f"the {len(order)} strongest of {len(step.post)} neurons after the GELU", height=380, yaxis=dict(title="GELU(input)", range=value_range),
+    title = f"the {len(order)} strongest of {len(step.post)} neurons after the GELU"
+    return base_layout(figure, title, height=380, yaxis=dict(title="GELU(input)", range=value_range),
                        xaxis=dict(title="neurons, strongest first (each bar's number names its neuron)", showticklabels=False,
                                   range=[-0.5, len(order) - 0.5]))
 

@@ -14,7 +14,8 @@ import torch
 
 from explainer import sampling
 from explainer.errors import LogitsError
-from explainer.figures.common import Explorer, float_slider, html_tokens, next_token_bars, prompt_box, row, temperature_slider
+from explainer.figures.common import (Explorer, bar_colors, float_slider, html_tokens, next_token_bars, prompt_box, row,
+                                      temperature_slider)
 from explainer.figures.live import FigureWidget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
@@ -73,7 +74,7 @@ class TemperatureExplorer(Explorer):
             bars = self.figure.data[0]
             bars.y = heights
             bars.text = [f"{p:.1%}" for p in heights]
-            bars.marker.color = [HIGHLIGHT_COLOR] + [BAR_COLOR] * (len(heights) - 1)
+            bars.marker.color = bar_colors(len(heights), 0)
         self.summary.value = (
             f"<b>T = {temperature:.2f}</b> &nbsp; <b>top token</b>: {html.escape(display_token(self.tokens[best]))} ({float(probs[best]):.1%}) &nbsp; "
             f"<b>entropy</b>: {bits:.2f} bits (uniform over all {len(self.tokens):,} tokens would be "
