@@ -14,6 +14,7 @@ TEST_PACKAGES := chromium
 .PHONY: setup system-packages test-packages lab test gallery clean
 
 setup: system-packages $(STAMP) $(LAB_SETTINGS)
+	@$(BIN)/python -m compileall -q explainer  # bytecode now, not at each kernel's first import (0.15 s of every notebook's)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run: make PYTHON=/path/to/python3.11 ...)"; exit 1; }

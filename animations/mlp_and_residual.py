@@ -5,7 +5,7 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Line, Rectangle, ReplacementTransform, Text, VGroup
 
 from explainer import mlp, residual
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token
+from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
 from explainer.video.pieces import GREY, Chapter, fit, probability_bars, token_row
 
 ROW_WIDTH = 12.0
@@ -84,7 +84,7 @@ class MlpAndResidual(Chapter):
         lines.move_to(UP * 1.0)
         self.play(FadeIn(lines, lag_ratio=0.2), run_time=1.5)
         self.hold("contexts", 2, neuron=neuron, activations=[f.activation for f in firings[:4]])
-        answer = Text("its answer raises: " + ", ".join(display_token(t) for t, _ in up_tokens), font=FONT, font_size=22,
+        answer = Text("its answer raises: " + ", ".join(quoted(t) for t, _ in up_tokens), font=FONT, font_size=22,
                       color=POSITIVE_COLOR)
         self.play(FadeIn(fit(answer, 12.4).next_to(lines, DOWN, buff=0.5)))
         self.caption("When it fires it adds its output direction; read through the unembedding, that direction makes "

@@ -11,7 +11,7 @@ from manim import (DOWN, LEFT, RIGHT, UP, Arrow, Circle, DashedLine, FadeIn, Fad
                    Rectangle, ReplacementTransform, Text, VGroup)
 
 from explainer import attention, forward, heads
-from explainer.style import BAR_COLOR, DOT_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token
+from explainer.style import BAR_COLOR, DOT_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
 from explainer.video.pieces import GREY, Chapter, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row
 
 GRID_TOP, GRID_BOTTOM = 2.2, -2.05  # the grid's extent in scene units: labels above it, the caption below
@@ -136,7 +136,7 @@ class OneHead(Chapter):
         self.caption("No token may read the future: where the key comes after the query, write −∞ before the softmax.")
         self.play(*[FadeOut(scaled[q * n + k]) for q, k in future], FadeIn(minus), run_time=1.5)
         self.hold("mask", 2, masked=len(future))
-        self.caption("Then a softmax down each column: exponentiate, divide by the column's sum. e^−∞ = 0, so every "
+        self.caption("Then a softmax down each column: exponentiate, divide by the column's sum. exp(−∞) = 0, so every "
                      "column sums to 1 with the future at exactly 0. Dot area ∝ weight.", read=False)
         dots = VGroup()
         for q in range(n):
@@ -173,7 +173,7 @@ class OneHead(Chapter):
         self.play(GrowArrow(delta_arrow))
         self.hold("delta", 1.5, delta_length=length, scale=size, e=e.tolist(), moved=moved.tolist(), origin=origin[:2].tolist())
         self.play(GrowArrow(new_arrow))
-        nearest = ", ".join(t.strip() for t, _ in forward.nearest_tokens(self.lm, steps.delta[q_at], 4))
+        nearest = ", ".join(quoted(t) for t, _ in forward.nearest_tokens(self.lm, steps.delta[q_at], 4))
         self.caption(f"e + Δe: the noun's vector, moved by this head (Δe has length {length:.1f}). By itself Δe points "
                      f"most nearly toward the embeddings of: {nearest}. Other heads add their own changes.")
         self.pause(2)

@@ -1,5 +1,5 @@
 """Files: written so that a crash never leaves half a file (a temporary name, then a rename); JSON read with a
-message that says how to make a missing file again."""
+message that says how to make a missing file again, or once per version of the file."""
 
 from __future__ import annotations
 
@@ -42,3 +42,24 @@ def read_json(path: Path, remake: str) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ExplainerError(f"{path} is not valid JSON ({error}); make it again with `{remake}`") from None
+
+
+FileVersion = tuple[str, int, int, int]  # resolved path, inode, mtime (ns), size
+
+
+def file_version(path: Path) -> FileVersion:
+    """What tells one version of a file from the next: writing it again (atomically: a new inode) changes it."""
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+_parsed: dict[FileVersion, object] = {}
+
+
+def parsed_json(path: Path) -> object:
+    """`path` parsed once per version of the file and shared by every caller: read the result, never change it.
+    Errors are json.loads's (JSONDecodeError, UnicodeDecodeError)."""
+    version = file_version(path)
+    if version not in _parsed:
+        _parsed[version] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return _parsed[version]

@@ -12,3 +12,8 @@ FONT = "DejaVu Sans"  # installed with fonts-dejavu-core; Manim renders text wit
 def display_token(token: str) -> str:
     """A token made visible: spaces as '␣', newlines as '↵'."""
     return token.replace("\n", "↵").replace(" ", "␣")
+
+
+def quoted(token: str) -> str:
+    """A token made visible and quoted, so that punctuation reads as a token in a list: “,” or “␣dear”."""
+    return f"“{display_token(token)}”"

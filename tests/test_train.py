@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from explainer import files
 from explainer.gpt import checkpoint, data
 from explainer.gpt.checkpoint import CheckpointError
 from explainer.gpt.tokenizer import CharTokenizer, UnknownCharacterError
@@ -77,16 +78,21 @@ def test_snapshots_are_saved_and_load(trained):
     assert all((trained / s["file"]).stat().st_size < (trained / "model.safetensors").stat().st_size for s in config["snapshots"])
 
 
-def test_snapshots_share_their_tokenizer_until_the_config_changes(trained, tmp_path):
-    """A checkpoint's snapshots are loaded with one tokenizer, built once; a config written again gives a new one."""
+def test_snapshots_share_their_config_and_tokenizer_until_the_config_changes(trained, tmp_path, monkeypatch):
+    """A checkpoint's config is parsed once and its tokenizer built once for all its snapshots; a config written again
+    (a retrain) is read again and gives a new tokenizer."""
     folder = tmp_path / "copy"
     shutil.copytree(trained, folder)
+    parses = []
+    monkeypatch.setattr(files.json, "loads", lambda text: parses.append(len(text)) or json.JSONDecoder().decode(text))
     first, last = checkpoint.load(folder, step=0), checkpoint.load(folder)
-    assert first.tokenizer is last.tokenizer
+    checkpoint.snapshot_steps(folder), checkpoint.losses_at(folder, [0])
+    assert first.tokenizer is last.tokenizer and first.meta is last.meta and len(parses) == 1
     config = checkpoint.read_config(folder)
     (folder / checkpoint.CONFIG_FILE).write_text(json.dumps(config) + "\n", encoding="utf-8")  # a retrain writes it anew
     again = checkpoint.load(folder, step=0)
     assert again.tokenizer is not first.tokenizer and again.encode("ROMEO:") == first.encode("ROMEO:")
+    assert again.meta is not first.meta and again.meta == first.meta and len(parses) == 2
 
 
 def test_resume_continues_the_step_count(trained, tmp_path, corpus):

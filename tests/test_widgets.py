@@ -17,7 +17,7 @@ from explainer.errors import ExplainerError
 from explainer.figures import live
 from explainer.figures.common import Explorer
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
-from explainer.style import display_token
+from explainer.style import display_token, quoted
 
 TOKENS = [" the", " a", " my", " thy", " his", " her", " our", " no"]
 LOGITS = [2.0, 1.5, 1.2, 0.9, 0.4, 0.1, -0.5, -2.0]
@@ -164,6 +164,7 @@ def test_decoded_tokens_are_quoted_with_their_numbers(shipped):
     decoded = forward.decode(shipped, step.before + step.added, 5)
     assert shown == " · ".join(f"“{display_token(t)}” {p:.2f}" for t, p in decoded)
     assert len(shown.split(" · ")) == 5
+    assert [quoted(t) for t in [",", " dear", "\n"]] == ["“,”", "“␣dear”", "“↵”"]  # the videos' lists quote them too
 
 
 def test_generation_explorer_shows_each_steps_distribution_and_attention(shipped):

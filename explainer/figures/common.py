@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
 from explainer.figures.live import FigureWidget
-from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token, quoted
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
 MAX_DOT_SIZE = 34  # pixels across for weight 1
@@ -227,7 +227,7 @@ def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
 
 def scored_tokens(pairs: Iterable[tuple[str, float]], number: str = "{:.2f}") -> str:
     """Tokens with a number each, quoted so that punctuation reads as a token: “:” 0.99 · “,” 0.01."""
-    return " · ".join(f"“{display_token(token)}” {number.format(value)}" for token, value in pairs)
+    return " · ".join(f"{quoted(token)} {number.format(value)}" for token, value in pairs)
 
 
 def token_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:

@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
-from explainer.files import atomic_path, write_json
+from explainer.files import FileVersion, atomic_path, file_version, parsed_json, write_json
 from explainer.gpt import external
 from explainer.gpt.generate import GenerationStep, generate_ids, stream
 from explainer.gpt.model import GPT, ActivationCache, GPTConfig
@@ -81,6 +81,8 @@ def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
 
 
 def read_config(folder: Path) -> dict:
+    """A checkpoint's config.json (about 0.5 MB, mostly its tokenizer), parsed once per version of the file: loading a
+    model and its snapshots reads it a dozen times. Shared by every caller: read it, never change it."""
     folder = Path(folder)
     if folder.is_file():
         raise CheckpointError(f"{folder} is a file; a checkpoint is a folder holding {CONFIG_FILE} and {WEIGHTS_FILE}")
@@ -89,7 +91,7 @@ def read_config(folder: Path) -> dict:
         raise CheckpointError(f"no model at {folder}: it is none of our checkpoint folders ({CONFIG_FILE} is missing), a "
                               f"nanoGPT ckpt.pt or a GPT-2 folder. Train one with `explainer train --out {folder}`")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parsed_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the checkpoint is corrupt: retrain it") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -219,14 +221,13 @@ def load(folder: str | Path | None = None, device: str | torch.device = "cpu", s
     return LanguageModel(model, folder_tokenizer(folder, config), config, folder)
 
 
-_tokenizers: dict[tuple[str, int, int], TextTokenizer] = {}
+_tokenizers: dict[FileVersion, TextTokenizer] = {}
 
 
 def folder_tokenizer(folder: Path, config: dict) -> TextTokenizer:
     """The tokenizer stored in a checkpoint's config, built once per version of that file: its snapshots share it, and
     building it takes about 50 ms (notebooks 03 and 12 load five snapshots each)."""
-    stat = (folder / CONFIG_FILE).stat()
-    key = (str(folder.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = file_version(folder / CONFIG_FILE)
     if key not in _tokenizers:
         _tokenizers[key] = tokenizer_from_dict(config["tokenizer"])
     return _tokenizers[key]

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
 from explainer.errors import ExplainerError
+from explainer.files import parsed_json
 from explainer.gpt.model import GPT, GPTConfig
 from explainer.gpt.tokenizer import BPETokenizer, CharTokenizer, TextTokenizer
 
@@ -140,9 +141,10 @@ def is_gpt2_folder(path: Path) -> bool:
     if not (path.is_dir() and (path / "config.json").is_file()):
         return False
     try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type") == "gpt2"
+        config = parsed_json(path / "config.json")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
+    return isinstance(config, dict) and config.get("model_type") == "gpt2"
 
 
 def gpt2_tokenizer(folder: Path) -> BPETokenizer:
@@ -159,7 +161,7 @@ def gpt2_tokenizer(folder: Path) -> BPETokenizer:
 
 def load_gpt2(folder: Path) -> tuple[GPT, TextTokenizer, dict]:
     """A GPT-2 folder as written by transformers' save_pretrained: config.json, model.safetensors and a tokenizer."""
-    hf = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    hf = parsed_json(folder / "config.json")  # is_gpt2_folder parsed it
     if hf.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
         raise ExternalModelError(f"{folder}: activation {hf['activation_function']!r} is not GPT-2's tanh GELU")
     config = GPTConfig(vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"], n_head=hf["n_head"],

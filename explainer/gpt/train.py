@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -191,7 +192,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
         + (f", {world} processes" if world > 1 else ""))
     torch.manual_seed(config.seed)
 
-    previous = checkpoint.read_config(out_dir) if resume else None
+    previous = copy.deepcopy(checkpoint.read_config(out_dir)) if resume else None  # its lists grow below
     tokenizer = tokenizer_from_dict(previous["tokenizer"]) if previous else None
     tokenizer, train_ids, val_ids, corpus = prepare_tokens(config, tokenizer)
     if previous and previous["corpus"]["sha256"] != corpus["sha256"]:
