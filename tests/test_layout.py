@@ -21,8 +21,8 @@ ALLOWED = {
     "top": {"foundation", "gpt", "concept", "figures", "video", "top"},
 }
 # Libraries that belong to one way of showing things only.
-SHOWING = {"plotly", "ipywidgets", "IPython", "manim", "pandas"}
-LIBRARIES_ALLOWED = {"foundation": set(), "gpt": set(), "concept": set(), "figures": {"plotly", "ipywidgets", "anywidget", "IPython", "pandas"},
+SHOWING = {"plotly", "ipywidgets", "IPython", "manim"}
+LIBRARIES_ALLOWED = {"foundation": set(), "gpt": set(), "concept": set(), "figures": {"plotly", "ipywidgets", "anywidget", "IPython"},
                      "video": {"manim"}, "top": SHOWING}
 
 

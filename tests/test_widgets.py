@@ -160,7 +160,8 @@ def test_decoded_tokens_are_quoted_with_their_numbers(shipped):
     from explainer.figures.mlp import pass_table
 
     step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 2, -1)
-    shown = pass_table(shipped, step).loc["vector after", "predicts next (logit lens)"]
+    table = pass_table(shipped, step)
+    shown = table["predicts next (logit lens)"][table.index.index("vector after")]
     decoded = forward.decode(shipped, step.before + step.added, 5)
     assert shown == " · ".join(f"“{display_token(t)}” {p:.2f}" for t, p in decoded)
     assert len(shown.split(" · ")) == 5

@@ -7,7 +7,6 @@ import html
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import torch
 
@@ -17,6 +16,7 @@ from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, bar_colo
                                       temperature_slider, title_above, token_labels, update_bars, update_dot_grid,
                                       update_ranked_bars, update_value_grid, value_grid)
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import DOT_COLOR, display_token
@@ -147,13 +147,13 @@ class AttentionExplorer(Explorer):
         )
 
 
-def head_summary(found: attention.PromptAttention) -> pd.DataFrame:
+def head_summary(found: attention.PromptAttention) -> Table:
     """One row per head: mean weight on the previous, first and own token, and the rows' entropy."""
     layers, heads = found.patterns.shape[:2]
     scores = {"previous-token": found.previous_token_score(), "first-token": found.first_token_score(),
               "own token": found.self_score(), "entropy (bits)": found.entropy()}
-    return pd.DataFrame([{"layer": l, "head": h, **{name: float(value[l, h]) for name, value in scores.items()}}
-                         for l in range(layers) for h in range(heads)])
+    return Table.from_rows([{"layer": l, "head": h, **{name: float(value[l, h]) for name, value in scores.items()}}
+                            for l in range(layers) for h in range(heads)])
 
 
 def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Figure:
@@ -306,9 +306,9 @@ class TrainingExplorer(Explorer):
                 + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))
 
 
-def mask_row_sums(variants: dict[str, torch.Tensor], tokens: list[str]) -> pd.DataFrame:
+def mask_row_sums(variants: dict[str, torch.Tensor], tokens: list[str]) -> Table:
     """Each query's row sum under each way of masking."""
-    return pd.DataFrame({name: pattern.sum(-1).tolist() for name, pattern in variants.items()}, index=token_labels(tokens))
+    return Table({name: pattern.sum(-1).tolist() for name, pattern in variants.items()}, index=token_labels(tokens))
 
 
 def mask_variants_text() -> str:

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
 from explainer.figures.live import FigureWidget
-from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR, display_token, quoted
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token, quoted
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
 MAX_DOT_SIZE = 34  # pixels across for weight 1

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from explainer import context
 from explainer.figures.common import Explorer, base_layout, heatmap, int_slider, redraw, row, scored_tokens
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 
 
@@ -97,10 +98,9 @@ class ContextExplorer(Explorer):
         self.lens.value = predictions_html(self.lm, self.found, stage)
 
 
-def context_summary(lm: LanguageModel, contexts: dict[str, list[str]]):
+def context_summary(lm: LanguageModel, contexts: dict[str, list[str]]) -> Table:
     """The mean cosine between a word's vectors in its different lines: one row per stage, one column per word."""
-    import pandas as pd
-
     found = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
     stages = next(iter(found.values())).stages
-    return pd.DataFrame({word: f.mean_similarity().tolist() for word, f in found.items()}, index=stages)
+    return Table({word: f.mean_similarity().tolist() for word, f in found.items()}, index=list(stages),
+                 formats=dict.fromkeys(found, "{:.2f}"))

@@ -6,28 +6,29 @@ import html
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import embeddings as E
 from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
 
 
-def similarity_table(kv, words: list[str]) -> pd.DataFrame:
+def similarity_table(kv, words: list[str]) -> Table:
     """Cosine similarity of every pair of words."""
     units = np.array([E.unit(E.vector(kv, w)) for w in words])
-    return pd.DataFrame(units @ units.T, index=words, columns=words)
+    return Table(dict(zip(words, (units @ units.T).T.tolist())), index=words, formats=dict.fromkeys(words, "{:.2f}"))
 
 
-def neighbours_table(kv, word: str, topn: int = 10) -> pd.DataFrame:
-    return pd.DataFrame(E.neighbours(kv, word, topn), columns=["word", "cosine"])
+def neighbours_table(kv, word: str, topn: int = 10) -> Table:
+    found = E.neighbours(kv, word, topn)
+    return Table({"word": [w for w, _ in found], "cosine": [float(c) for _, c in found]})
 
 
-def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> Table:
     """One row per 'a : b :: c : expected' with the expected word's rank with and without the inputs."""
     rows = []
     for a, b, c, expected in cases:
@@ -35,12 +36,13 @@ def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> pd.DataFrame:
         rows.append({"b − a + c": f"{b} − {a} + {c}", "expected": expected, "top (inputs excluded)": result.answer,
                      "rank excl.": result.expected_rank_without_inputs, "rank incl.": result.expected_rank_with_inputs,
                      "cosine": result.expected_cosine, "top 3 incl. inputs": ", ".join(w for w, _ in result.with_inputs[:3])})
-    return pd.DataFrame(rows)
+    return Table.from_rows(rows)
 
 
-def projection_table(kv, words: list[str], directions: dict[str, np.ndarray]) -> pd.DataFrame:
+def projection_table(kv, words: list[str], directions: dict[str, np.ndarray]) -> Table:
     """Each word's unit vector measured along each named direction."""
-    return pd.DataFrame(E.project(kv, words, list(directions.values())), index=words, columns=list(directions))
+    along = np.asarray(E.project(kv, words, list(directions.values())))  # (words, directions)
+    return Table(dict(zip(directions, along.T.tolist())), index=words, formats=dict.fromkeys(directions, "{:.2f}"))
 
 
 def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> go.Figure:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 import torch
 
 from explainer import forward
 from explainer.figures.common import base_layout, html_tokens
+from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
 
@@ -16,17 +16,17 @@ def tokens_html(comparison: forward.TokenComparison) -> str:
     return f"<b>tokens</b> {html_tokens(comparison.tokens)}<br><b>characters</b> {html_tokens(comparison.characters)}"
 
 
-def tokens_table(comparison: forward.TokenComparison) -> pd.DataFrame:
+def tokens_table(comparison: forward.TokenComparison) -> Table:
     n_tokens, n_chars = len(comparison.tokens), len(comparison.characters)
-    return pd.DataFrame({"tokens": [n_tokens, n_chars], "attention cells n²": [n_tokens**2, n_chars**2],
-                         "vocabulary": [comparison.vocabulary, comparison.alphabet]}, index=["BPE (ours)", "characters"])
+    return Table({"tokens": [n_tokens, n_chars], "attention cells n²": [n_tokens**2, n_chars**2],
+                  "vocabulary": [comparison.vocabulary, comparison.alphabet]}, index=["BPE (ours)", "characters"])
 
 
-def lens_table(rows: list[forward.LensRow]) -> pd.DataFrame:
+def lens_table(rows: list[forward.LensRow]) -> Table:
     """One row per stage: the length of the last token's vector and what it decodes to."""
-    return pd.DataFrame([{"stage": r.stage, "|vector|": round(r.norm, 2),
-                          **{f"#{i + 1}": f"{display_token(t)} {p:.0%}" for i, (t, p) in enumerate(zip(r.top_tokens, r.top_probs))}}
-                         for r in rows])
+    return Table.from_rows([{"stage": r.stage, "|vector|": r.norm,
+                             **{f"#{i + 1}": f"{display_token(t)} {p:.0%}" for i, (t, p) in enumerate(zip(r.top_tokens, r.top_probs))}}
+                            for r in rows], formats={"|vector|": "{:.2f}"})
 
 
 def cost_curve() -> go.Figure:

@@ -6,12 +6,12 @@ import math
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import geometry as g
 from explainer.figures.common import Explorer, base_layout, float_slider, redraw, row
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 
 
@@ -99,11 +99,13 @@ class NearOrthogonalExplorer(Explorer):
         )
 
 
-def spread_table(dimensions: list[int], tolerance_cos: float, n: int = 400) -> pd.DataFrame:
+def spread_table(dimensions: list[int], tolerance_cos: float, n: int = 400) -> Table:
     """The measured spread of random angles against 57.3°/√d, and the exact share of random pairs in the band."""
-    return pd.DataFrame([{"d": d, "std of angle, measured (°)": g.angle_stats(g.random_unit_vectors(n, d, seed=1)).std_angle,
-                          "57.3°/√d": math.degrees(1 / math.sqrt(d)),
-                          "share of random pairs in band": g.random_pair_within(tolerance_cos, d)} for d in dimensions])
+    return Table.from_rows([{"d": d, "std of angle, measured (°)": g.angle_stats(g.random_unit_vectors(n, d, seed=1)).std_angle,
+                             "57.3°/√d": math.degrees(1 / math.sqrt(d)),
+                             "share of random pairs in band": g.random_pair_within(tolerance_cos, d)} for d in dimensions],
+                           formats={"std of angle, measured (°)": "{:.2f}", "57.3°/√d": "{:.2f}",
+                                    "share of random pairs in band": "{:.2%}"})
 
 
 def packing_figure(measurements: list[g.PackingMeasurement], tolerance_cos: float) -> go.Figure:
@@ -126,7 +128,7 @@ def packing_figure(measurements: list[g.PackingMeasurement], tolerance_cos: floa
                        legend=dict(orientation="h", y=-0.2))
 
 
-def counts_table(tolerances_degrees: list[float], dimensions: list[int]) -> pd.DataFrame:
+def counts_table(tolerances_degrees: list[float], dimensions: list[int]) -> Table:
     """For each tolerance and dimension: what the bounds allow for every pair, and what random vectors manage."""
     rows = []
     for degrees in tolerances_degrees:
@@ -134,15 +136,21 @@ def counts_table(tolerances_degrees: list[float], dimensions: list[int]) -> pd.D
         rows += [{"tolerance": f"90° ± {degrees:g}°", "d": int(d), "bounds allow (every pair)": g.max_vectors(eps, int(d)),
                   "random, every pair (p ≥ ½)": g.random_vectors_all_within(eps, int(d)),
                   "random pair in band": g.random_pair_within(eps, int(d))} for d in dimensions]
-    return pd.DataFrame(rows)
+    return Table.from_rows(rows, formats={"bounds allow (every pair)": bound_count, "random, every pair (p ≥ ½)": "{:,.3g}",
+                                          "random pair in band": "{:.2%}"})
 
 
-def counts_figure(counts: pd.DataFrame) -> go.Figure:
+def bound_count(n: float) -> str:
+    return f"{n:,}" if math.isfinite(n) else "not limited"
+
+
+def counts_figure(counts: Table) -> go.Figure:
     """How many vectors keep every pair in the band as d grows: the bounds, and random vectors (p ≥ ½)."""
     figure = go.Figure()
-    for tolerance, group in counts.groupby("tolerance", sort=False):
-        limited = group[np.isfinite(group["bounds allow (every pair)"])]
-        figure.add_trace(go.Scatter(x=limited["d"], y=limited["bounds allow (every pair)"], name=f"{tolerance}: bounds allow"))
+    for tolerance in dict.fromkeys(counts["tolerance"]):
+        group = counts.rows_where("tolerance", [tolerance])
+        limited = [(d, n) for d, n in zip(group["d"], group["bounds allow (every pair)"]) if math.isfinite(n)]
+        figure.add_trace(go.Scatter(x=[d for d, _ in limited], y=[n for _, n in limited], name=f"{tolerance}: bounds allow"))
         figure.add_trace(go.Scatter(x=group["d"], y=group["random, every pair (p ≥ ½)"], name=f"{tolerance}: random vectors",
                                     line=dict(dash="dot")))
     return base_layout(figure, "how many vectors keep EVERY pair in the band", height=480, xaxis_type="log",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import pandas as pd
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -14,20 +13,21 @@ from plotly.subplots import make_subplots
 from explainer import attention, forward, heads
 from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row, scored_tokens
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
-def scores_table(scores: heads.HeadScores | None) -> pd.DataFrame:
+def scores_table(scores: heads.HeadScores | None) -> Table:
     """One row per head, the most adjective-selective first (empty if the heads could not be scored)."""
     columns = ["layer", "head", "noun → adjective", "previous token (random bigrams)", "excess"]
     if scores is None:
-        return pd.DataFrame(columns=columns)
+        return Table({name: [] for name in columns})
     layers, count = scores.modifier.shape
     rows = [{"layer": l, "head": h, "noun → adjective": float(scores.modifier[l, h]),
              "previous token (random bigrams)": float(scores.previous_token[l, h]),
              "excess": float(scores.excess[l, h])} for l in range(layers) for h in range(count)]
-    return pd.DataFrame(rows).sort_values("excess", ascending=False).reset_index(drop=True)
+    return Table.from_rows(rows).sorted_by("excess", descending=True)
 
 
 def verdict(example: heads.RunningExample) -> str:
@@ -51,18 +51,18 @@ def verdict(example: heads.RunningExample) -> str:
                       "and an adjective is the previous token of its noun.")
 
 
-def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: int, top: int = 5) -> pd.DataFrame:
+def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: int, top: int = 5) -> Table:
     """The token's vector before (e) and after (e + Δe) this head, decoded two ways: through the final LayerNorm and
     the unembedding (the logit lens: what it predicts next) and by the nearest token embeddings (what it resembles)."""
     e, updated = steps.residual[position], steps.updated[position]
-    return pd.DataFrame({
+    return Table({
         "length": [float(e.norm()), float(steps.delta[position].norm()), float(updated.norm())],
         "predicts next (logit lens)": [scored_tokens(forward.decode(lm, e, top)), "",
                                        scored_tokens(forward.decode(lm, updated, top))],
         "nearest token embeddings": [scored_tokens(forward.nearest_tokens(lm, e, top)),
                                      scored_tokens(forward.nearest_tokens(lm, steps.delta[position], top)),
                                      scored_tokens(forward.nearest_tokens(lm, updated, top))],
-    }, index=["e", "Δe (this head)", "e + Δe"])
+    }, index=["e", "Δe (this head)", "e + Δe"], formats={"length": "{:.2f}"})
 
 
 def arrival(lm: LanguageModel, steps: attention.AttentionSteps, noun: int, adjective: int) -> str:
@@ -160,14 +160,14 @@ class HeadsExplorer(Explorer):
                             f"equals the layer's attention output")
 
 
-def overlap_table(found: heads.LayerHeads) -> pd.DataFrame:
+def overlap_table(found: heads.LayerHeads) -> Table:
     labels = [f"head {h}" for h in range(found.patterns.shape[0])]
-    return pd.DataFrame(found.pattern_overlap().numpy(), index=labels, columns=labels)
+    return Table(dict(zip(labels, found.pattern_overlap().T.tolist())), index=labels, formats=dict.fromkeys(labels, "{:.2f}"))
 
 
-def value_weights_table(shapes: list) -> pd.DataFrame:
+def value_weights_table(shapes: list) -> Table:
     """Per head: the key (or query) matrix, the value map as down + up, and what a full d × d value map would need."""
     rows = {shape.name: {"key or query matrix": shape.d_model * shape.d_head, "value down + up": 2 * shape.d_model * shape.d_head,
                          "a full value map": shape.d_model**2, "full ÷ one key matrix": shape.d_model / shape.d_head,
                          "heads per forward pass": shape.n_layers * shape.n_heads} for shape in shapes}
-    return pd.DataFrame(rows).T
+    return Table.from_rows(list(rows.values()), index=list(rows), formats={"full ÷ one key matrix": "{:g}"})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import pandas as pd
 import plotly.graph_objects as go
 import torch
 
 from explainer import forward, mlp, scale
 from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row, scored_tokens
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
 
@@ -55,13 +55,13 @@ def output_range(lm: LanguageModel, prompt: str) -> list[float]:
     return [low - 0.05 * (high - low), high + 0.05 * (high - low)]
 
 
-def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> pd.DataFrame:
+def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> Table:
     """The vector before the MLP, what the MLP adds, and the sum, with their lengths and what they predict next."""
     after = step.before + step.added
-    return pd.DataFrame({"length": [float(step.before.norm()), float(step.added.norm()), float(after.norm())],
-                         "predicts next (logit lens)": [scored_tokens(forward.decode(lm, step.before, top)), "",
-                                                        scored_tokens(forward.decode(lm, after, top))]},
-                        index=["vector before the MLP", "what the MLP adds", "vector after"])
+    return Table({"length": [float(step.before.norm()), float(step.added.norm()), float(after.norm())],
+                  "predicts next (logit lens)": [scored_tokens(forward.decode(lm, step.before, top)), "",
+                                                 scored_tokens(forward.decode(lm, after, top))]},
+                 index=["vector before the MLP", "what the MLP adds", "vector after"], formats={"length": "{:.2f}"})
 
 
 class MLPExplorer(Explorer):
@@ -89,7 +89,7 @@ class MLPExplorer(Explorer):
             with self.figure.batch_traces():
                 self.figure.data[0].update(**strongest_neurons(step))
         self.firing.value = firing_line(step)
-        self.table.value = pass_table(self.lm, step).to_html(float_format=lambda v: f"{v:.2f}")
+        self.table.value = pass_table(self.lm, step).to_html()
 
 
 def answer_html(lm: LanguageModel, layer: int, neuron: int) -> str:
@@ -124,7 +124,7 @@ class NeuronExplorer(Explorer):
         self.answer.value = answer_html(self.lm, self.layer.value, self.neuron.value)
 
 
-def mlp_share_table(shapes: list[scale.Shape]) -> pd.DataFrame:
+def mlp_share_table(shapes: list[scale.Shape]) -> Table:
     """The share of each model's weights in its MLPs, in attention, and in the embeddings."""
     rows = {}
     for shape in shapes:
@@ -133,7 +133,8 @@ def mlp_share_table(shapes: list[scale.Shape]) -> pd.DataFrame:
         rows[shape.name] = {"MLP": (counts["MLP up"] + counts["MLP down"]) / total, "attention": scale.attention_share(shape),
                             "embeddings and the rest": 1 - (counts["MLP up"] + counts["MLP down"]) / total - scale.attention_share(shape),
                             "weights": total}
-    return pd.DataFrame(rows).T
+    return Table.from_rows(list(rows.values()), index=list(rows),
+                           formats={"MLP": "{:.1%}", "attention": "{:.1%}", "embeddings and the rest": "{:.1%}"})
 
 
 def recall_figure(found: mlp.Recall) -> go.Figure:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
-import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import residual
 from explainer.figures.common import Explorer, base_layout, redraw
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
@@ -28,11 +28,11 @@ def stream_figure(flow: residual.Stream, position: int) -> go.Figure:
                        legend=dict(orientation="h", y=-0.35))
 
 
-def stream_table(flow: residual.Stream, position: int) -> pd.DataFrame:
+def stream_table(flow: residual.Stream, position: int) -> Table:
     """Each stage's addition against the vector it was added to."""
     turn = [float("nan")] + flow.turn(position).tolist()
-    return pd.DataFrame({"|added|": flow.added_norms(position).tolist(), "|vector after|": flow.norms(position).tolist(),
-                         "cos(before, after)": turn}, index=flow.stages)
+    return Table({"|added|": flow.added_norms(position).tolist(), "|vector after|": flow.norms(position).tolist(),
+                  "cos(before, after)": turn}, index=list(flow.stages))
 
 
 class StreamExplorer(Explorer):
@@ -70,7 +70,7 @@ def layer_norm_figure(steps: residual.LayerNormSteps) -> go.Figure:
                        barmode="overlay", xaxis_title="dimension", yaxis_title="value", legend=dict(orientation="h", y=-0.25))
 
 
-def layer_norm_table(steps: residual.LayerNormSteps) -> pd.DataFrame:
+def layer_norm_table(steps: residual.LayerNormSteps) -> Table:
     rows = {"x": steps.x, "(x − mean) / std": steps.normalised, "× gain + bias (the output)": steps.output}
-    return pd.DataFrame({name: {"mean": float(v.mean()), "std": float(v.std(unbiased=False)), "length": float(v.norm())}
-                         for name, v in rows.items()}).T
+    return Table.from_rows([{"mean": float(v.mean()), "std": float(v.std(unbiased=False)), "length": float(v.norm())}
+                            for v in rows.values()], index=list(rows))

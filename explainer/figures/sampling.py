@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Sequence
 
 import ipywidgets as widgets
-import pandas as pd
 import plotly.graph_objects as go
 import torch
 
@@ -17,6 +16,7 @@ from explainer.errors import LogitsError
 from explainer.figures.common import (Explorer, bar_colors, float_slider, html_tokens, next_token_bars, prompt_box, row,
                                       temperature_slider)
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
@@ -152,32 +152,30 @@ class SoftmaxPlayground(Explorer):
         self.total.value = f"T = {self.slider.value:.2f}: sum of probabilities = {sum(probs):.6f}"
 
 
-def softmax_steps_table(scores: Sequence[float]):
+def softmax_steps_table(scores: Sequence[float]) -> Table:
     """Softmax by hand, column by column (exp, then divide by the sum) beside `explainer.sampling.softmax`."""
     tensor = torch.tensor([float(s) for s in scores])
-    return pd.DataFrame({
+    return Table({
         "score z": tensor.tolist(),
         "exp(z)": torch.exp(tensor).tolist(),
         "exp(z) / sum": (torch.exp(tensor) / torch.exp(tensor).sum()).tolist(),
         "explainer.sampling.softmax": sampling.softmax(tensor).tolist(),
-    })
+    }, formats={"score z": "{:g}"})
 
 
-def temperature_table(lm: LanguageModel, prompt: str, temperatures: tuple[float, ...], top: int = 10):
+def temperature_table(lm: LanguageModel, prompt: str, temperatures: tuple[float, ...], top: int = 10) -> Table:
     """The `top` most likely next tokens' probabilities at each temperature, and each distribution's entropy."""
     logits = lm.next_token_logits(prompt)
     shown = torch.topk(logits, top).indices
-    table = pd.DataFrame({f"T={t:g}": sampling.softmax(logits, t)[shown].tolist() for t in temperatures},
-                         index=[display_token(t) for t in lm.tokens(shown.tolist())])
-    table.loc["entropy (bits)"] = [float(sampling.entropy(sampling.softmax(logits, t))) for t in temperatures]
-    return table
+    return Table({f"T={t:g}": sampling.softmax(logits, t)[shown].tolist() + [float(sampling.entropy(sampling.softmax(logits, t)))]
+                  for t in temperatures}, index=[display_token(t) for t in lm.tokens(shown.tolist())] + ["entropy (bits)"])
 
 
-def filter_table(lm: LanguageModel, prompt: str, top_k: int, top_p: float, top: int = 10):
+def filter_table(lm: LanguageModel, prompt: str, top_k: int, top_p: float, top: int = 10) -> Table:
     """The `top` most likely next tokens at T = 1, unfiltered, after top-k and after top-p."""
     logits = lm.next_token_logits(prompt)
     shown = torch.topk(logits, top).indices
-    return pd.DataFrame({
+    return Table({
         "T=1": sampling.next_token_distribution(logits)[shown].tolist(),
         f"top-k={top_k}": sampling.next_token_distribution(logits, top_k=top_k)[shown].tolist(),
         f"top-p={top_p:g}": sampling.next_token_distribution(logits, top_p=top_p)[shown].tolist(),

@@ -7,23 +7,24 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from explainer import scale
 from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, redraw
 from explainer.figures.live import FigureWidget
+from explainer.figures.table import Table
 
 GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embedding": "embeddings",
           "query": "attention", "key": "attention", "value": "attention", "output": "attention",
           "MLP up": "MLP", "MLP down": "MLP", "biases and LayerNorms": "biases and norms"}
 
 
-def tally_table(shapes: list[scale.Shape]) -> pd.DataFrame:
+def tally_table(shapes: list[scale.Shape]) -> Table:
     """Weights by kind for each shape, with a total row."""
-    table = pd.DataFrame({s.name: scale.tally(s) for s in shapes}).fillna(0).astype("int64")
-    table.loc["total"] = table.sum()
-    return table
+    tallies = [scale.tally(s) for s in shapes]
+    kinds = list(dict.fromkeys(kind for tally in tallies for kind in tally))
+    return Table({s.name: [tally.get(kind, 0) for kind in kinds] + [sum(tally.values())] for s, tally in zip(shapes, tallies)},
+                 index=kinds + ["total"])
 
 
 def tally_sunburst(shape: scale.Shape) -> go.Figure:
@@ -135,11 +136,11 @@ class CostExplorer(Explorer):
             self.figure.layout.title.text = curves.title
 
 
-def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> pd.DataFrame:
+def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> Table:
     """KV cache per sequence for full multi-head, grouped-query (8 groups) and multi-query attention."""
     rows = [("multi-head", shape.n_heads), ("grouped-query, 8 groups", 8), ("multi-query", 1)]
-    return pd.DataFrame([{"attention": name, "kv heads": kv, "KV cache per sequence (GiB)": scale.kv_cache_bytes(shape, tokens, kv) / 2**30}
-                         for name, kv in rows])
+    return Table.from_rows([{"attention": name, "kv heads": kv, "KV cache per sequence (GiB)": scale.kv_cache_bytes(shape, tokens, kv) / 2**30}
+                            for name, kv in rows])
 
 
 SPREAD_BINS = np.linspace(-60, 60, 121)  # q·k values, one bin per unit
