@@ -47,3 +47,17 @@ def test_notebook_runs_with_a_gpt2_model(name, random_gpt2, tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("gpt2" in str(o.get("data", {}).get("text/markdown", "")) + str(o.get("text", "")) for o in outputs), \
         "the notebook says which model it shows"
+
+
+@pytest.mark.parametrize("threads", [None, "2"])
+def test_a_kernel_runs_torch_on_one_thread_unless_told_otherwise(threads, monkeypatch):
+    """The page draws on the kernel's cores: one thread, unless OMP_NUM_THREADS says otherwise."""
+    if threads is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import torch\nbefore = torch.get_num_threads()\nimport explainer.figures\nprint(before, torch.get_num_threads())")])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    before, after = notebook.cells[0].outputs[0]["text"].split()
+    assert after == (threads or "1") and (threads is None or before == threads)

@@ -4,10 +4,21 @@ live.py: plotly's browser code, once per page, for live and plain figures alike)
 Importing plotly's widgets imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
 installed (Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a
 kernel. Nothing here validates IRIs, so it is marked as absent (jsonschema then skips that one format check).
+
+In a notebook's kernel, torch runs on one thread: the browser draws on the same cores, and a second thread makes each
+of the small model's operations wait for a core the page holds (a generated token took 26 ms with two threads against
+6 ms with one while one core was busy; Run All of 01, 03, 05 and 12 about a second faster each). OMP_NUM_THREADS, if
+set, decides instead.
 """
 
+import os
 import sys
+
+import torch
 
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from explainer.figures import live  # noqa: E402  (after the line above) sets the notebook's figure renderer
+
+if live.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(1)
