@@ -34,9 +34,9 @@ def value_bars(values, y: float, height: float, color_by_sign: bool = True) -> V
 
 
 def readable(tokens: list[str]) -> str:
-    """Tokens joined back into text, line breaks shown as ⏎, the last token marked with ▸ ◂."""
+    """Tokens joined back into text, line breaks shown as ↵ (as display_token does), the last token marked with ▸ ◂."""
     text = "".join(tokens[:-1]) + "▸" + tokens[-1] + "◂"
-    return text.replace("\n", " ⏎ ")
+    return text.replace("\n", " ↵ ")
 
 
 class MlpAndResidual(Chapter):

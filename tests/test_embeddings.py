@@ -30,6 +30,19 @@ def test_king_minus_man_plus_woman(kv):
     np.testing.assert_allclose([s for _, s in gensim], [s for _, s in result.without_inputs[:5]], atol=1e-5)
 
 
+def test_the_analogy_table_shows_each_case_with_its_ranks_and_quoted_top_words(kv):
+    """GloVe's words include punctuation: the top three are quoted, so a "," reads as a word, not as a separator."""
+    from explainer.figures.embeddings import analogy_table
+
+    table = analogy_table(kv, [("man", "king", "woman", "queen")])
+    result = E.analogy(kv, "man", "king", "woman", expected="queen")
+    assert table.row(0) | {"cosine": None} == {
+        "b − a + c": "king − man + woman", "expected": "queen", "top (inputs excluded)": result.answer,
+        "rank excl.": result.expected_rank_without_inputs, "rank incl.": result.expected_rank_with_inputs,
+        "cosine": None, "top 3 incl. inputs": ", ".join(f"“{w}”" for w, _ in result.with_inputs[:3])}
+    assert table["cosine"][0] == pytest.approx(result.expected_cosine)
+
+
 def test_neighbours_match_brute_force_numpy(kv):
     vectors = np.asarray(kv.vectors, dtype=np.float64)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

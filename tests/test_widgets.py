@@ -49,6 +49,7 @@ def test_sample_button_draws_reproducible_words(explorer):
     assert explorer.samples.value == first  # same seed, same words
     explorer.slider.value = 0.0
     assert set(explorer.draw_samples()) == {TOKENS[0]}
+    assert f"counts: {quoted(TOKENS[0])} ×{explorer.num_samples} (T = 0.00" in explorer.samples.value  # “␣the” ×20
 
 
 def test_playground_updates_and_reports_bad_input():

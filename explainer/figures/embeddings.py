@@ -12,7 +12,7 @@ from explainer import embeddings as E
 from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR, quoted
 
 GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
 
@@ -35,7 +35,7 @@ def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> Table:
         result = E.analogy(kv, a, b, c, expected)
         rows.append({"b − a + c": f"{b} − {a} + {c}", "expected": expected, "top (inputs excluded)": result.answer,
                      "rank excl.": result.expected_rank_without_inputs, "rank incl.": result.expected_rank_with_inputs,
-                     "cosine": result.expected_cosine, "top 3 incl. inputs": ", ".join(w for w, _ in result.with_inputs[:3])})
+                     "cosine": result.expected_cosine, "top 3 incl. inputs": ", ".join(quoted(w) for w, _ in result.with_inputs[:3])})
     return Table.from_rows(rows)
 
 

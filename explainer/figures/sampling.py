@@ -18,7 +18,7 @@ from explainer.figures.common import (Explorer, bar_colors, float_slider, html_t
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token, quoted
 
 
 class TemperatureExplorer(Explorer):
@@ -85,7 +85,7 @@ class TemperatureExplorer(Explorer):
         """Sample `num_samples` tokens at the slider's temperature with the seed box's seed."""
         draws = sampling.sample(self.logits, self.num_samples, temperature=self.slider.value, seed=self.seed.value)
         words = [self.tokens[i] for i in draws.tolist()]
-        counts = ", ".join(f"{html.escape(display_token(w))} ×{n}" for w, n in Counter(words).most_common())
+        counts = ", ".join(f"{html.escape(quoted(w))} ×{n}" for w, n in Counter(words).most_common())
         self.samples.value = (f"<code>{' | '.join(html.escape(display_token(w)) for w in words)}</code>"
                               f"<br>counts: {counts} (T = {self.slider.value:.2f}, seed {self.seed.value})")
         return words
