@@ -20,7 +20,7 @@ GROUP_COLORS = ["#7c3aed", "#db2777", "#2563eb", "#16a34a", "#d97706"]
 def similarity_table(kv, words: list[str]) -> Table:
     """Cosine similarity of every pair of words."""
     units = np.array([E.unit(E.vector(kv, w)) for w in words])
-    return Table(dict(zip(words, (units @ units.T).T.tolist())), index=words, formats=dict.fromkeys(words, "{:.2f}"))
+    return Table.from_matrix((units @ units.T).tolist(), words, words, "{:.2f}")
 
 
 def neighbours_table(kv, word: str, topn: int = 10) -> Table:
@@ -41,8 +41,7 @@ def analogy_table(kv, cases: list[tuple[str, str, str, str]]) -> Table:
 
 def projection_table(kv, words: list[str], directions: dict[str, np.ndarray]) -> Table:
     """Each word's unit vector measured along each named direction."""
-    along = np.asarray(E.project(kv, words, list(directions.values())))  # (words, directions)
-    return Table(dict(zip(directions, along.T.tolist())), index=words, formats=dict.fromkeys(directions, "{:.2f}"))
+    return Table.from_matrix(E.project(kv, words, list(directions.values())).tolist(), words, list(directions), "{:.2f}")
 
 
 def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> go.Figure:

@@ -162,7 +162,7 @@ class HeadsExplorer(Explorer):
 
 def overlap_table(found: heads.LayerHeads) -> Table:
     labels = [f"head {h}" for h in range(found.patterns.shape[0])]
-    return Table(dict(zip(labels, found.pattern_overlap().T.tolist())), index=labels, formats=dict.fromkeys(labels, "{:.2f}"))
+    return Table.from_matrix(found.pattern_overlap().tolist(), labels, labels, "{:.2f}")
 
 
 def value_weights_table(shapes: list) -> Table:

@@ -52,6 +52,11 @@ class Table:
         names = list(dict.fromkeys(name for row in rows for name in row))
         return cls({name: [row.get(name, math.nan) for row in rows] for name in names}, index, formats or {})
 
+    @classmethod
+    def from_matrix(cls, values, index: list[str], columns: list[str], format: Format | None = None) -> Table:
+        """A table from a matrix [rows, columns] (nested lists or an array), every column in one format."""
+        return cls(dict(zip(columns, map(list, zip(*values)))), index, dict.fromkeys(columns, format) if format else {})
+
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), self.index or []))
 
