@@ -14,11 +14,12 @@ set, decides instead.
 import os
 import sys
 
-import torch
-
 sys.modules.setdefault("rfc3987_syntax", None)
 
+# live first: in a kernel it sends plotly's browser code, which the page evaluates (about 1.5 s) while torch loads
 from explainer.figures import live  # noqa: E402  (after the line above) sets the notebook's figure renderer
+
+import torch  # noqa: E402
 
 if live.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
     torch.set_num_threads(1)
