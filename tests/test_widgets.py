@@ -281,6 +281,26 @@ def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
     assert all(len(f._esm) < 3_000 and live.PLOTLY_CODE_KEY in f._esm for f in figures)  # glue only
 
 
+def flat(properties: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} as {"a.b": 1}; colours in lower case."""
+    out = {}
+    for key, value in properties.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = [v.lower() for v in value] if key == "colorway" else value
+    return out
+
+
+def test_every_figure_has_plotly_whites_look_for_what_we_draw():
+    """The default template is plotly_white's, less the scenes, maps and trace types no figure of ours draws."""
+    ours, white = (pio.templates[name].to_plotly_json() for name in (pio.templates.default, "plotly_white"))
+    assert pio.templates.default == "explainer"
+    white_layout = flat(white["layout"])
+    assert {k: white_layout.get(k) for k in flat(ours["layout"])} == flat(ours["layout"])
+    assert all(flat(white["data"][kind][0]).items() >= flat(traces[0]).items() for kind, traces in ours["data"].items())
+
+
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():
     """The notebook renderer shows a go.Figure through the shared code (no second plotly from JupyterLab's renderer)."""
     figure = go.Figure(go.Bar(x=["a", "b"], y=[0.25, 0.75]), layout={"title": {"text": "two bars"}})
