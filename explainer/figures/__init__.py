@@ -8,7 +8,8 @@ kernel. Nothing here validates IRIs, so it is marked as absent (jsonschema then 
 In a notebook's kernel, torch runs on one thread: the browser draws on the same cores, and a second thread makes each
 of the small model's operations wait for a core the page holds (a generated token took 26 ms with two threads against
 6 ms with one while one core was busy; Run All of 01, 03, 05 and 12 about a second faster each). OMP_NUM_THREADS, if
-set, decides instead.
+set, decides instead. It is set here rather than torch told, so that a notebook without the model (04) never loads
+torch (about 2 s); the kernel's subprocesses (a chapter's video) inherit it.
 """
 
 import os
@@ -16,10 +17,9 @@ import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
 
-# live first: in a kernel it sends plotly's browser code, which the page evaluates (about 1.5 s) while torch loads
 from explainer.figures import live  # noqa: E402  (after the line above) sets the notebook's figure renderer
 
-import torch  # noqa: E402
-
 if live.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
-    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # torch reads it when it starts its threads
+    if "torch" in sys.modules:  # started already
+        sys.modules["torch"].set_num_threads(1)
