@@ -15,7 +15,7 @@ from explainer import sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.figures import live
-from explainer.figures.common import Explorer
+from explainer.figures.common import Explorer, temperature_slider
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 from explainer.style import display_token, quoted
 
@@ -299,6 +299,22 @@ def test_every_figure_has_plotly_whites_look_for_what_we_draw():
     white_layout = flat(white["layout"])
     assert {k: white_layout.get(k) for k in flat(ours["layout"])} == flat(ours["layout"])
     assert all(flat(white["data"][kind][0]).items() >= flat(traces[0]).items() for kind, traces in ours["data"].items())
+
+
+def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
+    """The page sends back 1.0000000000000002 for a temperature of 1.0 as it draws the slider: not a move."""
+    explorer, calls = Explorer(), []
+    slider = temperature_slider()
+    explorer.watch([slider], lambda: calls.append(slider.value))
+    slider.value = 1.0000000000000002  # what the page sent back for 1.0 (JupyterLab, 08's temperature)
+    assert slider.value != 1.0 and calls == []
+    slider.value = 1.05
+    assert calls == [1.05]
+
+
+def test_live_figures_do_not_count_their_views():
+    """Each view drawn would send the kernel a message, and the kernel would be busy after Run All for nothing."""
+    assert live.FigureWidget()._view_count is None
 
 
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():

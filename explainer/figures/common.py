@@ -66,10 +66,18 @@ class Explorer:
     def watch(self, controls: Iterable[widgets.Widget], callback: Callable[[], object]) -> None:
         """Call `callback` (through `safely`) whenever one of the controls' values changes."""
         for control in controls:
-            control.observe(lambda _change: self.safely(callback), names="value")
+            control.observe(lambda change: moved(change) and self.safely(callback), names="value")
 
     def on_click(self, button: widgets.Button, callback: Callable[[], object]) -> None:
         button.on_click(lambda _button: self.safely(callback))
+
+
+def moved(change: dict) -> bool:
+    """False for a float that changed by rounding only: a slider drawn in the page snaps its value to its step grid
+    (a temperature of 1.0 from 0.05 in steps of 0.05 becomes 1.0000000000000002) and sends it back, which would
+    compute and redraw everything it drives once more for nothing."""
+    old, new = change["old"], change["new"]
+    return not (isinstance(old, float) and isinstance(new, float) and math.isclose(old, new, rel_tol=1e-12))
 
 
 def torch_on_one_thread():

@@ -127,6 +127,7 @@ export default () => {{
     def __init__(self, *args, **kwargs) -> None:
         plotly_code_on_page()  # before this figure: the page learns the code first
         super().__init__(*args, **kwargs)
+        self._view_count = None  # plotly counts views: each view drawn would send the kernel a message
 
     @contextmanager
     def batch_traces(self) -> Iterator[None]:
