@@ -317,6 +317,19 @@ def test_live_figures_do_not_count_their_views():
     assert live.FigureWidget()._view_count is None
 
 
+def test_an_edit_is_one_message_and_an_equal_edit_later_is_sent_again():
+    """plotly sends four messages an edit (two counters, the edit, a null); here one. Setting a title back to what an
+    earlier edit set still travels: the page may show another one by then."""
+    figure = live.FigureWidget(go.Scatter(x=[0, 1], y=[0, 1], mode="markers", marker=dict(size=[4, 8])))
+    sent = []
+    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
+    with figure.batch_traces():
+        figure.data[0].marker.size = [5, 9]
+    for title in ["one", "two", "one"]:
+        figure.layout.title.text = title
+    assert sent == [["_py2js_animate"]] + [["_py2js_relayout"]] * 3
+
+
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():
     """The notebook renderer shows a go.Figure through the shared code (no second plotly from JupyterLab's renderer)."""
     figure = go.Figure(go.Bar(x=["a", "b"], y=[0.25, 0.75]), layout={"title": {"text": "two bars"}})

@@ -152,6 +152,31 @@ export default () => {{
             if layout:
                 self.plotly_relayout(layout)
 
+    # plotly sends each edit as four messages: its two edit counters, the edit, and the edit again as null. The
+    # counters only come back in the reports that stay in the page (see above) and the null only clears the edit, so
+    # here an edit is one message, numbered so that it differs from the one before (an equal value is not sent).
+    _edits = 0
+
+    def _numbered(self, **edit) -> dict:
+        self._edits += 1
+        return dict(edit, trace_edit_id=self._edits, layout_edit_id=self._edits, source_view_id=None)
+
+    def _send_animate_msg(self, styles_data, relayout_data, trace_indexes, animation_opts) -> None:
+        self._py2js_animate = self._numbered(style_data=styles_data, layout_data=relayout_data,
+                                             style_traces=self._normalize_trace_indexes(trace_indexes),
+                                             animation_opts=animation_opts)
+
+    def _send_update_msg(self, restyle_data, relayout_data, trace_indexes=None, source_view_id=None) -> None:
+        self._py2js_update = self._numbered(style_data=restyle_data, layout_data=relayout_data,
+                                            style_traces=self._normalize_trace_indexes(trace_indexes))
+
+    def _send_restyle_msg(self, restyle_data, trace_indexes=None, source_view_id=None) -> None:
+        self._py2js_restyle = self._numbered(restyle_data=restyle_data,
+                                             restyle_traces=self._normalize_trace_indexes(trace_indexes))
+
+    def _send_relayout_msg(self, layout_data, source_view_id=None) -> None:
+        self._py2js_relayout = self._numbered(relayout_data=layout_data)
+
 
 class SharedCodeRenderer(MimetypeRenderer):
     """Shows a plain figure as a FigureWidget, so that the page draws every figure with the one copy of plotly that the
