@@ -73,8 +73,8 @@ class FigureWidget(go.FigureWidget):
     #   reported again; an unknown attribute makes plotly.js lay the whole figure out again (a new title took 3 times
     #   as long). With no reports to avoid, the mark is taken out before plotly.js sees it.
     # - batch_traces' animation frames (redraw: false) move bars and dots but leave them in their old colours: each
-    #   point is painted with the colour plotly.js computed for it (a restyle would too, but a new colour array makes
-    #   plotly.js replot the whole figure).
+    #   point is painted with the colour plotly.js computed for it, after a frame that changes a colour (a restyle
+    #   would too, but a new colour array makes plotly.js replot the whole figure).
     # - A figure drawn while its cell is off screen has no width yet: plotly picks 700 px and looks again only when
     #   the window resizes. Here it fits again whenever its box changes width (the cell scrolled into view, a panel).
     _esm = PAGE_SLOT + f"""let timer;
@@ -92,7 +92,10 @@ if (Plotly && !Plotly.__unmarked) {{
     Plotly[name] = (gd, ...rest) => edit(gd, ...rest.map(unmark));
   }}
   const animate = Plotly.animate;
-  Plotly.animate = (gd, ...rest) => animate(gd, ...rest).then(() => {{
+  const coloured = edit => Object.entries(edit).some(([key, value]) => key.includes("color")
+    || (value && value.constructor === Object && coloured(value)));
+  Plotly.animate = (gd, frame, ...rest) => animate(gd, frame, ...rest).then(() => {{
+    if (!(frame?.data || []).some(coloured)) return;  // sizes or positions only: the colours stand
     for (const point of gd.querySelectorAll(".point")) {{
       const shape = point.tagName === "path" ? point : point.querySelector("path"), colour = point.__data__?.mc;
       if (shape && typeof colour === "string") shape.style.fill = colour;
