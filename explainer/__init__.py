@@ -14,7 +14,7 @@ import sys
 from explainer.errors import ExplainerError
 
 if "ipykernel" in sys.modules:  # in a notebook: the page starts on plotly's browser code (about a second) while torch loads
-    importlib.import_module("explainer.figures.live")
+    importlib.import_module("explainer.figures")
 
 __all__ = ["ExplainerError"]
 __version__ = "0.1.0"

@@ -8,13 +8,14 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.basewidget import BaseFigureWidget
 import pytest
 import torch
 
 from explainer import sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
-from explainer.figures import live
+from explainer.figures import live, plotly_code
 from explainer.figures.common import Explorer, temperature_slider
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 from explainer.style import display_token, quoted
@@ -276,9 +277,10 @@ def live_widgets() -> list:
 def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
     """Every figure waits for the page's one copy of plotly's 5 MB widget code; one PlotlyCode widget carries it."""
     figures = [live.FigureWidget() for _ in range(3)]
-    carriers = [w for w in live_widgets() if isinstance(w, live.PlotlyCode)]
-    assert len(carriers) == 1 and json.dumps(live.PLOTLY_CODE) in carriers[0]._esm
-    assert all(len(f._esm) < 3_000 and live.PLOTLY_CODE_KEY in f._esm for f in figures)  # glue only
+    carriers = [w for w in live_widgets() if isinstance(w, plotly_code.PlotlyCode)]
+    assert len(carriers) == 1 and json.dumps(plotly_code.PLOTLY_CODE) in carriers[0]._esm
+    assert all(len(f._esm) < 3_000 and plotly_code.PLOTLY_CODE_KEY in f._esm for f in figures)  # glue only
+    assert plotly_code.PLOTLY_CODE == str(BaseFigureWidget._esm)  # the code plotly's own figure would send
 
 
 def flat(properties: dict, prefix: str = "") -> dict:

@@ -1,5 +1,5 @@
 """What the learner sees: one module per concept holds its plotly figures and its widgets (common.py: shared pieces;
-live.py: plotly's browser code, once per page, for live and plain figures alike).
+live.py: live figures and the notebook renderer; plotly_code.py: plotly's browser code, once per page).
 
 Importing plotly's widgets imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
 installed (Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a
@@ -17,9 +17,10 @@ import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from explainer.figures import live  # noqa: E402  (after the line above) sets the notebook's figure renderer
+from explainer.figures import plotly_code  # noqa: E402  in a kernel, sends plotly's browser code: first
+from explainer.figures import live  # noqa: E402  (after the rfc3987 line) sets the notebook's figure renderer
 
-if live.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
+if plotly_code.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = "1"  # torch reads it when it starts its threads
     if "torch" in sys.modules:  # started already
         sys.modules["torch"].set_num_threads(1)

@@ -3,64 +3,29 @@ renderer that shows plain figures through the same code.
 
 Plotly's own FigureWidget sends its code with every figure and the page compiles it for each (about 0.9 s of the
 browser's main thread per figure on 2 cores); JupyterLab's plotly renderer, for plain figures, loads a second copy
-(about 1.2 s more). Here one hidden widget per kernel (PlotlyCode) carries the code; every figure waits for it.
+(about 1.2 s more). Here one hidden widget per kernel (plotly_code.py) carries the code; every figure waits for it.
 To keep plain figures as plotly JSON outputs instead (for nbconvert, say), set PLOTLY_RENDERER=plotly_mimetype before
 importing explainer.figures, as the gallery does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from contextlib import contextmanager
 from typing import Iterator
 
-import anywidget
 import plotly.graph_objects as go
 import plotly.io as pio
-from IPython import get_ipython
-from plotly.basewidget import BaseFigureWidget
 from plotly.colors import qualitative
 from plotly.io.base_renderers import MimetypeRenderer
 
-PLOTLY_CODE = str(BaseFigureWidget._esm)  # plotly's widget code for the browser: 5 MB of JavaScript
-PLOTLY_CODE_KEY = hashlib.sha256(PLOTLY_CODE.encode()).hexdigest()[:16]
+from explainer.figures.plotly_code import PAGE_SLOT, plotly_code_on_page
+
 CODE_WAIT_MS = 120_000  # a figure whose code never arrives says so after this long
 # What plotly's figure sends Python after edits (see FigureWidget): kept in the page.
 REPORTS = ["_js2py_traceDeltas", "_js2py_widget_layoutDelta", "_js2py_relayout", "_js2py_restyle", "_js2py_update"]
 TRACES_ONLY = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}}  # Plotly.animate, no replot
-
-
-# JavaScript: `slot`, this page's promise of plotly's code, made by whichever module asks first; `slot.settle` fulfils it.
-PAGE_SLOT = (f"const store = (globalThis.__explainerBundles ??= new Map());\n"
-             f"if (!store.has({PLOTLY_CODE_KEY!r})) {{ let settle; const made = new Promise(done => {{ settle = done; }}); "
-             f"made.settle = settle; store.set({PLOTLY_CODE_KEY!r}, made); }}\n"
-             f"const slot = store.get({PLOTLY_CODE_KEY!r});\n")
-
-
-class PlotlyCode(anywidget.AnyWidget):
-    """Brings plotly's widget code to the page once per kernel, for every figure. Never displayed: its model alone
-    evaluates the code (once per page, whichever kernel sends it) and fulfils the page's slot that figures wait on."""
-
-    _esm = (PAGE_SLOT
-            + f"if (!slot.started) {{ slot.started = true; slot.settle(import(URL.createObjectURL(new Blob("
-              f"[{json.dumps(PLOTLY_CODE)}], {{type: 'text/javascript'}})))); }}\n"
-            + "export default {};\n")
-
-
-_plotly_code: PlotlyCode | None = None
-
-
-def plotly_code_on_page() -> None:
-    """Open this kernel's PlotlyCode widget, unless it is open already."""
-    global _plotly_code
-    if _plotly_code is None or _plotly_code.comm is None:  # none yet, or closed
-        _plotly_code = PlotlyCode()
-
-
-def in_kernel() -> bool:
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class FigureWidget(go.FigureWidget):
@@ -207,5 +172,3 @@ pio.templates.default = "explainer"
 pio.renderers["explainer"] = SharedCodeRenderer()
 if "PLOTLY_RENDERER" not in os.environ:  # a choice made outside (the gallery asks for JSON) wins
     pio.renderers.default = "explainer"
-if in_kernel():  # the page starts plotly's code (about a second) while the kernel goes on to load the model
-    plotly_code_on_page()
