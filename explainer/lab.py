@@ -145,6 +145,12 @@ window.__explainer = {
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
     return JSON.stringify([plots, texts]);
   },
+  drawn(i) {
+    // per figure of the box, the kinds of trace drawn (a layer with something in it)
+    return Array.from(this.box(i).querySelectorAll('.js-plotly-plot')).map(gd => Array.from(
+      gd.querySelectorAll('.contourlayer, .heatmaplayer, .scatterlayer, .barlayer, .imagelayer'))
+      .filter(layer => layer.querySelector('path, image')).map(layer => layer.classList[0]).sort().join(' '));
+  },
   watch(i) {
     const box = this.box(i);
     window.__last = null;
@@ -293,6 +299,7 @@ class NotebookPage:
         """Move a control one step (a key press on a slider, the next option of a dropdown); return the milliseconds
         from the input to the last redraw of the box it lives in."""
         before = self.page.evaluate(f"() => window.__explainer.signature({control.index})")
+        drawn = self.page.evaluate(f"() => window.__explainer.drawn({control.index})")
         self.page.evaluate(f"() => window.__explainer.watch({control.index})")
         element = self.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
         element.scroll_into_view_if_needed()
@@ -317,7 +324,12 @@ class NotebookPage:
                                  f"{self.kernel_status()}; {len(self.errors)} console errors)") from None
         wait_for(lambda: self.page.evaluate(f"() => performance.now() - (window.__last || 0) > {quiet * 1000}"), timeout,
                  "the redraw to finish", interval=0.05)
-        return self.page.evaluate("() => window.__last - window.__start")
+        took = self.page.evaluate("() => window.__last - window.__start")
+        now = self.page.evaluate(f"() => window.__explainer.drawn({control.index})")
+        if now != drawn:
+            raise ExplainerError(f"moving {control.kind} {control.label!r} in {self.name} changed what its figures draw: "
+                                 f"{drawn} before, {now} after")
+        return took
 
     def close(self) -> None:
         self.page.close()

@@ -12,7 +12,7 @@ from plotly.basewidget import BaseFigureWidget
 import pytest
 import torch
 
-from explainer import sampling, settings as examples
+from explainer import learning, sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.figures import live, plotly_code
@@ -212,8 +212,12 @@ def test_descent_explorer_moves_with_its_sliders_and_a_click():
     from explainer.figures.learning import DescentExplorer
 
     explorer = DescentExplorer(steps=20)
+    title = explorer.figure.layout.title.text
     explorer.w1.value = 1.5
     assert explorer.figure.data[1].x[0] == pytest.approx(1.5) and len(explorer.figure.data[1].x) == 21
+    descent = learning.gradient_descent(explorer.model, (1.5, explorer.w2.value), explorer.rate.value, 20)
+    assert f"{float(descent.costs[-1]):.4f}</b> after 20 steps" in explorer.outcome.value
+    assert explorer.figure.layout.title.text == title  # a new title would lay the contours out again
 
     class Points:  # what plotly hands a click callback
         xs, ys = [-2.0], [-1.0]
@@ -330,6 +334,16 @@ def test_an_edit_is_one_message_and_an_equal_edit_later_is_sent_again():
     for title in ["one", "two", "one"]:
         figure.layout.title.text = title
     assert sent == [["_py2js_animate"]] + [["_py2js_relayout"]] * 3
+
+
+def test_a_trace_batch_over_a_contour_redraws_the_figure():
+    """plotly.js's transition path wipes a contour: a figure with one gets a full update, not a trace frame."""
+    figure = live.FigureWidget([go.Contour(z=[[0, 1], [1, 0]]), go.Scatter(x=[0, 1], y=[0, 1])])
+    sent = []
+    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
+    with figure.batch_traces():
+        figure.data[1].x = [1, 0]
+    assert sent == [["_py2js_update"]] and list(figure.data[1].x) == [1, 0]
 
 
 def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():

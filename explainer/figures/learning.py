@@ -13,10 +13,13 @@ from explainer.figures.live import FigureWidget
 from explainer.style import HIGHLIGHT_COLOR
 
 
-def descent_title(descent: learning.Descent) -> str:
+DESCENT_TITLE = "the cost over (w1, w2), and the path gradient descent takes"
+
+
+def descent_outcome(descent: learning.Descent) -> str:
     end = descent.path[-1]
-    return (f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {len(descent.path) - 1} steps, "
-            f"ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}")
+    return (f"cost <b>{float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f}</b> after {len(descent.path) - 1} "
+            f"steps, ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}")
 
 
 def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
@@ -31,7 +34,7 @@ def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
         go.Scatter(x=[float(path[0, 0])], y=[float(path[0, 1])], mode="markers", name="start",
                    marker=dict(size=13, color=HIGHLIGHT_COLOR, line=dict(color="black", width=1))),
     ])
-    base_layout(figure, descent_title(descent), height=520, showlegend=False,
+    base_layout(figure, DESCENT_TITLE, height=520, showlegend=False,
                 xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
                 yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])]))
     return figure
@@ -47,9 +50,11 @@ class DescentExplorer(Explorer):
         self.w2 = float_slider("start w2", start[1], -3, 3, 0.05)
         self.rate = float_slider("learning rate", learning_rate, 0.01, 1.0, 0.01)
         self.steps = int_slider("steps", 300, steps)
+        self.outcome = widgets.HTML()  # not the figure's title: a new title lays the contours out again
         self.figure = FigureWidget()
         self.watch([self.w1, self.w2, self.rate, self.steps], self.update)
-        self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.figure])
+        self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.outcome,
+                                    self.figure])
         self.safely(self.update)
         self.figure.data[0].on_click(lambda trace, points, state: self.safely(lambda: self.start_at(points)))
 
@@ -60,16 +65,16 @@ class DescentExplorer(Explorer):
                 self.w1.value, self.w2.value = points.xs[0], points.ys[0]
 
     def update(self) -> None:
-        """Descend again; on a redraw only the path, the start and the title travel (the surface stays)."""
+        """Descend again; on a redraw only the path and the start travel (the surface stays)."""
         descent = learning.gradient_descent(self.model, (self.w1.value, self.w2.value), self.rate.value, self.steps.value)
         if not self.figure.data:
             redraw(self.figure, surface_figure(self.model, descent))
-            return
-        path = descent.path.numpy()
-        with self.figure.batch_traces():  # the axes are the surface's: only the path moves
-            self.figure.data[1].update(x=path[:, 0], y=path[:, 1])
-            self.figure.data[2].update(x=path[:1, 0], y=path[:1, 1])
-            self.figure.layout.title.text = descent_title(descent)
+        else:
+            path = descent.path.numpy()
+            with self.figure.batch_traces():  # the axes are the surface's: only the path moves
+                self.figure.data[1].update(x=path[:, 0], y=path[:, 1])
+                self.figure.data[2].update(x=path[:1, 0], y=path[:1, 1])
+        self.outcome.value = descent_outcome(descent)
 
 
 class SnapshotExplorer(Explorer):

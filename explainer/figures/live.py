@@ -25,6 +25,7 @@ from explainer.figures.plotly_code import PAGE_SLOT, plotly_code_on_page
 CODE_WAIT_MS = 120_000  # a figure whose code never arrives says so after this long
 # What plotly's figure sends Python after edits (see FigureWidget): kept in the page.
 REPORTS = ["_js2py_traceDeltas", "_js2py_widget_layoutDelta", "_js2py_relayout", "_js2py_restyle", "_js2py_update"]
+MOVING_TRACES = {"scatter", "bar"}  # what plotly.js redraws on its transition path
 TRACES_ONLY = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}}  # Plotly.animate, no replot
 
 
@@ -102,9 +103,14 @@ export default () => {{
         """Like `batch_update`, for new numbers in traces whose axes stay as they are (fixed ranges or categories):
         marker sizes, bar heights, colours. The page redraws only the traces (plotly's transition path) instead of
         laying out the whole figure again, axes and labels included, which was most of a slider's time in the
-        browser. Scatter and bar traces only. Layout edits in the batch (a new title) follow as one relayout."""
+        browser. Layout edits in the batch (a new title) follow as one relayout. plotly.js moves scatter and bar
+        traces only and wipes any other (a contour under a path): a figure with one is redrawn as by `batch_update`."""
         if self._in_batch_mode:
             yield
+            return
+        if any(trace.type not in MOVING_TRACES for trace in self.data):
+            with self.batch_update():
+                yield
             return
         self._in_batch_mode = True
         try:
