@@ -323,12 +323,18 @@ def test_live_figures_do_not_count_their_views():
     assert live.FigureWidget()._view_count is None
 
 
+def sent_state_keys(figure) -> list[list[str]]:
+    """The state keys of each message the figure sends from now on."""
+    sent = []
+    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
+    return sent
+
+
 def test_an_edit_is_one_message_and_an_equal_edit_later_is_sent_again():
     """plotly sends four messages an edit (two counters, the edit, a null); here one. Setting a title back to what an
     earlier edit set still travels: the page may show another one by then."""
     figure = live.FigureWidget(go.Scatter(x=[0, 1], y=[0, 1], mode="markers", marker=dict(size=[4, 8])))
-    sent = []
-    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
+    sent = sent_state_keys(figure)
     with figure.batch_traces():
         figure.data[0].marker.size = [5, 9]
     for title in ["one", "two", "one"]:
@@ -339,8 +345,7 @@ def test_an_edit_is_one_message_and_an_equal_edit_later_is_sent_again():
 def test_a_trace_batch_over_a_contour_redraws_the_figure():
     """plotly.js's transition path wipes a contour: a figure with one gets a full update, not a trace frame."""
     figure = live.FigureWidget([go.Contour(z=[[0, 1], [1, 0]]), go.Scatter(x=[0, 1], y=[0, 1])])
-    sent = []
-    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
+    sent = sent_state_keys(figure)
     with figure.batch_traces():
         figure.data[1].x = [1, 0]
     assert sent == [["_py2js_update"]] and list(figure.data[1].x) == [1, 0]

@@ -71,7 +71,7 @@ class DescentExplorer(Explorer):
             redraw(self.figure, surface_figure(self.model, descent))
         else:
             path = descent.path.numpy()
-            with self.figure.batch_traces():  # the axes are the surface's: only the path moves
+            with self.figure.batch_update():  # one redraw: plotly.js cannot move a path over a contour alone
                 self.figure.data[1].update(x=path[:, 0], y=path[:, 1])
                 self.figure.data[2].update(x=path[:1, 0], y=path[:1, 1])
         self.outcome.value = descent_outcome(descent)
