@@ -41,6 +41,14 @@ def test_corpus_is_a_readable_play_and_split_deterministically():
     assert split == data.train_val_split(text)
 
 
+def test_a_play_in_markdown_becomes_speeches():
+    markdown = ("# HAMLET\n\n## ACT I\n\n_Enter BERNARDO and FRANCISCO, two\nSentinels_\n\n**BERNARDO**  \n"
+                "Who's there? _\\[Aside]_  \nNay, answer me: stand, and *unfold* yourself.\n\n_Exit_\n\n"
+                "**FRANCISCO** \n\\--Long live the king!\n")
+    assert data.markdown_to_play(markdown) == (
+        "BERNARDO:\nWho's there?\nNay, answer me: stand, and unfold yourself.\n\nFRANCISCO:\n--Long live the king!\n")
+
+
 def test_a_few_training_steps_lower_the_loss(trained):
     config = checkpoint.read_config(trained)
     vocab = config["model"]["vocab_size"]
