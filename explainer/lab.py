@@ -141,7 +141,7 @@ window.__explainer = {
     const box = this.box(i);
     const plots = Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => JSON.stringify([
       (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
-      gd.layout && gd.layout.title && gd.layout.title.text]));
+      gd.layout && gd.layout.title && gd.layout.title.text, gd.layout && gd.layout.shapes]));
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
     return JSON.stringify([plots, texts]);
   },

@@ -208,22 +208,32 @@ def test_heads_explorer_sums_the_layers_heads(shipped):
     assert list(explorer.figure.data[-1].y)[-1] == pytest.approx(float(found.total[position].norm()), rel=1e-5)
 
 
+def drawn_path(explorer) -> np.ndarray:
+    """The points of the descent's line as drawn: 'M x,y L x,y ...' in units of w."""
+    return np.array([[float(v) for v in point.split(",")] for point in explorer.figure.layout.shapes[0].path[1:].split("L")])
+
+
 def test_descent_explorer_moves_with_its_sliders_and_a_click():
     from explainer.figures.learning import DescentExplorer
 
     explorer = DescentExplorer(steps=20)
-    title = explorer.figure.layout.title.text
+    title, surface = explorer.figure.layout.title.text, explorer.figure.data
+    sent = sent_state_keys(explorer.figure)
     explorer.w1.value = 1.5
-    assert explorer.figure.data[1].x[0] == pytest.approx(1.5) and len(explorer.figure.data[1].x) == 21
     descent = learning.gradient_descent(explorer.model, (1.5, explorer.w2.value), explorer.rate.value, 20)
+    np.testing.assert_allclose(drawn_path(explorer), descent.path.numpy(), atol=1e-4)
+    assert explorer.figure.layout.shapes[1].path.count("Z") == 21  # a dot per point
     assert f"{float(descent.costs[-1]):.4f}</b> after 20 steps" in explorer.outcome.value
-    assert explorer.figure.layout.title.text == title  # a new title would lay the contours out again
+    # only the shapes travel: no trace edit, which would make plotly.js recompute the contours
+    assert sent == [["_py2js_relayout"]] and explorer.figure.data == surface
+    assert explorer.figure.layout.title.text == title
 
     class Points:  # what plotly hands a click callback
         xs, ys = [-2.0], [-1.0]
 
     explorer.start_at(Points())
-    assert explorer.figure.data[2].x[0] == pytest.approx(-2.0) and explorer.figure.data[2].y[0] == pytest.approx(-1.0)
+    start = explorer.figure.layout.shapes[2]
+    assert (start.xanchor, start.yanchor) == (-2.0, -1.0) and tuple(drawn_path(explorer)[0]) == (-2.0, -1.0)
 
 
 def test_scale_explorers_and_rope():
