@@ -70,6 +70,27 @@ def test_the_news_prompt_is_off(lab, browser):
         lab.shutdown_kernels()
 
 
+def test_clicking_a_control_starts_no_animation(lab, browser):
+    """A control's cell becomes the active one when it gets the focus, and JupyterLab then restarts the cursor blink of
+    every editor on screen: frames the page would draw for 1.2 s while the learner moves the control. The set-up's
+    steady cursor leaves nothing running."""
+    notebook = NotebookPage(browser, lab, NOTEBOOKS[0])
+    try:
+        notebook.run_all()
+        control = notebook.controls()[0]
+        element = notebook.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
+        element.scroll_into_view_if_needed()
+        element.focus()
+        notebook.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert notebook.page.evaluate("() => window.__explainer.panel().content.activeCell.node.contains(document.activeElement)")
+        running = notebook.page.evaluate(
+            "() => document.getAnimations().filter(a => a.playState === 'running').map(a => a.animationName)")
+        assert running == []
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()
+
+
 def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
     """Notebook 01's seed box refuses a seed torch cannot take, with a message inside the widget."""
     notebook = NotebookPage(browser, lab, NOTEBOOKS[0])
