@@ -24,6 +24,20 @@ def browser():
         yield context
 
 
+def animations_after_focusing_a_control(notebook: NotebookPage) -> list[str]:
+    """The animations running once the first control has the focus. Its cell becomes the active one, and JupyterLab
+    then restarts the cursor blink of every editor on screen: frames the page would draw for 1.2 s while the learner
+    moves the control. The set-up's steady cursor leaves nothing running."""
+    if not notebook.controls():
+        return []
+    element = notebook.page.evaluate_handle("() => window.__explainer.controls()[0]").as_element()
+    element.scroll_into_view_if_needed()
+    element.focus()
+    notebook.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert notebook.page.evaluate("() => window.__explainer.panel().content.activeCell.node.contains(document.activeElement)")
+    return notebook.page.evaluate("() => document.getAnimations().filter(a => a.playState === 'running').map(a => a.animationName)")
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_every_control_redraws_its_figure(lab, browser, name, tmp_path):
     notebook = NotebookPage(browser, lab, name)
@@ -31,6 +45,7 @@ def test_notebook_runs_and_every_control_redraws_its_figure(lab, browser, name, 
         notebook.run_all()
         assert not notebook.problems(), notebook.problems()
         assert not notebook.layout_problems(), notebook.layout_problems()
+        assert not animations_after_focusing_a_control(notebook)
         moved = []
         for control in notebook.controls():
             notebook.move(control)  # fails with the control's name if its figure does not change
@@ -65,27 +80,6 @@ def test_the_news_prompt_is_off(lab, browser):
     notebook = NotebookPage(browser, lab, NOTEBOOKS[0])
     try:
         assert notebook.page.get_by_text("official Jupyter news").count() == 0
-    finally:
-        notebook.close()
-        lab.shutdown_kernels()
-
-
-def test_clicking_a_control_starts_no_animation(lab, browser):
-    """A control's cell becomes the active one when it gets the focus, and JupyterLab then restarts the cursor blink of
-    every editor on screen: frames the page would draw for 1.2 s while the learner moves the control. The set-up's
-    steady cursor leaves nothing running."""
-    notebook = NotebookPage(browser, lab, NOTEBOOKS[0])
-    try:
-        notebook.run_all()
-        control = notebook.controls()[0]
-        element = notebook.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
-        element.scroll_into_view_if_needed()
-        element.focus()
-        notebook.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        assert notebook.page.evaluate("() => window.__explainer.panel().content.activeCell.node.contains(document.activeElement)")
-        running = notebook.page.evaluate(
-            "() => document.getAnimations().filter(a => a.playState === 'running').map(a => a.animationName)")
-        assert running == []
     finally:
         notebook.close()
         lab.shutdown_kernels()
