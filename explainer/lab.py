@@ -295,16 +295,24 @@ class NotebookPage:
             found.append(Control(i, d["kind"], d["label"], d["cell"], d["now"], d["max"]))
         return found
 
+    def control_element(self, index: int):
+        """Control `index` scrolled into view, as a Playwright element."""
+        element = self.page.evaluate_handle(f"() => window.__explainer.controls()[{index}]").as_element()
+        element.scroll_into_view_if_needed()
+        return element
+
+    def next_frames(self) -> None:
+        """Wait until the page has laid out and painted twice: what it was doing is on screen."""
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
     def move(self, control: Control, timeout: float = 30, quiet: float = 0.4) -> float:
         """Move a control one step (a key press on a slider, the next option of a dropdown); return the milliseconds
         from the input to the last redraw of the box it lives in."""
         before = self.page.evaluate(f"() => window.__explainer.signature({control.index})")
         drawn = self.page.evaluate(f"() => window.__explainer.drawn({control.index})")
         self.page.evaluate(f"() => window.__explainer.watch({control.index})")
-        element = self.page.evaluate_handle(f"() => window.__explainer.controls()[{control.index}]").as_element()
-        element.scroll_into_view_if_needed()
-        # a person scrolls, then presses a key: the page draws what the scroll brought into view first
-        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        element = self.control_element(control.index)
+        self.next_frames()  # a person scrolls, then presses a key: the page draws what the scroll brought into view first
         if control.kind == "slider":
             at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
             element.focus()

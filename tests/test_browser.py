@@ -30,10 +30,8 @@ def animations_after_focusing_a_control(notebook: NotebookPage) -> list[str]:
     moves the control. The set-up's steady cursor leaves nothing running."""
     if not notebook.controls():
         return []
-    element = notebook.page.evaluate_handle("() => window.__explainer.controls()[0]").as_element()
-    element.scroll_into_view_if_needed()
-    element.focus()
-    notebook.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    notebook.control_element(0).focus()
+    notebook.next_frames()
     assert notebook.page.evaluate("() => window.__explainer.panel().content.activeCell.node.contains(document.activeElement)")
     return notebook.page.evaluate("() => document.getAnimations().filter(a => a.playState === 'running').map(a => a.animationName)")
 
