@@ -3,11 +3,11 @@ the stack of layers; and the attention grid growing as n² with the context."""
 
 import numpy as np
 from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart, Line, Rectangle,
-                   ReplacementTransform, RoundedRectangle, Square, Text, VGroup)
+                   ReplacementTransform, RoundedRectangle, Square, VGroup)
 
 from explainer import heads, scale
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, POSITIVE_COLOR, display_token
-from explainer.video.pieces import GREY, Chapter, dot_grid, fit, tip_to_tail, token_row
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR, display_token
+from explainer.video.pieces import GREY, Chapter, dot_grid, fit, tip_to_tail, token_row, typeset
 
 GRID_WIDTH = 2.3  # scene units per head's grid
 CONTEXTS = (4, 8, 16, 32, 64)
@@ -44,7 +44,7 @@ class ManyHeads(Chapter):
         grids = VGroup()
         for h in range(count):
             grid = dot_grid(found.patterns[h], cell, center=(-5.1 + h * (GRID_WIDTH + 0.25) + GRID_WIDTH / 2, 0.4))
-            name = Text(f"head {h}", font=FONT, font_size=20, color=HIGHLIGHT_COLOR).next_to(grid, UP, buff=0.15)
+            name = typeset(f"head {h}", font_size=20, color=HIGHLIGHT_COLOR).next_to(grid, UP, buff=0.15)
             grids.add(VGroup(grid, name))
         fit(grids, 13.0).move_to([0, 0.3, 0])
         self.play(FadeIn(row), LaggedStart(*[FadeIn(g) for g in grids], lag_ratio=0.3), run_time=3)
@@ -61,7 +61,7 @@ class ManyHeads(Chapter):
         parts = [(f"head {h}", found.deltas[h, position]) for h in range(count)] + [("bias", found.bias)]
         arrows, labels, total = tip_to_tail(parts, found.total[position], np.array([-4.5, 0.0, 0]))
         self.play(LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.4), FadeIn(labels), run_time=3)
-        self.play(GrowArrow(total), FadeIn(Text("the layer's change: the sum (green)", font=FONT, font_size=22, color=POSITIVE_COLOR)
+        self.play(GrowArrow(total), FadeIn(typeset("the layer's change: the sum (green)", font_size=22, color=POSITIVE_COLOR)
                                            .next_to(VGroup(arrows, total), DOWN, buff=0.35)))
         self.hold("sum", 2, lengths=[float(found.deltas[h, position].norm()) for h in range(count)],
                   total=float(found.total[position].norm()))
@@ -73,12 +73,12 @@ class ManyHeads(Chapter):
         for layer in range(c.n_layer):
             attention = RoundedRectangle(width=1.6, height=0.7, corner_radius=0.1, stroke_color=BAR_COLOR, fill_color="#1e3a8a", fill_opacity=0.6)
             mlp = RoundedRectangle(width=1.6, height=0.7, corner_radius=0.1, stroke_color=HIGHLIGHT_COLOR, fill_color="#78350f", fill_opacity=0.6)
-            blocks.add(VGroup(VGroup(attention, Text(f"{c.n_head} heads", font=FONT, font_size=16).move_to(attention)),
-                              VGroup(mlp, Text("MLP", font=FONT, font_size=16).move_to(mlp))).arrange(DOWN, buff=0.15))
+            blocks.add(VGroup(VGroup(attention, typeset(f"{c.n_head} heads", font_size=16).move_to(attention)),
+                              VGroup(mlp, typeset("MLP", font_size=16).move_to(mlp))).arrange(DOWN, buff=0.15))
         blocks.arrange(RIGHT, buff=0.35).move_to(UP * 0.6)
         stream = Arrow(blocks.get_left() + LEFT * 0.6 + DOWN * 1.4, blocks.get_right() + RIGHT * 0.6 + DOWN * 1.4, buff=0,
                        color=GREY, stroke_width=3)
-        stream_name = Text("the residual stream: each block adds to it", font=FONT, font_size=18, color=GREY).next_to(stream, DOWN, buff=0.1)
+        stream_name = typeset("the residual stream: each block adds to it", font_size=18, color=GREY).next_to(stream, DOWN, buff=0.1)
         self.play(LaggedStart(*[FadeIn(b) for b in blocks], lag_ratio=0.2), GrowArrow(stream), FadeIn(stream_name), run_time=2)
         gpt3 = scale.GPT3
         self.caption(f"GPT-3 stacks {gpt3.n_layers} such layers of {gpt3.n_heads} heads: {gpt3.n_layers * gpt3.n_heads:,} "
@@ -93,10 +93,10 @@ class ManyHeads(Chapter):
             side = 4.2
             square = Square(side_length=side * cost["n"] / CONTEXTS[-1], stroke_color=BAR_COLOR, fill_color=BAR_COLOR,
                             fill_opacity=0.5).move_to([-3.2, 0.3, 0])
-            text = VGroup(Text(f"n = {cost['n']} tokens", font=FONT, font_size=28, color=HIGHLIGHT_COLOR),
-                          Text(f"{cost['cells']:,} cells per head", font=FONT, font_size=24),
-                          Text(f"attention: {cost['attention_flops']:,} FLOPs", font=FONT, font_size=20, color=GREY),
-                          Text(f"MLP: {cost['mlp_flops']:,} FLOPs", font=FONT, font_size=20, color=GREY)).arrange(DOWN, buff=0.15,
+            text = VGroup(typeset(f"n = {cost['n']} tokens", font_size=28, color=HIGHLIGHT_COLOR),
+                          typeset(f"{cost['cells']:,} cells per head", font_size=24),
+                          typeset(f"attention: {cost['attention_flops']:,} FLOPs", font_size=20, color=GREY),
+                          typeset(f"MLP: {cost['mlp_flops']:,} FLOPs", font_size=20, color=GREY)).arrange(DOWN, buff=0.15,
                                                                                                             aligned_edge=LEFT)
             text.move_to([2.8, 0.3, 0])
             if shown is None:

@@ -2,11 +2,11 @@
 down); a neuron as a question and an answer; every block adding to the running vector; and a lookup the MLPs hold."""
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Line, Rectangle, ReplacementTransform, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Line, Rectangle, ReplacementTransform, VGroup
 
 from explainer import mlp, residual
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
-from explainer.video.pieces import GREY, Chapter, fit, probability_bars, token_row
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
+from explainer.video.pieces import GREY, Chapter, fit, probability_bars, token_row, typeset
 
 ROW_WIDTH = 12.0
 PROMPT = "ROMEO:\nBut soft, what light through yonder window"
@@ -51,11 +51,11 @@ class MlpAndResidual(Chapter):
         row = token_row(step.tokens, 20).to_edge(UP, buff=0.4)
         self.play(FadeIn(row))
         read = value_bars(step.read, 1.8, 0.7)
-        label = Text(f"the vector it reads: {len(step.read)} numbers", font=FONT, font_size=20, color=GREY).next_to(read, UP, buff=0.05)
+        label = typeset(f"the vector it reads: {len(step.read)} numbers", font_size=20, color=GREY).next_to(read, UP, buff=0.05)
         self.play(FadeIn(read), FadeIn(label))
         self.hold("read", 1.5)
         up = value_bars(step.pre, 0.2, 0.9)
-        up_label = Text(f"up: {len(step.pre)} neurons, each a weighted sum of those numbers", font=FONT, font_size=20,
+        up_label = typeset(f"up: {len(step.pre)} neurons, each a weighted sum of those numbers", font_size=20,
                         color=GREY).next_to(up, UP, buff=0.05)
         self.caption("First, multiply up: each of the neurons computes its own weighted sum of the vector's numbers.", read=False)
         self.play(FadeIn(up), FadeIn(up_label))
@@ -67,7 +67,7 @@ class MlpAndResidual(Chapter):
         self.hold("gelu", self.reading_time("negative inputs are squashed, positive ones pass, neurons fire"),
                   post=step.post.tolist())
         down = value_bars(step.added, -1.3, 0.5)
-        down_label = Text("down: what the MLP adds to the vector", font=FONT, font_size=20, color=GREY).next_to(down, UP, buff=0.02)
+        down_label = typeset("down: what the MLP adds to the vector", font_size=20, color=GREY).next_to(down, UP, buff=0.02)
         self.caption(f"Then multiply back down to {len(step.added)} numbers: the change the MLP adds to the token's "
                      f"vector (length {float(step.added.norm()):.1f}, added to a vector of length {float(step.before.norm()):.1f}).")
         self.play(FadeIn(down), FadeIn(down_label))
@@ -79,12 +79,12 @@ class MlpAndResidual(Chapter):
         up_tokens, _ = mlp.promoted_tokens(self.lm, mlp.neuron_answer(self.lm, step.layer, neuron), 6)
         self.caption(f"One neuron is a question and an answer. The one that fires most here, neuron {neuron}: where in the "
                      "plays does its question get the strongest yes?")
-        lines = VGroup(*[fit(Text(f"{f.activation:5.2f}   " + readable(f.context), font=FONT, font_size=20), 12.4)
+        lines = VGroup(*[fit(typeset(f"{f.activation:5.2f}   " + readable(f.context), font_size=20), 12.4)
                          for f in firings[:4]]).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
         lines.move_to(UP * 1.0)
         self.play(FadeIn(lines, lag_ratio=0.2), run_time=1.5)
         self.hold("contexts", 2, neuron=neuron, activations=[f.activation for f in firings[:4]])
-        answer = Text("its answer raises: " + ", ".join(quoted(t) for t, _ in up_tokens), font=FONT, font_size=22,
+        answer = typeset("its answer raises: " + ", ".join(quoted(t) for t, _ in up_tokens), font_size=22,
                       color=POSITIVE_COLOR)
         self.play(FadeIn(fit(answer, 12.4).next_to(lines, DOWN, buff=0.5)))
         self.caption("When it fires it adds its output direction; read through the unembedding, that direction makes "
@@ -98,7 +98,7 @@ class MlpAndResidual(Chapter):
         labels = [s.replace("embedding + position", "embed").replace("+ attention", "attn").replace("+ MLP", "MLP") for s in flow.stages]
         bars = probability_bars(labels, (norms / norms.max()).tolist(), height=3.2, highlight=-1, baseline=-1.4)
         for group, value in zip(bars[1:], norms.tolist()):
-            group[2].become(Text(f"{value:.1f}", font=FONT, font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
+            group[2].become(typeset(f"{value:.1f}", font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
         self.play(FadeIn(bars, lag_ratio=0.1), run_time=2)
         self.hold("stream", 2, norms=norms.tolist(), added=added.tolist())
         self.caption(f"Its length goes from {float(norms[0]):.1f} to {float(norms[-1]):.1f} as blocks add to it, which is "

@@ -2,12 +2,12 @@
 the talk's 88°–92° quiz answered both ways; and an optimiser pushing vectors apart."""
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, Line, ReplacementTransform, Rectangle, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, Line, ReplacementTransform, Rectangle, VGroup
 
 from explainer import geometry as g
 from explainer.settings import NEAR_ORTHOGONAL
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, fit
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.video.pieces import GREY, Chapter, fit, typeset
 
 RANDOM_VECTORS = 300
 BIN = 2  # degrees
@@ -46,7 +46,7 @@ def bars(share: np.ndarray, top: float, color=BAR_COLOR) -> VGroup:
 
 def axis(low: float, high: float, step: float) -> VGroup:
     x = lambda degrees: -WIDTH / 2 + WIDTH * (degrees - low) / (high - low)
-    ticks = VGroup(*[Text(f"{t:g}°", font=FONT, font_size=18, color=GREY).move_to([x(t), BASELINE - 0.3, 0])
+    ticks = VGroup(*[typeset(f"{t:g}°", font_size=18, color=GREY).move_to([x(t), BASELINE - 0.3, 0])
                      for t in np.arange(low, high + 1e-9, step)])
     return VGroup(Line([-WIDTH / 2, BASELINE, 0], [WIDTH / 2, BASELINE, 0], color=GREY, stroke_width=2), ticks)
 
@@ -70,7 +70,7 @@ class NearOrthogonal(Chapter):
         self.play(FadeIn(chart), FadeIn(band))
         shown, label = None, None
         for d, share in data.items():
-            new, new_label = bars(share, top), Text(f"d = {d:,}", font=FONT, font_size=32, color=HIGHLIGHT_COLOR).to_edge(UP, buff=0.5)
+            new, new_label = bars(share, top), typeset(f"d = {d:,}", font_size=32, color=HIGHLIGHT_COLOR).to_edge(UP, buff=0.5)
             if shown is None:
                 self.play(FadeIn(new), FadeIn(new_label))
             else:
@@ -85,12 +85,12 @@ class NearOrthogonal(Chapter):
         d = NEAR_ORTHOGONAL.d
         self.caption(f"Quiz 2: how many vectors fit if every pair only has to be within “88 degrees and 92 degrees”? "
                      "The talk: “exponential in the number of dimensions”. It depends on what “every” means.")
-        every = VGroup(Text("every pair in the band", font=FONT, font_size=30, color=HIGHLIGHT_COLOR),
-                       Text(f"in {d} dimensions: at most {g.max_vectors(eps, d):,} vectors", font=FONT, font_size=26),
-                       Text("(Welch's bound: no arrangement does better)", font=FONT, font_size=20, color=GREY)).arrange(DOWN, buff=0.2)
-        most = VGroup(Text("most pairs in the band", font=FONT, font_size=30, color=POSITIVE_COLOR),
-                      Text(f"random pairs in {d} dims: {g.random_pair_within(eps, d):.0%}", font=FONT, font_size=26),
-                      Text(f"in 12,288 dims: {g.random_pair_within(eps, 12_288):.2%}", font=FONT, font_size=26)).arrange(DOWN, buff=0.2)
+        every = VGroup(typeset("every pair in the band", font_size=30, color=HIGHLIGHT_COLOR),
+                       typeset(f"in {d} dimensions: at most {g.max_vectors(eps, d):,} vectors", font_size=26),
+                       typeset("(Welch's bound: no arrangement does better)", font_size=20, color=GREY)).arrange(DOWN, buff=0.2)
+        most = VGroup(typeset("most pairs in the band", font_size=30, color=POSITIVE_COLOR),
+                      typeset(f"random pairs in {d} dims: {g.random_pair_within(eps, d):.0%}", font_size=26),
+                      typeset(f"in 12,288 dims: {g.random_pair_within(eps, 12_288):.2%}", font_size=26)).arrange(DOWN, buff=0.2)
         fit(VGroup(every, most).arrange(RIGHT, buff=1.0), 12.6).shift(UP * 0.6)
         self.play(FadeIn(every))
         self.hold("every pair", 3, allowed=g.max_vectors(eps, d))
@@ -107,12 +107,12 @@ class NearOrthogonal(Chapter):
         top = max(float(f.max()) for f in frames)
         chart = axis(60, 120, 10)
         shown = bars(frames[0], top)
-        readout = Text(f"step 0: worst pair |cos| = {worst[0]:.3f}", font=FONT, font_size=26, color=HIGHLIGHT_COLOR).to_edge(UP, buff=0.5)
+        readout = typeset(f"step 0: worst pair |cos| = {worst[0]:.3f}", font_size=26, color=HIGHLIGHT_COLOR).to_edge(UP, buff=0.5)
         self.play(FadeIn(chart), FadeIn(shown), FadeIn(readout))
         self.hold("packing 0", 1, shares=frames[0].tolist(), top=top, worst=worst[0])
         for index in range(1, len(frames)):
             new = bars(frames[index], top)
-            new_readout = Text(f"step {index * 10}: worst pair |cos| = {worst[index]:.3f}", font=FONT, font_size=26,
+            new_readout = typeset(f"step {index * 10}: worst pair |cos| = {worst[index]:.3f}", font_size=26,
                                color=HIGHLIGHT_COLOR).move_to(readout)
             self.play(ReplacementTransform(shown, new), ReplacementTransform(readout, new_readout), run_time=0.5)
             shown, readout = new, new_readout

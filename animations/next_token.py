@@ -1,11 +1,11 @@
 """Chapter 1 · The next token: the model's distribution as bars, one token drawn and appended, again and again; then
 the same distribution under a temperature sweep, T = 0 as greedy."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Indicate, MarkupText, ReplacementTransform, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Indicate, MarkupText, ReplacementTransform, VGroup
 
 from explainer import sampling, settings
 from explainer.style import FONT, HIGHLIGHT_COLOR, display_token
-from explainer.video.pieces import Chapter, probability_bars, token_box, token_row
+from explainer.video.pieces import Chapter, probability_bars, token_box, token_row, typeset
 
 STEPS = 12  # turns of the sampling loop
 TEMPERATURE, SEED = 0.8, 0
@@ -84,7 +84,7 @@ class NextToken(Chapter):
         formula = MarkupText("p<sub>i</sub> = e<sup>z<sub>i</sub> / T</sup> / Σ<sub>j</sub> e<sup>z<sub>j</sub> / T</sup>",
                              font=FONT, font_size=36).move_to([0, TEXT_Y, 0])
         self.play(FadeIn(formula))
-        readout = Text(f"T = {SWEEP[0]:g}", font=FONT, font_size=30, color=HIGHLIGHT_COLOR).next_to(formula, DOWN, buff=0.3)
+        readout = typeset(f"T = {SWEEP[0]:g}", font_size=30, color=HIGHLIGHT_COLOR).next_to(formula, DOWN, buff=0.3)
         bars = probability_bars(tokens, by_temperature[SWEEP[0]], highlight=0)
         self.play(FadeIn(bars), FadeIn(readout))
         self.hold(f"T = {SWEEP[0]:g}", 1.5, temperature=SWEEP[0], probs=by_temperature[SWEEP[0]])
@@ -94,7 +94,7 @@ class NextToken(Chapter):
                       "“a little bit more creativity”, then nonsense."}
         for t in SWEEP[1:]:
             new_bars = probability_bars(tokens, by_temperature[t], highlight=0)
-            new_readout = Text(f"T = {t:g}", font=FONT, font_size=30, color=HIGHLIGHT_COLOR).move_to(readout)
+            new_readout = typeset(f"T = {t:g}", font_size=30, color=HIGHLIGHT_COLOR).move_to(readout)
             self.play(ReplacementTransform(bars, new_bars), ReplacementTransform(readout, new_readout), run_time=1.2)
             bars, readout = new_bars, new_readout
             self.hold(f"T = {t:g}", 1.0, temperature=t, probs=by_temperature[t])

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from manim import (DOWN, LEFT, RIGHT, UP, Arrow, Circle, DashedLine, FadeIn, FadeOut, GrowArrow, LaggedStart, Line,
-                   Rectangle, ReplacementTransform, Text, VGroup)
+                   Rectangle, ReplacementTransform, VGroup)
 
 from explainer import attention, forward, heads
-from explainer.style import BAR_COLOR, DOT_COLOR, FONT, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
-from explainer.video.pieces import GREY, Chapter, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row
+from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
+from explainer.video.pieces import GREY, Chapter, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row, typeset
 
 GRID_TOP, GRID_BOTTOM = 2.2, -2.05  # the grid's extent in scene units: labels above it, the caption below
 STRIP = 12  # numbers of each vector drawn under its token
@@ -97,7 +97,7 @@ class OneHead(Chapter):
         origin = np.array([-(reach[:, 0].max() + reach[:, 0].min()) / 2 * scale, 0.2 - reach[:, 1].mean() * scale, 0])
         query_arrow = Arrow(origin, origin + np.array([float(steps.q[q_at].norm()) * scale, 0, 0]), buff=0,
                             color=HIGHLIGHT_COLOR, stroke_width=6)
-        query_name = Text(f"query of “{noun}”", font=FONT, font_size=22, color=HIGHLIGHT_COLOR).next_to(query_arrow, DOWN, buff=0.15)
+        query_name = typeset(f"query of “{noun}”", font_size=22, color=HIGHLIGHT_COLOR).next_to(query_arrow, DOWN, buff=0.15)
         keys = VGroup(*[Arrow(origin, origin + np.array([*(at[i] * scale), 0]), buff=0, stroke_width=3,
                               color=POSITIVE_COLOR if i == example.key else BAR_COLOR) for i in range(q_at + 1)])
         key_names = labels_apart({display_token(tokens[i]): keys[i].get_end() for i in range(q_at + 1)}, 16)
@@ -131,7 +131,7 @@ class OneHead(Chapter):
         self.hold("scaled", 1.5, scaled=steps.scaled.tolist())
         future = [(q, k) for q in range(n) for k in range(n) if k > q]
         minus = VGroup(*[VGroup(Rectangle(width=self.cell * 0.94, height=self.cell * 0.94, stroke_width=0, fill_color=MASK_FILL,
-                                          fill_opacity=1), Text("−∞", font=FONT, font_size=11, color=WHITE_TEXT)).move_to(point(q, k))
+                                          fill_opacity=1), typeset("−∞", font_size=11, color=WHITE_TEXT)).move_to(point(q, k))
                          for q, k in future])
         self.caption("No token may read the future: where the key comes after the query, write −∞ before the softmax.")
         self.play(*[FadeOut(scaled[q * n + k]) for q, k in future], FadeIn(minus), run_time=1.5)
@@ -167,8 +167,8 @@ class OneHead(Chapter):
         delta_arrow = Arrow(e_arrow.get_end(), origin + np.array([*(moved * size), 0]), buff=0, color=POSITIVE_COLOR,
                             stroke_width=6, max_tip_length_to_length_ratio=0.5)
         new_arrow = Arrow(origin, origin + np.array([*(moved * size), 0]), buff=0, color=HIGHLIGHT_COLOR, stroke_width=4)
-        self.play(GrowArrow(e_arrow), FadeIn(Text(f"e: “{noun}”, length {float(steps.residual[q_at].norm()):.1f}", font=FONT,
-                                                  font_size=22, color=BAR_COLOR).next_to(e_arrow, DOWN, buff=0.15)))
+        self.play(GrowArrow(e_arrow), FadeIn(typeset(f"e: “{noun}”, length {float(steps.residual[q_at].norm()):.1f}",
+                                                      font_size=22, color=BAR_COLOR).next_to(e_arrow, DOWN, buff=0.15)))
         length = float(steps.delta[q_at].norm())
         self.play(GrowArrow(delta_arrow))
         self.hold("delta", 1.5, delta_length=length, scale=size, e=e.tolist(), moved=moved.tolist(), origin=origin[:2].tolist())
@@ -194,12 +194,12 @@ class OneHead(Chapter):
         n = len(tokens)
         labels = VGroup()
         for i, token in enumerate(tokens):
-            left = fit(Text(display_token(token), font=FONT, font_size=15), 1.6)
+            left = fit(typeset(display_token(token), font_size=15), 1.6)
             labels.add(left.next_to(grid_point(i, 0, n, n, self.cell, self.center), LEFT, buff=0.3))
-            above = fit(Text(display_token(token), font=FONT, font_size=15), 1.4).rotate(math.pi / 2)
+            above = fit(typeset(display_token(token), font_size=15), 1.4).rotate(math.pi / 2)
             labels.add(above.next_to(grid_point(0, i, n, n, self.cell, self.center), UP, buff=0.3))
-        labels.add(Text("keys", font=FONT, font_size=18, color=GREY).next_to(labels, LEFT, buff=0.2))
-        labels.add(Text("queries", font=FONT, font_size=18, color=GREY).next_to(labels, UP, buff=0.1))
+        labels.add(typeset("keys", font_size=18, color=GREY).next_to(labels, LEFT, buff=0.2))
+        labels.add(typeset("queries", font_size=18, color=GREY).next_to(labels, UP, buff=0.1))
         return labels
 
     def score_cells(self, scores: torch.Tensor, point, followed: int) -> VGroup:
@@ -215,7 +215,7 @@ class OneHead(Chapter):
                                         fill_color=BAR_COLOR if value >= 0 else NEGATIVE_COLOR,
                                         fill_opacity=0.15 + 0.85 * abs(value) / top).move_to(point(q, k)))
                 if q == followed:
-                    cell.add(fit(Text(f"{value:.1f}", font=FONT, font_size=12, color=WHITE_TEXT), self.cell * 0.95).move_to(point(q, k)))
+                    cell.add(fit(typeset(f"{value:.1f}", font_size=12, color=WHITE_TEXT), self.cell * 0.95).move_to(point(q, k)))
                 cells.add(cell)
         return cells
 
@@ -229,7 +229,7 @@ class OneHead(Chapter):
             pieces.append((f"the other {len(rest)} ({float(weights[rest].sum()):.2f} of the weight)", parts[rest].sum(0)))
         arrows, labels, total = tip_to_tail(pieces, delta, np.array([-4.5, 0.2, 0]))
         self.play(LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.4), FadeIn(labels), run_time=3)
-        self.play(GrowArrow(total), FadeIn(Text("Δe = the weighted sum", font=FONT, font_size=22, color=POSITIVE_COLOR)
+        self.play(GrowArrow(total), FadeIn(typeset("Δe = the weighted sum", font_size=22, color=POSITIVE_COLOR)
                                            .next_to(total, DOWN, buff=0.5)))
         self.hold("sum", 2, delta_length=float(delta.norm()))
 

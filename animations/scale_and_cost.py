@@ -1,11 +1,11 @@
 """Chapter 7 · Scale: GPT-3's 175 billion weights built up by kind; the KV cache that spares generation repeated work;
 and what the context costs."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, Rectangle, ReplacementTransform, Square, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, Rectangle, ReplacementTransform, Square, VGroup
 
 from explainer import scale
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, fit, token_row
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.video.pieces import GREY, Chapter, fit, token_row, typeset
 
 COLUMN_HEIGHT, COLUMN_WIDTH, BOTTOM = 4.5, 2.2, -1.55
 COLORS = {"embedding": "#a855f7", "query": "#3b82f6", "key": "#06b6d4", "value": "#22c55e", "output": "#84cc16",
@@ -34,14 +34,14 @@ class ScaleAndCost(Chapter):
             height = COLUMN_HEIGHT * count / total
             segment = Rectangle(width=COLUMN_WIDTH, height=max(height, 0.02), stroke_width=0, fill_color=COLORS[kind], fill_opacity=1)
             segment.move_to([-3.0, bottom + height / 2, 0])
-            label = Text(f"{kind}: {count:,} ({count / total:.1%})", font=FONT, font_size=18, color=COLORS[kind])
+            label = typeset(f"{kind}: {count:,} ({count / total:.1%})", font_size=18, color=COLORS[kind])
             label.move_to([0.9, bottom + height / 2, 0]).align_to([-1.6, 0, 0], LEFT)
             if height < 0.3:  # thin slices: keep their labels apart
                 label.shift(UP * (0.15 if kind == "unembedding" else -0.15))
             self.play(GrowFromEdge(segment, DOWN), FadeIn(label), run_time=0.7)
             segments.add(segment)
             bottom += height
-        heading = Text(f"{total:,} weights", font=FONT, font_size=30, color=HIGHLIGHT_COLOR).to_corner(UP + RIGHT, buff=0.4)
+        heading = typeset(f"{total:,} weights", font_size=30, color=HIGHLIGHT_COLOR).to_corner(UP + RIGHT, buff=0.4)
         self.play(FadeIn(heading))
         self.hold("tally", 2, counts=counts, column_height=COLUMN_HEIGHT, bottom=BOTTOM)
         mlp_share = (counts["MLP up"] + counts["MLP down"]) / total
@@ -58,8 +58,8 @@ class ScaleAndCost(Chapter):
                      "in 16-bit numbers:", read=False)
         self.pause(self.reading_time("The price is memory. For GPT-3 at its full context, one sequence's cache"))
         rows = [("every head its own keys and values", gpt3.n_heads), ("grouped-query, 8 groups", 8), ("multi-query", 1)]
-        table = VGroup(*[Text(f"{name}: {scale.kv_cache_bytes(gpt3, gpt3.context, kv) / 2**30:.2f} GiB", font=FONT,
-                              font_size=26) for name, kv in rows]).arrange(DOWN, aligned_edge=LEFT, buff=0.3).move_to(UP * 0.6)
+        table = VGroup(*[typeset(f"{name}: {scale.kv_cache_bytes(gpt3, gpt3.context, kv) / 2**30:.2f} GiB", font_size=26)
+                         for name, kv in rows]).arrange(DOWN, aligned_edge=LEFT, buff=0.3).move_to(UP * 0.6)
         self.play(FadeIn(table, lag_ratio=0.3), run_time=1.5)
         self.hold("kv memory", 2, gib=[scale.kv_cache_bytes(gpt3, gpt3.context, kv) / 2**30 for _, kv in rows])
         self.caption("Scale is why transformers won: attention takes in a whole passage at once, which suits GPUs, so "
@@ -77,10 +77,10 @@ class ScaleAndCost(Chapter):
             new.move_to([-4.5 + (step - 1) * (CELL + 0.08), 0.4, 0])
             work_done += 1
             work_recomputed += step
-            readout = VGroup(Text(f"token {step}: keys and values computed with the cache: {work_done}", font=FONT,
-                                  font_size=22, color=POSITIVE_COLOR),
-                             Text(f"without it (recompute every token every step): {work_recomputed}", font=FONT,
-                                  font_size=22, color=GREY)).arrange(DOWN, aligned_edge=LEFT).move_to([0.5, -1.0, 0])
+            readout = VGroup(typeset(f"token {step}: keys and values computed with the cache: {work_done}",
+                                     font_size=22, color=POSITIVE_COLOR),
+                             typeset(f"without it (recompute every token every step): {work_recomputed}",
+                                     font_size=22, color=GREY)).arrange(DOWN, aligned_edge=LEFT).move_to([0.5, -1.0, 0])
             animations = [FadeIn(new, shift=DOWN * 0.3)]
             if step > 1:
                 grown = token_row(GENERATED[:step], 24).move_to([0, 2.4, 0])
@@ -92,8 +92,8 @@ class ScaleAndCost(Chapter):
             self.readout = readout
             kept.add(new)
             self.hold(f"cache {step}", 0.8, cached=work_done, recomputed=work_recomputed)
-        labels = VGroup(Text("keys", font=FONT, font_size=18, color=POSITIVE_COLOR).next_to(kept[0][0], LEFT, buff=0.2),
-                        Text("values", font=FONT, font_size=18, color=BAR_COLOR).next_to(kept[0][1], LEFT, buff=0.2))
+        labels = VGroup(typeset("keys", font_size=18, color=POSITIVE_COLOR).next_to(kept[0][0], LEFT, buff=0.2),
+                        typeset("values", font_size=18, color=BAR_COLOR).next_to(kept[0][1], LEFT, buff=0.2))
         self.play(FadeIn(labels))
         self.caption(f"With the cache each step computes only the new token's key and value: {len(GENERATED)} instead of "
                      f"{work_recomputed} here, n instead of n(n + 1)/2 in general. The talk: “clever caching”.")

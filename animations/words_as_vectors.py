@@ -3,11 +3,11 @@ nearest itself (as the talk found), and the directions for gender and for plural
 
 import numpy as np
 from manim import (DOWN, LEFT, ORIGIN, RIGHT, UP, Angle, Arrow, Create, DashedLine, Dot, FadeIn, FadeOut, GrowArrow,
-                   Line, Star, Text, VGroup, Write)
+                   Line, Star, VGroup, Write)
 
 from explainer import embeddings as E
-from explainer.style import BAR_COLOR, FONT, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, labels_apart, number_row
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.video.pieces import GREY, Chapter, labels_apart, number_row, typeset
 
 NEIGHBOURS = ["king", "queen", "man", "woman", "apple", "banana", "paris", "london"]
 A, B, C, EXPECTED = "man", "king", "woman", "queen"
@@ -53,8 +53,8 @@ class WordsAsVectors(Chapter):
                      "embedding. Here is the word “king” in GloVe, a published set of word vectors.")
         king = E.vector(kv, "king")
         numbers = number_row(king[:8], 22).shift(UP * 0.6)
-        more = Text(f"… and {len(king) - 8} more", font=FONT, font_size=22, color=GREY).next_to(numbers, DOWN, buff=0.25)
-        label = Text("king", font=FONT, font_size=34, color=HIGHLIGHT_COLOR).next_to(numbers, LEFT, buff=0.6)
+        more = typeset(f"… and {len(king) - 8} more", font_size=22, color=GREY).next_to(numbers, DOWN, buff=0.25)
+        label = typeset("king", font_size=34, color=HIGHLIGHT_COLOR).next_to(numbers, LEFT, buff=0.6)
         self.play(FadeIn(label), FadeIn(numbers), FadeIn(more))
         self.hold("king's numbers", 1.5, values=[float(v) for v in king[:8]])
         self.clear()
@@ -79,7 +79,7 @@ class WordsAsVectors(Chapter):
         result, at = analogy_data(kv)
         dots = {w: Dot(at[w], radius=0.09, color=BAR_COLOR) for w in (A, B, C, EXPECTED)}
         for word in (A, B, C):
-            self.play(FadeIn(dots[word]), FadeIn(Text(word, font=FONT, font_size=24).next_to(dots[word], DOWN if word != C else UP, buff=0.12)),
+            self.play(FadeIn(dots[word]), FadeIn(typeset(word, font_size=24).next_to(dots[word], DOWN if word != C else UP, buff=0.12)),
                       run_time=0.5)
         king_minus_man = Arrow(at[A], at[B], buff=0.1, color=GREY, stroke_width=4)
         difference = Arrow(at[A], at[C], buff=0.1, color=POSITIVE_COLOR, stroke_width=5)
@@ -90,7 +90,7 @@ class WordsAsVectors(Chapter):
         star = Star(outer_radius=0.17, color=HIGHLIGHT_COLOR, fill_opacity=1).move_to(at["target"])
         self.play(FadeIn(star))
         self.hold("target", 1.5, target=at["target"][:2].tolist())
-        queen_label = Text("queen (projected onto this plane)", font=FONT, font_size=20).next_to(dots[EXPECTED], RIGHT, buff=0.15)
+        queen_label = typeset("queen (projected onto this plane)", font_size=20).next_to(dots[EXPECTED], RIGHT, buff=0.15)
         self.play(FadeIn(dots[EXPECTED]), FadeIn(queen_label), Create(DashedLine(at["target"], at[EXPECTED], color=HIGHLIGHT_COLOR)))
         self.hold("queen", 1, queen=at[EXPECTED][:2].tolist())
         nearest, nearest_cos = result.with_inputs[0]
@@ -104,8 +104,8 @@ class WordsAsVectors(Chapter):
                      "points along the averaged gender direction (→) and the averaged plural direction (↑).")
         at = directions_data(kv)
         words = VGroup(*[Dot(p, radius=0.07, color=BAR_COLOR) for p in at.values()], labels_apart(at, 20))
-        axes = VGroup(Text("more female →", font=FONT, font_size=18, color=GREY).move_to(RIGHT * 5.2 + DOWN * 2.0),
-                      Text("↑ more plural", font=FONT, font_size=18, color=GREY).move_to(LEFT * 5.6 + UP * 2.6))
+        axes = VGroup(typeset("more female →", font_size=18, color=GREY).move_to(RIGHT * 5.2 + DOWN * 2.0),
+                      typeset("↑ more plural", font_size=18, color=GREY).move_to(LEFT * 5.6 + UP * 2.6))
         self.play(FadeIn(words), FadeIn(axes))
         gender = VGroup(*[Arrow(at[a], at[b], buff=0.1, color=POSITIVE_COLOR, stroke_width=4) for a, b in GENDER_SHOWN])
         self.play(*[GrowArrow(g) for g in gender], run_time=1.5)

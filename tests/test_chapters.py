@@ -6,8 +6,12 @@ marks moments (`Chapter.hold`) with the numbers on screen; a check reads the fra
 
 import importlib.util
 import json
+import os
+import socket
 import subprocess
 import sys
+import threading
+from unittest import mock
 
 import av
 import numpy as np
@@ -39,13 +43,37 @@ def lm():
     return checkpoint.load()
 
 
+class ConnectionCounter:
+    """A local port that counts the connections made to it: given to renders as their web proxy, the requests they
+    tried to send."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.count = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            connection, _ = self.server.accept()
+            self.count += 1
+            connection.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+
 RENDERS: dict[str, tuple] = {}
+NETWORK = ConnectionCounter()
 
 
 def rendered(name: str, tmp_path_factory) -> tuple[dict, list]:
-    """Render once per test session (fast mode); the marks and the decoded frames (time, RGB array)."""
+    """Render once per test session (fast mode; web requests go to NETWORK); the marks and the decoded frames (time,
+    RGB array)."""
     if name not in RENDERS:
-        result = render.render(name, "low", render.ChapterOptions(fast=True), cache_dir=tmp_path_factory.mktemp(name))
+        proxies = {key: NETWORK.url for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+        with mock.patch.dict(os.environ, {**proxies, "no_proxy": "", "NO_PROXY": ""}):
+            result = render.render(name, "low", render.ChapterOptions(fast=True), cache_dir=tmp_path_factory.mktemp(name))
         marks = render.read_marks(result)
         with av.open(str(result.video)) as container:
             frames = [(float(f.time), f.to_ndarray(format="rgb24").astype(int)) for f in container.decode(video=0)]
@@ -111,6 +139,26 @@ def test_every_chapter_is_checked_and_long_enough():
     missing = [name for name in render.list_scenes() if f"test_{name}_chapter" not in globals()]
     assert not missing, f"add a frame check for {missing} in tests/test_chapters.py"
     assert render.list_scenes() == list(render.CHAPTERS)
+
+
+def test_a_render_sends_no_web_request(tmp_path_factory):
+    rendered("words_as_vectors", tmp_path_factory)
+    assert NETWORK.count == 0, "a render tried to reach the web (Manim's check for a newer version?)"
+
+
+def test_typeset_text_is_manims_text_and_copies_apart():
+    from manim import RIGHT, Text
+
+    from explainer.style import FONT
+    from explainer.video.pieces import typeset
+
+    style = {"font_size": 20, "color": HIGHLIGHT_COLOR}
+    first, again, fresh = typeset("q·k = 4.2", **style), typeset("q·k = 4.2", **style), Text("q·k = 4.2", font=FONT, **style)
+    assert np.allclose(first.points, fresh.points) and np.allclose(first.get_all_points(), fresh.get_all_points())
+    assert first.get_color() == fresh.get_color() and len(first) == len(fresh)
+    first.shift(RIGHT)
+    assert np.allclose(again.get_all_points(), fresh.get_all_points()), "a typeset text is a copy of its own"
+    assert all(getattr(glyph, "path_obj", None) is None for glyph in again.family_members_with_points())
 
 
 def test_bad_options_get_one_line_errors():

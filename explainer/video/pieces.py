@@ -7,6 +7,7 @@ renderer passes in EXPLAINER_CHAPTER (a JSON object: prompt, layer, head, model,
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -94,8 +95,8 @@ class Chapter(Scene):
             self.pause(self.reading_time(text))
 
     def title_card(self, title: str, subtitle: str) -> None:
-        heading = Text(title, font=FONT, font_size=46, weight="BOLD")
-        below = fit(Text(subtitle, font=FONT, font_size=24, color=GREY), 12)
+        heading = typeset(title, font_size=46, weight="BOLD")
+        below = fit(typeset(subtitle, font_size=24, color=GREY), 12)
         card = VGroup(heading, below).arrange(DOWN, buff=0.4)
         self.play(FadeIn(card, shift=UP * 0.2), run_time=1.0)
         self.hold("title", self.reading_time(subtitle))
@@ -103,13 +104,28 @@ class Chapter(Scene):
 
     def heading(self, text: str) -> Text:
         """A small heading at the top left that names the current step."""
-        return Text(text, font=FONT, font_size=26, color=HIGHLIGHT_COLOR).to_corner(UP + LEFT, buff=0.35)
+        return typeset(text, font_size=26, color=HIGHLIGHT_COLOR).to_corner(UP + LEFT, buff=0.35)
 
     def clear(self, *keep) -> None:
         """Fade out everything but the caption and `keep`."""
         gone = [m for m in self.mobjects if m is not self.current_caption and m not in keep]
         if gone:
             self.play(*[FadeOut(m) for m in gone], run_time=0.6)
+
+
+@functools.cache
+def _typeset_once(words: str, style: tuple) -> Text:
+    built = Text(words, font=FONT, **dict(style))
+    for glyph in built.family_members_with_points():
+        glyph.path_obj = None  # the parsed SVG path: unused once the glyph has its points, and most of a copy's cost
+    return built
+
+
+def typeset(words: str, **style) -> Text:
+    """Manim's Text in our font. Pango lays out and the SVG is parsed once per words and style in a process; later
+    calls copy that (a chapter sets the same bar labels and numbers again and again). Every animation copies its
+    mobjects twice, so the glyphs drop what a copy need not carry."""
+    return _typeset_once(words, tuple(sorted(style.items()))).copy()
 
 
 def fit(mobject, width: float):
@@ -133,14 +149,14 @@ def wrap(text: str, characters: int) -> str:
 
 def caption_text(text: str, color=WHITE) -> VGroup:
     """A caption: up to three lines on a dark band at the bottom of the frame."""
-    words = fit(Text(wrap(text, 70), font=FONT, font_size=24, color=color, line_spacing=0.9), CAPTION_WIDTH)
+    words = fit(typeset(wrap(text, 70), font_size=24, color=color, line_spacing=0.9), CAPTION_WIDTH)
     band = RoundedRectangle(width=words.width + 0.5, height=words.height + 0.35, corner_radius=0.12, stroke_width=0,
                             fill_color="#111827", fill_opacity=0.85)
     return VGroup(band, words).to_edge(DOWN, buff=0.2)
 
 
 def token_box(token: str, font_size: float = 22, color=WHITE, fill="#1f2937") -> VGroup:
-    label = Text(display_token(token), font=FONT, font_size=font_size, color=color)
+    label = typeset(display_token(token), font_size=font_size, color=color)
     box = RoundedRectangle(width=label.width + 0.22, height=max(0.45, label.height + 0.2), corner_radius=0.08,
                            stroke_color=GREY, stroke_width=1.2, fill_color=fill, fill_opacity=1)
     return VGroup(box, label.move_to(box))
@@ -164,9 +180,9 @@ def probability_bars(labels: Sequence[str], probs: Sequence[float], width: float
         bar = Rectangle(width=slot * 0.7, height=bar_height, stroke_width=0,
                         fill_color=HIGHLIGHT_COLOR if i == highlight else BAR_COLOR, fill_opacity=1)
         bar.move_to([x, baseline + bar_height / 2, 0])
-        label = fit(Text(text, font=FONT, font_size=18, color=WHITE), slot * 0.92)
+        label = fit(typeset(text, font_size=18, color=WHITE), slot * 0.92)
         label.next_to([x, baseline, 0], DOWN, buff=0.12)
-        value = Text(f"{float(p):.0%}", font=FONT, font_size=16, color=GREY).next_to(bar, UP, buff=0.06)
+        value = typeset(f"{float(p):.0%}", font_size=16, color=GREY).next_to(bar, UP, buff=0.06)
         group.add(VGroup(bar, label, value))
     return group
 
@@ -186,7 +202,7 @@ def dot_grid(pattern, cell: float, center=(0.0, 0.0), masked_color: str = MASKED
             row, col = (k, q) if queries_as_columns else (q, k)
             at = grid_point(row, col, n_key if queries_as_columns else n_query, n_query if queries_as_columns else n_key, cell, center)
             if k > q:
-                group.add(Text("×", font=FONT, font_size=12, color=masked_color).move_to(at))
+                group.add(typeset("×", font_size=12, color=masked_color).move_to(at))
             else:
                 group.add(Circle(radius=max(1e-3, dot_radius(float(pattern[q, k]), cell)), stroke_width=0,
                                  fill_color=DOT_COLOR, fill_opacity=1).move_to(at))
@@ -201,15 +217,15 @@ def grid_point(row: int, col: int, n_rows: int, n_cols: int, cell: float, center
 def labelled_arrow(start, end, label: str, color, font_size: float = 20, side=UP) -> VGroup:
     arrow = Arrow(np.array([*start[:2], 0]), np.array([*end[:2], 0]), buff=0, color=color, stroke_width=5,
                   max_tip_length_to_length_ratio=0.15)
-    text = Text(label, font=FONT, font_size=font_size, color=color).next_to(arrow.get_end(), side, buff=0.1)
+    text = typeset(label, font_size=font_size, color=color).next_to(arrow.get_end(), side, buff=0.1)
     return VGroup(arrow, text)
 
 
 def number_row(values: Sequence[float], font_size: float = 18, color=WHITE, fmt: str = "{:+.2f}") -> VGroup:
     """A vector shown as a column of numbers in brackets, the way the talk draws embeddings."""
-    numbers = VGroup(*[Text(fmt.format(v), font=FONT, font_size=font_size, color=color) for v in values]).arrange(DOWN, buff=0.08)
-    left = Text("[", font=FONT, font_size=font_size * 2.2).next_to(numbers, LEFT, buff=0.05).stretch_to_fit_height(numbers.height + 0.2)
-    right = Text("]", font=FONT, font_size=font_size * 2.2).next_to(numbers, RIGHT, buff=0.05).stretch_to_fit_height(numbers.height + 0.2)
+    numbers = VGroup(*[typeset(fmt.format(v), font_size=font_size, color=color) for v in values]).arrange(DOWN, buff=0.08)
+    left = typeset("[", font_size=font_size * 2.2).next_to(numbers, LEFT, buff=0.05).stretch_to_fit_height(numbers.height + 0.2)
+    right = typeset("]", font_size=font_size * 2.2).next_to(numbers, RIGHT, buff=0.05).stretch_to_fit_height(numbers.height + 0.2)
     return VGroup(left, numbers, right)
 
 
@@ -226,7 +242,7 @@ def labels_apart(points: dict[str, np.ndarray], font_size: float = 20, color=WHI
         return not any(np.all(np.abs(centre - o.get_center()[:2]) < half + np.array([o.width, o.height]) / 2) for o in placed)
 
     for word, point in points.items():
-        label = Text(word, font=FONT, font_size=font_size, color=color)
+        label = typeset(word, font_size=font_size, color=color)
         spots = [(side, distance) for distance in (0.1, 0.3, 0.55, 0.85) for side in (DOWN, UP, RIGHT, LEFT)]
         for side, distance in spots:
             label.next_to(point, side, buff=distance)

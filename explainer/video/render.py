@@ -133,7 +133,8 @@ def render(scene: str, quality: str = "low", options: ChapterOptions = ChapterOp
     class_name = scene_class_name(scene)
     with tempfile.TemporaryDirectory(prefix="manim-") as media:
         command = [sys.executable, "-m", "manim", "render", QUALITY_FLAGS[quality], "--media_dir", media,
-                   "--disable_caching", "--progress_bar", "none", "--verbosity", "INFO"]
+                   "--disable_caching", "--progress_bar", "none", "--verbosity", "INFO",
+                   "--silent"]  # Manim asks PyPI for a newer version after every render unless told not to
         if options.fast:
             command += ["--frame_rate", str(FAST_FRAME_RATE)]
         if last_frame_only:
