@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from unittest import mock
 
 import av
@@ -67,13 +68,24 @@ RENDERS: dict[str, tuple] = {}
 NETWORK = ConnectionCounter()
 
 
-def rendered(name: str, tmp_path_factory) -> tuple[dict, list]:
-    """Render once per test session (fast mode; web requests go to NETWORK); the marks and the decoded frames (time,
-    RGB array)."""
+@pytest.fixture(scope="module", autouse=True)
+def watched_network():
+    """Every render of this module, and what it starts, sends its web requests to NETWORK."""
+    proxies = {key: NETWORK.url for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+    with mock.patch.dict(os.environ, {**proxies, "no_proxy": "", "NO_PROXY": ""}):
+        yield
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory) -> Path:
+    """The module's render cache: a chapter is rendered once (fast mode, low quality) for all its checks."""
+    return tmp_path_factory.mktemp("renders")
+
+
+def rendered(name: str, renders: Path) -> tuple[dict, list]:
+    """The chapter's render (made now unless the cache has it); its marks and decoded frames (time, RGB array)."""
     if name not in RENDERS:
-        proxies = {key: NETWORK.url for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
-        with mock.patch.dict(os.environ, {**proxies, "no_proxy": "", "NO_PROXY": ""}):
-            result = render.render(name, "low", render.ChapterOptions(fast=True), cache_dir=tmp_path_factory.mktemp(name))
+        result = render.render(name, "low", render.ChapterOptions(fast=True), cache_dir=renders)
         marks = render.read_marks(result)
         with av.open(str(result.video)) as container:
             frames = [(float(f.time), f.to_ndarray(format="rgb24").astype(int)) for f in container.decode(video=0)]
@@ -115,9 +127,9 @@ def check_bars(image: np.ndarray, probs: list[float], highlighted: int | None, w
 
 # ---------- the chapters ----------
 
-def test_next_token_chapter(lm, tmp_path_factory):
+def test_next_token_chapter(lm, renders):
     chapter = chapter_module("next_token")
-    marks, frames = rendered("next_token", tmp_path_factory)
+    marks, frames = rendered("next_token", renders)
     steps = chapter.loop_data(lm, settings.NEXT_TOKEN_PROMPT)
     loop = marked(marks, "step ")
     assert [m["drawn"] for m in loop] == [s.drawn for s in steps] and len(loop) == chapter.STEPS
@@ -139,11 +151,6 @@ def test_every_chapter_is_checked_and_long_enough():
     missing = [name for name in render.list_scenes() if f"test_{name}_chapter" not in globals()]
     assert not missing, f"add a frame check for {missing} in tests/test_chapters.py"
     assert render.list_scenes() == list(render.CHAPTERS)
-
-
-def test_a_render_sends_no_web_request(tmp_path_factory):
-    rendered("words_as_vectors", tmp_path_factory)
-    assert NETWORK.count == 0, "a render tried to reach the web (Manim's check for a newer version?)"
 
 
 def test_typeset_text_is_manims_text_and_copies_apart():
@@ -179,11 +186,11 @@ def components(mask: np.ndarray, min_pixels: int = 4) -> list[np.ndarray]:
     return [np.argwhere(labels == i) for i in range(1, count + 1) if (labels == i).sum() >= min_pixels]
 
 
-def test_words_as_vectors_chapter(tmp_path_factory):
+def test_words_as_vectors_chapter(renders):
     from explainer import embeddings as E
 
     chapter = chapter_module("words_as_vectors")
-    marks, frames = rendered("words_as_vectors", tmp_path_factory)
+    marks, frames = rendered("words_as_vectors", renders)
     kv = E.load_glove()
     result, at = chapter.analogy_data(kv)
     assert result.with_inputs[0][0] == "king" and result.expected_rank_with_inputs == 2, "the honest ranking the chapter tells"
@@ -197,9 +204,9 @@ def test_words_as_vectors_chapter(tmp_path_factory):
     assert len(arrows) >= len(chapter.GENDER_SHOWN) - 1  # arrows may touch where words crowd
 
 
-def test_near_orthogonal_chapter(tmp_path_factory):
+def test_near_orthogonal_chapter(renders):
     chapter = chapter_module("near_orthogonal")
-    marks, frames = rendered("near_orthogonal", tmp_path_factory)
+    marks, frames = rendered("near_orthogonal", renders)
     expected = chapter.histogram_data()
     for mark in marked(marks, "d = "):
         share = expected[mark["d"]]
@@ -215,9 +222,9 @@ def test_near_orthogonal_chapter(tmp_path_factory):
     assert done["worst"] == pytest.approx(worst[-1]) and worst[-1] < worst[0]
 
 
-def test_one_head_chapter(lm, tmp_path_factory):
+def test_one_head_chapter(lm, renders):
     chapter = chapter_module("one_head")
-    marks, frames = rendered("one_head", tmp_path_factory)
+    marks, frames = rendered("one_head", renders)
     example = chapter.example_data(lm, {})
     n = len(example.steps.tokens)
     mark = marked(marks, "pattern")[0]
@@ -252,9 +259,9 @@ def torch_close(a, b):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
 
 
-def test_many_heads_chapter(lm, tmp_path_factory):
+def test_many_heads_chapter(lm, renders):
     chapter = chapter_module("many_heads")
-    marks, frames = rendered("many_heads", tmp_path_factory)
+    marks, frames = rendered("many_heads", renders)
     found, position, _ = chapter.layer_data(lm, {})
     mark = marked(marks, "heads")[0]
     np.testing.assert_allclose(mark["patterns"], found.patterns.numpy(), atol=1e-6)
@@ -269,11 +276,11 @@ def test_many_heads_chapter(lm, tmp_path_factory):
     np.testing.assert_allclose(ratios, [n / chapter.CONTEXTS[-1] for n in chapter.CONTEXTS], atol=0.03)
 
 
-def test_mlp_and_residual_chapter(lm, tmp_path_factory):
+def test_mlp_and_residual_chapter(lm, renders):
     from explainer import residual
 
     chapter = chapter_module("mlp_and_residual")
-    marks, frames = rendered("mlp_and_residual", tmp_path_factory)
+    marks, frames = rendered("mlp_and_residual", renders)
     step, prompt = chapter.pass_data(lm, {})
     np.testing.assert_allclose(marked(marks, "gelu")[0]["post"], step.post.numpy(), atol=1e-6)
     mark = marked(marks, "stream")[0]
@@ -284,9 +291,32 @@ def test_mlp_and_residual_chapter(lm, tmp_path_factory):
     check_bars(frame_at(frames, recall["time"]), recall["values"], 1, width=8.0, height=3.2, baseline=-1.4)
 
 
-def test_scale_and_cost_chapter(tmp_path_factory):
+def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the_notebook(renders, tmp_path):
+    """Its render is the one the scale_and_cost check reads (same settings, same cache)."""
+    from explainer.chapters import ChapterPlayer
+    from explainer.figures.attention import StepByStepExplorer
+
+    player = ChapterPlayer("scale_and_cost", folder=tmp_path, cache_dir=renders, fast=True)
+    assert "Not rendered" in player.video.value
+    player.button.click()
+    player.rendering.join(timeout=600)
+    assert "<video" in player.video.value and player.status.value == "" and "rendered in" in player.note.value
+    name = player.video.value.split("src='videos/")[1].split("'")[0]
+    assert (tmp_path / "videos" / name).stat().st_size > 10_000
+    again = ChapterPlayer("scale_and_cost", folder=tmp_path, cache_dir=renders, fast=True)
+    assert name in again.video.value, "a second player finds the cached render at once"
+
+    lm = checkpoint.load()
+    explorer = StepByStepExplorer(lm, settings.NEXT_TOKEN_PROMPT, layer=1, head=2)
+    follower = ChapterPlayer("one_head", follow=explorer, folder=tmp_path, cache_dir=renders)
+    assert follower.current() == {}, "unchanged settings render the chapter's own"
+    explorer.head.value = 3
+    assert follower.current() == {"head": 3}
+
+
+def test_scale_and_cost_chapter(renders):
     chapter = chapter_module("scale_and_cost")
-    marks, frames = rendered("scale_and_cost", tmp_path_factory)
+    marks, frames = rendered("scale_and_cost", renders)
     counts = chapter.tally_data()
     assert sum(counts.values()) == 175_181_291_520
     mark = marked(marks, "tally")[0]
@@ -300,3 +330,8 @@ def test_scale_and_cost_chapter(tmp_path_factory):
         step = int(mark["name"].split()[1])
         squares = components(color_mask(frame_at(frames, mark["time"]), POSITIVE_COLOR, 30), 30)
         assert len(squares) == step and mark["recomputed"] == step * (step + 1) // 2
+
+
+def test_no_render_sent_a_web_request(renders):
+    rendered("scale_and_cost", renders)
+    assert NETWORK.count == 0, "a render tried to reach the web (Manim's check for a newer version?)"

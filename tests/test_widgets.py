@@ -84,30 +84,6 @@ def test_next_token_explorer_shows_the_models_real_distribution():
     assert f"only its last {lm.block_size}" in widget.status.value
 
 
-@pytest.mark.slow
-def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the_notebook(tmp_path):
-    from explainer.chapters import ChapterPlayer
-    from explainer.figures.attention import StepByStepExplorer
-
-    player = ChapterPlayer("scale_and_cost", folder=tmp_path, cache_dir=tmp_path / "cache", fast=True)
-    assert "Not rendered" in player.video.value
-    player.button.click()
-    player.rendering.join(timeout=600)
-    assert "<video" in player.video.value and player.status.value == ""
-    name = player.video.value.split("src='videos/")[1].split("'")[0]
-    assert (tmp_path / "videos" / name).stat().st_size > 10_000
-    assert "rendered in" in player.note.value
-    again = ChapterPlayer("scale_and_cost", folder=tmp_path, cache_dir=tmp_path / "cache", fast=True)
-    assert name in again.video.value, "a second player finds the cached render at once"
-
-    lm = checkpoint.load()
-    explorer = StepByStepExplorer(lm, examples.NEXT_TOKEN_PROMPT, layer=1, head=2)
-    follower = ChapterPlayer("one_head", follow=explorer, folder=tmp_path, cache_dir=tmp_path / "cache")
-    assert follower.current() == {}, "unchanged settings render the chapter's own"
-    explorer.head.value = 3
-    assert follower.current() == {"head": 3}
-
-
 @pytest.fixture(scope="module")
 def shipped():
     return checkpoint.load()
