@@ -1,6 +1,9 @@
 """Every notebook under notebooks/ runs top to bottom with its default parameters and is stored without outputs."""
 
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -24,12 +27,31 @@ def test_notebook_is_committed_without_outputs(path):
     assert any("parameters" in c.metadata.get("tags", []) for c in notebook.cells), "tag one cell `parameters`"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes(path, tmp_path):
-    workdir = tmp_path / "notebooks"
+def execute(path: Path, workdir: Path) -> nbformat.NotebookNode | Exception:
+    """The notebook run top to bottom in a copy of notebooks/ (or what stopped it)."""
     shutil.copytree(NOTEBOOKS_DIR, workdir, ignore=shutil.ignore_patterns("videos", ".ipynb_checkpoints"))
     notebook = nbformat.read(workdir / path.name, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    try:
+        NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    except Exception as error:  # its own test raises it
+        return error
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory) -> dict[str, nbformat.NotebookNode | Exception]:
+    """The notebooks this run's tests ask for, executed a few at a time: a kernel computes on one core."""
+    wanted = [item.callspec.params["path"] for item in request.session.items if item.originalname == "test_notebook_executes"]
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        runs = pool.map(lambda path: execute(path, tmp_path_factory.mktemp(path.stem) / "notebooks"), wanted)
+        return {path.name: result for path, result in zip(wanted, runs)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes(path, executed):
+    notebook = executed[path.name]
+    if isinstance(notebook, Exception):
+        raise notebook
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
 
