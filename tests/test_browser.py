@@ -136,17 +136,31 @@ def test_sliders_redraw_dots_and_bars_as_the_kernel_sent_them(lab, browser):
         lab.shutdown_kernels()
 
 
-def test_moving_the_token_keeps_every_heads_grid_drawn(lab, browser):
-    """Notebook 11: a new token changes only the |Δe| bars; every head's grid, in a subplot of its own, keeps its dots
-    (plotly.js empties a subplot whose traces are left out of an animation frame)."""
+def test_heads_grids_move_as_a_full_redraw_would_draw_them(lab, browser):
+    """Notebook 11: all heads' grids are one trace of dots in one subplot. A new token changes only the |Δe| bars and
+    keeps every dot; after a new layer, the dots on screen are what plotly.js draws when it lays the figure out from
+    scratch."""
     notebook = NotebookPage(browser, lab, "11_many_heads.ipynb")
     points = "i => window.__explainer.box(i).querySelectorAll('.scatterlayer path.point').length"
+    drawn = """async i => {
+        const gd = window.__explainer.box(i).querySelector('.js-plotly-plot');
+        const shown = () => Array.from(gd.querySelectorAll('.scatterlayer path.point'))
+            .map(p => [p.getAttribute('d'), p.getAttribute('transform')]);
+        const moved = shown();
+        await window.Plotly.redraw(gd);
+        return [moved, shown()];
+    }"""
     try:
         notebook.run_all()
         token = next(c for c in notebook.controls() if c.label == "token")
         before = notebook.page.evaluate(points, token.index)
         notebook.move(token)
         assert before > 0 and notebook.page.evaluate(points, token.index) == before
+        layer = next(c for c in notebook.controls() if c.label == "layer")
+        shown_before, _ = notebook.page.evaluate(drawn, layer.index)
+        notebook.move(layer)
+        moved, redrawn = notebook.page.evaluate(drawn, layer.index)
+        assert moved == redrawn and moved != shown_before
     finally:
         notebook.close()
         lab.shutdown_kernels()

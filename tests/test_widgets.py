@@ -178,10 +178,20 @@ def test_heads_explorer_sums_the_layers_heads(shipped):
     from explainer.figures.heads import HeadsExplorer
 
     explorer = HeadsExplorer(shipped, examples.ROMEO_LINE, layer=0)
+    sent = sent_state_keys(explorer.figure)
     explorer.layer.value = 2
     found = heads.layer_heads(shipped, examples.ROMEO_LINE, 2)
     position = explorer.token.value
     assert list(explorer.figure.data[-1].y)[-1] == pytest.approx(float(found.total[position].norm()), rel=1e-5)
+    # every head's grid, side by side in one trace of dots: each dot is its cell's weight, its area ∝ weight
+    dots, n = explorer.figure.data[1], len(found.tokens)
+    x, y, weights = np.array(dots.x), np.array(dots.y), np.array(dots.customdata)
+    for h in range(found.patterns.shape[0]):
+        mine = (x >= h * (n + 2)) & (x < h * (n + 2) + n)
+        assert mine.sum() == n * (n + 1) // 2
+        np.testing.assert_allclose(weights[mine], found.patterns[h].numpy()[y[mine], x[mine] - h * (n + 2)], rtol=1e-5)
+    np.testing.assert_allclose(np.array(dots.marker.size), dots.meta * np.sqrt(weights), rtol=1e-5)
+    assert sent == [["_py2js_animate"]], "a new layer is one message: the dots and the bars move, nothing is laid out again"
 
 
 def drawn_path(explorer) -> np.ndarray:

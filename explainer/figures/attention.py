@@ -6,20 +6,19 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import numpy as np
 import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MASKED_FILL, MAX_WIDTH, Explorer, bar_colors, dot_grid, heatmap, html_tokens,
-                                      int_slider, masked_outline, prompt_box, ranked_bars, redraw, row, row_bars,
+from explainer.figures.common import (MAX_WIDTH, Explorer, bar_colors, dot_grid, grid_block, grid_step, heatmap,
+                                      html_tokens, int_slider, prompt_box, ranked_bars, redraw, row, row_bars,
                                       temperature_slider, title_above, token_labels, update_bars, update_dot_grid,
                                       update_ranked_bars, update_value_grid, value_grid)
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import DOT_COLOR, display_token
+from explainer.style import display_token
 
 
 def scores_figure_title(mask: str, scaled: bool) -> str:
@@ -157,36 +156,17 @@ def head_summary(found: attention.PromptAttention) -> Table:
 
 
 def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Figure:
-    """Every head's pattern on one prompt, one small grid per head (rows: layers, columns: heads), drawn as a single
+    """Every head's pattern on one prompt, one small grid per head (rows: layers, columns: heads), drawn as one
     trace of dots and one grey shape for the masked cells, so that it draws quickly however many heads there are."""
     layers, heads = found.patterns.shape[:2]
-    n = len(found.tokens)
-    step = n + 2  # one grid's width plus a gap
-    query, key = np.tril_indices(n)
-    outline = masked_outline(np.triu(np.ones((n, n), dtype=bool), 1))  # (key, query)
-    x, y, weights, text, shape_x, shape_y = [], [], [], [], [], []
-    for l in range(layers):
-        for h in range(heads):
-            pattern = found.pattern(l, h).numpy()
-            x.append(key + h * step)
-            y.append(query + l * step)
-            weights.append(pattern[query, key])
-            text += [f"layer {l}, head {h}: query {q} → key {k}" for q, k in zip(query, key)]
-            shape_x += [outline[:, 0] + h * step, [np.nan]]
-            shape_y += [outline[:, 1] + l * step, [np.nan]]
-    weights = np.concatenate(weights)
-    size = 0.95 * min(cell_px, MAX_WIDTH / heads) / step
-    figure = go.Figure([
-        go.Scatter(x=np.concatenate(shape_x), y=np.concatenate(shape_y), mode="lines", fill="toself", line=dict(width=0),
-                   fillcolor=MASKED_FILL, hoverinfo="skip"),
-        go.Scatter(x=np.concatenate(x), y=np.concatenate(y), mode="markers", text=text, customdata=weights,
-                   marker=dict(size=size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
-                   hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>"),
-    ])
-    names = [dict(x=h * step + (n - 1) / 2, y=l * step - 1.2, text=f"L{l} H{h}", showarrow=False, font=dict(size=12))
-             for l in range(layers) for h in range(heads)]
+    n, step = len(found.tokens), grid_step(len(found.tokens))
+    names = [[f"layer {l}, head {h}" for h in range(heads)] for l in range(layers)]
+    figure = go.Figure(grid_block(found.patterns, names, [str(i) for i in range(n)],
+                                  0.95 * min(cell_px, MAX_WIDTH / heads) / step))
+    labels = [dict(x=h * step + (n - 1) / 2, y=l * step - 1.2, text=f"L{l} H{h}", showarrow=False, font=dict(size=12))
+              for l in range(layers) for h in range(heads)]
     width = min(MAX_WIDTH, cell_px * heads)
-    figure.update_layout(showlegend=False, annotations=names, width=width,
+    figure.update_layout(showlegend=False, annotations=labels, width=width,
                          height=round(width * layers / heads) + 70, autosize=False, margin=dict(l=10, r=10, t=60, b=10),
                          title=title_above(f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})"),
                          xaxis=dict(visible=False, range=[-1, heads * step - 2]),

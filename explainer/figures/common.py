@@ -274,6 +274,48 @@ def dot_grid(
     return grid_layout(figure, queries, keys, transpose, title, size_px)
 
 
+def grid_block(patterns, names: Sequence[Sequence[str]], labels: Sequence[str], dot_size: float) -> list[go.Scatter]:
+    """Causal attention patterns [rows, columns, query, key] as small grids side by side in one subplot (queries down,
+    keys across; a grid's cell is one axis unit, grids `grid_step` units apart): one grey shape over every masked cell
+    and one trace of dots (area ∝ weight; `dot_size` px for a weight of 1) for all the grids, so that a figure of
+    many grids draws, and redraws, like one. Hover: "names[row][column]: query labels[q] → key labels[k]"."""
+    patterns = np.asarray(patterns, dtype=float)
+    rows, columns, n = patterns.shape[0], patterns.shape[1], patterns.shape[-1]
+    step = grid_step(n)
+    query, key = np.tril_indices(n)
+    row, column = np.divmod(np.arange(rows * columns), columns)
+    outline = masked_outline(np.triu(np.ones((n, n), dtype=bool), 1))  # (key, query)
+    gap = np.array([[np.nan, np.nan]])
+    shape = np.concatenate([np.concatenate([outline + [c * step, r * step], gap]) for r, c in zip(row, column)])
+    weights = grid_block_weights(patterns)
+    text = [f"{names[r][c]}: query {labels[q]} → key {labels[k]}" for r, c in zip(row, column) for q, k in zip(query, key)]
+    return [go.Scatter(x=shape[:, 0], y=shape[:, 1], mode="lines", fill="toself", line=dict(width=0),
+                       fillcolor=MASKED_FILL, hoverinfo="skip"),
+            go.Scatter(x=(key + column[:, None] * step).ravel(), y=(query + row[:, None] * step).ravel(), mode="markers",
+                       text=text, customdata=weights, meta=dot_size,
+                       marker=dict(size=dot_size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
+                       hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>")]
+
+
+def grid_step(n: int) -> int:
+    """Axis units from one grid of `grid_block` to the next: its n cells and a gap of two."""
+    return n + 2
+
+
+def grid_block_weights(patterns) -> np.ndarray:
+    """The weights of `grid_block`'s dots, in their order: grid by grid, row by row, the cells up to the diagonal."""
+    patterns = np.asarray(patterns, dtype=float)
+    query, key = np.tril_indices(patterns.shape[-1])
+    return np.clip(patterns[..., query, key], 0, None).ravel()
+
+
+def resize_grid_block(dots, patterns) -> None:
+    """New patterns (same shape) for the dots trace of a `grid_block`: their sizes and the weights shown on hover."""
+    weights = grid_block_weights(patterns)
+    dots.marker.size = dots.meta * np.sqrt(weights)
+    dots.customdata = weights
+
+
 def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420, colorbar: bool = True) -> go.Figure:
     """A square [n, n] array (attention scores) as a grid of squares coloured by value, blue above 0 and red below,
     laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey. Squares rather

@@ -11,7 +11,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, forward, heads
-from explainer.figures.common import Explorer, dot_grid, int_slider, redraw, resize_dots, row, scored_tokens
+from explainer.figures.common import (Explorer, grid_block, grid_step, int_slider, redraw, resize_grid_block,
+                                      row, scored_tokens, token_labels)
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
@@ -76,28 +77,29 @@ def arrival(lm: LanguageModel, steps: attention.AttentionSteps, noun: int, adjec
 
 
 def heads_figure(found: heads.LayerHeads, position: int, longest: float | None = None) -> go.Figure:
-    """Every head of the layer: its pattern (one small dot grid each), and the length of its Δe for one token. The
-    bars' axis reaches `longest` (by default the longest of this layer, any token)."""
-    count = found.patterns.shape[0]
-    figure = make_subplots(rows=2, cols=count, row_heights=[0.72, 0.28], vertical_spacing=0.1,
-                           subplot_titles=[f"head {h}" for h in range(count)] + [""] * count,
-                           specs=[[{}] * count, [{"colspan": count}] + [None] * (count - 1)])
-    n = len(found.tokens)
-    for h in range(count):
-        grid = dot_grid(found.patterns[h], found.tokens, masked=~attention.causal_mask(n), size_px=max(120, 600 // count))
-        for trace in grid.data:
-            figure.add_trace(trace, row=1, col=h + 1)
-    lengths = delta_lengths(found, position)
+    """Every head of the layer: its pattern (small dot grids side by side, one `grid_block`), and the length of its
+    Δe for one token. The bars' axis reaches `longest` (by default the longest of this layer, any token)."""
+    count, n = found.patterns.shape[0], len(found.tokens)
+    step, width = grid_step(n), 760
+    unit = (width - 40) / (count * step - 1)  # px per cell: the grids fill the width, their cells square
+    grids, bars, gap = unit * (n + 1.3), 140, 40  # px high: the grids with their names, the bars, between them
+    height = 80 + grids + gap + bars + 30
+    figure = make_subplots(rows=2, cols=1, row_heights=[grids, bars], vertical_spacing=gap / (height - 110))
+    for trace in grid_block(found.patterns[None], [[f"head {h}" for h in range(count)]], token_labels(found.tokens),
+                            0.95 * unit):
+        figure.add_trace(trace, row=1, col=1)
     figure.add_trace(go.Bar(x=[f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"],
-                            y=lengths,
+                            y=delta_lengths(found, position),
                             marker_color=[BAR_COLOR] * count + [HIGHLIGHT_COLOR], hovertemplate="%{x}: %{y:.3f}<extra></extra>"),
                      row=2, col=1)
     longest = longest_in_layer(found) if longest is None else longest
     figure.update_yaxes(range=[0, 1.1 * longest], row=2, col=1)
-    figure.update_xaxes(showticklabels=False, showgrid=False, range=[-0.5, n - 0.5], row=1)
-    figure.update_yaxes(showticklabels=False, showgrid=False, range=[n - 0.5, -0.5], row=1)
-    figure.update_layout(height=560, width=760, autosize=False, showlegend=False, title=HEADS_TITLE,
-                         margin=dict(l=20, r=20, t=80, b=30))
+    figure.update_xaxes(visible=False, range=[-1, count * step - 2], row=1, col=1)
+    figure.update_yaxes(visible=False, range=[n - 0.5, -1.8], scaleanchor="x", row=1, col=1)
+    figure.update_layout(height=round(height), width=width, autosize=False, showlegend=False, title=HEADS_TITLE,
+                         margin=dict(l=20, r=20, t=80, b=30),
+                         annotations=[dict(x=h * step + (n - 1) / 2, y=-1.2, xref="x", yref="y", text=f"head {h}",
+                                           showarrow=False, font=dict(size=13)) for h in range(count)])
     return figure
 
 
@@ -143,16 +145,13 @@ class HeadsExplorer(Explorer):
 
     def update(self) -> None:
         found = heads.layer_heads(self.lm, self.prompt, self.layer.value)
-        position, count = self.token.value, found.patterns.shape[0]
+        position = self.token.value
         if not self.figure.data:
             redraw(self.figure, heads_figure(found, position, self.longest))
-        else:  # same prompt, same heads: only the dots' sizes, the bars and the title change
-            masked = ~attention.causal_mask(len(found.tokens))
-            lengths = delta_lengths(found, position)
+        else:  # same prompt, same heads: only the dots' sizes and the bars change
             with self.figure.batch_traces():
-                for h in range(count):  # the grids come first, two traces each (dots, then masked crosses)
-                    resize_dots(self.figure.data[2 * h], found.patterns[h], masked)
-                self.figure.data[-1].y = lengths
+                resize_grid_block(self.figure.data[1], found.patterns[None])
+                self.figure.data[-1].y = delta_lengths(found, position)
         overlap = found.pattern_overlap()
         others = overlap[~torch.eye(len(overlap), dtype=torch.bool)]
         self.facts.value = (f"{heads_caption(found, position)}: two different heads of this layer share on average {float(others.mean()):.0%} of their attention "
