@@ -2,11 +2,11 @@
 the stack of layers; and the attention grid growing as n² with the context."""
 
 import numpy as np
-from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart, Line, Rectangle,
-                   ReplacementTransform, RoundedRectangle, Square, VGroup)
+from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart, ReplacementTransform,
+                   RoundedRectangle, Square, VGroup)
 
 from explainer import heads, scale
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR, display_token
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 from explainer.video.pieces import GREY, Chapter, dot_grid, fit, tip_to_tail, token_row, typeset
 
 GRID_WIDTH = 2.3  # scene units per head's grid

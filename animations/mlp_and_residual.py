@@ -2,10 +2,10 @@
 down); a neuron as a question and an answer; every block adding to the running vector; and a lookup the MLPs hold."""
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Line, Rectangle, ReplacementTransform, VGroup
+from manim import DOWN, LEFT, UP, FadeIn, Line, Rectangle, ReplacementTransform, VGroup
 
 from explainer import mlp, residual
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
+from explainer.style import BAR_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
 from explainer.video.pieces import GREY, Chapter, fit, probability_bars, token_row, typeset
 
 ROW_WIDTH = 12.0
@@ -42,7 +42,6 @@ def readable(tokens: list[str]) -> str:
 class MlpAndResidual(Chapter):
     def chapter(self):
         step, prompt = pass_data(self.lm, self.options)
-        c = self.lm.model.config
         self.title_card("6 · The MLP and the residual stream", "where most weights live, and the running vector every "
                                                                "block adds to")
         token = step.tokens[step.position].strip()

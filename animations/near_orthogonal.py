@@ -2,7 +2,7 @@
 the talk's 88°–92° quiz answered both ways; and an optimiser pushing vectors apart."""
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, Line, ReplacementTransform, Rectangle, VGroup
+from manim import DOWN, RIGHT, UP, Arrow, FadeIn, Line, ReplacementTransform, Rectangle, VGroup
 
 from explainer import geometry as g
 from explainer.settings import NEAR_ORTHOGONAL
@@ -83,7 +83,7 @@ class NearOrthogonal(Chapter):
 
         eps = g.cos_from_degrees(NEAR_ORTHOGONAL.tolerance_degrees)
         d = NEAR_ORTHOGONAL.d
-        self.caption(f"Quiz 2: how many vectors fit if every pair only has to be within “88 degrees and 92 degrees”? "
+        self.caption("Quiz 2: how many vectors fit if every pair only has to be within “88 degrees and 92 degrees”? "
                      "The talk: “exponential in the number of dimensions”. It depends on what “every” means.")
         every = VGroup(typeset("every pair in the band", font_size=30, color=HIGHLIGHT_COLOR),
                        typeset(f"in {d} dimensions: at most {g.max_vectors(eps, d):,} vectors", font_size=26),

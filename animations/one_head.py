@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from manim import (DOWN, LEFT, RIGHT, UP, Arrow, Circle, DashedLine, FadeIn, FadeOut, GrowArrow, LaggedStart, Line,
-                   Rectangle, ReplacementTransform, VGroup)
+from manim import (DOWN, LEFT, UP, Arrow, Circle, FadeIn, FadeOut, GrowArrow, LaggedStart, Rectangle,
+                   ReplacementTransform, VGroup)
 
 from explainer import attention, forward, heads
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted

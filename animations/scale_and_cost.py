@@ -1,11 +1,11 @@
 """Chapter 7 · Scale: GPT-3's 175 billion weights built up by kind; the KV cache that spares generation repeated work;
 and what the context costs."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, Rectangle, ReplacementTransform, Square, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, ReplacementTransform, Square, VGroup
 
 from explainer import scale
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, fit, token_row, typeset
+from explainer.video.pieces import GREY, Chapter, token_row, typeset
 
 COLUMN_HEIGHT, COLUMN_WIDTH, BOTTOM = 4.5, 2.2, -1.55
 COLORS = {"embedding": "#a855f7", "query": "#3b82f6", "key": "#06b6d4", "value": "#22c55e", "output": "#84cc16",

@@ -2,8 +2,7 @@
 nearest itself (as the talk found), and the directions for gender and for plurals."""
 
 import numpy as np
-from manim import (DOWN, LEFT, ORIGIN, RIGHT, UP, Angle, Arrow, Create, DashedLine, Dot, FadeIn, FadeOut, GrowArrow,
-                   Line, Star, VGroup, Write)
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Arrow, Create, DashedLine, Dot, FadeIn, GrowArrow, Star, VGroup
 
 from explainer import embeddings as E
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR

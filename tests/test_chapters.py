@@ -5,7 +5,6 @@ marks moments (`Chapter.hold`) with the numbers on screen; a check reads the fra
 """
 
 import importlib.util
-import json
 import os
 import socket
 import subprocess

@@ -223,8 +223,6 @@ def test_descent_explorer_moves_with_its_sliders_and_a_click():
 
 
 def test_scale_explorers_and_rope():
-    import torch as t
-
     from explainer import positions, scale
     from explainer.figures.positions import RopeExplorer
     from explainer.figures.scale import CostExplorer, ScalingExplorer

@@ -5,7 +5,6 @@ width): wide ones take the container's width, square ones stay under MAX_WIDTH."
 from __future__ import annotations
 
 import html
-import json
 import math
 import sys
 import threading

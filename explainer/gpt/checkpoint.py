@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
-from explainer.files import FileVersion, atomic_path, file_version, parsed_json, write_json
+from explainer.files import FileVersion, atomic_path, file_version, parsed_json
 from explainer.gpt import external
 from explainer.gpt.generate import GenerationStep, generate_ids, stream
 from explainer.gpt.model import GPT, ActivationCache, GPTConfig
