@@ -64,15 +64,15 @@ class ConnectionCounter:
 
 
 RENDERS: dict[str, tuple] = {}
-NETWORK = ConnectionCounter()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def watched_network():
-    """Every render of this module, and what it starts, sends its web requests to NETWORK."""
-    proxies = {key: NETWORK.url for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+def network():
+    """Every render of this module, and what it starts, sends its web requests here."""
+    counter = ConnectionCounter()
+    proxies = {key: counter.url for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
     with mock.patch.dict(os.environ, {**proxies, "no_proxy": "", "NO_PROXY": ""}):
-        yield
+        yield counter
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +331,6 @@ def test_scale_and_cost_chapter(renders):
         assert len(squares) == step and mark["recomputed"] == step * (step + 1) // 2
 
 
-def test_no_render_sent_a_web_request(renders):
+def test_no_render_sent_a_web_request(renders, network):
     rendered("scale_and_cost", renders)
-    assert NETWORK.count == 0, "a render tried to reach the web (Manim's check for a newer version?)"
+    assert network.count == 0, "a render tried to reach the web (Manim's check for a newer version?)"

@@ -309,10 +309,8 @@ def grid_block_weights(patterns) -> np.ndarray:
 
 
 def resize_grid_block(dots, patterns) -> None:
-    """New patterns (same shape) for the dots trace of a `grid_block`: their sizes and the weights shown on hover."""
-    weights = grid_block_weights(patterns)
-    dots.marker.size = dots.meta * np.sqrt(weights)
-    dots.customdata = weights
+    """New patterns (same shape) for the dots trace of a `grid_block`."""
+    set_dot_weights(dots, grid_block_weights(patterns))
 
 
 def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420, colorbar: bool = True) -> go.Figure:
@@ -435,7 +433,12 @@ def resize_dots(dots, pattern, masked) -> None:
     """New weights for the dots trace of a `dot_grid`: their sizes and the weights shown on hover (masked cells of a
     grid of every cell get size 0)."""
     pattern, masked = np.asarray(pattern, dtype=float), np.asarray(masked, dtype=bool)
-    weights = np.where(masked, 0.0, pattern).ravel() if len(dots.customdata) == pattern.size else pattern[~masked]
+    set_dot_weights(dots, np.where(masked, 0.0, pattern).ravel() if len(dots.customdata) == pattern.size else pattern[~masked])
+
+
+def set_dot_weights(dots, weights) -> None:
+    """A dots trace's new weights: their sizes (area ∝ weight; `meta` is the size of a weight-1 dot) and the weights
+    shown on hover."""
     dots.marker.size = dots.meta * np.sqrt(np.clip(weights, 0, None))
     dots.customdata = weights
 
