@@ -1,5 +1,6 @@
 """What a user feels: in JupyterLab under Chromium (1280-px window, file browser open), each notebook's Run All time,
-and for every slider and dropdown the time from the key press to the last redraw of the figure it drives.
+and for every slider and dropdown the time from the key press to the last redraw of the figure it drives (from the
+time stamp of the key's event in the page, so that the test's own round trip to the browser is not counted).
 
     python benchmarks/browser_latency.py [--quick] [--moves 10] [--notebook NAME ...]
 

@@ -219,15 +219,16 @@ def test_head_gallery_shows_every_heads_pattern(lm):
     found = attention.prompt_attention(lm, FLUFFY_PROMPT)
     layers, heads, n = found.patterns.shape[0], found.patterns.shape[1], len(found.tokens)
     figure = head_gallery(found)
-    shapes, dots = figure.data
+    colours, shapes = figure.data
     step = n + 2
-    weights, sizes = np.array(dots.customdata), np.array(dots.marker.size)
-    np.testing.assert_allclose(sizes ** 2 / weights, (sizes ** 2 / weights)[0], rtol=1e-5)  # area ∝ weight (float32)
+    weights = np.array(colours.z, dtype=float)  # [y, x]
+    assert weights.shape == (layers * step - 2, heads * step - 2)
     for l, h in [(0, 0), (layers - 1, heads - 1), (1, heads // 2)]:
-        mine = (np.array(dots.x) // step == h) & (np.array(dots.y) // step == l)
-        keys, queries = np.array(dots.x)[mine] - h * step, np.array(dots.y)[mine] - l * step
-        np.testing.assert_allclose(weights[mine], found.pattern(l, h).numpy()[queries.astype(int), keys.astype(int)])
-        assert mine.sum() == n * (n + 1) // 2
+        grid = weights[l * step: l * step + n, h * step: h * step + n]
+        np.testing.assert_allclose(np.tril(grid), np.tril(found.pattern(l, h).numpy()), rtol=1e-6)
+        assert np.isnan(grid[np.triu_indices(n, 1)]).all()  # the future: no colour, under the grey shape
+        assert np.isnan(weights[l * step: l * step + n, h * step + n: h * step + step]).all()  # the gap to the next
+        assert colours.text[l * step + n - 1][h * step] == f"layer {l}, head {h}: query {n - 1} → key 0"
         outline = np.stack([shapes.x, shapes.y], axis=1)
         covered = {(k, q) for q in range(n) for k in range(n) if inside(outline, (k + h * step, q + l * step))}
         assert covered == {(k, q) for q in range(n) for k in range(q + 1, n)}

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MAX_WIDTH, Explorer, bar_colors, dot_grid, grid_block, grid_step, heatmap,
+from explainer.figures.common import (MAX_WIDTH, Explorer, bar_colors, dot_grid, grid_block_heatmap, grid_step, heatmap,
                                       html_tokens, int_slider, prompt_box, ranked_bars, redraw, row, row_bars,
                                       temperature_slider, title_above, token_labels, update_bars, update_dot_grid,
                                       update_ranked_bars, update_value_grid, value_grid)
@@ -19,6 +19,8 @@ from explainer.figures.table import Table
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
+
+COLOUR_BAR_PX = 70  # the head gallery's colour bar and its title
 
 
 def scores_figure_title(mask: str, scaled: bool) -> str:
@@ -156,19 +158,20 @@ def head_summary(found: attention.PromptAttention) -> Table:
 
 
 def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Figure:
-    """Every head's pattern on one prompt, one small grid per head (rows: layers, columns: heads), drawn as one
-    trace of dots and one grey shape for the masked cells, so that it draws quickly however many heads there are."""
+    """Every head's pattern on one prompt, one small grid per head (rows: layers, columns: heads), coloured by weight:
+    one heatmap and one grey shape for the masked cells, so that it draws quickly however many heads there are."""
     layers, heads = found.patterns.shape[:2]
     n, step = len(found.tokens), grid_step(len(found.tokens))
     names = [[f"layer {l}, head {h}" for h in range(heads)] for l in range(layers)]
-    figure = go.Figure(grid_block(found.patterns, names, [str(i) for i in range(n)],
-                                  0.95 * min(cell_px, MAX_WIDTH / heads) / step))
+    figure = go.Figure(grid_block_heatmap(found.patterns, names, [str(i) for i in range(n)]))
     labels = [dict(x=h * step + (n - 1) / 2, y=l * step - 1.2, text=f"L{l} H{h}", showarrow=False, font=dict(size=12))
               for l in range(layers) for h in range(heads)]
-    width = min(MAX_WIDTH, cell_px * heads)
+    width = min(MAX_WIDTH, cell_px * heads + COLOUR_BAR_PX)
     figure.update_layout(showlegend=False, annotations=labels, width=width,
-                         height=round(width * layers / heads) + 70, autosize=False, margin=dict(l=10, r=10, t=60, b=10),
-                         title=title_above(f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1})"),
+                         height=round((width - COLOUR_BAR_PX) * layers / heads) + 70, autosize=False,
+                         margin=dict(l=10, r=10, t=60, b=10),
+                         title=title_above(f"all heads (rows: layers 0–{layers - 1}, columns: heads 0–{heads - 1}; "
+                                           "colour: weight)"),
                          xaxis=dict(visible=False, range=[-1, heads * step - 2]),
                          yaxis=dict(visible=False, range=[layers * step - 2, -2], scaleanchor="x"))
     return figure

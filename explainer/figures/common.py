@@ -283,17 +283,46 @@ def grid_block(patterns, names: Sequence[Sequence[str]], labels: Sequence[str], 
     step = grid_step(n)
     query, key = np.tril_indices(n)
     row, column = np.divmod(np.arange(rows * columns), columns)
-    outline = masked_outline(np.triu(np.ones((n, n), dtype=bool), 1))  # (key, query)
-    gap = np.array([[np.nan, np.nan]])
-    shape = np.concatenate([np.concatenate([outline + [c * step, r * step], gap]) for r, c in zip(row, column)])
     weights = grid_block_weights(patterns)
     text = [f"{names[r][c]}: query {labels[q]} → key {labels[k]}" for r, c in zip(row, column) for q, k in zip(query, key)]
-    return [go.Scatter(x=shape[:, 0], y=shape[:, 1], mode="lines", fill="toself", line=dict(width=0),
-                       fillcolor=MASKED_FILL, hoverinfo="skip"),
+    return [grid_block_mask(rows, columns, n),
             go.Scatter(x=(key + column[:, None] * step).ravel(), y=(query + row[:, None] * step).ravel(), mode="markers",
                        text=text, customdata=weights, meta=dot_size,
                        marker=dict(size=dot_size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
                        hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>")]
+
+
+def grid_block_mask(rows: int, columns: int, n: int) -> go.Scatter:
+    """One grey shape over the masked (future) cells of every grid of a block of causal n × n grids."""
+    step = grid_step(n)
+    outline = masked_outline(np.triu(np.ones((n, n), dtype=bool), 1))  # (key, query)
+    gap = np.array([[np.nan, np.nan]])
+    shape = np.concatenate([np.concatenate([outline + [c * step, r * step], gap])
+                            for r in range(rows) for c in range(columns)])
+    return go.Scatter(x=shape[:, 0], y=shape[:, 1], mode="lines", fill="toself", line=dict(width=0),
+                      fillcolor=MASKED_FILL, hoverinfo="skip")
+
+
+def grid_block_heatmap(patterns, names: Sequence[Sequence[str]], labels: Sequence[str]) -> list[go.BaseTraceType]:
+    """Causal attention patterns [rows, columns, query, key] laid out like `grid_block`, coloured by weight (white 0,
+    blue 1) instead of dotted: one heatmap for all the grids, which the browser draws as one image. Thousands of dots
+    are thousands of elements that the page lays out again whenever anything near them is redrawn; a block that
+    stays as it is costs nothing this way."""
+    patterns = np.asarray(patterns, dtype=float)
+    rows, columns, n = patterns.shape[0], patterns.shape[1], patterns.shape[-1]
+    step = grid_step(n)
+    weights = np.full((rows * step - 2, columns * step - 2), np.nan)  # [y, x]: gaps and masked cells stay empty
+    text = np.full(weights.shape, "", dtype=object)
+    query, key = np.tril_indices(n)
+    for r in range(rows):
+        for c in range(columns):
+            weights[r * step + query, c * step + key] = np.clip(patterns[r, c, query, key], 0, None)
+            text[r * step + query, c * step + key] = [f"{names[r][c]}: query {labels[q]} → key {labels[k]}"
+                                                      for q, k in zip(query, key)]
+    return [go.Heatmap(z=weights, text=text, zmin=0, zmax=1, colorscale=[[0, "white"], [1, DOT_COLOR]], hoverongaps=False,
+                       colorbar=dict(title=dict(text="weight", side="right"), thickness=12, len=0.6, outlinewidth=0),
+                       hovertemplate="%{text}<br>weight %{z:.3f}<extra></extra>"),
+            grid_block_mask(rows, columns, n)]
 
 
 def grid_step(n: int) -> int:
