@@ -11,13 +11,27 @@ moves each control 3 times in three notebooks.
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 from explainer.lab import Lab, NotebookPage, chromium
 from explainer.paths import NOTEBOOKS_DIR
+
+
+def import_torch_seconds(runs: int = 3) -> float:
+    """The median wall time of a fresh Python that imports torch: most of every notebook's first cell, and a gauge of
+    how fast this machine is this hour (the same benchmark moves with it; compare runs by it)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
 
 
 def main() -> None:
@@ -30,6 +44,8 @@ def main() -> None:
     moves = args.moves
     if args.quick:
         names, moves = names[:3], 3
+    gauge = import_torch_seconds()
+    print(f"this machine now: a fresh Python imports torch in {gauge:.2f} s")
     run_all, controls = {}, []
     with tempfile.TemporaryDirectory() as work:
         lab = Lab(Path(work))
@@ -55,7 +71,7 @@ def main() -> None:
     worst = max(controls, key=lambda c: c["p95_ms"]) if controls else None
     print(f"controls over 150 ms at p95: {sum(c['p95_ms'] > 150 for c in controls)} of {len(controls)}; "
           f"notebooks over 5 s to run: {sum(s > 5 for s in run_all.values())} of {len(run_all)}")
-    print(json.dumps({"controls": len(controls), "worst_p95_ms": worst["p95_ms"] if worst else None,
+    print(json.dumps({"import_torch_s": round(gauge, 2), "controls": len(controls), "worst_p95_ms": worst["p95_ms"] if worst else None,
                       "worst_control": f"{worst['notebook']}: {worst['control']}" if worst else None,
                       "over_150ms": sum(c["p95_ms"] > 150 for c in controls),
                       "run_all_s": {k: round(v, 1) for k, v in run_all.items()}, "rows": controls}))
