@@ -123,5 +123,10 @@ def test_explorer_sliders_change_the_histogram():
     before = list(explorer.figure.data[0].y)
     explorer.d.value = 1000
     assert list(explorer.figure.data[0].y) != before
+    found = g.angle_stats(g.random_unit_vectors(100, 1000, seed=0))  # a step line through the bin edges: each bin's share
+    steps = explorer.figure.data[0]
+    np.testing.assert_allclose(steps.x, found.bin_edges)
+    np.testing.assert_allclose(steps.y[:-1], found.histogram / found.histogram.sum())
+    assert steps.line.shape == "hv" and steps.y[-1] == steps.y[-2]
     explorer.button.click()
     assert len(explorer.figure.data) == 3 and "optimised" in explorer.figure.data[1].name
