@@ -71,7 +71,8 @@ def main() -> None:
     worst = max(controls, key=lambda c: c["p95_ms"]) if controls else None
     print(f"controls over 150 ms at p95: {sum(c['p95_ms'] > 150 for c in controls)} of {len(controls)}; "
           f"notebooks over 5 s to run: {sum(s > 5 for s in run_all.values())} of {len(run_all)}")
-    print(json.dumps({"import_torch_s": round(gauge, 2), "controls": len(controls), "worst_p95_ms": worst["p95_ms"] if worst else None,
+    print(json.dumps({"import_torch_s": round(gauge, 2), "controls": len(controls),
+                      "worst_p95_ms": worst["p95_ms"] if worst else None,
                       "worst_control": f"{worst['notebook']}: {worst['control']}" if worst else None,
                       "over_150ms": sum(c["p95_ms"] > 150 for c in controls),
                       "run_all_s": {k: round(v, 1) for k, v in run_all.items()}, "rows": controls}))
