@@ -280,16 +280,40 @@ def grid_block(patterns, names: Sequence[Sequence[str]], labels: Sequence[str], 
     many grids draws, and redraws, like one. Hover: "names[row][column]: query labels[q] → key labels[k]"."""
     patterns = np.asarray(patterns, dtype=float)
     rows, columns, n = patterns.shape[0], patterns.shape[1], patterns.shape[-1]
+    x, y, text = grid_block_cells(rows, columns, n, names, labels)
+    weights = grid_block_weights(patterns)
+    return [grid_block_mask(rows, columns, n),
+            go.Scatter(x=x, y=y, mode="markers", text=text, customdata=weights, meta=dot_size,
+                       marker=dict(size=dot_size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
+                       hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>")]
+
+
+def grid_block_heatmap(patterns, names: Sequence[Sequence[str]], labels: Sequence[str]) -> list[go.BaseTraceType]:
+    """Causal attention patterns [rows, columns, query, key] laid out like `grid_block`, coloured by weight (white 0,
+    blue 1) instead of dotted: one heatmap for all the grids, which the browser draws as one image. For a block that
+    no control moves: thousands of dots are thousands of elements that the page sorts into layers again whenever
+    anything near them is redrawn (15-20 ms a frame for 2,275 dots)."""
+    patterns = np.asarray(patterns, dtype=float)
+    rows, columns, n = patterns.shape[0], patterns.shape[1], patterns.shape[-1]
+    step = grid_step(n)
+    x, y, text = grid_block_cells(rows, columns, n, names, labels)
+    weights = np.full((rows * step - 2, columns * step - 2), np.nan)  # [y, x]: gaps and masked cells stay empty
+    hover = np.full(weights.shape, "", dtype=object)
+    weights[y, x], hover[y, x] = grid_block_weights(patterns), text
+    return [go.Heatmap(z=weights, text=hover, zmin=0, zmax=1, colorscale=[[0, "white"], [1, DOT_COLOR]], hoverongaps=False,
+                       colorbar=dict(title=dict(text="weight", side="right"), thickness=12, len=0.6, outlinewidth=0),
+                       hovertemplate="%{text}<br>weight %{z:.3f}<extra></extra>"),
+            grid_block_mask(rows, columns, n)]
+
+
+def grid_block_cells(rows: int, columns: int, n: int, names: Sequence[Sequence[str]], labels: Sequence[str]):
+    """Each cell up to the diagonal of a block of causal n × n grids, in `grid_block_weights`' order: its x and y in
+    axis units, and its hover text."""
     step = grid_step(n)
     query, key = np.tril_indices(n)
     row, column = np.divmod(np.arange(rows * columns), columns)
-    weights = grid_block_weights(patterns)
     text = [f"{names[r][c]}: query {labels[q]} → key {labels[k]}" for r, c in zip(row, column) for q, k in zip(query, key)]
-    return [grid_block_mask(rows, columns, n),
-            go.Scatter(x=(key + column[:, None] * step).ravel(), y=(query + row[:, None] * step).ravel(), mode="markers",
-                       text=text, customdata=weights, meta=dot_size,
-                       marker=dict(size=dot_size * np.sqrt(weights), color=DOT_COLOR, line=dict(width=0)),
-                       hovertemplate="%{text}<br>weight %{customdata:.3f}<extra></extra>")]
+    return (key + column[:, None] * step).ravel(), (query + row[:, None] * step).ravel(), text
 
 
 def grid_block_mask(rows: int, columns: int, n: int) -> go.Scatter:
@@ -303,35 +327,13 @@ def grid_block_mask(rows: int, columns: int, n: int) -> go.Scatter:
                       fillcolor=MASKED_FILL, hoverinfo="skip")
 
 
-def grid_block_heatmap(patterns, names: Sequence[Sequence[str]], labels: Sequence[str]) -> list[go.BaseTraceType]:
-    """Causal attention patterns [rows, columns, query, key] laid out like `grid_block`, coloured by weight (white 0,
-    blue 1) instead of dotted: one heatmap for all the grids, which the browser draws as one image. For a block that
-    no control moves: thousands of dots are thousands of elements that the page sorts into layers again whenever
-    anything near them is redrawn (15-20 ms a frame for 2,275 dots)."""
-    patterns = np.asarray(patterns, dtype=float)
-    rows, columns, n = patterns.shape[0], patterns.shape[1], patterns.shape[-1]
-    step = grid_step(n)
-    weights = np.full((rows * step - 2, columns * step - 2), np.nan)  # [y, x]: gaps and masked cells stay empty
-    text = np.full(weights.shape, "", dtype=object)
-    query, key = np.tril_indices(n)
-    for r in range(rows):
-        for c in range(columns):
-            weights[r * step + query, c * step + key] = np.clip(patterns[r, c, query, key], 0, None)
-            text[r * step + query, c * step + key] = [f"{names[r][c]}: query {labels[q]} → key {labels[k]}"
-                                                      for q, k in zip(query, key)]
-    return [go.Heatmap(z=weights, text=text, zmin=0, zmax=1, colorscale=[[0, "white"], [1, DOT_COLOR]], hoverongaps=False,
-                       colorbar=dict(title=dict(text="weight", side="right"), thickness=12, len=0.6, outlinewidth=0),
-                       hovertemplate="%{text}<br>weight %{z:.3f}<extra></extra>"),
-            grid_block_mask(rows, columns, n)]
-
-
 def grid_step(n: int) -> int:
     """Axis units from one grid of `grid_block` to the next: its n cells and a gap of two."""
     return n + 2
 
 
 def grid_block_weights(patterns) -> np.ndarray:
-    """The weights of `grid_block`'s dots, in their order: grid by grid, row by row, the cells up to the diagonal."""
+    """The weights of a block's cells up to the diagonal (`grid_block`'s dots), grid by grid, row by row."""
     patterns = np.asarray(patterns, dtype=float)
     query, key = np.tril_indices(patterns.shape[-1])
     return np.clip(patterns[..., query, key], 0, None).ravel()
