@@ -153,7 +153,7 @@ def test_a_grid_of_every_cell_takes_a_new_mask(lm):
     from explainer.figures.attention import StepByStepExplorer
 
     explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
-    figure, n = explorer.pattern_figure, len(lm.encode(FLUFFY_PROMPT))
+    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))  # the pattern's dots and grey shape: traces 0 and 1
     future = {(k, q) for q in range(n) for k in range(q + 1, n)}
     covered = lambda: {(k, q) for q in range(n) for k in range(n)
                        if inside(np.stack([figure.data[1].x, figure.data[1].y], axis=1), (k, q))}
@@ -174,17 +174,17 @@ def test_the_scores_grid_shows_the_scores_the_softmax_gets(lm):
     from explainer.figures.attention import StepByStepExplorer
 
     explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
-    figure, n = explorer.scores_figure, len(lm.encode(FLUFFY_PROMPT))
+    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))  # the scores' squares and grey shape: traces 3 and 4
     future = {(k, q) for q in range(n) for k in range(q + 1, n)}
     covered = lambda: {(k, q) for q in range(n) for k in range(n)
-                       if inside(np.stack([figure.data[1].x, figure.data[1].y], axis=1), (k, q))}
+                       if inside(np.stack([figure.data[4].x, figure.data[4].y], axis=1), (k, q))}
     for layer, head, mask, scaled in [(0, 3, "minus_inf", True), (1, 0, "minus_inf", True), (1, 0, "none", True),
                                       (1, 0, "minus_inf", False)]:
         explorer.layer.value, explorer.head.value, explorer.mask.value, explorer.scale.value = layer, head, mask, scaled
         steps = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head, mask=mask, scale=scaled)
         scores = steps.scaled.numpy()
         allowed = attention.causal_mask(n).numpy() if mask == "minus_inf" else np.ones((n, n), dtype=bool)
-        squares = figure.data[0]
+        squares = figure.data[3]
         assert list(squares.x) == [*range(n)] * n and list(squares.y) == [q for q in range(n) for _ in range(n)]
         colours, hover = np.array(squares.marker.color).reshape(n, n), np.array(squares.customdata, dtype=float).reshape(n, n)
         np.testing.assert_allclose(colours[allowed], scores[allowed], rtol=1e-6)
@@ -193,7 +193,34 @@ def test_the_scores_grid_shows_the_scores_the_softmax_gets(lm):
         extent = np.abs(scores[allowed]).max()
         assert (squares.marker.cmin, squares.marker.cmax) == pytest.approx((-extent, extent), rel=1e-6)
         assert covered() == (future if mask == "minus_inf" else set()) and explorer.status.value == ""
-        assert ("÷√d_k" in figure.layout.title.text) == scaled and ("−∞" in figure.layout.title.text) == (mask == "minus_inf")
+        assert ("÷ √d_k" in explorer.facts.value) == scaled and ("−∞" in explorer.facts.value) == (mask == "minus_inf")
+
+
+def test_the_step_by_step_figure_stacks_pattern_row_and_scores(lm):
+    """One figure, three panels one above the other, each in its own axes with its own title above it and its own
+    height in pixels; the bars are the chosen query's row of the pattern, and the text above names that query."""
+    from explainer.figures.attention import StepByStepExplorer
+
+    explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=1, head=2)
+    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))
+    layout = figure.layout
+    assert [(t.xaxis, t.yaxis) for t in figure.data] == [("x", "y")] * 2 + [("x2", "y2")] + [("x3", "y3")] * 2
+    domains = [layout[name].domain for name in ("yaxis", "yaxis2", "yaxis3")]
+    assert all(low < high for low, high in domains) and domains[0][0] > domains[1][1] and domains[1][0] > domains[2][1]
+    titles = layout.annotations
+    assert [t.text.split(":")[0] for t in titles] == ["attention pattern (dot area ∝ weight)", "what the query reads",
+                                                      "scores into the softmax"]
+    assert all(domain[1] < title.y for domain, title in zip(domains, titles)), "each title above its panel"
+    assert all(lower.y < domain[0] for domain, lower in zip(domains, titles[1:])), "… and below the panel above"
+    alone = viz.dot_grid(torch.eye(n), lm.tokens(lm.encode(FLUFFY_PROMPT)), size_px=420).layout
+    assert (domains[0][1] - domains[0][0]) * layout.height == pytest.approx(alone.height - alone.margin.t - alone.margin.b)
+    assert layout.width == alone.width, "the grid as wide as on its own"
+    for query in (3, n - 1):
+        explorer.query.value = query
+        steps = attention.attention_steps(lm, FLUFFY_PROMPT, 1, 2)
+        np.testing.assert_allclose(figure.data[2].y, steps.pattern[query].tolist(), rtol=1e-6)
+        assert f"query {query} ({display_token(steps.tokens[query])})" in explorer.facts.value
+        assert explorer.status.value == ""
 
 
 def test_explorer_sliders_change_the_grid(lm):

@@ -178,10 +178,10 @@ def update_ranked_bars(figure: FigureWidget, tokens: Sequence[str], probs: Seque
                               marker_color=bar_colors(len(probs), highlight))
 
 
-def row_bars(weights, tokens: Sequence[str], query: int, title: str = "") -> go.Figure:
+def row_bars(weights, tokens: Sequence[str], title: str = "") -> go.Figure:
     """One query's attention weights over the keys as bars."""
     figure = next_token_bars([f"{i}:{t}" for i, t in enumerate(tokens)][: len(weights)], [float(w) for w in weights], title)
-    figure.update_layout(xaxis_title=f"key (read by query {query}: {display_token(tokens[query])})", yaxis_title="weight")
+    figure.update_layout(xaxis_title="key (the token read)", yaxis_title="weight")
     return figure
 
 
@@ -347,7 +347,7 @@ def resize_grid_block(dots, patterns) -> None:
 def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420, colorbar: bool = True) -> go.Figure:
     """A square [n, n] array (attention scores) as a grid of squares coloured by value, blue above 0 and red below,
     laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey. Squares rather
-    than a heatmap: `update_value_grid` changes their colours without laying the figure out again (a heatmap's
+    than a heatmap: `set_square_values` changes their colours without laying the figure out again (a heatmap's
     new numbers do). The colour bar does not follow such changes: leave it out of a figure that will change."""
     grid = np.asarray(values, dtype=float)
     n = grid.shape[0]
@@ -374,16 +374,13 @@ def square_colors(grid: np.ndarray) -> dict:
     return dict(color=np.where(finite, grid, 0.0).ravel(), cmin=-extent, cmax=extent)
 
 
-def update_value_grid(figure: go.Figure, values, title: str | None = None) -> None:
-    """New values for a figure made by `value_grid` of the same size: colours and hover values travel, and the grey
-    shape if the masked cells changed; the figure is not laid out again."""
+def set_square_values(squares, shape, values) -> None:
+    """New values for the squares and grey shape (traces 0 and 1) of a `value_grid` of the same size: colours and hover
+    values, and the shape if the masked cells changed."""
     grid = np.asarray(values, dtype=float)
-    squares = figure.data[0]
-    with traces_batch(figure):
-        squares.marker.update(square_colors(grid))
-        squares.customdata = np.where(np.isfinite(grid), grid, np.nan).ravel()
-        move_masked_shape(figure, ~np.isfinite(grid))
-        set_title(figure, title)
+    squares.marker.update(square_colors(grid))
+    squares.customdata = np.where(np.isfinite(grid), grid, np.nan).ravel()
+    move_masked_shape(shape, ~np.isfinite(grid))
 
 
 def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> None:
@@ -393,13 +390,10 @@ def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> 
                                 fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
 
 
-def move_masked_shape(figure: go.Figure, masked: np.ndarray) -> None:
-    """Move a grid's grey shape (trace 1, if it has one) over new masked cells, only if they changed. In a
-    `batch_traces` plotly.js moves it with the dots, as it moves lines, without laying the figure out again."""
-    if len(figure.data) < 2:
-        return
-    shape = figure.data[1]
-    x_line, y_line = outline_xy(masked, bool(shape.meta))
+def move_masked_shape(shape, masked: np.ndarray) -> None:
+    """Move a grid's grey shape (its trace 1) over new masked cells, only if they changed. In a `batch_traces`
+    plotly.js moves it with the dots, as it moves lines, without laying the figure out again."""
+    x_line, y_line = outline_xy(np.asarray(masked, dtype=bool), bool(shape.meta))
     if not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
                for now, new in ((shape.x, x_line), (shape.y, y_line))):
         shape.update(x=x_line, y=y_line)
@@ -430,6 +424,33 @@ def grid_layout(figure: go.Figure, queries: Sequence[str], keys: Sequence[str], 
     return figure
 
 
+def stack_figures(parts: Sequence[go.Figure], width: int) -> go.Figure:
+    """Figures one above the other as one figure `width` px wide, each keeping its traces, axes, height and top and
+    bottom margins, its title an annotation: when all of them change, the page redraws them in one call and one frame
+    instead of one each. Each part has a fixed height; their axes do not push the margins (no automargin)."""
+    heights = [part.layout.height for part in parts]
+    total, top = sum(heights), 0
+    left = max(part.layout.margin.l for part in parts)
+    stacked = go.Figure(layout=dict(width=width, height=total, autosize=False, showlegend=False,
+                                    margin=dict(l=left, r=max(part.layout.margin.r for part in parts), t=0, b=0)))
+    for number, (part, height) in enumerate(zip(parts, heights), start=1):
+        suffix = "" if number == 1 else str(number)
+        stacked.add_traces([trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}") for trace in part.data])
+        domain = [1 - (top + height - part.layout.margin.b) / total, 1 - (top + part.layout.margin.t) / total]
+        for name, axis in (("x", part.layout.xaxis), ("y", part.layout.yaxis)):
+            axis = axis.to_plotly_json()
+            if axis.get("scaleanchor"):
+                axis["scaleanchor"] += suffix
+            axis.update(anchor=("y" if name == "x" else "x") + suffix, automargin=False,
+                        domain=domain if name == "y" else [0, 1])
+            stacked.layout[f"{name}axis{suffix}"] = axis
+        stacked.add_annotation(text=part.layout.title.text, xref="paper", x=0, xanchor="left", xshift=12 - left,
+                               yref="paper", y=1 - top / total, yanchor="top", yshift=-12, showarrow=False,
+                               font=dict(size=17), name=f"title {number}")
+        top += height
+    return stacked
+
+
 def outline_xy(masked: np.ndarray, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
     """The masked cells' outline as the (x, y) of a dot grid's shape trace."""
     outline = masked_outline(masked)
@@ -456,7 +477,8 @@ def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None
     masked = np.asarray(masked, dtype=bool)
     with traces_batch(figure):
         resize_dots(figure.data[0], pattern, masked)
-        move_masked_shape(figure, masked)
+        if len(figure.data) > 1:
+            move_masked_shape(figure.data[1], masked)
         set_title(figure, title)
 
 
@@ -488,16 +510,13 @@ def redraw(target: go.FigureWidget, source: go.Figure) -> None:
         target.layout.update(layout, overwrite=True)
 
 
-def update_bars(figure: FigureWidget, values, title: str | None = None, highlight: int | None = None) -> None:
-    """New heights for a figure made by `next_token_bars` with the same bars: heights, labels and colours only."""
+def set_bars(bars, values) -> None:
+    """New heights for the bars of a `next_token_bars` with as many bars: heights, labels and colours (the tallest
+    highlighted)."""
     values = [float(v) for v in values]
-    highlight = max(range(len(values)), key=values.__getitem__) if highlight is None else highlight
-    with figure.batch_traces():
-        bars = figure.data[0]
-        bars.y = values
-        bars.text = [f"{v:.1%}" for v in values]
-        bars.marker.color = bar_colors(len(values), highlight)
-        set_title(figure, title)
+    bars.y = values
+    bars.text = [f"{v:.1%}" for v in values]
+    bars.marker.color = bar_colors(len(values), max(range(len(values)), key=values.__getitem__))
 
 
 def set_title(figure: go.Figure, title: str | None) -> None:
