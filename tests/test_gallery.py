@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from explainer import site as gallery
@@ -70,9 +71,14 @@ def test_offline_pages_show_figures_formulas_and_video(site):
     assert not errors, f"console errors: {errors}"
 
 
-def test_the_build_prints_no_kernel_transport_warning(site, capfd):
+def test_the_build_prints_no_kernel_transport_warning_and_leaves_no_kernel_running(site, capfd):
+    """Each notebook's kernel is shut down when its page is written (a kernel left running warns, when the build
+    ends, that its parent has exited)."""
+    kernels = lambda: [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    before = kernels()
     gallery.build(site, [NOTEBOOK], [], "low", say=lambda line: None)
     assert "without encryption" not in capfd.readouterr().err
+    assert kernels() == before
 
 
 def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch):
