@@ -1,6 +1,7 @@
 """Widgets in-process: moving a control changes the figure to the right numbers."""
 
 import gc
+import html
 import json
 import math
 
@@ -98,6 +99,24 @@ def test_stream_explorer_follows_the_chosen_token(shipped):
     explorer.token.value = 2
     assert list(explorer.figure.data[1].y) == pytest.approx(flow.norms(2).tolist())
     assert list(explorer.figure.data[0].y) == pytest.approx(flow.added_norms(2).tolist())
+
+
+def test_snapshot_explorer_shows_each_steps_guesses():
+    """The training-step slider fills the same bars with that snapshot's most likely tokens (each written above its
+    bar with its probability, the first highlighted) and shows its sample and training loss."""
+    from explainer.figures.learning import SnapshotExplorer
+
+    predictions = learning.snapshot_predictions(None, "ROMEO:\n", top=4, new_tokens=5)
+    explorer = SnapshotExplorer(predictions, "ROMEO:\n")
+    bars = explorer.figure.data[0]
+    for found in (predictions[0], predictions[-1], predictions[1]):
+        explorer.step.value = found.step
+        assert list(bars.y) == pytest.approx(found.top_probs) and len(bars.x) == 4
+        assert list(bars.text) == [f"{display_token(t)}<br>{p:.1%}" for t, p in zip(found.top_tokens, found.top_probs)]
+        assert bars.marker.color[0] != bars.marker.color[1], "the most likely token highlighted"
+        assert f"<b>step {found.step}</b>" in explorer.sample.value and f"{found.loss:.2f}" in explorer.sample.value
+        assert html.escape(found.sample) in explorer.sample.value and explorer.status.value == ""
+    assert explorer.figure.layout.yaxis.range[1] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
 
 
 def test_context_explorer_stage_and_word(shipped):

@@ -29,9 +29,9 @@ def scores_figure_title(mask: str, scaled: bool) -> str:
             + ("; future −∞, grey" if mask == "minus_inf" else "") + "): blue > 0 > red")
 
 
-def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool, colorbar: bool = True) -> go.Figure:
+def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> go.Figure:
     """The scores that go into the softmax, with the future written as −∞ (grey) when the mask is −∞."""
-    return value_grid(fed_scores(steps, mask), steps.tokens, scores_figure_title(mask, scaled), colorbar=colorbar)
+    return value_grid(fed_scores(steps, mask), steps.tokens, scores_figure_title(mask, scaled))
 
 
 def steps_figure(steps: attention.AttentionSteps, query: int, mask: str) -> go.Figure:
@@ -39,14 +39,15 @@ def steps_figure(steps: attention.AttentionSteps, query: int, mask: str) -> go.F
     the other in one figure: a new layer, head or mask redraws all three in one call. The titles never change: a new
     one lays the whole figure out again (the query dropdown took 271 ms instead of 72 when the bars' title named the
     query). What they depend on is written above the figure."""
-    n = len(steps.tokens)
+    grid = dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
+                    masked=masked_cells(len(steps.tokens), mask), size_px=420, every_cell=True)
     return stack_figures([
-        dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)", masked=masked_cells(n, mask),
-                 size_px=420, every_cell=True),
+        grid,
         row_bars(steps.pattern[query], steps.tokens, "what the query reads: its row of the pattern").update_layout(
             margin_b=120),  # room for the slanted token labels and the axis title, which do not push margins here
-        value_grid(fed_scores(steps, mask), steps.tokens, "scores into the softmax: blue > 0 > red, grey −∞", colorbar=False),
-    ], width=420 + 170)
+        value_grid(fed_scores(steps, mask), steps.tokens, "scores into the softmax: blue > 0 > red, grey −∞",
+                   size_px=420, colorbar=False),
+    ], width=grid.layout.width)
 
 
 def fed_scores(steps: attention.AttentionSteps, mask: str) -> torch.Tensor:

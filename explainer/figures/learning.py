@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import learning
-from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, next_token_bars, redraw, row
+from explainer.figures.common import (Explorer, base_layout, float_slider, int_slider, ranked_bars, redraw, row,
+                                      update_ranked_bars)
 from explainer.figures.live import FigureWidget
 from explainer.style import HIGHLIGHT_COLOR
 
@@ -100,14 +101,19 @@ class SnapshotExplorer(Explorer):
                                             style={"description_width": "initial"},
                                             layout=widgets.Layout(width="100%", max_width="480px"))
         self.sample = widgets.HTML()
-        self.figure = FigureWidget()
+        top = len(predictions[0].top_tokens)
+        self.figure = FigureWidget(ranked_bars(top, "what comes next, at the step chosen: its most likely tokens",
+                                               tallest=max(p.top_probs[0] for p in predictions)))
         self.watch([self.step], self.update)
         self.widget = widgets.VBox([self.step, self.status, self.sample, self.figure])
         self.safely(self.update)
 
     def update(self) -> None:
+        """The step's guesses into bars at fixed places (their tokens written above them): only numbers travel, and
+        the figure keeps its layout (new token labels on its axis would lay it out again)."""
         found = self.predictions[self.step.value]
         loss = f" (training loss ≈ {found.loss:.2f})" if found.loss is not None else ""
-        redraw(self.figure, next_token_bars(found.top_tokens, found.top_probs, f"step {found.step}{loss}: the next token"))
-        self.sample.value = (f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
+        update_ranked_bars(self.figure, found.top_tokens, found.top_probs, highlight=0)
+        self.sample.value = (f"<b>step {found.step}</b>{loss}: a sample"
+                             f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
                              f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")
