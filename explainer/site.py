@@ -178,11 +178,9 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     try:
         with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:  # IPC: local socket files, no network port
             kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "ipc"))
-            try:
-                NotebookClient(notebook, km=kernel, timeout=timeout_s, resources={"metadata": {"path": str(path.parent)}}).execute()
-            finally:  # a client given a kernel leaves it running: it would outlive the build, one per notebook
-                if kernel.has_kernel:
-                    kernel.shutdown_kernel()
+            # cleanup_kc: a client given a kernel leaves it running (one per notebook, until the build ends)
+            NotebookClient(notebook, km=kernel, timeout=timeout_s,
+                           resources={"metadata": {"path": str(path.parent)}}).execute(cleanup_kc=True)
     finally:
         if previous is None:
             os.environ.pop("PLOTLY_RENDERER", None)
