@@ -5,7 +5,7 @@ import numpy as np
 from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart, ReplacementTransform,
                    RoundedRectangle, Square, VGroup)
 
-from explainer import heads, scale
+from explainer import attention, heads, scale
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
 from explainer.video.pieces import GREY, Chapter, dot_grid, fit, tip_to_tail, token_row, typeset
 
@@ -48,11 +48,10 @@ class ManyHeads(Chapter):
             grids.add(VGroup(grid, name))
         fit(grids, 13.0).move_to([0, 0.3, 0])
         self.play(FadeIn(row), LaggedStart(*[FadeIn(g) for g in grids], lag_ratio=0.3), run_time=3)
-        overlap = found.pattern_overlap()
-        others = overlap[~np.eye(count, dtype=bool)]
+        others = heads.off_diagonal(found.pattern_overlap())
         self.hold("heads", 2, patterns=found.patterns.tolist(), cell=cell, overlap=float(others.mean()))
-        self.caption(f"Their patterns differ: two heads of this layer share on average {float(others.mean()):.0%} of "
-                     "their attention. Some read the previous token, some one salient word, some spread out.")
+        self.caption(heads.overlap_verdict(found, position).plain)
+        self.caption(attention.head_kinds_verdict(attention.prompt_attention(self.lm, prompt)).plain.split(". Against")[0] + ".")
         self.clear()
 
         noun = found.tokens[position].strip()
@@ -71,9 +70,9 @@ class ManyHeads(Chapter):
                      "to the same running vector of every token.")
         blocks = VGroup()
         for layer in range(c.n_layer):
-            attention = RoundedRectangle(width=1.6, height=0.7, corner_radius=0.1, stroke_color=BAR_COLOR, fill_color="#1e3a8a", fill_opacity=0.6)
+            attn_box = RoundedRectangle(width=1.6, height=0.7, corner_radius=0.1, stroke_color=BAR_COLOR, fill_color="#1e3a8a", fill_opacity=0.6)
             mlp = RoundedRectangle(width=1.6, height=0.7, corner_radius=0.1, stroke_color=HIGHLIGHT_COLOR, fill_color="#78350f", fill_opacity=0.6)
-            blocks.add(VGroup(VGroup(attention, typeset(f"{c.n_head} heads", font_size=16).move_to(attention)),
+            blocks.add(VGroup(VGroup(attn_box, typeset(f"{c.n_head} heads", font_size=16).move_to(attn_box)),
                               VGroup(mlp, typeset("MLP", font_size=16).move_to(mlp))).arrange(DOWN, buff=0.15))
         blocks.arrange(RIGHT, buff=0.35).move_to(UP * 0.6)
         stream = Arrow(blocks.get_left() + LEFT * 0.6 + DOWN * 1.4, blocks.get_right() + RIGHT * 0.6 + DOWN * 1.4, buff=0,
@@ -82,7 +81,7 @@ class ManyHeads(Chapter):
         self.play(LaggedStart(*[FadeIn(b) for b in blocks], lag_ratio=0.2), GrowArrow(stream), FadeIn(stream_name), run_time=2)
         gpt3 = scale.GPT3
         self.caption(f"GPT-3 stacks {gpt3.n_layers} such layers of {gpt3.n_heads} heads: {gpt3.n_layers * gpt3.n_heads:,} "
-                     "attention patterns for every token of every pass; the talk's “like 10,000 times”.")
+                     "attention patterns in every forward pass; the talk's “like 10,000 times”.")
         self.clear()
 
         self.caption("Each pattern is a grid: every token against every token. Double the context and the grid has four "

@@ -100,20 +100,24 @@ class MlpAndResidual(Chapter):
             group[2].become(typeset(f"{value:.1f}", font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
         self.play(FadeIn(bars, lag_ratio=0.1), run_time=2)
         self.hold("stream", 2, norms=norms.tolist(), added=added.tolist())
-        self.caption(f"Its length goes from {float(norms[0]):.1f} to {float(norms[-1]):.1f} as blocks add to it, which is "
-                     "why every block first reads it through a LayerNorm: mean 0 and spread 1, then a learned gain and bias.")
+        self.caption(f"Its length goes from {float(norms[0]):.1f} to {float(norms[-1]):.1f} as blocks add to it. Every block "
+                     "reads it through a LayerNorm (mean 0 and spread 1, then a learned gain and bias), so each block's "
+                     "input has a steady size whatever the stream's length.")
         self.clear()
 
-        facts = mlp.recall(self.lm, mlp.speaker_facts())
-        worst = int(facts.without_mlp.mean(1).argmin())
-        self.caption(f"What can a Shakespeare model store? Not “Michael Jordan plays basketball”. But given a speaker's first "
-                     f"name alone ({facts.usable[0].first} → ?), it recalls the second: a lookup no context provides.")
-        values = [float(facts.probability.mean()), float(facts.without_mlp[worst].mean()),
-                  float(facts.without_attention.mean(1).min())]
-        names = ["intact", f"MLP {worst} silenced", "worst attention layer silenced"]
-        recall_bars = probability_bars(names, values, width=8.0, height=3.2, highlight=1, baseline=-1.4)
-        self.play(FadeIn(recall_bars))
-        self.hold("recall", 2, values=values)
-        self.caption(f"Silence MLP {worst} and the recall drops from {values[0]:.0%} to {values[1]:.0%}; silencing attention "
-                     "costs far less. As the talk says of facts: they seem to live in the MLPs.")
+        found = mlp.lookups(self.lm)
+        example = found.phrases[0]
+        self.caption(f"What can a Shakespeare model store? Not “Michael Jordan plays basketball”, but set phrases: after "
+                     f"“{example.first} {example.second}” comes “{example.answer}”, which the word before alone does not decide.")
+        names = [f"{mlp.PART_NAMES[p]} {l}" for p in ("mlp", "attn") for l in range(self.lm.model.config.n_layer)]
+        changes = found.lookup_change["mlp"] + found.lookup_change["attn"]
+        top = max(max(changes), 1e-6)
+        lookup_bars = probability_bars(names, [max(0.0, c) / top for c in changes], width=11.0, height=3.0, highlight=-1,
+                                       baseline=-1.4)
+        for group, value in zip(lookup_bars[1:], changes):
+            group[2].become(typeset(f"{value:+.2f}", font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
+        self.play(FadeIn(lookup_bars))
+        self.hold("lookups", 2, changes=changes)
+        for sentence in mlp.lookup_verdict(found).plain.split(". "):
+            self.caption(sentence.rstrip(".") + ".")
         self.pause(2)

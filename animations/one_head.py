@@ -10,7 +10,7 @@ import torch
 from manim import (DOWN, LEFT, UP, Arrow, Circle, FadeIn, FadeOut, GrowArrow, LaggedStart, Rectangle,
                    ReplacementTransform, VGroup)
 
-from explainer import attention, forward, heads
+from explainer import attention, designed, forward, heads
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
 from explainer.video.pieces import GREY, Chapter, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row, typeset
 
@@ -67,6 +67,12 @@ def plane_of(e: torch.Tensor, delta: torch.Tensor) -> tuple[np.ndarray, np.ndarr
     return coordinates(e), coordinates(e + delta)
 
 
+def example_verdict(lm):
+    """What measurement says of the followed head (None when no head could be measured)."""
+    scores = heads.running_example(lm).scores
+    return heads.best_head_verdict(scores) if scores is not None else None
+
+
 class OneHead(Chapter):
     def chapter(self):
         example = example_data(self.lm, self.options)
@@ -74,9 +80,10 @@ class OneHead(Chapter):
         n, tokens = len(steps.tokens), steps.tokens
         self.title_card("4 · One head of attention", f"layer {example.layer}, head {example.head} of our Shakespeare model, "
                                                      "step by step, with its real numbers")
-        self.caption("The talk's example is “a fluffy blue creature roamed the verdant forest”: the query of creature asks "
-                     "for adjectives in front of it. Our model splits fluffy and verdant into pieces, so we follow a "
-                     "line it knows, and a head chosen by measurement.")
+        self.designed_head()
+        if found_verdict := example_verdict(self.lm):
+            for sentence in found_verdict.plain.split(". ")[1:]:
+                self.caption(sentence.rstrip(".") + ".")
         row = token_row(tokens, 24).to_edge(UP, buff=0.6)
         self.play(FadeIn(row))
         noun = tokens[q_at].strip()
@@ -125,8 +132,10 @@ class OneHead(Chapter):
         self.play(LaggedStart(*[FadeIn(m) for m in numbers], lag_ratio=0.03), run_time=5)
         self.hold("scores", 2, scores=steps.scores.tolist())
         scaled = self.score_cells(steps.scaled, point, q_at)
-        self.caption(f"Divide by √d_k = √{d_k} ≈ {math.sqrt(d_k):.1f}, which keeps the scores' spread near 1 whatever "
-                     "the head size (the talk: “helpful for numerical stability”).")
+        raw_spread, scaled_spread = attention.score_spread(steps)
+        self.caption(f"Divide by √d_k = √{d_k} ≈ {math.sqrt(d_k):.1f}, which removes the growth of dot products with the head "
+                     f"size (the talk: “helpful for numerical stability”). Here the spread goes from {raw_spread:.1f} to "
+                     f"{scaled_spread:.1f}.")
         self.play(ReplacementTransform(numbers, scaled), run_time=1.5)
         self.hold("scaled", 1.5, scaled=steps.scaled.tolist())
         future = [(q, k) for q in range(n) for k in range(n) if k > q]
@@ -177,6 +186,24 @@ class OneHead(Chapter):
         self.caption(f"e + Δe: the noun's vector, moved by this head (Δe has length {length:.1f}). By itself Δe points "
                      f"most nearly toward the embeddings of: {nearest}. Other heads add their own changes.")
         self.pause(2)
+
+    def designed_head(self) -> None:
+        """The talk's sentence through a head whose weights were set by hand (explainer.designed), as a dot grid."""
+        head = designed.designed_head()
+        n = len(head.words)
+        self.cell = min(0.44, (GRID_TOP - GRID_BOTTOM) / n)
+        self.center = (1.2, GRID_BOTTOM + self.cell * n / 2)
+        labels = self.grid_labels(head.words)
+        dots = VGroup(*[Circle(radius=max(1e-3, dot_radius(float(head.steps.pattern[q, k]), self.cell)), stroke_width=0,
+                               fill_color=DOT_COLOR, fill_opacity=1).move_to(grid_point(k, q, n, n, self.cell, self.center))
+                        for q in range(n) for k in range(q + 1)])
+        self.caption("The talk's example: “a fluffy blue creature roamed the verdant forest”. First, a head built by hand "
+                     "to do what the talk describes: a noun's query asks for the adjectives in front of it.", read=False)
+        self.play(FadeIn(labels), LaggedStart(*[FadeIn(d) for d in dots], lag_ratio=0.02), run_time=3)
+        self.hold("designed", 2, pattern=head.steps.pattern.tolist(), cell=self.cell, center=list(self.center))
+        for sentence in designed.designed_verdict(head).plain.removeprefix("In the designed head, ").split("; "):
+            self.caption(sentence[0].upper() + sentence[1:].rstrip(".") + ".")
+        self.clear()
 
     # ---- pieces of this chapter ----
     def vector_strips(self, vectors: torch.Tensor, row: VGroup) -> VGroup:

@@ -62,8 +62,9 @@ class ScaleAndCost(Chapter):
                          for name, kv in rows]).arrange(DOWN, aligned_edge=LEFT, buff=0.3).move_to(UP * 0.6)
         self.play(FadeIn(table, lag_ratio=0.3), run_time=1.5)
         self.hold("kv memory", 2, gib=[scale.kv_cache_bytes(gpt3, gpt3.context, kv) / 2**30 for _, kv in rows])
-        self.caption("Scale is why transformers won: attention takes in a whole passage at once, which suits GPUs, so "
-                     "bigger models trained on more text keep getting better.")
+        self.caption("Why do transformers work so well? The talk gives four reasons, hedged: scale (bigger models on more "
+                     "text keep getting better), parallelism (a whole passage at once suits GPUs), pre-training on text "
+                     "with no labels, and tokens for anything.")
         self.pause(2)
 
     def kv_cache(self) -> None:

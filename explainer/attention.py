@@ -15,6 +15,7 @@ import torch
 from explainer import sampling
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.errors import ExplainerError
+from explainer.verdict import Verdict
 
 MASK_VARIANTS = {
     "minus_inf": "-inf before the softmax (what models do): each row still sums to 1",
@@ -40,7 +41,7 @@ def score_grid(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def scale_scores(scores: torch.Tensor, d_k: int) -> torch.Tensor:
-    """Divide by √d_k, so random scores have variance about 1 whatever the head size."""
+    """Divide by √d_k: dot products of random unit-variance q and k then have variance 1 whatever the head size."""
     return scores / math.sqrt(d_k)
 
 
@@ -122,6 +123,19 @@ class AttentionSteps:
     updated: torch.Tensor  # e + Δe
 
 
+def head_steps(tokens: list[str], ids: list[int], residual: torch.Tensor, x: torch.Tensor, weights: HeadWeights,
+               temperature: float = 1.0, scale: bool = True, mask: str = "minus_inf") -> AttentionSteps:
+    """One head, every step: x [n, C] is what the head reads (the normalised residual e [n, C]); the same for a trained
+    head and a designed one."""
+    q, k, v = (project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
+    scores = score_grid(q, k)
+    scaled = scale_scores(scores, q.shape[-1]) if scale else scores
+    pattern = masked_softmax(scaled, mask, temperature)
+    z = weighted_values(pattern, v)
+    delta = z @ weights.W_O
+    return AttentionSteps(tokens, ids, residual, x, q, k, v, scores, scaled, pattern, z, delta, residual + delta)
+
+
 def attention_steps(
     lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0,
     temperature: float = 1.0, scale: bool = True, mask: str = "minus_inf",
@@ -132,13 +146,13 @@ def attention_steps(
     residual = cache[f"blocks.{layer}.hook_resid_pre"][0]
     with torch.no_grad():
         x = lm.model.transformer.h[layer].ln_1(residual.to(lm.device)).cpu()
-    q, k, v = (project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
-    scores = score_grid(q, k)
-    scaled = scale_scores(scores, q.shape[-1]) if scale else scores
-    pattern = masked_softmax(scaled, mask, temperature)
-    z = weighted_values(pattern, v)
-    delta = z @ weights.W_O
-    return AttentionSteps(tokens, lm.encode(prompt), residual, x, q, k, v, scores, scaled, pattern, z, delta, residual + delta)
+    return head_steps(tokens, lm.encode(prompt), residual, x, weights, temperature, scale, mask)
+
+
+def score_spread(steps: AttentionSteps) -> tuple[float, float]:
+    """Standard deviation of the raw and of the scaled scores, over the cells the causal mask allows."""
+    allowed = causal_mask(len(steps.tokens))
+    return float(steps.scores[allowed].std()), float(steps.scaled[allowed].std())
 
 
 @dataclass
@@ -173,6 +187,53 @@ class PromptAttention:
     def self_score(self) -> torch.Tensor:
         """Mean weight each head puts on the query's own token: [layer, head]."""
         return torch.diagonal(self.patterns, dim1=-2, dim2=-1)[..., 1:].mean(-1)
+
+
+PREVIOUS_TOKEN, FIRST_TOKEN, SPREAD = 2.0, 0.5, 0.7  # × uniform's previous-token weight; weight; × uniform's entropy
+
+
+def head_kinds(found: PromptAttention) -> dict[str, list[tuple[int, int]]]:
+    """Heads sorted by what their rows do on this prompt, against uniform causal attention as the control: reading the
+    previous token (PREVIOUS_TOKEN × what uniform gives it), resting on the first token (FIRST_TOKEN of the weight),
+    spreading out (entropy at least SPREAD × uniform's). A head can be in several groups or none."""
+    n = len(found.tokens)
+    uniform_entropy = sum(math.log2(i + 1) for i in range(n)) / n
+    layers, count = found.patterns.shape[:2]
+    tests = {"previous token": found.previous_token_score() >= PREVIOUS_TOKEN * uniform_previous_token_weight(n),
+             "first token": found.first_token_score() >= FIRST_TOKEN,
+             "spread out": found.entropy() >= SPREAD * uniform_entropy}
+    return {kind: [(l, h) for l in range(layers) for h in range(count) if bool(passed[l, h])] for kind, passed in tests.items()}
+
+
+def head_kinds_verdict(found: PromptAttention) -> Verdict:
+    """How many heads do what on this prompt (see head_kinds)."""
+    kinds = head_kinds(found)
+    total = found.patterns.shape[0] * found.patterns.shape[1]
+    named = lambda heads: ", ".join(f"L{l}·H{h}" for l, h in heads[:4]) + (" …" if len(heads) > 4 else "")
+    doing = {"previous token": "read the previous token", "first token": "rest on the first token", "spread out": "spread out"}
+    parts = [f"**{len(heads)}** {doing[kind]}" + (f" ({named(heads)})" if heads else "") for kind, heads in kinds.items()]
+    holds = sum(bool(heads) for heads in kinds.values()) >= 2
+    return Verdict(holds, "the heads do different things",
+                   f"Of the {total} heads (L = layer, H = head), on this line: " + "; ".join(parts) + ". Against uniform attention: "
+                   f"a previous-token head gives the token before at least {PREVIOUS_TOKEN:g}× what uniform attention "
+                   f"would; a first-token head puts at least {FIRST_TOKEN:.0%} on the first token; a spread-out head's rows "
+                   f"have at least {SPREAD:.0%} of uniform attention's entropy.")
+
+
+def training_verdict(patterns: dict[int, PromptAttention], layer: int, head: int) -> Verdict:
+    """How one head's weight on the previous token, on one prompt, changed over the saved training steps, against
+    uniform attention on the same prompt."""
+    steps = sorted(patterns)
+    n = len(patterns[steps[0]].tokens)
+    uniform = uniform_previous_token_weight(n)
+    weights = [float(patterns[s].previous_token_score()[layer, head]) for s in steps]
+    trail = ", ".join(f"step {s:,}: {w:.2f}" for s, w in zip(steps, weights))
+    holds = weights[-1] >= PREVIOUS_TOKEN * uniform and weights[0] < PREVIOUS_TOKEN * uniform
+    return Verdict(holds, "the head's previous-token reading formed during training",
+                   f"Layer {layer}, head {head}, mean weight on the previous token on this line ({trail}), against "
+                   f"{uniform:.2f} for uniform attention: "
+                   + ("it formed during training." if holds else
+                      f"it does not go from below to above {PREVIOUS_TOKEN:g}× uniform over these steps."))
 
 
 def uniform_previous_token_weight(n: int) -> float:

@@ -76,13 +76,15 @@ def build_command(args: argparse.Namespace) -> None:
 
 def precomputed_files() -> dict:
     """What `explainer precompute NAME` writes into data/ (each file records the command that made it)."""
-    from explainer import geometry, heads, mlp
+    from explainer import geometry, heads, mlp, vocabulary
 
     return {"packings": (geometry.write_packings, "our optimiser's packings of 100-d vectors (notebook on near-orthogonality)"),
-            "modifier-pairs": (heads.write_modifier_pairs, "adjective → noun pairs of the validation text (the running example)"),
+            "modifier-pairs": (heads.write_modifier_pairs, "word pairs of the validation text, by kind (the running example and its controls)"),
             "running-example": (heads.write_running_example, "every head scored on those pairs, and the line the best one is shown on"),
             "neurons": (mlp.write_neurons, "where each MLP neuron fires most in the validation text"),
-            "speaker-facts": (mlp.write_speaker_facts, "two-word speaker names of the training text that behave like facts")}
+            "token-counts": (vocabulary.write_token_counts, "how often each token occurs in the training text (under-trained tokens)"),
+            "set-phrases": (mlp.write_set_phrases, "three-word phrases whose last word needs the word two back"),
+            "lookups": (mlp.write_lookups, "those phrases recalled with each MLP and attention layer mean-ablated")}
 
 
 def precompute_command(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from gensim.models import KeyedVectors
 
 from explainer.errors import ExplainerError
+from explainer.verdict import Verdict
 
 
 class UnknownWordError(ExplainerError, KeyError):
@@ -152,6 +153,33 @@ def analogy(kv: KeyedVectors, a: str, b: str, c: str, expected: str | None = Non
     return result
 
 
+def analogy_verdict(kv: KeyedVectors, cases: list[tuple[str, str, str, str]]) -> Verdict:
+    """For each 'a : b :: c : expected', whether the expected word comes first once the inputs are left out, and
+    where it stands counting every word (the control the popular code hides)."""
+    works, fails = [], []
+    for a, b, c, expected in cases:
+        result = analogy(kv, a, b, c, expected)
+        nearest = result.with_inputs[0][0]
+        line = (f"{b} − {a} + {c}: *{result.expected}* is #{result.expected_rank_without_inputs:,} with the inputs left out, "
+                f"#{result.expected_rank_with_inputs:,} counting every word" + (f" (nearest of all: *{nearest}*)" if nearest != result.expected else ""))
+        (works if result.expected_rank_without_inputs == 1 else fails).append(line)
+    text = f"The analogy lands on the expected word, inputs left out, for **{len(works)} of {len(cases)}**"
+    text += (":\n" + "\n".join(f"- {line}" for line in works) if works else ".")
+    if fails:
+        text += "\n\nIt does not for:\n" + "\n".join(f"- {line}" for line in fails)
+    return Verdict(len(works) == len(cases), "the analogy arithmetic lands on the expected word", text)
+
+
+def association_verdict(kv: KeyedVectors, along: np.ndarray, first: str, second: str, margin: float = 0.1) -> Verdict:
+    """Whether a direction tells two words apart by at least `margin` (their unit vectors measured along it)."""
+    a, b = (float(unit(vector(kv, w)) @ along) for w in (first, second))
+    holds = abs(a - b) >= margin
+    return Verdict(holds, f"the direction separates {first} and {second}",
+                   f"Along this direction *{first}* measures {a:+.2f} and *{second}* {b:+.2f}: "
+                   + (f"the direction tells them apart (by more than {margin:g}), an association the vectors learned from "
+                      "their training text." if holds else f"less than {margin:g} apart, so it does not tell them apart."))
+
+
 def direction(kv: KeyedVectors, pairs: list[tuple[str, str]]) -> np.ndarray:
     """A unit 'semantic direction' averaged over pairs (from, to): e.g. [('man', 'woman'), ('he', 'she')]."""
     if not pairs:
@@ -163,6 +191,14 @@ GENDER_PAIRS = [("man", "woman"), ("he", "she"), ("his", "her"), ("king", "queen
                 ("father", "mother"), ("brother", "sister"), ("uncle", "aunt")]
 PLURAL_PAIRS = [("cat", "cats"), ("dog", "dogs"), ("tree", "trees"), ("house", "houses"), ("car", "cars"),
                 ("book", "books"), ("city", "cities")]
+
+
+def step_alignment(kv: KeyedVectors, pairs: list[tuple[str, str]]) -> float:
+    """How alike the steps a → b of several pairs are: the mean cosine between every two of the difference vectors."""
+    steps = np.stack([unit(vector(kv, b) - vector(kv, a)) for a, b in pairs])
+    similarity = steps @ steps.T
+    n = len(pairs)
+    return float((similarity.sum() - n) / (n * (n - 1)))
 
 
 def project(kv: KeyedVectors, words: list[str], directions: list[np.ndarray]) -> np.ndarray:

@@ -22,6 +22,7 @@ from explainer.errors import ExplainerError
 from explainer.files import read_json, write_json
 from explainer.gpt.device import pick_device
 from explainer.paths import DATA_DIR
+from explainer.verdict import Verdict
 
 MEMORY_FRACTION = 0.5  # at most this share of free memory for the N × N Gram matrix and its gradient
 
@@ -118,6 +119,58 @@ def random_vectors_all_within(max_abs_cos: float, d: int) -> float:
     if outside <= 0:  # below 1e-308: more vectors than a float can count
         return math.inf
     return math.floor((1 + math.sqrt(1 + 4 / outside)) / 2)
+
+
+@dataclass(frozen=True)
+class MostPairs:
+    """The talk's "hundreds of thousands of vectors in 100 dimensions" read as "most pairs within the band"."""
+
+    d: int
+    tolerance_cos: float
+    random_share: float  # share of random pairs within the band
+    rms_degrees: float  # for N ≫ d every arrangement has mean cos² ≥ about 1/d: this root-mean-square angle from 90°
+    outside_if_copies: float  # share of pairs that must lie outside the band even if those are exact copies
+    outside_if_45: float  # ... if no two vectors are closer than 45°
+    half_d: int  # the smallest dimension from which random pairs fall in the band half the time
+    ninety_d: int  # ... 90 % of the time
+
+
+def dimension_for_share(max_abs_cos: float, share: float) -> int:
+    """The smallest d at which a random pair has |cos| ≤ max_abs_cos with probability at least `share`."""
+    low, high = 2, 2
+    while random_pair_within(max_abs_cos, high) < share:
+        low, high = high, 2 * high
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if random_pair_within(max_abs_cos, middle) < share else (low, middle)
+    return low
+
+
+def most_pairs(d: int, max_abs_cos: float) -> MostPairs:
+    """For N ≫ d, mean cos² over all pairs is at least (N − d)/(d(N − 1)) ≈ 1/d (Welch); if a share f of pairs lies in
+    the band (cos² ≤ ε²) and the others have cos² ≤ c, then 1/d ≤ f ε² + (1 − f) c, so 1 − f ≥ (1/d − ε²)/(c − ε²)."""
+    check_sizes(2, d)
+    eps2 = max_abs_cos**2
+    outside = lambda c: max(0.0, (1 / d - eps2) / (c - eps2))
+    return MostPairs(d, max_abs_cos, random_pair_within(max_abs_cos, d), degrees_from_cos(math.sqrt(1 / d)),
+                     outside(1.0), outside(0.5), dimension_for_share(max_abs_cos, 0.5), dimension_for_share(max_abs_cos, 0.9))
+
+
+def most_pairs_verdict(found: MostPairs) -> Verdict:
+    """Whether 'most pairs within the band' holds for random directions at this dimension, and what it would take."""
+    degrees = degrees_from_cos(found.tolerance_cos)
+    holds = found.random_share >= 0.5
+    text = (f"In {found.d:,} dimensions random directions put **{found.random_share:.0%}** of pairs within 90° ± "
+            f"{degrees:g}°. No arrangement of many more vectors than dimensions does much better on average: the mean cos² "
+            f"over all pairs is at least about 1/d, a root-mean-square of **{found.rms_degrees:.1f}°** from perpendicular. ")
+    if not holds:
+        text += (f"For most pairs to lie in the band anyway, the others must be far from perpendicular: at least "
+                 f"{found.outside_if_copies:.1%} of all pairs even if they are exact copies of each other, "
+                 f"{found.outside_if_45:.1%} if no two vectors are closer than 45°. So the vectors would come in clusters "
+                 "of near-copies, which defeats the point of distinct directions. ")
+    text += (f"Random directions put half of all pairs in the band from d = {found.half_d:,} on, and 90 % from "
+             f"d = {found.ninety_d:,}: the “most pairs” reading " + ("holds here." if holds else "needs thousands of dimensions."))
+    return Verdict(holds, "most pairs of many random directions lie within the band", text)
 
 
 def angle_density(angles_degrees: np.ndarray, d: int) -> np.ndarray:

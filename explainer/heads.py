@@ -1,18 +1,25 @@
-"""Which heads do what, measured: every (layer, head) scored on modifier → noun pairs from the corpus.
+"""Which heads do what, measured with controls: every (layer, head) scored on word pairs of the validation text.
 
 The talk's running example is a head in which a noun ("creature") reads the adjectives in front of it ("fluffy",
-"blue"). Whether our model has such a head is a question for measurement. The labelled set: about forty frequent
-adjectives (ADJECTIVES) followed by a noun in the validation text. Without a part-of-speech tagger, a noun is a word
-that follows a determiner (the, a, my, thy, ...) in at least NOUN_SHARE of its occurrences in the training text; the
-rule, the lists and the pairs found are shipped in data/precomputed/modifier_pairs.json.
+"blue"). Whether our model has such a head is a question for measurement, and a measurement needs controls: the
+adjective is always the token just before its noun, so a head that reads the previous token whatever it is, or one
+that reads an adjective from whatever token follows it, scores high too. So every head is scored on five kinds of
+neighbouring pairs (KINDS), each time as the weight the second token's attention puts on the first:
 
-A head's score is the mean attention weight from the noun to its adjective. Two baselines put it in context: the
-same head's weight on the previous token for random bigrams (the adjective is always the previous token, so a
-head that simply reads the previous token scores high too), and uniform attention.
+- adjective → its noun ("noble lord"): the talk's job;
+- adjective → another word ("noble and"): does any token read the adjective, or only its noun?
+- another word → one of those nouns ("said lord"): does the noun read whatever precedes it?
+- determiner → one of those nouns ("the lord");
+- any token → the one before it, at random places: the head's habit of reading the previous token.
+
+Without a part-of-speech tagger, a noun is a word that follows a determiner (the, a, my, thy, ...) in at least
+NOUN_SHARE of its occurrences in the training text; adjectives are a list of about forty frequent ones. The rule, the
+lists and the pairs found ship in data/precomputed/modifier_pairs.json.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -25,6 +32,7 @@ from explainer.files import read_json, write_json
 from explainer.gpt import data
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.paths import DATA_DIR
+from explainer.verdict import Verdict, times
 
 ADJECTIVES = ("good", "great", "true", "sweet", "fair", "old", "poor", "noble", "dead", "little", "long", "dear",
               "young", "full", "gentle", "false", "honest", "kind", "strange", "high", "new", "bloody", "foul", "royal",
@@ -36,6 +44,14 @@ NOUN_MIN_COUNT = 10
 PAIRS_FILE = DATA_DIR / "precomputed" / "modifier_pairs.json"
 REMAKE = "explainer precompute modifier-pairs"
 
+MODIFIER, AFTER_ADJECTIVE, BEFORE_NOUN, DETERMINER, ANY = (
+    "adjective → its noun", "adjective → another word", "another word → noun", "determiner → noun", "any token → the one before")
+KINDS = (MODIFIER, AFTER_ADJECTIVE, BEFORE_NOUN, DETERMINER, ANY)
+PAIRS_PER_KIND = 400  # pairs measured per kind (drawn with a seed when the text has more)
+MEASURE_WINDOW = 64  # tokens of text each pair is read in, whatever the model's context: memory stays bounded
+SELECTIVE = 1.5  # "singles out": at least this many times the controls' weight
+FOCUSED = 3.0  # ... and at least this many times what uniform attention would give
+
 
 def noun_like_words(text: str) -> set[str]:
     """Words that follow a determiner in at least NOUN_SHARE of their (lower-case) occurrences in `text`."""
@@ -46,60 +62,83 @@ def noun_like_words(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class ModifierPair:
-    start: int  # character offset of the adjective in the validation text
-    adjective: str
-    noun: str
+class Pair:
+    start: int  # character offset of the first word in the text
+    first: str
+    second: str
 
 
-def find_modifier_pairs(text: str, adjectives: set[str], nouns: set[str]) -> list[ModifierPair]:
-    """Every 'adjective noun' bigram in `text` (lower case, one space between, the adjective starting a word)."""
-    pattern = re.compile(r"(?<![A-Za-z'])(" + "|".join(sorted(adjectives)) + r") ([a-z]+)\b")
-    return [ModifierPair(m.start(), m.group(1), m.group(2)) for m in pattern.finditer(text) if m.group(2) in nouns]
+def word_pairs(text: str) -> list[Pair]:
+    """Every two lower-case words in a row, one space apart, the first starting a word (overlapping pairs included)."""
+    return [Pair(m.start(), m.group(1), m.group(2)) for m in re.finditer(r"(?<![A-Za-z'])(?=([a-z]+) ([a-z]+)\b)", text)]
+
+
+def classify_pairs(text: str, adjectives: set[str], nouns: set[str]) -> dict[str, list[Pair]]:
+    """The pairs of `text` of each kind but ANY (see the module's docstring). `nouns` are the nouns that follow an
+    adjective somewhere in the text, so that the controls read the very nouns the talk's job is measured on."""
+    pairs = word_pairs(text)
+    modified = {p.second for p in pairs if p.first in adjectives and p.second in nouns}
+    found = {kind: [] for kind in KINDS[:-1]}
+    determiners = set(DETERMINERS)
+    for pair in pairs:
+        if pair.first in adjectives and pair.second in modified:
+            found[MODIFIER].append(pair)
+        elif pair.first in adjectives and pair.second not in nouns and pair.second not in adjectives:
+            found[AFTER_ADJECTIVE].append(pair)
+        elif pair.first not in adjectives and pair.first not in determiners and pair.second in modified:
+            found[BEFORE_NOUN].append(pair)
+        elif pair.first in determiners and pair.second in modified:
+            found[DETERMINER].append(pair)
+    return found
 
 
 def write_modifier_pairs() -> str:
     """Find the pairs in the validation text and write PAIRS_FILE (what `explainer precompute modifier-pairs` runs)."""
     split = data.train_val_split(data.shakespeare_text())
-    nouns = noun_like_words(split.train)
-    pairs = find_modifier_pairs(split.val, set(ADJECTIVES), nouns)
-    counts = Counter(f"{p.adjective} {p.noun}" for p in pairs)
+    found = classify_pairs(split.val, set(ADJECTIVES), noun_like_words(split.train))
     write_json(PAIRS_FILE, {
         "made_by": REMAKE,
         "rule": (f"adjectives: the list below; nouns: words of the training text that follow a determiner ({', '.join(DETERMINERS)}) "
-                 f"in at least {NOUN_SHARE:.0%} of their at least {NOUN_MIN_COUNT} occurrences, adjectives excluded; pairs: "
-                 "'adjective noun' in the validation text, lower case, one space apart"),
-        "adjectives": list(ADJECTIVES), "nouns": sorted({p.noun for p in pairs}),
-        "pairs": [asdict(p) for p in pairs], "counts": dict(counts.most_common()),
+                 f"in at least {NOUN_SHARE:.0%} of their at least {NOUN_MIN_COUNT} occurrences, adjectives excluded, and that "
+                 "follow one of the adjectives in the validation text; pairs: two lower-case words of the validation text one "
+                 "space apart, sorted into the kinds below"),
+        "adjectives": list(ADJECTIVES), "determiners": list(DETERMINERS),
+        "nouns": sorted({p.second for p in found[MODIFIER]}),
+        "pairs": {kind: [asdict(p) for p in pairs] for kind, pairs in found.items()},
+        "counts": {kind: len(pairs) for kind, pairs in found.items()},
     })
     return str(PAIRS_FILE)
 
 
-def shipped_modifier_pairs() -> list[ModifierPair]:
-    return [ModifierPair(**p) for p in read_json(PAIRS_FILE, REMAKE)["pairs"]]
+def shipped_pairs() -> dict[str, list[Pair]]:
+    return {kind: [Pair(**p) for p in pairs] for kind, pairs in read_json(PAIRS_FILE, REMAKE)["pairs"].items()}
 
 
-@dataclass
-class Window:
-    """The tokens that end with an adjective and its noun: the noun is the last token, the adjective the one before."""
-
-    ids: list[int]
-    adjective: str
-    noun: str
+def measure_window(lm: LanguageModel) -> int:
+    return min(lm.block_size, MEASURE_WINDOW)
 
 
-def pair_windows(lm: LanguageModel, text: str, pairs: list[ModifierPair]) -> list[Window]:
-    """For each pair, the last block_size tokens of the text up to the noun; pairs whose adjective or noun is not a
-    single token (with its space) are left out, and so are pairs too close to the start to fill the window."""
-    windows = []
-    context_chars = 8 * lm.block_size  # always more characters than block_size tokens need
-    for pair in pairs:
-        end = pair.start + len(pair.adjective) + 1 + len(pair.noun)
-        ids = lm.tokenizer.encode(text[max(0, end - context_chars):end])
-        if len(ids) < lm.block_size or lm.tokens(ids[-2:]) != [f" {pair.adjective}", f" {pair.noun}"]:
-            continue
-        windows.append(Window(ids[-lm.block_size:], pair.adjective, pair.noun))
+def pair_windows(lm: LanguageModel, text: str, pairs: list[Pair], cap: int = PAIRS_PER_KIND, seed: int = 0) -> list[list[int]]:
+    """Up to `cap` windows of measure_window tokens, each ending with a pair's two words as two whole tokens (with
+    their spaces); pairs split into pieces, or too close to the start to fill a window, are left out."""
+    order = list(pairs)
+    random.Random(seed).shuffle(order)
+    size, windows = measure_window(lm), []
+    for pair in order:
+        end = pair.start + len(pair.first) + 1 + len(pair.second)
+        ids = lm.tokenizer.encode(text[max(0, end - 8 * size):end])  # 8 characters a token is always enough
+        if len(ids) >= size and lm.tokens(ids[-2:]) == [f" {pair.first}", f" {pair.second}"]:
+            windows.append(ids[-size:])
+            if len(windows) == cap:
+                break
     return windows
+
+
+def random_windows(lm: LanguageModel, text: str, count: int, seed: int = 0) -> list[list[int]]:
+    """`count` windows of measure_window tokens starting at random places of the text."""
+    ids, size = lm.tokenizer.encode(text), measure_window(lm)
+    generator = torch.Generator().manual_seed(seed)
+    return [ids[s:s + size] for s in torch.randint(0, len(ids) - size, (count,), generator=generator).tolist()]
 
 
 def last_token_attention(lm: LanguageModel, windows: list[list[int]], batch_size: int = 32) -> torch.Tensor:
@@ -115,53 +154,112 @@ def last_token_attention(lm: LanguageModel, windows: list[list[int]], batch_size
 
 @dataclass
 class HeadScores:
-    """Every head's mean attention from a noun to its adjective, beside its previous-token weight on random bigrams."""
+    """Every head's mean weight from the second token of a pair to the first, for each kind of pair (KINDS)."""
 
-    modifier: torch.Tensor  # [layer, head]
-    previous_token: torch.Tensor  # [layer, head]
-    uniform: float  # the weight uniform attention gives one key from the last position
-    pairs: int  # pairs measured
-    random_bigrams: int
+    weights: dict[str, torch.Tensor]  # kind → [layer, head]
+    pairs: dict[str, int]  # kind → pairs measured
+    uniform: float  # the weight uniform attention gives one key from the last position of a window
 
     @property
-    def excess(self) -> torch.Tensor:
-        """How much more a head reads an adjective than it reads any previous token."""
-        return self.modifier - self.previous_token
+    def selectivity(self) -> torch.Tensor:
+        """How much more a noun reads its adjective than the stronger of the two controls at the same distance (an
+        adjective read by another word; a noun reading another word): [layer, head]."""
+        return self.weights[MODIFIER] - torch.maximum(self.weights[AFTER_ADJECTIVE], self.weights[BEFORE_NOUN])
 
     def ranked(self) -> list[tuple[int, int]]:
-        """(layer, head) from the highest modifier score down."""
-        order = torch.argsort(self.modifier.flatten(), descending=True).tolist()
-        heads = self.modifier.shape[1]
-        return [(i // heads, i % heads) for i in order]
+        """(layer, head) from the most selective down."""
+        heads = self.selectivity.shape[1]
+        return [divmod(i, heads) for i in torch.argsort(self.selectivity.flatten(), descending=True).tolist()]
 
     def best(self) -> tuple[int, int]:
         return self.ranked()[0]
 
+    def of(self, layer: int, head: int) -> dict[str, float]:
+        return {kind: float(w[layer, head]) for kind, w in self.weights.items()}
 
-def score_heads(lm: LanguageModel, text: str, pairs: list[ModifierPair], random_bigrams: int = 400, seed: int = 0) -> HeadScores:
-    """Score every head on the pairs found in `text`, and on `random_bigrams` random positions of the same text."""
-    windows = pair_windows(lm, text, pairs)
-    if not windows:
-        raise ExplainerError("none of the modifier → noun pairs is a pair of whole tokens for this tokenizer; "
+
+def score_heads(lm: LanguageModel, text: str, pairs: dict[str, list[Pair]], seed: int = 0,
+                cap: int = PAIRS_PER_KIND) -> HeadScores:
+    """Score every head on up to `cap` pairs of each kind found in `text`, and on as many random places of it (ANY)."""
+    windows = {kind: pair_windows(lm, text, found, cap, seed) for kind, found in pairs.items()}
+    if not windows.get(MODIFIER):
+        raise ExplainerError("none of the adjective → noun pairs is a pair of whole tokens for this tokenizer; "
                              "a vocabulary with whole words is needed to measure this")
-    modifier = last_token_attention(lm, [w.ids for w in windows])[..., -2].mean(0)
-    ids = lm.tokenizer.encode(text)
-    generator = torch.Generator().manual_seed(seed)
-    starts = torch.randint(0, len(ids) - lm.block_size, (random_bigrams,), generator=generator).tolist()
-    previous = last_token_attention(lm, [ids[s:s + lm.block_size] for s in starts])[..., -2].mean(0)
-    return HeadScores(modifier, previous, 1 / lm.block_size, len(windows), random_bigrams)
+    windows[ANY] = random_windows(lm, text, cap, seed)
+    weights = {kind: last_token_attention(lm, found)[..., -2].mean(0) for kind, found in windows.items() if found}
+    return HeadScores(weights, {kind: len(found) for kind, found in windows.items() if found}, 1 / measure_window(lm))
 
 
 def shipped_head_scores(lm: LanguageModel) -> HeadScores:
     """score_heads on the shipped pairs and the validation text."""
-    split = data.train_val_split(data.shakespeare_text())
-    return score_heads(lm, split.val, shipped_modifier_pairs())
+    return score_heads(lm, data.train_val_split(data.shakespeare_text()).val, shipped_pairs())
+
+
+def describe_head(scores: HeadScores, layer: int, head: int) -> Verdict:
+    """What one head does with neighbouring words, from its weights on the kinds of pairs (thresholds SELECTIVE
+    and FOCUSED). The claim tested is the talk's: a noun reads its adjective more than anything else reads it."""
+    w = scores.of(layer, head)
+    modifier, after, before, determiner = (w[k] for k in (MODIFIER, AFTER_ADJECTIVE, BEFORE_NOUN, DETERMINER))
+    numbers = (f"a noun gives its adjective **{modifier:.2f}** of its attention; another word gives an adjective just before "
+               f"it {after:.2f}; these nouns give another word just before them {before:.2f} and a determiner {determiner:.2f}")
+    holds = modifier >= SELECTIVE * max(after, before) and modifier >= FOCUSED * scores.uniform
+    if holds:
+        finding = (f"It singles out a noun's adjective, as the talk's head does: {times(modifier, max(after, before))} "
+                   "the stronger control.")
+    elif min(modifier, after) >= SELECTIVE * before:
+        finding = ("It reads an adjective whatever word follows it, not only its noun: it is not the talk's noun asking for "
+                   "its adjectives.")
+    elif min(modifier, before) >= SELECTIVE * after:
+        finding = "Its nouns read the word before them whatever it is, an adjective no more than another word."
+    else:
+        finding = "It reads an adjective from its noun no more than it reads the other neighbours measured here."
+    return Verdict(holds, "a noun reads its adjective more than anything else reads it",
+                   f"Layer {layer}, head {head}: {numbers}. {finding}")
+
+
+def best_head_verdict(scores: HeadScores) -> Verdict:
+    """Does any head do the talk's job? The most selective head, described (see describe_head)."""
+    layer, head = scores.best()
+    found = describe_head(scores, layer, head)
+    counts = ", ".join(f"{n} {kind}" for kind, n in scores.pairs.items() if kind != ANY)
+    summary = (f"Measured on the validation text ({counts} pairs), with uniform attention over a window at "
+               f"{scores.uniform:.3f}. The head whose noun reads its adjective most beyond the controls is: {found.text}")
+    if not found.holds:
+        summary += (f" So no head of this model does the talk's job (a noun's weight on its adjective at least {SELECTIVE:g}× "
+                    "both controls); a designed head shows what that job looks like when a head does it.")
+    return Verdict(found.holds, found.claim, summary)
+
+
+def previous_token_weights(lm: LanguageModel) -> tuple[torch.Tensor, int]:
+    """Every head's mean weight on the token before the query at random places of the validation text [layer, head],
+    and how many places: from the running example's scores, or measured now when those could not be made."""
+    scores = running_example(lm).scores
+    if scores is not None:
+        return scores.weights[ANY], scores.pairs[ANY]
+    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, PAIRS_PER_KIND)
+    return last_token_attention(lm, windows)[..., -2].mean(0), len(windows)
+
+
+def strongest_previous_token_head(lm: LanguageModel) -> tuple[int, int]:
+    weights, _ = previous_token_weights(lm)
+    return divmod(int(torch.argmax(weights)), weights.shape[1])
+
+
+def previous_token_verdict(lm: LanguageModel) -> Verdict:
+    """Which head reads the previous token most, over the validation text, against uniform attention."""
+    weights, places = previous_token_weights(lm)
+    layer, head = strongest_previous_token_head(lm)
+    weight, uniform = float(weights[layer, head]), 1 / measure_window(lm)
+    return Verdict(weight >= FOCUSED * uniform, "some head reads the previous token",
+                   f"Measured at {places} random places of the validation text, the strongest reader of the previous token "
+                   f"is **layer {layer}, head {head}**: {weight:.0%} of the last token's attention goes to the token just "
+                   f"before it, against {uniform:.1%} for uniform attention over the window.")
 
 
 @dataclass
 class RunningExample:
-    """The head that reads adjectives the most beyond its habit of reading the previous token, and a corpus line on
-    which it does: what notebook and video follow in place of the talk's invented sentence."""
+    """The head that reads a noun's adjective most beyond the controls, and a corpus line on which it does: what
+    notebook and video follow in place of the talk's invented sentence."""
 
     prompt: str
     layer: int
@@ -169,6 +267,7 @@ class RunningExample:
     adjective_position: int
     noun_position: int
     weight: float  # this head's attention from the noun to the adjective on this line
+    lines: int  # labelled lines the line was chosen from (the one where the weight is largest)
     scores: HeadScores | None  # None when the model's tokenizer splits the labelled words, so no head could be scored
 
 
@@ -196,8 +295,8 @@ def write_running_example() -> str:
     record = {k: v for k, v in asdict(example).items() if k != "scores"}
     scores = example.scores
     write_json(EXAMPLE_FILE, {"made_by": EXAMPLE_REMAKE, "weights_sha256": lm.digest, "example": record,
-                              "scores": {"modifier": scores.modifier.tolist(), "previous_token": scores.previous_token.tolist(),
-                                         "uniform": scores.uniform, "pairs": scores.pairs, "random_bigrams": scores.random_bigrams}})
+                              "scores": {"weights": {k: w.tolist() for k, w in scores.weights.items()},
+                                         "pairs": scores.pairs, "uniform": scores.uniform}})
     return str(EXAMPLE_FILE)
 
 
@@ -209,35 +308,38 @@ def running_example(lm: LanguageModel) -> RunningExample:
         shipped = read_json(EXAMPLE_FILE, EXAMPLE_REMAKE)
         if shipped["weights_sha256"] == lm.digest:
             s = shipped["scores"]
-            scores = HeadScores(torch.tensor(s["modifier"]), torch.tensor(s["previous_token"]), s["uniform"], s["pairs"],
-                                s["random_bigrams"])
+            scores = HeadScores({k: torch.tensor(w) for k, w in s["weights"].items()}, s["pairs"], s["uniform"])
             return RunningExample(**shipped["example"], scores=scores)
     return find_running_example(lm)
 
 
 def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExample:
-    """The head with the largest excess of adjective weight over previous-token weight, and the validation line
-    (whole-word tokens, at most `max_tokens`) on which that head's noun reads its adjective the most."""
+    """The most selective head (HeadScores.ranked), and the validation line (whole-word tokens, at most `max_tokens`)
+    on which that head's noun reads its adjective the most."""
     try:
         scores = shipped_head_scores(lm)
     except ExplainerError:
         return fallback_example(lm)
-    layer, head = divmod(int(torch.argmax(scores.excess)), scores.excess.shape[1])
+    layer, head = scores.best()
     text = data.train_val_split(data.shakespeare_text()).val
-    best = None
-    for pair in shipped_modifier_pairs():
+    best, lines = None, 0
+    for pair in shipped_pairs()[MODIFIER]:
         line = line_of(text, pair.start)
         ids = lm.tokenizer.encode(line)
         if not 4 <= len(ids) <= max_tokens or not whole_word_tokens(lm, line):
             continue
         tokens = lm.tokens(ids)
-        for noun in range(1, len(tokens)):
-            if tokens[noun - 1].strip() == pair.adjective and tokens[noun].strip() == pair.noun:
+        for noun in range(2, len(tokens)):  # the adjective not first: a first token is read as a resting place
+            if tokens[noun - 1].strip() == pair.first and tokens[noun].strip() == pair.second:
+                lines += 1
                 _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device))
                 weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, noun, noun - 1])
                 if best is None or weight > best.weight:
-                    best = RunningExample(line, layer, head, noun - 1, noun, weight, scores)
-    return best if best is not None else fallback_example(lm, scores, layer, head)
+                    best = RunningExample(line, layer, head, noun - 1, noun, weight, 0, scores)
+    if best is None:
+        return fallback_example(lm, scores, layer, head)
+    best.lines = lines
+    return best
 
 
 FALLBACK_PROMPT = "Have patience, gentle friends, I must not read it;"
@@ -248,7 +350,38 @@ def fallback_example(lm: LanguageModel, scores: HeadScores | None = None, layer:
     ids = lm.encode(FALLBACK_PROMPT)
     _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device))
     weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, len(ids) - 1, len(ids) - 2])
-    return RunningExample(FALLBACK_PROMPT, layer, head, len(ids) - 2, len(ids) - 1, weight, scores)
+    return RunningExample(FALLBACK_PROMPT, layer, head, len(ids) - 2, len(ids) - 1, weight, 1, scores)
+
+
+def example_line_text(example: RunningExample) -> str:
+    """What the followed line shows, set beside the average it was chosen against (Markdown)."""
+    if example.scores is None:
+        return f"layer {example.layer}, head {example.head} on a fixed line: weight {example.weight:.2f}, unmeasured"
+    average = float(example.scores.weights[MODIFIER][example.layer, example.head])
+    return (f"**{example.weight:.2f}** on this line, the largest of the {example.lines} labelled lines it was chosen "
+            f"from; the average over all measured pairs is {average:.2f}")
+
+
+ARRIVED_SHARE = 0.01  # "arrived": the adjective is among this share of the vocabulary that Δe points toward most
+
+
+def arrival_verdict(lm: LanguageModel, steps, noun: int, adjective: int) -> Verdict:
+    """Did the adjective arrive in the noun's vector? The cosine of Δe with the adjective's embedding, set beside its
+    cosine with every other token's embedding (the control): how many tokens Δe points toward more."""
+    embeddings = lm.model.transformer.wte.weight.detach().cpu()
+    cosines = torch.nn.functional.cosine_similarity(embeddings, steps.delta[noun][None, :], dim=1)  # [V]
+    own = float(cosines[steps.ids[adjective]])
+    ahead = int((cosines > own).sum())
+    word = steps.tokens[adjective].strip()
+    before = float(torch.cosine_similarity(steps.residual[noun], embeddings[steps.ids[adjective]], dim=0))
+    after = float(torch.cosine_similarity(steps.updated[noun], embeddings[steps.ids[adjective]], dim=0))
+    holds = ahead < ARRIVED_SHARE * len(cosines)
+    finding = (f"so Δe points toward *{word}* more than toward all but {ahead:,} of the {len(cosines):,} tokens: "
+               + ("the adjective's direction arrived in the noun." if holds else
+                  f"that is not among the top {ARRIVED_SHARE:.0%}, so this Δe does not carry the adjective's own direction."))
+    return Verdict(holds, "Δe carries the adjective's embedding direction",
+                   f"The cosine between the noun's vector and the embedding of *{word}* goes from **{before:.3f}** (e) to "
+                   f"**{after:.3f}** (e + Δe). Δe itself has cosine {own:.3f} with it, {finding}")
 
 
 # ---------- many heads ----------
@@ -264,10 +397,13 @@ class LayerHeads:
     bias: torch.Tensor  # [C]: the output projection's bias, added once for the whole layer
     total: torch.Tensor  # [token, C]: Σ_h Δe_h + bias, the layer's attention output
 
-    def pattern_overlap(self) -> torch.Tensor:
-        """How alike two heads' patterns are: the mean over queries of Σ_k min(p, q), 1 for identical rows and 0 for
-        rows that read disjoint tokens [head, head]."""
-        p = self.patterns
+    def pattern_overlap(self, position: int | None = None) -> torch.Tensor:
+        """How alike two heads' patterns are: Σ_k min(p, q) of their rows, 1 for identical rows and 0 for rows that
+        read disjoint tokens, for the query at `position`, or averaged over the queries after the first (the first
+        can read only itself, so every head agrees there) [head, head]."""
+        p = self.patterns if position is None else self.patterns[:, position:position + 1]
+        if position is None and p.shape[1] > 1:
+            p = p[:, 1:]
         return torch.minimum(p[:, None], p[None, :]).sum(-1).mean(-1)
 
 
@@ -284,6 +420,26 @@ def layer_heads(lm: LanguageModel, prompt: str, layer: int) -> LayerHeads:
     deltas = torch.stack([z[:, h] @ W_O[:, h * d:(h + 1) * d].T for h in range(z.shape[1])])
     bias = attn.c_proj.bias.detach().cpu() if attn.c_proj.bias is not None else torch.zeros(W_O.shape[0])
     return LayerHeads(tokens, layer, cache[f"blocks.{layer}.attn.hook_pattern"][0], deltas, bias, deltas.sum(0) + bias)
+
+
+DIFFERENT = 0.5  # heads "read different tokens" when two of them share less than this of their attention on average
+
+
+def off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
+    return matrix[~torch.eye(len(matrix), dtype=torch.bool)]
+
+
+def overlap_verdict(found: LayerHeads, position: int) -> Verdict:
+    """Do the heads of one layer read different tokens? Their overlap over the line and for one token."""
+    line, token = off_diagonal(found.pattern_overlap()), off_diagonal(found.pattern_overlap(position))
+    holds = float(line.mean()) < DIFFERENT
+    return Verdict(holds, "the heads of a layer read different tokens",
+                   f"Two different heads of layer {found.layer} share on average **{float(line.mean()):.0%}** of their "
+                   f"attention over the line's queries after the first (from {float(line.min()):.0%} to "
+                   f"{float(line.max()):.0%}), and {float(token.mean()):.0%} for token {position} "
+                   f"({found.tokens[position].strip() or repr(found.tokens[position])}) alone: "
+                   + ("they mostly read different tokens." if holds else
+                      f"they overlap {DIFFERENT:.0%} or more, so they mostly read the same tokens on this line."))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@ and the result is added to the vector. A neuron is a question (its input directi
 this way?) and an answer (its output direction: what it adds when it fires).
 
 The talk's example of what MLPs store, "Michael Jordan plays the sport of basketball", is a fact our Shakespeare model
-never saw. What it can store are the corpus's own regularities; FACTS measures one: the second word of a speaker's
-two-word name, given only the first (MARK → ANTONY), a lookup that no context provides.
+never saw. What it can store are the corpus's own regularities. The ones measured here are set phrases whose last word
+the two before it fix but the one before it alone does not ("flesh and" → "blood"): a lookup that needs context, not
+a bigram. Where they live is measured by mean-ablation (a part's output replaced by its average), with the effect on
+ordinary text as the control.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from contextlib import contextmanager
@@ -23,11 +26,11 @@ from explainer.files import read_json, write_json
 from explainer.gpt import data
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.paths import DATA_DIR
+from explainer.verdict import Verdict
+from explainer.vocabulary import TopTokens, top_tokens
 
 NEURONS_FILE = DATA_DIR / "precomputed" / "neurons.json"
 NEURONS_REMAKE = "explainer precompute neurons"
-FACTS_FILE = DATA_DIR / "precomputed" / "speaker_facts.json"
-FACTS_REMAKE = "explainer precompute speaker-facts"
 
 
 def check_neuron(lm: LanguageModel, layer: int, neuron: int) -> None:
@@ -77,13 +80,11 @@ def neuron_answer(lm: LanguageModel, layer: int, neuron: int) -> torch.Tensor:
     return lm.model.transformer.h[layer].mlp.c_proj.weight.detach().cpu()[:, neuron]
 
 
-def promoted_tokens(lm: LanguageModel, direction: torch.Tensor, top: int = 8) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+def promoted_tokens(lm: LanguageModel, direction: torch.Tensor, top: int = 8) -> tuple[TopTokens, TopTokens]:
     """A direction read through the unembedding: the tokens whose logits it raises most and lowers most (its direct
-    effect, leaving out the final LayerNorm's rescaling)."""
+    effect, leaving out the final LayerNorm's rescaling), the under-trained ones left out."""
     logits = lm.model.lm_head.weight.detach().cpu() @ direction
-    up, down = torch.topk(logits, top), torch.topk(-logits, top)
-    return (list(zip(lm.tokens(up.indices.tolist()), up.values.tolist())),
-            list(zip(lm.tokens(down.indices.tolist()), (-down.values).tolist())))
+    return top_tokens(lm, logits, top), top_tokens(lm, -logits, top, logits)
 
 
 # ---------- the contexts that make a neuron fire ----------
@@ -176,48 +177,107 @@ def strongest_neuron(lm: LanguageModel, layer: int) -> int:
     return int(torch.argmax(neuron_scan(lm).activations[layer, :, 0]))
 
 
-# ---------- a fact-like lookup, and where it lives ----------
+# ---------- lookups that need context, and where they live ----------
 
-FACT_MIN_COUNT, FACT_MIN_SHARE = 30, 0.9  # a name seen at least this often, its first word with this second word this often
+PHRASE_MIN_COUNT = 10  # a two-word opening seen at least this often in the training text,
+PHRASE_MIN_SHARE = 0.75  # followed by the same word at least this often,
+BIGRAM_MAX_SHARE = 0.25  # while that word follows the second word alone at most this often
+LOOKUP_WINDOW = 64  # tokens of validation text before each answer (fewer if the model's context is shorter)
+ORDINARY_WINDOWS = 200  # random windows of the validation text for the ordinary loss
+BREAKS, SPECIFIC, MIN_EFFECT = 1.0, 2.0, 0.3  # nats: breaks all text; × ordinary; smallest effect worth naming
+PHRASES_FILE = DATA_DIR / "precomputed" / "set_phrases.json"
+PHRASES_REMAKE = "explainer precompute set-phrases"
+LOOKUPS_FILE = DATA_DIR / "precomputed" / "lookups.json"
+LOOKUPS_REMAKE = "explainer precompute lookups"
 
 
 @dataclass(frozen=True)
-class Fact:
-    first: str  # "MARK"
-    second: str  # "ANTONY"
-    share: float  # how often FIRST is followed by SECOND among the speakers' names in the training text
-    count: int
+class Phrase:
+    """'flesh and' → 'blood': the third word is nearly fixed by the first two, but not by the second alone, so
+    predicting it needs the word two back: a lookup that needs context, not a bigram."""
+
+    first: str
+    second: str
+    answer: str
+    share: float  # how often FIRST SECOND is followed by ANSWER in the training text
+    bigram_share: float  # how often SECOND alone is followed by ANSWER
+    count: int  # occurrences of FIRST SECOND
 
 
-def find_speaker_facts(text: str, min_count: int = FACT_MIN_COUNT, min_share: float = FACT_MIN_SHARE) -> list[Fact]:
-    """Two-word speaker names ('MARK ANTONY:' lines) whose first word nearly always comes with the same second word."""
-    names = Counter(re.findall(r"^([A-Z]+) ([A-Z]+):$", text, flags=re.M))
-    firsts = Counter()
-    for (first, _), n in names.items():
-        firsts[first] += n
-    return sorted((Fact(first, second, n / firsts[first], n) for (first, second), n in names.items()
-                   if n >= min_count and n / firsts[first] >= min_share), key=lambda f: -f.count)
+def text_words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z']+|[^\sA-Za-z']", text)
 
 
-def write_speaker_facts() -> str:
-    """Find the facts in the training text and write FACTS_FILE (`explainer precompute speaker-facts`)."""
-    facts = find_speaker_facts(data.train_val_split(data.shakespeare_text()).train)
-    write_json(FACTS_FILE, {"made_by": FACTS_REMAKE, "text": "the training text", "rule": find_speaker_facts.__doc__,
-                            "min_count": FACT_MIN_COUNT, "min_share": FACT_MIN_SHARE, "facts": [vars(f) for f in facts]})
-    return str(FACTS_FILE)
+def find_set_phrases(text: str) -> list[Phrase]:
+    """Three-word phrases of `text` whose last word the first two fix and the second alone does not (see Phrase)."""
+    words = text_words(text)
+    after_two, after_one = {}, {}
+    for a, b, c in zip(words, words[1:], words[2:]):
+        after_two.setdefault((a, b), Counter())[c] += 1
+    for b, c in zip(words, words[1:]):
+        after_one.setdefault(b, Counter())[c] += 1
+    found = []
+    for (a, b), following in after_two.items():
+        count = sum(following.values())
+        answer, n = following.most_common(1)[0]
+        if count < PHRASE_MIN_COUNT or not (a[0].isalpha() and b[0].isalpha() and answer[0].isalpha()):
+            continue
+        bigram = after_one[b][answer] / sum(after_one[b].values())
+        if n / count >= PHRASE_MIN_SHARE and bigram <= BIGRAM_MAX_SHARE:
+            found.append(Phrase(a, b, answer, n / count, bigram, count))
+    return sorted(found, key=lambda p: (-p.count, p.first, p.second))
 
 
-def speaker_facts() -> list[Fact]:
-    """The training text's two-word speaker names that behave like facts, as shipped in FACTS_FILE."""
-    return [Fact(**f) for f in read_json(FACTS_FILE, FACTS_REMAKE)["facts"]]
+def write_set_phrases() -> str:
+    """Find the phrases in the training text and write PHRASES_FILE (`explainer precompute set-phrases`)."""
+    phrases = find_set_phrases(data.train_val_split(data.shakespeare_text()).train)
+    write_json(PHRASES_FILE, {"made_by": PHRASES_REMAKE, "text": "the training text", "rule": Phrase.__doc__,
+                              "min_count": PHRASE_MIN_COUNT, "min_share": PHRASE_MIN_SHARE,
+                              "bigram_max_share": BIGRAM_MAX_SHARE, "phrases": [vars(p) for p in phrases]})
+    return str(PHRASES_FILE)
+
+
+def set_phrases() -> list[Phrase]:
+    return [Phrase(**p) for p in read_json(PHRASES_FILE, PHRASES_REMAKE)["phrases"]]
+
+
+@dataclass
+class Lookups:
+    """Occurrences of the phrases in the validation text, each as the window of tokens before its answer."""
+
+    windows: list[list[int]]  # each ends with the phrase's second word
+    answers: list[int]  # the answer's token id
+    phrases: list[Phrase]  # the phrase of each occurrence
+
+
+def lookup_windows(lm: LanguageModel, text: str, phrases: list[Phrase]) -> Lookups:
+    """Every occurrence in `text` whose answer is one token for this model, with a full window before it."""
+    size = min(lm.block_size, LOOKUP_WINDOW)
+    windows, answers, found = [], [], []
+    for phrase in phrases:
+        answer = lm.tokenizer.encode(f" {phrase.answer}")
+        if len(answer) != 1:
+            continue
+        pattern = rf"(?<![A-Za-z']){re.escape(phrase.first)} {re.escape(phrase.second)}(?= {re.escape(phrase.answer)}(?![A-Za-z']))"
+        for match in re.finditer(pattern, text):
+            ids = lm.tokenizer.encode(text[max(0, match.end() - 8 * size):match.end()])
+            if len(ids) >= size and lm.tokens(ids[-1:])[0].strip() == phrase.second:
+                windows.append(ids[-size:])
+                answers.append(answer[0])
+                found.append(phrase)
+    return Lookups(windows, answers, found)
 
 
 @contextmanager
-def ablated(lm: LanguageModel, part: str, layer: int):
-    """Within the block, `part` ('mlp' or 'attn') of `layer` adds nothing to the residual stream."""
+def mean_ablated(lm: LanguageModel, part: str, layer: int, mean: torch.Tensor):
+    """Within the block, `part` ('mlp' or 'attn') of `layer` adds its average output `mean` [C] at every position
+    instead of its own: what is specific to this text is taken out, its usual contribution is kept."""
     module = getattr(lm.model.transformer.h[layer], part)
-    zero = (lambda m, i, out: (torch.zeros_like(out[0]), out[1])) if part == "attn" else (lambda m, i, out: torch.zeros_like(out))
-    handle = module.register_forward_hook(zero)
+    if part == "attn":
+        replace = lambda m, i, out: (mean.to(out[0]).expand_as(out[0]), out[1])
+    else:
+        replace = lambda m, i, out: mean.to(out).expand_as(out)
+    handle = module.register_forward_hook(replace)
     try:
         yield
     finally:
@@ -225,56 +285,110 @@ def ablated(lm: LanguageModel, part: str, layer: int):
 
 
 @dataclass
-class Recall:
-    facts: list[Fact]
-    usable: list[Fact]  # facts whose two words are single tokens of this model
-    probability: torch.Tensor  # p(second | "\nFIRST") per usable fact
-    without_mlp: torch.Tensor  # [layer, fact]: the same with that layer's MLP ablated
-    without_attention: torch.Tensor  # [layer, fact]
+class AblationResult:
+    """The lookups and ordinary text, intact and with each part of each layer mean-ablated."""
+
+    phrases: list[Phrase]  # the distinct phrases measured
+    occurrences: int
+    lookup_nll: float  # −log p(answer), mean over occurrences, intact
+    ordinary_loss: float  # mean next-token loss on random windows of the validation text, intact
+    lookup_change: dict[str, list[float]]  # part ("mlp" / "attn") → per layer: lookup −log p after ablation − intact
+    ordinary_change: dict[str, list[float]]  # the same for the ordinary loss
+
+    @property
+    def recall(self) -> float:
+        """The intact model's geometric-mean probability of the answers."""
+        return math.exp(-self.lookup_nll)
 
 
 @torch.no_grad()
-def recall(lm: LanguageModel, facts: list[Fact]) -> Recall:
-    """How much probability the model gives each name's second word after a line break and the first word, and how
-    much is left when one MLP or one attention layer adds nothing."""
-    usable, prompts, answers = [], [], []
-    for fact in facts:
-        prompt, answer = lm.tokenizer.encode(f"\n\n{fact.first}"), lm.tokenizer.encode(f" {fact.second}")
-        if len(answer) == 1 and len(lm.tokenizer.encode(fact.first)) == 1:
-            usable.append(fact)
-            prompts.append(prompt)
-            answers.append(answer[0])
-
-    if not usable:  # this tokenizer splits every name: nothing to measure
-        empty = torch.zeros(lm.model.config.n_layer, 0)
-        return Recall(facts, [], torch.zeros(0), empty, empty)
-
-    def probability() -> torch.Tensor:
-        return torch.tensor([float(F.softmax(lm.model(torch.tensor([p], device=lm.device))[0][0, -1].float(), -1)[a])
-                             for p, a in zip(prompts, answers)])
-
+def measure_lookups(lm: LanguageModel, seed: int = 0) -> AblationResult:
+    """Mean-ablate every MLP and every attention layer in turn; measure the lookups and the ordinary loss each time."""
+    split = data.train_val_split(data.shakespeare_text())
+    lookups = lookup_windows(lm, split.val, set_phrases())
+    if not lookups.windows:
+        raise ExplainerError("none of the phrases' answers is one token for this model's tokenizer, so the lookups "
+                             "cannot be measured here")
+    size = len(lookups.windows[0])
+    ids = lm.tokenizer.encode(split.val)
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(ids) - size - 1, (ORDINARY_WINDOWS,), generator=generator).tolist()
+    ordinary = torch.tensor([ids[s:s + size + 1] for s in starts], device=lm.device)
+    windows = torch.tensor(lookups.windows, device=lm.device)
+    answers = torch.tensor(lookups.answers, device=lm.device)
     lm.model.eval()
-    layers = range(lm.model.config.n_layer)
-    parts = {}
+
+    def measure() -> tuple[float, float]:
+        logits, _ = lm.model(windows)
+        lookup = -F.log_softmax(logits[:, -1].float(), -1).gather(1, answers[:, None]).mean()
+        logits, _ = lm.model(ordinary[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), ordinary[:, 1:].flatten())
+        return float(lookup), float(loss)
+
+    _, cache = lm.model.run_with_cache(ordinary[:, :-1])
+    lookup_nll, ordinary_loss = measure()
+    changes = {"mlp": ([], []), "attn": ([], [])}
+    for part, hook in (("mlp", "mlp_out"), ("attn", "attn_out")):
+        for layer in range(lm.model.config.n_layer):
+            mean = cache[f"blocks.{layer}.hook_{hook}"].mean((0, 1))
+            with mean_ablated(lm, part, layer, mean):
+                lookup, loss = measure()
+            changes[part][0].append(lookup - lookup_nll)
+            changes[part][1].append(loss - ordinary_loss)
+    distinct = list(dict.fromkeys(lookups.phrases))
+    return AblationResult(distinct, len(lookups.windows), lookup_nll, ordinary_loss,
+                          {p: c[0] for p, c in changes.items()}, {p: c[1] for p, c in changes.items()})
+
+
+def write_lookups() -> str:
+    """Measure the shipped model and write LOOKUPS_FILE (`explainer precompute lookups`)."""
+    from explainer.gpt import checkpoint
+
+    lm = checkpoint.load()
+    found = measure_lookups(lm)
+    record = {k: v for k, v in vars(found).items() if k != "phrases"}
+    write_json(LOOKUPS_FILE, {"made_by": LOOKUPS_REMAKE, "weights_sha256": lm.digest, **record,
+                              "phrases": [vars(p) for p in found.phrases]})
+    return str(LOOKUPS_FILE)
+
+
+@lru_cache(maxsize=4)
+def lookups(lm: LanguageModel) -> AblationResult:
+    """measure_lookups, read from LOOKUPS_FILE when it was measured on these exact weights, else measured now."""
+    if LOOKUPS_FILE.is_file() and lm.digest is not None:
+        shipped = read_json(LOOKUPS_FILE, LOOKUPS_REMAKE)
+        if shipped["weights_sha256"] == lm.digest:
+            fields = {k: v for k, v in shipped.items() if k not in ("made_by", "weights_sha256")}
+            return AblationResult(**{**fields, "phrases": [Phrase(**p) for p in fields["phrases"]]})
+    return measure_lookups(lm)
+
+
+PART_NAMES = {"mlp": "MLP", "attn": "attention"}
+
+
+def lookup_verdict(found: AblationResult) -> Verdict:
+    """Where the lookups live, as far as mean-ablation can tell: a part counts when ablating it costs the lookups at
+    least SPECIFIC times what it costs ordinary text and at least MIN_EFFECT nats; a part whose ablation costs ordinary
+    text BREAKS nats or more breaks the model, and says nothing about lookups."""
+    broken, specific = [], []
     for part in ("mlp", "attn"):
-        rows = []
-        for layer in layers:
-            with ablated(lm, part, layer):
-                rows.append(probability())
-        parts[part] = torch.stack(rows)
-    return Recall(facts, usable, probability(), parts["mlp"], parts["attn"])
-
-
-def recall_findings(found: Recall) -> str:
-    """What silencing each part does to the lookup, in words (Markdown)."""
-    if not found.usable:
-        return "This model's tokenizer splits every one of the names into pieces, so the lookup cannot be measured here."
-    intact = float(found.probability.mean())
-    mlp_drop = found.without_mlp.mean(1)
-    attention_drop = found.without_attention.mean(1)
-    worst_mlp, worst_attention = int(torch.argmin(mlp_drop)), int(torch.argmin(attention_drop))
-    names = ", ".join(f"{f.first} → {f.second}" for f in found.usable)
-    return (f"Intact, the model gives the right second name **{intact:.0%}** on average over {len(found.usable)} names "
-            f"({names}). "
-            f"Silencing the MLP of layer {worst_mlp} leaves **{float(mlp_drop[worst_mlp]):.0%}**; the most harmful attention "
-            f"layer to silence (layer {worst_attention}) leaves {float(attention_drop[worst_attention]):.0%}.")
+        for layer, (lookup, ordinary) in enumerate(zip(found.lookup_change[part], found.ordinary_change[part])):
+            name = f"{PART_NAMES[part]} {layer}"
+            if ordinary >= BREAKS:
+                broken.append(f"{name} (ordinary text +{ordinary:.2f} nats)")
+            elif lookup >= MIN_EFFECT and lookup >= SPECIFIC * max(ordinary, 0.0):
+                specific.append((part, f"{name} (lookups +{lookup:.2f}, ordinary text +{ordinary:.2f})"))
+    text = (f"Over {found.occurrences} occurrences of {len(found.phrases)} phrases in the validation text, the intact model "
+            f"gives the answer a geometric-mean probability of **{found.recall:.0%}**. ")
+    if broken:
+        text += f"Ablating {', '.join(broken)} breaks the model on all text, so it tells nothing about where a lookup lives. "
+    mlps = [name for part, name in specific if part == "mlp"]
+    if specific:
+        text += "Parts the lookups need beyond ordinary text: " + "; ".join(name for _, name in specific) + ". "
+    else:
+        text += (f"No other part costs the lookups {SPECIFIC:g}× what it costs ordinary text and at least {MIN_EFFECT:g} "
+                 "nats. ")
+    holds = bool(mlps)
+    text += ("So in this model such lookups lean on the MLPs named, as the talk's facts do." if holds else
+             "So the measurement does not place these lookups in the MLPs of this model.")
+    return Verdict(holds, "the lookups live in the MLPs", text)

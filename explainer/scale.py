@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -38,6 +38,8 @@ class Shape:
 
 
 GPT3 = Shape("GPT-3 (175B)", d_model=12_288, n_layers=96, n_heads=96, d_head=128, vocab=50_257, context=2_048, d_mlp=49_152)
+GPT3_ALL = Shape("GPT-3, every weight", d_model=12_288, n_layers=96, n_heads=96, d_head=128, vocab=50_257, context=2_048,
+                 d_mlp=49_152, count_positions=True, count_biases_and_norms=True)
 GPT2_SMALL = Shape("GPT-2 small", d_model=768, n_layers=12, n_heads=12, d_head=64, vocab=50_257, context=1_024, d_mlp=3_072,
                    tied_embeddings=True, count_positions=True, count_biases_and_norms=True)
 
@@ -76,6 +78,17 @@ def tally(shape: Shape) -> dict[str, int]:
 def attention_share(shape: Shape) -> float:
     counts = tally(shape)
     return sum(counts[k] for k in ("query", "key", "value", "output")) / sum(counts.values())
+
+
+def mlp_share(shape: Shape) -> float:
+    counts = tally(shape)
+    return (counts["MLP up"] + counts["MLP down"]) / sum(counts.values())
+
+
+def embedding_share(shape: Shape) -> float:
+    """The token embedding's (and, when untied, the unembedding's) share of the weights."""
+    counts = tally(shape)
+    return (counts["embedding"] + counts["unembedding"]) / sum(counts.values())
 
 
 @dataclass(frozen=True)
@@ -164,10 +177,13 @@ def describe(shape: Shape) -> str:
 def lecture_checks(shape: Shape) -> str:
     """The talk's numbers about GPT-3, computed from its shape (Markdown list)."""
     counts = tally(shape)
+    everything = tally(replace(shape, count_positions=True, count_biases_and_norms=True))
     per_matrix = shape.d_model * shape.d_head
     full = shape.d_model**2
     return "\n".join([
-        f"- total: {sum(counts.values()):,} weights (biases ignored)",
+        f"- total: {sum(counts.values()):,} weights, the talk's tally: the embedding, unembedding, attention and MLP "
+        f"matrices. It leaves out the {everything['position embedding']:,} learned position weights and the "
+        f"{everything['biases and LayerNorms']:,} biases and LayerNorm weights ({sum(everything.values()):,} in all)",
         f"- attention's share: {attention_share(shape):.1%} (the talk: “about one-third”)",
         f"- one key (or query) matrix of one head: {per_matrix:,} (the talk: “about 1.5 million parameters”)",
         f"- a full d × d value map: {full:,} = {full / per_matrix:.0f}× that (the talk: “almost 100 times as many”); "

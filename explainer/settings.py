@@ -29,20 +29,30 @@ class NearOrthogonal:
 NEAR_ORTHOGONAL = NearOrthogonal()
 
 
-# The same word in different senses, in lines of the plays (the talk's "mole", and Shakespeare's own ambiguities).
-WORD_CONTEXTS = {
-    "mole": ["My father had a mole upon his brow.", "Well said, old mole! canst work i' the earth so fast?",
-             "Upon his neck a mole, a sanguine star;", "Pray you, tread softly, that the blind mole may not"],
-    "light": ["But soft, what light through yonder window breaks?", "Are his wits safe? is he not light of brain?",
-              "Give us a light there, ho!", "No more light answers. Let our officers"],
-    "grave": ["I would that I were low laid in my grave:", "Thy grave admonishments prevail with me:",
-              "To Juliet's grave; for there must I use thee.", "You grave but reckless senators, have you thus"],
-    "kind": ["And to do that well craves a kind of wit:", "A little more than kin, and less than kind.",
-             "Than let him so be lost. O most kind maid,", "Because she will admit no kind of suit,"],
-    "fair": ["So foul and fair a day I have not seen.", "No, fair princess; he is the general challenger: I",
-             "I have fair meanings, sir.", "I will cut thy throat, one time or other, in fair"],
-    "bear": ["And bear him home for his recovery.", "the bear half dined on the gentleman: he's at it",
-             "Sirrah, I will not bear these braves of thine.", "I pray you, take me up, and bear me hence"],
+# The same word in two senses, each in four lines that settle the sense *before* the word: a causal model's token reads
+# only what comes before it, so the word ends every line. Written for this project in the plays' manner (the talk's
+# "mole" included: the model splits it into two tokens, and the notebook follows the last).
+WORD_SENSES = {
+    "light": {"brightness": ["The candle burns, and gives the room its light", "Draw back the curtain, let me see the light",
+                             "The moon doth lend the sleeping world her light", "Bring forth a torch, for we must have some light"],
+              "not heavy": ["My purse is empty, and my purse is light", "The feather weighs so little, it is light",
+                            "His step upon the stair was soft and light", "This burden is not heavy, it is light"]},
+    "grave": {"tomb": ["They dug the earth and laid him in his grave", "The churchyard keeps his bones within the grave",
+                       "Weep not for him, he sleeps within his grave", "Go, sexton, dig the dead man's narrow grave"],
+              "serious": ["The judge looked stern, his face was very grave", "These matters are not merry, they are grave",
+                          "He spoke with solemn voice and looks most grave", "The senators are old and wise and grave"]},
+    "bear": {"the animal": ["The hunters chased the wild and angry bear", "Within the forest roams the great brown bear",
+                            "The dogs were loosed upon the chained bear", "He fled the stage, pursued by a hungry bear"],
+             "to carry": ["This load is far too heavy for me to bear", "Such grief is more than any heart can bear",
+                          "I have a message and a gift to bear", "The pain is sharp, but I will learn to bear"]},
+    "kind": {"a sort": ["What manner of man is he, and of what kind", "Of beasts and birds I saw of every kind",
+                        "These flowers are all of one sort and kind", "They are not of our blood, nor of our kind"],
+             "gentle": ["She is so gentle, loving, and so kind", "He gave the beggar bread, for he was kind",
+                        "Be gentle with the child, be soft, be kind", "I thank you, sir, your words are very kind"]},
+    "mole": {"the animal": ["Beneath the garden digs the little mole", "The blind thing burrowing in the earth, the mole",
+                            "The gardener curses every hill made by the mole", "Under the lawn there lives a velvet mole"],
+             "a mark": ["Upon her cheek there is a small dark mole", "The doctor saw a spot upon his skin, a mole",
+                        "Upon his neck a mark, a sanguine mole", "Her face was fair, save for one little mole"]},
 }
 
 # Its first line alone: short enough for an attention grid whose every dot can be read.

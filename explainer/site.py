@@ -26,6 +26,8 @@ from explainer.files import atomic_path
 from explainer.errors import ExplainerError
 from explainer.paths import BUILD_DIR, NOTEBOOKS_DIR
 
+GLOSSARY = NOTEBOOKS_DIR / "GLOSSARY.md"
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -161,7 +163,7 @@ def summary(notebook: nbformat.NotebookNode) -> tuple[str, str]:
         if cell.cell_type == "markdown":
             title, _, body = cell.source.strip().partition("\n")
             paragraph = next((p for p in body.strip().split("\n\n") if p.strip()), "")
-            return title.lstrip("# ").strip(), markdown2html(paragraph)
+            return title.lstrip("# ").strip(), glossary_links(markdown2html(paragraph))
     return "", ""
 
 
@@ -189,7 +191,7 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     notebook.cells.pop()  # the state-syncing cell is not part of the page
     title, text = summary(notebook)
     body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL).from_notebook_node(make_static(notebook))
-    body = REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body))
+    body = glossary_links(REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body)))
     body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n</head>", 1)
     for video in LOCAL_VIDEO.findall(body):  # chapters the page plays, rendered beside the notebook
         source = path.parent / "videos" / video
@@ -199,6 +201,24 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     with atomic_path(out_dir / f"{path.stem}.html") as temporary:
         temporary.write_text(body, encoding="utf-8")
     return title, text
+
+
+def glossary_links(page: str) -> str:
+    """Links to notebooks/GLOSSARY.md pointed at the site's glossary.html."""
+    return page.replace(f'href="{GLOSSARY.name}', 'href="glossary.html')
+
+
+def export_glossary(out_dir: Path) -> None:
+    """notebooks/GLOSSARY.md as glossary.html, its headings anchored as the notebooks link to them."""
+    from nbconvert.filters import markdown2html
+
+    body = markdown2html(GLOSSARY.read_text(encoding="utf-8"))
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>explainer: glossary</title>\n"
+            f"<style>body{{font-family:sans-serif;max-width:800px;margin:2em auto;line-height:1.5}} .anchor-link{{display:none}}</style>\n"
+            f"{MATHJAX_FONTS}\n<script src=\"{MATHJAX_URL}\"></script>\n</head><body>\n<p><a href=\"index.html\">← all notebooks</a></p>\n"
+            f"{body}\n</body></html>\n")
+    with atomic_path(out_dir / "glossary.html") as temporary:
+        temporary.write_text(page, encoding="utf-8")
 
 
 def render_scene(scene: str, out_dir: Path, quality: str, fast: bool = False) -> float:
@@ -263,7 +283,7 @@ li p{{margin:0.2em 0 0.8em}}</style>
 <h1>explainer</h1>
 <p>How a transformer language model works, computed from a small GPT trained on Shakespeare and from real word
 vectors. Pages work offline; sliders become static views (open the notebooks in JupyterLab to drag them).</p>
-<h2>Notebooks</h2><ul>{''.join(items)}</ul>
+<h2>Notebooks</h2><p>Terms are explained in the <a href="glossary.html">glossary</a>.</p><ul>{''.join(items)}</ul>
 {f"<h2>Videos</h2><p>{len(videos)} chapters, about {total} minutes.</p><div>{''.join(videos)}</div>" if videos else ""}
 </body></html>
 """
@@ -296,6 +316,7 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
 
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out_dir / "plotly.min.js")
     copy_mathjax(out_dir)
+    export_glossary(out_dir)
     report, summaries, durations = BuildReport(out_dir), {}, {}
     # Chapters first: the notebooks' players then find their renders and show them.
     jobs = [("scene", s) for s in scene_names] + [("notebook", n) for n in notebooks]

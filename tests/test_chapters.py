@@ -286,8 +286,14 @@ def test_mlp_and_residual_chapter(lm, renders):
     norms = residual.stream(lm, prompt).norms(-1).numpy()
     np.testing.assert_allclose(mark["norms"], norms, rtol=1e-5)
     check_bars(frame_at(frames, mark["time"]), list(norms / norms.max()), None, height=3.2, baseline=-1.4)
-    recall = marked(marks, "recall")[0]
-    check_bars(frame_at(frames, recall["time"]), recall["values"], 1, width=8.0, height=3.2, baseline=-1.4)
+    from explainer import mlp
+
+    lookups = marked(marks, "lookups")[0]
+    found = mlp.lookups(lm)
+    changes = found.lookup_change["mlp"] + found.lookup_change["attn"]
+    np.testing.assert_allclose(lookups["changes"], changes, rtol=1e-6)
+    check_bars(frame_at(frames, lookups["time"]), [max(0.0, c) / max(changes) for c in changes], None, width=11.0,
+               height=3.0, baseline=-1.4)
 
 
 def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the_notebook(renders, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer import context, heads, learning, mlp, residual, scale, settings
+from explainer import context, heads, learning, mlp, residual, scale, settings, vocabulary
 from explainer.gpt import checkpoint, data
 
 
@@ -18,29 +18,36 @@ def lm():
 
 
 def test_head_scores_equal_a_hand_loop_over_run_with_cache(lm):
-    text = "He spoke to the noble lord and the poor man; " * 20 + "the noble lord"
-    pairs = heads.find_modifier_pairs(text, {"noble", "poor"}, {"lord", "man"})
-    scores = heads.score_heads(lm, text, pairs, random_bigrams=20, seed=3)
-    windows = heads.pair_windows(lm, text, pairs)
-    assert scores.pairs == len(windows) > 0
-    expected = torch.zeros_like(scores.modifier)
-    for window in windows:
-        assert lm.tokens(window.ids[-2:]) == [f" {window.adjective}", f" {window.noun}"]
-        _, cache = lm.model.run_with_cache(torch.tensor([window.ids]))
-        for layer in range(lm.model.config.n_layer):
-            expected[layer] += cache[f"blocks.{layer}.attn.hook_pattern"][0, :, -1, -2]
-    torch.testing.assert_close(scores.modifier, expected / len(windows), atol=1e-5, rtol=0)
-    assert scores.uniform == pytest.approx(1 / lm.block_size)
-    torch.testing.assert_close(scores.excess, scores.modifier - scores.previous_token)
+    text = ("He spoke to the noble lord and the poor man, and noble and poor stood by the lord and said lord. " * 30)
+    pairs = heads.classify_pairs(text, {"noble", "poor"}, {"lord", "man"})
+    assert {k: {(p.first, p.second) for p in v} for k, v in pairs.items()} == {
+        heads.MODIFIER: {("noble", "lord"), ("poor", "man")}, heads.AFTER_ADJECTIVE: {("noble", "and"), ("poor", "stood")},
+        heads.BEFORE_NOUN: {("said", "lord")}, heads.DETERMINER: {("the", "lord"), ("the", "poor")} - {("the", "poor")}}
+    scores = heads.score_heads(lm, text, pairs, seed=3, cap=6)
+    for kind, found in pairs.items():
+        windows = heads.pair_windows(lm, text, found, cap=6, seed=3)
+        assert scores.pairs[kind] == len(windows) > 0
+        expected = torch.zeros_like(scores.weights[kind])
+        for window in windows:
+            assert len(window) == heads.measure_window(lm)
+            _, cache = lm.model.run_with_cache(torch.tensor([window]))
+            for layer in range(lm.model.config.n_layer):
+                expected[layer] += cache[f"blocks.{layer}.attn.hook_pattern"][0, :, -1, -2]
+        torch.testing.assert_close(scores.weights[kind], expected / len(windows), atol=1e-5, rtol=0)
+    assert scores.uniform == pytest.approx(1 / heads.measure_window(lm))
+    torch.testing.assert_close(scores.selectivity, scores.weights[heads.MODIFIER] - torch.maximum(
+        scores.weights[heads.AFTER_ADJECTIVE], scores.weights[heads.BEFORE_NOUN]))
 
 
 def test_the_shipped_running_example_is_what_measurement_gives(lm):
     shipped = heads.running_example(lm)
     measured = heads.find_running_example(lm)
-    assert (shipped.prompt, shipped.layer, shipped.head, shipped.noun_position) == \
-        (measured.prompt, measured.layer, measured.head, measured.noun_position)
-    torch.testing.assert_close(shipped.scores.modifier, measured.scores.modifier, atol=1e-4, rtol=0)
-    assert heads.whole_word_tokens(lm, shipped.prompt)
+    assert (shipped.prompt, shipped.layer, shipped.head, shipped.noun_position, shipped.lines) == \
+        (measured.prompt, measured.layer, measured.head, measured.noun_position, measured.lines)
+    for kind in heads.KINDS:
+        torch.testing.assert_close(shipped.scores.weights[kind], measured.scores.weights[kind], atol=1e-4, rtol=0)
+    assert heads.whole_word_tokens(lm, shipped.prompt) and shipped.adjective_position >= 1
+    assert (shipped.layer, shipped.head) == shipped.scores.best()
 
 
 def test_the_residual_stream_adds_up_to_the_cache(lm):
@@ -65,19 +72,29 @@ def test_layer_norm_by_hand_equals_the_module(lm):
 
 
 def test_context_cosines_equal_a_hand_loop(lm):
-    lines = settings.WORD_CONTEXTS["light"]
-    found = context.word_in_contexts(lm, "light", lines)
+    senses = settings.WORD_SENSES["light"]
+    lines = [line for found in senses.values() for line in found]
+    found = context.word_in_contexts(lm, "light", senses)
+    assert found.senses == [s for s, found in senses.items() for _ in found]
     assert torch.allclose(found.similarity(0), torch.ones(len(lines), len(lines)), atol=1e-6), "one token, one embedding"
     L = lm.model.config.n_layer
     vectors = []
     for line, position in zip(lines, found.positions):
-        assert lm.tokens(lm.encode(line))[position].strip() == "light"
+        assert lm.tokens(lm.encode(line))[position].strip() == "light" and position == len(lm.encode(line)) - 1
         _, _, cache = lm.run_with_cache(line)
         vectors.append(cache[f"blocks.{L - 1}.hook_resid_post"][0, position])
     vectors = torch.stack(vectors)
     unit = vectors / vectors.norm(dim=1, keepdim=True)
     torch.testing.assert_close(found.similarity(-1), unit @ unit.T, atol=1e-5, rtol=0)
-    assert float(found.mean_similarity()[-1]) < 1
+    same = torch.tensor([[a == b for b in found.senses] for a in found.senses]) & ~torch.eye(len(lines), dtype=torch.bool)
+    assert float(found.mean_similarity(True)[-1]) == pytest.approx(float((unit @ unit.T)[same].mean()), abs=1e-5)
+
+
+def test_every_word_ends_its_lines_so_a_causal_model_has_read_the_deciding_words(lm):
+    for word, senses in settings.WORD_SENSES.items():
+        assert len(senses) == 2 and all(len(lines) == 4 for lines in senses.values())
+        for line in (l for lines in senses.values() for l in lines):
+            assert line.endswith(word), line
 
 
 def test_an_mlp_pass_equals_the_weights_applied_by_hand(lm):
@@ -96,6 +113,7 @@ def test_an_mlp_pass_equals_the_weights_applied_by_hand(lm):
     assert float(asked) == pytest.approx(float(pre[neuron]), abs=1e-5)
     up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, 2, neuron), 3)
     logits = lm.model.lm_head.weight.detach() @ block.mlp.c_proj.weight.detach()[:, neuron]
+    logits[vocabulary.undertrained(lm).ids] = float("-inf")  # left out of lists that claim meaning
     assert [v for _, v in up] == pytest.approx(torch.topk(logits, 3).values.tolist(), abs=1e-5)
 
 
@@ -122,24 +140,35 @@ def test_the_shipped_neuron_contexts_are_the_validation_text_where_each_neuron_f
     assert [f.context for f in firings] == [lm.tokens(c[-4:]) for c in scan.contexts[2][77]]
 
 
-def test_the_shipped_speaker_facts_are_the_training_texts():
-    text = data.train_val_split(data.shakespeare_text()).train
-    assert mlp.speaker_facts() == mlp.find_speaker_facts(text)
-    assert {(f.first, f.second) for f in mlp.speaker_facts()} >= {("MARK", "ANTONY"), ("TITUS", "ANDRONICUS")}
+def test_set_phrases_need_the_word_two_back():
+    text = "flesh and blood. " * 12 + "bread and butter. " * 12 + "salt and pepper and bread. " * 40
+    found = {(p.first, p.second, p.answer) for p in mlp.find_set_phrases(text)}
+    assert ("flesh", "and", "blood") in found, "'and' alone is followed by blood only 12 times in 104"
+    assert not any(p[1] == "." for p in found) and ("and", "pepper", "and") not in found, "'pepper' alone decides 'and'"
+    shipped = mlp.set_phrases()
+    assert len(shipped) >= 20 and all(p.share >= mlp.PHRASE_MIN_SHARE and p.bigram_share <= mlp.BIGRAM_MAX_SHARE for p in shipped)
 
 
-def test_silencing_an_mlp_removes_its_output(lm):
+def test_mean_ablation_puts_the_average_in_place_of_a_parts_output(lm):
     tokens = torch.tensor([lm.encode(settings.ROMEO_LINE)])
-    with mlp.ablated(lm, "mlp", 0):
+    mean = torch.linspace(-1, 1, lm.model.config.n_embd)
+    with mlp.mean_ablated(lm, "mlp", 0, mean):
         _, cache = lm.model.run_with_cache(tokens)
-    assert float(cache["blocks.0.hook_mlp_out"].abs().max()) == 0
-    torch.testing.assert_close(cache["blocks.0.hook_resid_post"], cache["blocks.0.hook_resid_mid"])
-    with mlp.ablated(lm, "attn", 1):
+    torch.testing.assert_close(cache["blocks.0.hook_mlp_out"][0], mean.expand(tokens.shape[1], -1))
+    torch.testing.assert_close(cache["blocks.0.hook_resid_post"], cache["blocks.0.hook_resid_mid"] + mean)
+    with mlp.mean_ablated(lm, "attn", 1, mean):
         _, cache = lm.model.run_with_cache(tokens)
-    assert float(cache["blocks.1.hook_attn_out"].abs().max()) == 0
-    found = mlp.recall(lm, mlp.speaker_facts())
-    assert len(found.usable) >= 3 and 0 <= float(found.probability.min()) <= 1
-    assert found.without_mlp.shape == (lm.model.config.n_layer, len(found.usable))
+    torch.testing.assert_close(cache["blocks.1.hook_attn_out"][0], mean.expand(tokens.shape[1], -1))
+    _, after = lm.model.run_with_cache(tokens)
+    assert not torch.allclose(after["blocks.1.hook_attn_out"][0], mean.expand(tokens.shape[1], -1)), "the hook is gone"
+
+
+def test_the_shipped_lookups_are_what_measurement_gives(lm):
+    shipped, measured = mlp.lookups(lm), mlp.measure_lookups(lm)
+    assert shipped.occurrences == measured.occurrences >= 20 and shipped.phrases == measured.phrases
+    for part in ("mlp", "attn"):
+        assert shipped.lookup_change[part] == pytest.approx(measured.lookup_change[part], abs=1e-4)
+        assert shipped.ordinary_change[part] == pytest.approx(measured.ordinary_change[part], abs=1e-4)
 
 
 def test_many_heads_add_up_and_value_maps_have_low_rank(lm):

@@ -30,10 +30,19 @@ def test_index_links_resolve_and_summaries_are_formatted(site):
     links = re.findall(r'(?:href|src|poster)="([^"]+)"', index)
     assert f"{NOTEBOOK}.html" in links and f"videos/{SCENE}.mp4" in links and f"stills/{SCENE}.png" in links
     for link in links:
-        assert (site / link.split("?")[0]).is_file(), link
+        assert (site / link.split("?")[0].split("#")[0]).is_file(), link
     assert "The next token: softmax and temperature" in index
     summary = index.split(f'href="{NOTEBOOK}.html"')[1].split("</li>")[0]
     assert "<strong>The question.</strong>" in summary and "**" not in summary
+
+
+def test_glossary_links_lead_to_their_entries(site):
+    page = (site / f"{NOTEBOOK}.html").read_text()
+    glossary = (site / "glossary.html").read_text()
+    anchors = re.findall(r'href="glossary\.html#([\w-]+)"', page)
+    assert anchors and "GLOSSARY.md" not in page
+    for anchor in anchors:
+        assert f'id="{anchor}"' in glossary, anchor
 
 
 def test_pages_load_nothing_from_the_network(site):

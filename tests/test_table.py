@@ -76,14 +76,17 @@ def test_bad_tables_are_refused_with_one_line(make, message):
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_tally_table_totals_each_shape_and_fills_missing_kinds_with_zero():
-    shapes = [scale.GPT2_SMALL, scale.GPT3]
+def test_tally_table_totals_each_shape_and_leaves_the_kinds_a_tally_leaves_out_blank():
+    shapes = [scale.GPT2_SMALL, scale.GPT3, scale.GPT3_ALL]
     table = tally_table(shapes)
     assert table.index[-1] == "total"
     for shape in shapes:
         tally = scale.tally(shape)
         assert table[shape.name][-1] == sum(tally.values())
-        assert table[shape.name][:-1] == [tally.get(kind, 0) for kind in table.index[:-1]]
+        assert [v for v in table[shape.name][:-1] if not math.isnan(v)] == [tally[k] for k in table.index[:-1] if k in tally]
+    positions = table.index.index("position embedding")
+    assert cells(table)[positions + 1][2] == "", "the talk's GPT-3 tally leaves positions out: blank, not 0"
+    assert cells(table)[positions + 1][3] == f"{2_048 * 12_288:,}"
     assert cells(table)[-1][1] == f"{sum(scale.tally(scale.GPT2_SMALL).values()):,}"
 
 
@@ -91,7 +94,7 @@ def test_counts_table_says_where_the_bounds_stop_limiting():
     table = counts_table([10], [10, 10_000])
     allowed = table["bounds allow (every pair)"]
     assert allowed[0] == g.max_vectors(g.cos_from_degrees(10), 10) and math.isinf(allowed[1])
-    assert [row[2] for row in cells(table)[1:]] == [f"{allowed[0]:,}", "not limited"]
+    assert [row[2] for row in cells(table)[1:]] == [f"{allowed[0]:,}", "bounds stop binding"]
 
 
 def test_the_notebooks_tables_and_figures_load_without_pandas():

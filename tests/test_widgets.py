@@ -123,26 +123,30 @@ def test_context_explorer_stage_and_word(shipped):
     from explainer import context
     from explainer.figures.context import ContextExplorer
 
-    explorer = ContextExplorer(shipped, examples.WORD_CONTEXTS, word="light")
+    found_by_word = context.words_in_contexts(shipped, {w: examples.WORD_SENSES[w] for w in ("light", "grave")})
+    explorer = ContextExplorer(found_by_word, word="light")
     squares = explorer.grid.data[0]
-    n = len(examples.WORD_CONTEXTS["light"])
+    n = len(found_by_word["light"].contexts)
     assert explorer.stage.value == explorer.stage.max == len(explorer.found.stages) - 1, "it opens on the last stage"
     explorer.stage.value = 0
     assert np.allclose(squares.marker.color, 1.0, atol=1e-6), "at the token embedding every line agrees"
-    assert set(squares.text) == {"1.00"} and explorer.curve.data[1].x == (explorer.found.stages[0],) * 2
+    assert set(squares.text) == {"1.00"} and explorer.curve.data[2].x == (explorer.found.stages[0],) * 2
     explorer.stage.value = 2
     explorer.word.value = "grave"
     assert explorer.stage.value == 2, "a new word is seen at the same stage"
-    found = context.word_in_contexts(shipped, "grave", examples.WORD_CONTEXTS["grave"])
+    found = found_by_word["grave"]
     similarity = found.similarity(2).numpy()  # [line, line]: squares row by row, line i at y = i, line j at x = j
     np.testing.assert_allclose(np.reshape(squares.marker.color, (n, n)), similarity, atol=1e-6)
     assert list(squares.text) == [f"{v:.2f}" for v in similarity.ravel()]
-    assert (squares.y[1], squares.x[1], squares.customdata[1]) == (0, 1, "line 0 and line 1")
-    assert list(explorer.curve.data[0].y) == pytest.approx(found.mean_similarity().tolist(), abs=1e-6)
-    assert "Thy grave admonishments" in explorer.lens.value and explorer.status.value == ""
-    fewer = ContextExplorer(shipped, {"light": examples.WORD_CONTEXTS["light"], "mole": examples.WORD_CONTEXTS["mole"][:3]})
+    assert (squares.y[1], squares.x[1], squares.customdata[1]) == (0, 1, "0: tomb and 1: tomb")
+    assert list(explorer.curve.data[0].y) == pytest.approx(found.mean_similarity(True).tolist(), abs=1e-6)
+    assert list(explorer.curve.data[1].y) == pytest.approx(found.mean_similarity(False).tolist(), abs=1e-6)
+    assert "laid him in his grave" in explorer.lines.value and explorer.status.value == ""
+    fewer = ContextExplorer({"light": found_by_word["light"],
+                             "mole": context.word_in_contexts(shipped, "mole", {"animal": ["the blind mole"], "mark": ["a dark mole"]})})
     fewer.word.value = "mole"
-    assert len(fewer.grid.data[0].x) == 9 and fewer.grid.layout.yaxis.ticktext == ("line 0", "line 1", "line 2")
+    assert len(fewer.grid.data[0].x) == 4 and fewer.grid.layout.yaxis.ticktext == ("0: animal", "1: mark")
+    assert "2 tokens here" in fewer.lines.value, "a word the model splits is named as split"
 
 
 def test_mlp_and_neuron_explorers(shipped):

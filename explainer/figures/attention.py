@@ -3,6 +3,8 @@ and a head forming during training. Grids are [query, key]: rows are the token b
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import html
 
 import ipywidgets as widgets
@@ -305,7 +307,14 @@ class TrainingExplorer(Explorer):
     def title(self) -> str:
         loss = self.losses[self.step.value]
         return (f"<b>step {self.step.value}</b>: layer {self.layer.value}, head {self.head.value}"
-                + (f" (training loss ≈ {loss:.2f})" if loss is not None else ""))
+                + (f" (loss on one training batch: {loss:.2f})" if loss is not None else ""))
+
+
+def zero_after_text(variants: dict[str, torch.Tensor]) -> str:
+    """What zeroing after the softmax does to the rows' sums, first rows and last (Markdown)."""
+    sums = variants["zero_after"].sum(-1)
+    return (f"Zeroing after the softmax leaves row 0 with {float(sums[0]):.0%} of its weight, row 1 with {float(sums[1]):.0%}, "
+            f"and the last row with {float(sums[-1]):.0%}: the earlier the query, the more of its weight the future took.")
 
 
 def mask_row_sums(variants: dict[str, torch.Tensor], tokens: list[str]) -> Table:
@@ -318,8 +327,10 @@ def mask_variants_text() -> str:
     return "\n".join(f"- `{name}`: {text}" for name, text in attention.MASK_VARIANTS.items())
 
 
-def vectors_heatmap(vectors: torch.Tensor, tokens: list[str], title: str, dimensions: int | None = None) -> go.Figure:
-    """One row per token, one column per dimension (the first `dimensions` of them)."""
+def vectors_heatmap(vectors: torch.Tensor, tokens: list[str], title: str, dimensions: int | None = None,
+                    names: Sequence[str] | None = None) -> go.Figure:
+    """One row per token, one column per dimension (the first `dimensions` of them, labelled with `names` if given)."""
     shown = vectors[:, :dimensions] if dimensions else vectors
-    return heatmap(shown, [str(i) for i in range(shown.shape[1])], token_labels(tokens), title, x_title="dimension",
+    labels = list(names)[:shown.shape[1]] if names else [str(i) for i in range(shown.shape[1])]
+    return heatmap(shown, labels, token_labels(tokens), title, x_title="feature" if names else "dimension",
                    y_title="token")

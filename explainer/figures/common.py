@@ -360,11 +360,16 @@ def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 42
         text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
         marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=colorbar,
                     **square_colors(grid)),
-        customdata=np.where(masked, np.nan, grid).ravel(),
-        hovertemplate="%{text}<br>score %{customdata:.3f}<extra></extra>",
+        customdata=score_texts(grid),
+        hovertemplate="%{text}<br>score %{customdata}<extra></extra>",
     ))
     add_masked_shape(figure, masked, transpose=False)
     return grid_layout(figure, labels, labels, False, title, size_px)
+
+
+def score_texts(grid: np.ndarray) -> list[str]:
+    """Each cell's score as hover text, a masked (non-finite) one as −∞."""
+    return [f"{v:.3f}" if np.isfinite(v) else "−∞" for v in grid.ravel()]
 
 
 def square_colors(grid: np.ndarray) -> dict:
@@ -379,7 +384,7 @@ def set_square_values(squares, shape, values) -> None:
     values, and the shape if the masked cells changed."""
     grid = np.asarray(values, dtype=float)
     squares.marker.update(square_colors(grid))
-    squares.customdata = np.where(np.isfinite(grid), grid, np.nan).ravel()
+    squares.customdata = score_texts(grid)
     move_masked_shape(shape, ~np.isfinite(grid))
 
 

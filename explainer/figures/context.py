@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import context
-from explainer.figures.common import Explorer, base_layout, int_slider, redraw, row, scored_tokens
+from explainer.figures.common import Explorer, base_layout, int_slider, redraw, row
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
-from explainer.gpt.checkpoint import LanguageModel
+from explainer.style import BAR_COLOR, POSITIVE_COLOR, display_token
 
 
 CURVE_RANGE = (0, 1.05)  # the similarity curve's y axis
@@ -20,13 +20,16 @@ SIMILARITY_COLOURS = [[0, "white"], [1, "#6baed6"]]  # 0 → white, 1 → a mid 
 
 
 def similarity_curve(found: context.WordInContexts, stage: int | None = None) -> go.Figure:
-    """The mean cosine between the word's vectors in different contexts, stage by stage."""
-    figure = go.Figure(go.Scatter(x=found.stages, y=found.mean_similarity().tolist(), mode="lines+markers", showlegend=False))
+    """The mean cosine between the word's vectors in lines of the same sense, and of different senses, stage by stage."""
+    figure = go.Figure()
+    for same, name, colour in ((True, "same sense", POSITIVE_COLOR), (False, "different senses", BAR_COLOR)):
+        figure.add_trace(go.Scatter(x=found.stages, y=found.mean_similarity(same).tolist(), mode="lines+markers",
+                                    name=name, line=dict(color=colour)))
     if stage is not None:  # a trace, not a shape, so that a new stage moves it without laying the figure out again
         figure.add_trace(go.Scatter(x=[found.stages[stage]] * 2, y=list(CURVE_RANGE), mode="lines", showlegend=False,
                                     line=dict(dash="dot", color="#374151", width=1.5), hoverinfo="skip"))
-    return base_layout(figure, "how alike the word's vectors are in its lines, stage by stage", height=360,
-                       xaxis=dict(tickangle=-30, automargin=True),
+    return base_layout(figure, "how alike the word's vectors are, within a sense and across senses", height=380,
+                       xaxis=dict(tickangle=-30, automargin=True), legend=dict(orientation="h", y=1.02, x=0),
                        yaxis=dict(title="mean cosine between lines", range=list(CURVE_RANGE)))
 
 
@@ -36,7 +39,7 @@ def similarity_grid(found: context.WordInContexts, stage: int, size_px: int = 32
     do not name the word or the stage, which the controls above show: a new title lays the figure out again too."""
     n = len(found.contexts)
     first, second = np.divmod(np.arange(n * n), n)  # every pair of lines, row by row
-    labels = [f"line {i}" for i in range(n)]  # the lines themselves are in the table below the grid
+    labels = line_labels(found)  # the lines themselves are in the list below the grid
     figure = go.Figure(go.Scatter(
         x=second, y=first, mode="markers+text", textfont=dict(size=14, color="#1f2937"),
         marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale=SIMILARITY_COLOURS,
@@ -58,59 +61,63 @@ def set_similarities(squares: go.Scatter, similarity: np.ndarray) -> None:
     squares.text = [f"{value:.2f}" for value in similarity.ravel()]
 
 
-def predictions_html(lm: LanguageModel, found: context.WordInContexts, stage: int) -> str:
-    rows = "".join(
-        f"<tr><td>line {i}: {html.escape(c)}</td><td>{html.escape(scored_tokens(best, '{:.0%}'))}</td></tr>"
-        for i, (c, best) in enumerate(zip(found.contexts, context.predictions(lm, found, stage))))
-    return (f"<table style='table-layout:fixed;width:100%;word-wrap:break-word'><tr><th style='width:45%'>context</th>"
-            f"<th>the word's vector decoded (logit lens): what comes next</th></tr>{rows}</table>")
+def line_labels(found: context.WordInContexts) -> list[str]:
+    return [f"{i}: {sense}" for i, sense in enumerate(found.senses)]
+
+
+def lines_html(found: context.WordInContexts) -> str:
+    """The lines, numbered as in the grid, each with its sense; the word's token in bold (its last piece if split)."""
+    rows = "".join(f"<tr><td>{label}</td><td>{html.escape(line)}</td></tr>" for label, line in zip(line_labels(found), found.contexts))
+    pieces = " + ".join(display_token(p) for p in found.pieces)
+    note = (f"<p><i>{html.escape(found.word)} is {len(found.pieces)} tokens here ({html.escape(pieces)}): the vectors are those "
+            f"of its last piece, {html.escape(display_token(found.pieces[-1]))}.</i></p>" if len(found.pieces) > 1 else "")
+    return f"{note}<table><tr><th>line: sense</th><th>the line (the word ends it)</th></tr>{rows}</table>"
 
 
 class ContextExplorer(Explorer):
-    """A word, its contexts, and a stage slider: the cosine between its vectors, and what each one predicts."""
+    """A word, its lines, and a stage slider: the cosine between its vectors in each pair of lines, and the mean
+    within a sense and across senses."""
 
-    def __init__(self, lm: LanguageModel, contexts: dict[str, list[str]], word: str | None = None):
+    def __init__(self, found_by_word: dict[str, context.WordInContexts], word: str | None = None):
         super().__init__()
-        self.lm, self.contexts = lm, contexts
-        self.word = widgets.Dropdown(options=list(contexts), value=word or next(iter(contexts)), description="word")
-        self.found_by_word = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
+        self.found_by_word = found_by_word
+        self.word = widgets.Dropdown(options=list(found_by_word), value=word or next(iter(found_by_word)), description="word")
         last = len(self.found_by_word[self.word.value].stages) - 1  # every word goes through the same stages
         self.stage = int_slider("stage", last, last)
         self.stage.add_class("explainer-stage")
         self.curve, self.grid = FigureWidget(), FigureWidget()
-        self.lens, self.stage_name = widgets.HTML(), widgets.HTML()
+        self.lines, self.stage_name = widgets.HTML(), widgets.HTML()
         self.watch([self.word], self.set_word)
         self.watch([self.stage], self.update)
-        self.widget = widgets.VBox([self.word, row(self.stage, self.stage_name), self.status, self.grid, self.lens, self.curve])
+        self.widget = widgets.VBox([self.word, row(self.stage, self.stage_name), self.status, self.grid, self.lines, self.curve])
         self.safely(self.set_word)
 
     def set_word(self) -> None:
         """A new word, seen at the same stage: its numbers replace the last word's in the figures, which keep their
-        layout unless the word has another number of lines."""
+        layout unless the word's lines are labelled otherwise (another number of lines, other senses)."""
         self.found = self.found_by_word[self.word.value]
-        lines = len(self.found.contexts)
-        if not self.grid.data or len(self.grid.data[0].x) != lines * lines:
+        if not self.grid.data or tuple(self.grid.layout.yaxis.ticktext) != tuple(line_labels(self.found)):
             redraw(self.grid, similarity_grid(self.found, self.stage.value))
             redraw(self.curve, similarity_curve(self.found, self.stage.value))
+        self.lines.value = lines_html(self.found)
         self.update(new_word=True)
 
     def update(self, new_word: bool = False) -> None:
-        """A new stage (or word): the grid's numbers, the curve and its marker, and the predictions: only numbers
-        travel, one message a figure."""
+        """A new stage (or word): the grid's numbers, the curves and their marker: only numbers travel, one message a
+        figure."""
         stage = self.stage.value
         self.stage_name.value = f"<b>{html.escape(self.found.stages[stage])}</b>"
         with self.grid.batch_traces():
             set_similarities(self.grid.data[0], self.found.similarity(stage).numpy())
         with self.curve.batch_traces():
             if new_word:
-                self.curve.data[0].y = self.found.mean_similarity().tolist()
-            self.curve.data[1].x = [self.found.stages[stage]] * 2
-        self.lens.value = predictions_html(self.lm, self.found, stage)
+                self.curve.data[0].y = self.found.mean_similarity(True).tolist()
+                self.curve.data[1].y = self.found.mean_similarity(False).tolist()
+            self.curve.data[2].x = [self.found.stages[stage]] * 2
 
 
-def context_summary(lm: LanguageModel, contexts: dict[str, list[str]]) -> Table:
-    """The mean cosine between a word's vectors in its different lines: one row per stage, one column per word."""
-    found = {word: context.word_in_contexts(lm, word, lines) for word, lines in contexts.items()}
-    stages = next(iter(found.values())).stages
-    return Table({word: f.mean_similarity().tolist() for word, f in found.items()}, index=list(stages),
-                 formats=dict.fromkeys(found, "{:.2f}"))
+def separation_table(results: list[context.SenseSeparation]) -> Table:
+    """Per stage (rows) and word (columns): mean cosine within a sense minus across senses, and the true split's rank
+    among all splits of the lines (1 = no other split separates them more)."""
+    return Table({r.word: [f"{float(v):+.2f} ({int(k)})" for v, k in zip(r.separation, r.rank)] for r in results},
+                 index=list(results[0].stages))

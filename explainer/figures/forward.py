@@ -22,10 +22,20 @@ def tokens_table(comparison: forward.TokenComparison) -> Table:
                   "vocabulary": [comparison.vocabulary, comparison.alphabet]}, index=["BPE (ours)", "characters"])
 
 
+def split_words_text(lm: LanguageModel, text: str) -> str:
+    """How many of the text's words are single tokens for this model, and the pieces of the others (Markdown)."""
+    words, pieces = forward.split_words(lm, text)
+    if not pieces:
+        return f"All {len(words)} words are single tokens of this model."
+    split = "; ".join(f"*{word}* → {' + '.join(display_token(t) for t in parts)}" for word, parts in pieces.items())
+    return f"{len(words) - len(pieces)} of the {len(words)} words are single tokens of this model; the others are split: {split}."
+
+
 def lens_table(rows: list[forward.LensRow]) -> Table:
     """One row per stage: the length of the last token's vector and what it decodes to."""
     return Table.from_rows([{"stage": r.stage, "|vector|": r.norm,
-                             **{f"#{i + 1}": f"{display_token(t)} {p:.0%}" for i, (t, p) in enumerate(zip(r.top_tokens, r.top_probs))}}
+                             **{f"#{i + 1}": f"{display_token(t)} {p:.0%}" for i, (t, p) in enumerate(zip(r.top_tokens, r.top_probs))},
+                             "under-trained left out": r.left_out}
                             for r in rows], formats={"|vector|": "{:.2f}"})
 
 

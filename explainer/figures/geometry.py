@@ -132,7 +132,7 @@ def packing_figure(measurements: list[g.PackingMeasurement], tolerance_cos: floa
                    mode="markers+lines", marker=dict(size=9)),
     ])
     figure.add_hline(y=tolerance_cos, line_dash="dash", annotation_text=f"|cos| = {tolerance_cos:.3f}")
-    return base_layout(figure, f"the smallest possible worst |cos| among N vectors in {d} dimensions", height=450,
+    return base_layout(figure, f"the worst |cos| among N vectors in {d} dimensions: the bounds, random vectors, our optimiser", height=450,
                        xaxis_type="log", xaxis_title="N vectors", yaxis_title="max |cos| over all pairs",
                        legend=dict(orientation="h", y=-0.2))
 
@@ -150,7 +150,7 @@ def counts_table(tolerances_degrees: list[float], dimensions: list[int]) -> Tabl
 
 
 def bound_count(n: float) -> str:
-    return f"{n:,}" if math.isfinite(n) else "not limited"
+    return f"{n:,}" if math.isfinite(n) else "bounds stop binding"
 
 
 def counts_figure(counts: Table) -> go.Figure:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explainer import attention, forward, heads
+from explainer import attention, designed, forward, heads
 from explainer.figures.common import (Explorer, grid_block, grid_step, int_slider, redraw, resize_grid_block,
                                       row, scored_tokens, token_labels)
 from explainer.figures.live import FigureWidget
@@ -20,36 +20,25 @@ from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 def scores_table(scores: heads.HeadScores | None) -> Table:
-    """One row per head, the most adjective-selective first (empty if the heads could not be scored)."""
-    columns = ["layer", "head", "noun → adjective", "previous token (random bigrams)", "excess"]
+    """One row per head, the most selective first: its weight on each kind of pair, and how much a noun's weight on
+    its adjective exceeds the stronger control (empty if the heads could not be scored)."""
     if scores is None:
-        return Table({name: [] for name in columns})
-    layers, count = scores.modifier.shape
-    rows = [{"layer": l, "head": h, "noun → adjective": float(scores.modifier[l, h]),
-             "previous token (random bigrams)": float(scores.previous_token[l, h]),
-             "excess": float(scores.excess[l, h])} for l in range(layers) for h in range(count)]
-    return Table.from_rows(rows).sorted_by("excess", descending=True)
+        return Table({name: [] for name in ("layer", "head", *heads.KINDS, "selectivity")})
+    layers, count = scores.selectivity.shape
+    rows = [{"layer": l, "head": h, **scores.of(l, h), "selectivity": float(scores.selectivity[l, h])}
+            for l in range(layers) for h in range(count)]
+    return Table.from_rows(rows).sorted_by("selectivity", descending=True)
 
 
-def verdict(example: heads.RunningExample) -> str:
-    """What the chosen head does, against the baselines, in words (Markdown)."""
-    s, l, h = example.scores, example.layer, example.head
-    if s is None:
-        return ("This model's tokenizer splits the words of the labelled adjective → noun pairs into pieces, so no head "
-                f"could be scored on them. What follows shows layer {l}, head {h} on a fixed line, unmeasured.")
-    modifier, previous = float(s.modifier[l, h]), float(s.previous_token[l, h])
-    top_previous = max(range(s.modifier.numel()), key=lambda i: float(s.previous_token.flatten()[i]))
-    singles_out = modifier > 1.5 * previous and modifier > 3 * s.uniform
-    summary = (f"Over {s.pairs} adjective → noun pairs of the validation text, **layer {l}, head {h}** puts on average "
-               f"**{modifier:.2f}** of the noun's attention on its adjective, against **{previous:.2f}** on the previous token "
-               f"of {s.random_bigrams} random bigrams, and {s.uniform:.3f} for uniform attention over the window.")
-    if singles_out:
-        return summary + (f" It reads adjectives {modifier / previous:.1f}× as much as it reads an arbitrary previous "
-                          "token: it singles them out, as the talk's head does.")
-    strongest = divmod(top_previous, s.modifier.shape[1])
-    return summary + (" That is about what it gives any previous token: no head of our model singles adjectives out; "
-                      f"heads such as layer {strongest[0]}, head {strongest[1]} read the previous token whatever it is, "
-                      "and an adjective is the previous token of its noun.")
+def designed_table(head: designed.DesignedHead) -> Table:
+    """Each word of the designed sentence: the words it reads most, and what its Δe adds to the carried features."""
+    rows = []
+    for i, word in enumerate(head.words):
+        row = head.steps.pattern[i]
+        top = torch.argsort(row, descending=True)[:2].tolist()
+        rows.append({"reads": ", ".join(f"{head.words[j]} {float(row[j]):.2f}" for j in top if float(row[j]) >= 0.05),
+                     **{f"Δe: {name}": float(head.steps.delta[i, designed.feature_index(name)]) for name in designed.CARRIED}})
+    return Table.from_rows(rows, index=head.words, formats={f"Δe: {name}": "{:+.2f}" for name in designed.CARRIED})
 
 
 def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: int, top: int = 5) -> Table:
@@ -64,16 +53,6 @@ def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: in
                                      scored_tokens(forward.nearest_tokens(lm, steps.delta[position], top)),
                                      scored_tokens(forward.nearest_tokens(lm, updated, top))],
     }, index=["e", "Δe (this head)", "e + Δe"], formats={"length": "{:.2f}"})
-
-
-def arrival(lm: LanguageModel, steps: attention.AttentionSteps, noun: int, adjective: int) -> str:
-    """Did the adjective's meaning arrive? Its embedding's cosine with e and with e + Δe (Markdown)."""
-    word = lm.model.transformer.wte.weight.detach().cpu()[steps.ids[adjective]]
-    before = float(torch.cosine_similarity(steps.residual[noun], word, dim=0))
-    after = float(torch.cosine_similarity(steps.updated[noun], word, dim=0))
-    moved = float(torch.cosine_similarity(steps.delta[noun], word, dim=0))
-    return (f"The cosine between the noun's vector and the embedding of *{steps.tokens[adjective].strip()}* goes from "
-            f"**{before:.3f}** (e) to **{after:.3f}** (e + Δe); Δe itself has cosine {moved:.3f} with it.")
 
 
 def heads_figure(found: heads.LayerHeads, position: int, longest: float | None = None) -> go.Figure:
@@ -152,11 +131,9 @@ class HeadsExplorer(Explorer):
             with self.figure.batch_traces():
                 resize_grid_block(self.figure.data[1], found.patterns[None])
                 self.figure.data[-1].y = delta_lengths(found, position)
-        overlap = found.pattern_overlap()
-        others = overlap[~torch.eye(len(overlap), dtype=torch.bool)]
-        self.facts.value = (f"{heads_caption(found, position)}: two different heads of this layer share on average {float(others.mean()):.0%} of their attention "
-                            f"(from {float(others.min()):.0%} to {float(others.max()):.0%}); the sum of their Δe plus the bias "
-                            f"equals the layer's attention output")
+        self.facts.value = (f"{heads_caption(found, position)}: "
+                            f"{html.escape(heads.overlap_verdict(found, position).plain)} The sum of their Δe plus the bias "
+                            "equals the layer's attention output.")
 
 
 def overlap_table(found: heads.LayerHeads) -> Table:

@@ -95,7 +95,9 @@ class MLPExplorer(Explorer):
 def answer_html(lm: LanguageModel, layer: int, neuron: int) -> str:
     up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, layer, neuron))
     fmt = lambda pairs: html.escape(scored_tokens(pairs, "({:+.2f})"))
-    return f"<b>when it fires, it raises</b> {fmt(up)}<br><b>and lowers</b> {fmt(down)}"
+    left = (f"<br><i>{up.left_out + down.left_out} under-trained tokens (notebook 02) ranked among these and are left "
+            "out.</i>" if up.left_out + down.left_out else "")
+    return f"<b>when it fires, it raises</b> {fmt(up)}<br><b>and lowers</b> {fmt(down)}{left}"
 
 
 def contexts_html(lm: LanguageModel, layer: int, neuron: int) -> str:
@@ -137,19 +139,19 @@ def mlp_share_table(shapes: list[scale.Shape]) -> Table:
                            formats={"MLP": "{:.1%}", "attention": "{:.1%}", "embeddings and the rest": "{:.1%}"})
 
 
-def recall_figure(found: mlp.Recall) -> go.Figure:
-    """The probability of each name's second word, intact and with one layer's MLP or attention silenced."""
-    layers = list(range(found.without_mlp.shape[0]))
-    if not found.usable:
-        return base_layout(go.Figure(), "no two-word name is a pair of whole tokens for this model: nothing to measure", height=200)
+def lookups_figure(found: mlp.AblationResult) -> go.Figure:
+    """What mean-ablating each part costs: the lookups' −log p and the ordinary loss, in nats, side by side. A part
+    that matters for the lookups more than for any text stands out as a tall first bar beside a short second."""
+    names = [f"{mlp.PART_NAMES[part]} {layer}" for part in ("mlp", "attn") for layer in range(len(found.lookup_change[part]))]
+    lookups = found.lookup_change["mlp"] + found.lookup_change["attn"]
+    ordinary = found.ordinary_change["mlp"] + found.ordinary_change["attn"]
     figure = go.Figure([
-        go.Bar(x=[f"layer {l}" for l in layers], y=found.without_mlp.mean(1).tolist(), name="that layer's MLP silenced",
-               marker_color=HIGHLIGHT_COLOR, texttemplate="%{y:.0%}", textposition="outside", cliponaxis=False),
-        go.Bar(x=[f"layer {l}" for l in layers], y=found.without_attention.mean(1).tolist(), name="that layer's attention silenced",
-               marker_color=BAR_COLOR, texttemplate="%{y:.0%}", textposition="outside", cliponaxis=False),
+        go.Bar(x=names, y=lookups, name="lookups: −log p(answer)", marker_color=HIGHLIGHT_COLOR,
+               texttemplate="%{y:+.2f}", textposition="outside", cliponaxis=False),
+        go.Bar(x=names, y=ordinary, name="ordinary text: loss", marker_color=BAR_COLOR,
+               texttemplate="%{y:+.2f}", textposition="outside", cliponaxis=False),
     ])
-    figure.add_hline(y=float(found.probability.mean()), line_dash="dot",
-                     annotation_text=f"intact model: {float(found.probability.mean()):.0%}")
-    return base_layout(figure, f"p(second name | first name), mean over {len(found.usable)} names", height=420,
-                       barmode="group", yaxis=dict(title="probability", range=[0, 1.1], tickformat=".0%"),
+    top = max(lookups + ordinary + [0.1])
+    return base_layout(figure, f"what mean-ablating each part costs, in nats ({found.occurrences} lookups)", height=440,
+                       barmode="group", yaxis=dict(title="increase in −log p (nats)", range=[min(0, *lookups, *ordinary) - 0.1, 1.15 * top]),
                        legend=dict(orientation="h", y=-0.2))

@@ -8,6 +8,7 @@ import torch
 
 from explainer import positions
 from explainer.figures.common import Explorer, base_layout, heatmap, int_slider
+from explainer.figures.table import Table
 
 
 def similarity_heatmap(similarity: torch.Tensor) -> go.Figure:
@@ -48,3 +49,9 @@ def rope_offset_figure(offsets: list[int], scores: list[float]) -> go.Figure:
     figure = go.Figure(go.Scatter(x=offsets, y=scores, mode="lines"))
     return base_layout(figure, "RoPE score q·k as a function of the offset m − n only", height=320,
                        xaxis_title="m − n", yaxis_title="score")
+
+
+def shift_errors_table(errors: dict[int, float]) -> Table:
+    """positions.shift_errors as a table: one row per shift k."""
+    return Table({"shift k": list(errors), "largest error of PE(p) M_k against PE(p + k)": list(errors.values())},
+                 formats={"largest error of PE(p) M_k against PE(p + k)": "{:.1e}"})

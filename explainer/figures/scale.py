@@ -20,10 +20,10 @@ GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embe
 
 
 def tally_table(shapes: list[scale.Shape]) -> Table:
-    """Weights by kind for each shape, with a total row."""
+    """Weights by kind for each shape, with a total row; a kind a shape's tally leaves out is blank (not 0)."""
     tallies = [scale.tally(s) for s in shapes]
     kinds = list(dict.fromkeys(kind for tally in tallies for kind in tally))
-    return Table({s.name: [tally.get(kind, 0) for kind in kinds] + [sum(tally.values())] for s, tally in zip(shapes, tallies)},
+    return Table({s.name: [tally.get(kind, math.nan) for kind in kinds] + [sum(tally.values())] for s, tally in zip(shapes, tallies)},
                  index=kinds + ["total"])
 
 

@@ -1,0 +1,108 @@
+"""Designed examples: weights set by hand so that the talk's idea works exactly, run by the same functions that run
+the trained model. Where our small model does not show an idea, a designed example shows what the idea would look
+like, and the trained model's numbers show what it really does.
+
+The talk's head: in "a fluffy blue creature roamed the verdant forest" the query of a noun asks "are there any
+adjectives sitting in front of me?". Each word's vector holds a few named features (is it a noun, an adjective;
+fluffy, blue, green, …) and its position as a point on a circle. The head's matrices:
+- W_Q turns "noun" into a wish for adjectives, and copies the position circle;
+- W_K turns "adjective" into the answer, and copies the position circle too,
+so q·k = QUERY_GAIN² (noun asks, adjective answers) + POSITION_GAIN² cos(angle between the two positions): a noun
+reads the adjectives in front of it, the nearest most;
+- W_V picks the adjectives' colour and texture (fluffy, blue, green) and W_O writes them back into the same features,
+so Δe of "creature" carries fluffy and blue, and Δe of "forest" carries green.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from explainer import attention
+from explainer.verdict import Verdict
+
+SENTENCE = "a fluffy blue creature roamed the verdant forest"
+FEATURES = ("determiner", "adjective", "noun", "verb", "fluffy", "blue", "green", "creature", "forest", "roaming",
+            "position cos", "position sin")
+WORD_FEATURES = {
+    "a": {"determiner": 1}, "the": {"determiner": 1},
+    "fluffy": {"adjective": 1, "fluffy": 1}, "blue": {"adjective": 1, "blue": 1},
+    "verdant": {"adjective": 1, "green": 1},
+    "creature": {"noun": 1, "creature": 1}, "forest": {"noun": 1, "forest": 1},
+    "roamed": {"verb": 1, "roaming": 1},
+}
+POSITION_STEP = math.pi / 10  # radians between neighbouring positions on the circle
+QUERY_GAIN, POSITION_GAIN = 3.0, math.sqrt(6.0)  # a noun's wish for adjectives; how much nearness counts
+CARRIED = ("fluffy", "blue", "green")  # what the values carry: one head dimension each
+
+
+@dataclass
+class DesignedHead:
+    words: list[str]
+    features: tuple[str, ...]
+    embedding: torch.Tensor  # e [n, C]: the words' features plus their positions
+    weights: attention.HeadWeights
+    steps: attention.AttentionSteps
+
+
+def feature_index(name: str) -> int:
+    return FEATURES.index(name)
+
+
+def embed(words: list[str]) -> torch.Tensor:
+    """Each word's named features, and its position as (cos, sin) of position × POSITION_STEP: [n, C]."""
+    unknown = [w for w in words if w not in WORD_FEATURES]
+    if unknown:
+        raise ValueError(f"the designed head knows only the words {', '.join(WORD_FEATURES)}; not {', '.join(unknown)}")
+    e = torch.zeros(len(words), len(FEATURES))
+    for i, word in enumerate(words):
+        for name, value in WORD_FEATURES[word].items():
+            e[i, feature_index(name)] = value
+        e[i, feature_index("position cos")] = math.cos(i * POSITION_STEP)
+        e[i, feature_index("position sin")] = math.sin(i * POSITION_STEP)
+    return e
+
+
+def designed_weights() -> attention.HeadWeights:
+    """The head's matrices, as x @ W (rows: the features of FEATURES; columns: the head's 3 dimensions)."""
+    C, d = len(FEATURES), 3
+    W_Q, W_K, W_V, W_O = torch.zeros(C, d), torch.zeros(C, d), torch.zeros(C, d), torch.zeros(d, C)
+    W_Q[feature_index("noun"), 0] = QUERY_GAIN  # "are there adjectives …"
+    W_K[feature_index("adjective"), 0] = QUERY_GAIN  # "… I am one"
+    for W in (W_Q, W_K):  # "… in front of me": positions on a circle, nearer means more aligned
+        W[feature_index("position cos"), 1] = POSITION_GAIN
+        W[feature_index("position sin"), 2] = POSITION_GAIN
+    for slot, name in enumerate(CARRIED):
+        W_V[feature_index(name), slot] = 1.0
+        W_O[slot, feature_index(name)] = 1.0
+    zero = torch.zeros(d)
+    return attention.HeadWeights(W_Q, W_K, W_V, zero, zero, zero, W_O)
+
+
+def designed_head(sentence: str = SENTENCE) -> DesignedHead:
+    """The designed head on a sentence of its words, every step computed by attention.head_steps (no LayerNorm: the
+    head reads the features as they are)."""
+    words = sentence.split()
+    e = embed(words)
+    weights = designed_weights()
+    steps = attention.head_steps(words, list(range(len(words))), e, e, weights)
+    return DesignedHead(words, FEATURES, e, weights, steps)
+
+
+def designed_verdict(head: DesignedHead) -> Verdict:
+    """What each noun of the designed sentence reads and what its Δe carries, from the computed pattern (Markdown)."""
+    nouns = [i for i, w in enumerate(head.words) if WORD_FEATURES[w].get("noun")]
+    adjectives = [i for i, w in enumerate(head.words) if WORD_FEATURES[w].get("adjective")]
+    parts, holds = [], True
+    for noun in nouns:
+        row = head.steps.pattern[noun]
+        before = [a for a in adjectives if a < noun]
+        read = ", ".join(f"*{head.words[a]}* {float(row[a]):.2f}" for a in before)
+        carried = ", ".join(f"{name} {float(head.steps.delta[noun, feature_index(name)]):+.2f}" for name in CARRIED)
+        parts.append(f"*{head.words[noun]}* gives {read} (its adjectives take {float(row[before].sum()):.2f} of its "
+                     f"attention) and its Δe adds {carried}")
+        holds &= float(row[before].sum()) >= 0.9
+    return Verdict(holds, "each noun reads the adjectives in front of it, and their features arrive in its vector",
+                   "In the designed head, " + "; ".join(parts) + ".")
