@@ -71,4 +71,6 @@ def scan_batch_size(config: GPTConfig, tokens: int, names: NamesFilter = None, b
     under `budget` bytes."""
     if tokens < 1 or budget < 1:
         raise ExplainerError(f"tokens and budget must be positive, got {tokens} and {budget}")
-    return max(1, budget // cache_bytes(config, tokens, 1, names))
+    one, two = cache_bytes(config, tokens, 1, names), cache_bytes(config, tokens, 2, names)
+    per_window = two - one  # what grows with the batch (the position embeddings do not)
+    return max(1, (budget - (one - per_window)) // per_window)

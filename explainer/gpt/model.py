@@ -177,6 +177,12 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([-second, first], dim=-1)
 
 
+def apply_rope(x: torch.Tensor, rotation: Rotation) -> torch.Tensor:
+    """x [..., T, D] turned by each token's angles."""
+    cos, sin = rotation
+    return x * cos + rotate_half(x) * sin
+
+
 class Rotary(nn.Module):
     """Rotary position embedding (RoPE) in Hugging Face's rotate-half convention: number i of a head is paired with
     number i + D/2, and each pair turns by an angle proportional to the token's position."""
@@ -190,15 +196,9 @@ class Rotary(nn.Module):
         angles = torch.cat([angles, angles], dim=-1)  # [T, D]
         return angles.cos(), angles.sin()
 
-    @staticmethod
-    def apply(x: torch.Tensor, rotation: Rotation) -> torch.Tensor:
-        """x [..., T, D] turned by each token's angles."""
-        cos, sin = rotation
-        return x * cos + rotate_half(x) * sin
-
     def rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x [..., T, D] turned as at `positions` [T]."""
-        return self.apply(x, self(positions))
+        return apply_rope(x, self(positions))
 
 
 class CausalSelfAttention(nn.Module):
@@ -222,7 +222,7 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = map(self.split_heads, self.c_attn(x).split(self.widths, dim=2))  # [B, H, T, D], [B, K, T, D] × 2
         if rotation is not None:
-            q, k = Rotary.apply(q, rotation), Rotary.apply(k, rotation)
+            q, k = apply_rope(q, rotation), apply_rope(k, rotation)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, K, S, D]
         S = k.shape[2]
