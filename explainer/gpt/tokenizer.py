@@ -117,9 +117,9 @@ class BPETokenizer:
         for i in ids:
             text = self.tokenizer.decode([i], skip_special_tokens=False)
             piece = self.tokenizer.id_to_token(i) or ""
-            if piece.startswith(SPACE_MARK) and not text.startswith(" "):  # SentencePiece decoders drop a text's first space
-                text = " " + text
-            strings.append(text)
+            marks = len(piece) - len(piece.lstrip(SPACE_MARK))
+            spaces = len(text) - len(text.lstrip(" "))
+            strings.append(" " * (marks - spaces) + text)  # SentencePiece decoders drop a text's first space
         return strings
 
     def to_dict(self) -> dict:
