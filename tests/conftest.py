@@ -39,16 +39,22 @@ __all__ = ["ANIMATIONS_DIR", "NOTEBOOKS_DIR", "load_rgb", "color_mask", "count_r
 
 
 @pytest.fixture(scope="session")
-def random_gpt2(tmp_path_factory) -> Path:
+def shakespeare_bpe():
+    """A byte-level BPE of 600 tokens trained on the start of the plays (GPT-2's kind of tokenizer, small)."""
+    from explainer.gpt import data
+    from explainer.gpt.tokenizer import BPETokenizer
+
+    return BPETokenizer.train(data.shakespeare_text()[:200_000], vocab_size=600)
+
+
+@pytest.fixture(scope="session")
+def random_gpt2(tmp_path_factory, shakespeare_bpe) -> Path:
     """A small random GPT-2 saved by `transformers` (save_pretrained, safetensors) with a tokenizer.json beside it."""
     transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
     import torch
 
-    from explainer.gpt import data
-    from explainer.gpt.tokenizer import BPETokenizer
-
     folder = tmp_path_factory.mktemp("gpt2")
-    bpe = BPETokenizer.train(data.shakespeare_text()[:200_000], vocab_size=600)
+    bpe = shakespeare_bpe
     torch.manual_seed(0)
     config = transformers.GPT2Config(vocab_size=bpe.vocab_size, n_positions=96, n_embd=64, n_layer=3, n_head=4,
                                      bos_token_id=0, eos_token_id=0, attn_implementation="eager")

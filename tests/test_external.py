@@ -5,8 +5,10 @@ import pickle
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from explainer.gpt import checkpoint, data, external
+from explainer.gpt.generate import generate_ids
 from explainer.gpt.model import GPT, GPTConfig
 
 transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
@@ -127,3 +129,105 @@ def test_clear_errors_for_folders_that_are_no_model(tmp_path, gpt2_folder, char_
     monkeypatch.setattr(external, "available_memory", lambda: 2**20)
     with pytest.raises(external.ExternalModelError, match="GiB to load"):
         checkpoint.load(gpt2_folder)
+
+
+# ---------- nanoGPT's own layouts, built from its config fields ----------
+
+def nanogpt_state(args: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights under the names and shapes of nanoGPT's model.py for its model_args (tied head, the causal-mask
+    buffer that nanoGPT keeps without flash attention, and LayerNorm and Linear biases only when bias=True)."""
+    generator = torch.Generator().manual_seed(seed)
+    C, V, T = args["n_embd"], args["vocab_size"], args["block_size"]
+    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (T, C), "transformer.ln_f.weight": (C,)}
+    biases = {"transformer.ln_f.bias": (C,)}
+    for layer in range(args["n_layer"]):
+        h = f"transformer.h.{layer}."
+        shapes |= {h + "ln_1.weight": (C,), h + "attn.c_attn.weight": (3 * C, C), h + "attn.c_proj.weight": (C, C),
+                   h + "ln_2.weight": (C,), h + "mlp.c_fc.weight": (4 * C, C), h + "mlp.c_proj.weight": (C, 4 * C)}
+        biases |= {h + "ln_1.bias": (C,), h + "attn.c_attn.bias": (3 * C,), h + "attn.c_proj.bias": (C,),
+                   h + "ln_2.bias": (C,), h + "mlp.c_fc.bias": (4 * C,), h + "mlp.c_proj.bias": (C,)}
+    if args["bias"]:
+        shapes |= biases
+    state = {name: torch.randn(shape, generator=generator) * 0.2 + (1.0 if ".ln_" in name and name.endswith(".weight") else 0.0)
+             for name, shape in shapes.items()}  # LayerNorm gains near 1
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    for layer in range(args["n_layer"]):
+        state[f"transformer.h.{layer}.attn.bias"] = torch.ones(T, T).tril().view(1, 1, T, T)
+    return state
+
+
+def nanogpt_reference(state: dict, args: dict, ids: list[int]) -> torch.Tensor:
+    """nanoGPT's forward pass written out with torch.nn.functional: logits [T, V]."""
+    C, H, T = args["n_embd"], args["n_head"], len(ids)
+    x = state["transformer.wte.weight"][ids] + state["transformer.wpe.weight"][:T]
+    for layer in range(args["n_layer"]):
+        p = lambda name: state.get(f"transformer.h.{layer}.{name}")  # noqa: E731
+        q, k, v = F.linear(F.layer_norm(x, (C,), p("ln_1.weight"), p("ln_1.bias")), p("attn.c_attn.weight"), p("attn.c_attn.bias")).split(C, -1)
+        q, k, v = (t.view(T, H, C // H).transpose(0, 1) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(0, 1).reshape(T, C)
+        x = x + F.linear(y, p("attn.c_proj.weight"), p("attn.c_proj.bias"))
+        hidden = F.gelu(F.linear(F.layer_norm(x, (C,), p("ln_2.weight"), p("ln_2.bias")), p("mlp.c_fc.weight"), p("mlp.c_fc.bias")))
+        x = x + F.linear(hidden, p("mlp.c_proj.weight"), p("mlp.c_proj.bias"))
+    x = F.layer_norm(x, (C,), state["transformer.ln_f.weight"], state.get("transformer.ln_f.bias"))
+    return x @ state["lm_head.weight"].T
+
+
+def save_nanogpt(path, args: dict, state: dict):
+    torch.save({"model": {"_orig_mod." + k: v for k, v in state.items()}, "model_args": args, "iter_num": 100,
+                "config": {"dataset": "test"}}, path)
+    return path
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_nanogpt_character_model_with_and_without_biases(tmp_path, bias):
+    chars = sorted(set(data.shakespeare_text()[:20_000]))
+    args = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, bias=bias, vocab_size=len(chars), dropout=0.0)
+    state = nanogpt_state(args)
+    path = save_nanogpt(tmp_path / "ckpt.pt", args, state)
+    with open(tmp_path / "meta.pkl", "wb") as file:
+        pickle.dump({"vocab_size": len(chars), "itos": dict(enumerate(chars)), "stoi": {c: i for i, c in enumerate(chars)}}, file)
+    lm = checkpoint.load(path)
+    ids = lm.encode("ROMEO:\nBut soft")
+    torch.testing.assert_close(lm.run_with_cache("ROMEO:\nBut soft")[1], nanogpt_reference(state, args, ids), atol=1e-5, rtol=0)
+    C, H, D = 32, 2, 16
+    layout, attn = lm.layout, "transformer.h.1.attn."
+    assert torch.equal(layout.W_Q[1][1], state[attn + "c_attn.weight"][D:2 * D].T)
+    assert torch.equal(layout.W_V[1][0], state[attn + "c_attn.weight"][2 * C:2 * C + D].T)
+    assert torch.equal(layout.W_O[1][1], state[attn + "c_proj.weight"][:, D:].T)
+    expected = {"b_Q": state[attn + "c_attn.bias"][:C].view(H, D) if bias else torch.zeros(H, D),
+                "b_K": state[attn + "c_attn.bias"][C:2 * C].view(H, D) if bias else torch.zeros(H, D),
+                "b_O": state[attn + "c_proj.bias"] if bias else torch.zeros(C),
+                "b_in": state["transformer.h.1.mlp.c_fc.bias"] if bias else torch.zeros(4 * C),
+                "b_out": state["transformer.h.1.mlp.c_proj.bias"] if bias else torch.zeros(C)}
+    for name, value in expected.items():
+        assert torch.equal(getattr(layout, name)[1], value), name
+    norm = layout.norm_weights("attn", 1)
+    assert torch.equal(norm.bias, state["transformer.h.1.ln_1.bias"] if bias else torch.zeros(C))
+    assert ("no biases" in lm.summary()) == (not bias) and lm.padding == 0
+
+
+def test_nanogpt_bpe_model_with_a_padded_vocabulary(tmp_path, shakespeare_bpe):
+    tokenizer_folder = tmp_path / "tokenizer"
+    tokenizer_folder.mkdir()
+    shakespeare_bpe.tokenizer.save(str(tokenizer_folder / "tokenizer.json"))
+    real = shakespeare_bpe.vocab_size
+    padded = (real + 63) // 64 * 64  # as nanoGPT pads GPT-2's 50,257 to 50,304
+    args = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, bias=False, vocab_size=padded, dropout=0.0)
+    state = nanogpt_state(args)
+    # Padding rows that would win every draw were they not dropped: ±1000 along the first axes.
+    extra = padded - real
+    state["transformer.wte.weight"][real:] = 1000 * torch.cat([torch.eye(32), -torch.eye(32)])[:extra]
+    lm = checkpoint.load(save_nanogpt(tmp_path / "ckpt.pt", args, state), meta=tokenizer_folder)
+    assert lm.padding == extra > 0 and lm.vocab_size == real
+    assert f"padded to {padded:,}, so its {extra:,} extra logits are dropped" in lm.summary()
+    ids = lm.encode(PROMPT)
+    reference = nanogpt_reference(state, args, ids)
+    torch.testing.assert_close(lm.logits_after(ids), reference[-1, :real], atol=1e-4, rtol=1e-5)
+    tokens, logits, _ = lm.run_with_cache(PROMPT)
+    assert logits.shape == (len(ids), real)
+    undropped = generate_ids(lm.model, ids, 10, seed=0)[len(ids):]
+    assert all(token >= real for token in undropped)  # the control: without dropping, padding wins
+    steps = list(lm.stream(PROMPT, 10, seed=0))
+    assert all(step.token_id < real and step.probs.shape == (real,) for step in steps)
+    assert lm.generate(PROMPT, 10, seed=0) == lm.tokenizer.decode([step.token_id for step in steps])
+    assert len(lm.vocabulary()) == real

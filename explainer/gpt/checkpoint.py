@@ -15,7 +15,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from safetensors import SafetensorError
@@ -25,14 +25,16 @@ from explainer.errors import ExplainerError
 from explainer.files import FileVersion, atomic_path, file_version, parsed_json
 from explainer.gpt import external
 from explainer.gpt.generate import GenerationStep, generate_ids, stream
-from explainer.gpt.model import GPT, ActivationCache, GPTConfig
+from explainer.gpt.hooks import ActivationCache, NamesFilter
+from explainer.gpt.layout import Layout
+from explainer.gpt.model import GPT, GPTConfig
 from explainer.paths import DATA_DIR
 from explainer.gpt.tokenizer import TextTokenizer, tokenizer_from_dict
 
 FORMAT = "explainer-gpt/1"
 CONFIG_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SNAPSHOT_DIR = "config.json", "model.safetensors", "optimizer.safetensors", "snapshots"
 SHIPPED_CHECKPOINT = DATA_DIR / "shakespeare-bpe"
-TIED = "lm_head.weight"  # the same tensor as transformer.wte.weight: stored once
+TIED = "lm_head.weight"  # in a tied model the same tensor as transformer.wte.weight: stored once
 
 
 class CheckpointError(ExplainerError, ValueError):
@@ -40,7 +42,8 @@ class CheckpointError(ExplainerError, ValueError):
 
 
 def save_weights(model: GPT, path: Path, dtype: torch.dtype = torch.float32) -> None:
-    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items() if k != TIED}
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()
+             if k != TIED or not model.config.tied}
     with atomic_path(path) as temporary:
         save_file(state, str(temporary))
 
@@ -56,10 +59,11 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def load_weights(model: GPT, path: Path) -> None:
     state = {k: v.float() for k, v in read_tensors(path).items()}
-    state[TIED] = state.get("transformer.wte.weight")
+    if model.config.tied:
+        state[TIED] = state.get("transformer.wte.weight")
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:
         raise CheckpointError(f"{path} does not fit the model described in {CONFIG_FILE}: {str(error)[:300]}") from None
 
 
@@ -89,7 +93,8 @@ def read_config(folder: Path) -> dict:
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"no model at {folder}: it is none of our checkpoint folders ({CONFIG_FILE} is missing), a "
-                              f"nanoGPT ckpt.pt or a GPT-2 folder. Train one with `explainer train --out {folder}`")
+                              f"nanoGPT ckpt.pt or a Hugging Face folder (GPT-2, LLaMA, Qwen2, Mistral). Train one with "
+                              f"`explainer train --out {folder}`")
     try:
         data = parsed_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -101,7 +106,9 @@ def read_config(folder: Path) -> dict:
 
 @dataclass(eq=False)  # compared and hashed by identity, so results can be cached per model
 class LanguageModel:
-    """A trained GPT with its tokenizer and training record: text in, distributions and text out."""
+    """A GPT with its tokenizer and training record: text in, distributions and text out. Logits cover the
+    tokenizer's tokens only: a model whose vocabulary is padded past them (nanoGPT's 50,304 for GPT-2's 50,257)
+    has its extra `padding` rows dropped."""
 
     model: GPT
     tokenizer: TextTokenizer
@@ -129,12 +136,37 @@ class LanguageModel:
             self._digest = hashlib.sha256((self.path / WEIGHTS_FILE).read_bytes()).hexdigest()
         return self._digest
 
+    @property
+    def layout(self) -> Layout:
+        """Per-head weight views (W_Q[layer] [head, d_model, d_head], …) and the model's own norms, MLP nonlinearity,
+        positions and unembedding: see explainer.gpt.layout."""
+        return self.model.layout
+
+    @property
+    def vocab_size(self) -> int:
+        """The tokenizer's tokens: the length of every logit vector this class gives."""
+        return self.tokenizer.vocab_size
+
+    @property
+    def padding(self) -> int:
+        """The model's output rows past the tokenizer's vocabulary, dropped from every logit vector (0 if none)."""
+        return self.model.config.vocab_size - self.tokenizer.vocab_size
+
+    @property
+    def start(self) -> list[int]:
+        """The token the model expects before every text ([bos_id] for LLaMA and Mistral), or none."""
+        return [] if self.tokenizer.bos_id is None else [self.tokenizer.bos_id]
+
     def summary(self) -> str:
-        """One line: the model's size and training, for notebooks to print instead of typing numbers."""
+        """One line: the model's size, family and training, for notebooks to print instead of typing numbers."""
         c = self.model.config
         line = (f"{self.name}: {c.n_layer} layers × {c.n_head} heads, {c.n_embd} wide (heads of {c.head_size}), "
-                f"context {c.block_size} tokens, vocabulary {self.tokenizer.vocab_size:,} tokens, "
-                f"{self.model.num_parameters():,} weights")
+                f"context {c.block_size:,} tokens, vocabulary {self.vocab_size:,} tokens, "
+                f"{self.model.num_parameters():,} weights; {c.architecture()}")
+        if self.padding:
+            line += f"; the model's vocabulary is padded to {c.vocab_size:,}, so its {self.padding:,} extra logits are dropped"
+        for note in self.meta.get("notes", []):
+            line += f"; {note}"
         if self.meta.get("format") not in (None, FORMAT):
             line += f"; {self.meta['format']}"
         if self.meta.get("step"):
@@ -146,14 +178,28 @@ class LanguageModel:
         return line
 
     def encode(self, prompt: str) -> list[int]:
-        """Token ids of `prompt`, cropped to the context window with a warning that says so."""
-        if not isinstance(prompt, str) or not prompt:
-            raise ExplainerError("the prompt is empty: type at least one character")
+        """Token ids of `prompt` after the model's start token (if it has one), cropped to the context window with a
+        warning that says so (`fit` cuts a text to fit beforehand, with a note to show instead)."""
+        check_text(prompt)
         ids = self.tokenizer.encode(prompt)
-        if len(ids) > self.block_size:
-            warnings.warn(f"the prompt has {len(ids)} tokens; only its last {self.block_size} fit the context window", stacklevel=2)
-            ids = ids[-self.block_size:]
-        return ids
+        room = self.block_size - len(self.start)
+        if len(ids) > room:
+            warnings.warn(f"the prompt has {len(ids)} tokens; only its last {room} fit the context window", stacklevel=2)
+            ids = ids[-room:]
+        return self.start + ids
+
+    def fit(self, text: str) -> tuple[str, str]:
+        """`text` cut to its last tokens that fit the context window (starting at a word where it can), and a one-line
+        Markdown note that says so, or "" when the whole text fits."""
+        check_text(text)
+        room = self.block_size - len(self.start)
+        tokens = len(self.tokenizer.encode(text))
+        if tokens <= room:
+            return text, ""
+        cut = last_part_that_fits(text, lambda part: len(self.tokenizer.encode(part)) <= room)
+        kept = len(self.tokenizer.encode(cut))
+        return cut, (f"*The text has {tokens:,} tokens and this model's context holds {self.block_size:,}, "
+                     f"so only its last {kept:,} tokens are used.*")
 
     def tokens(self, ids: list[int]) -> list[str]:
         return self.tokenizer.token_strings(ids)
@@ -168,7 +214,7 @@ class LanguageModel:
     def logits_after(self, ids: list[int]) -> torch.Tensor:
         """Logits [V] for the token after the token ids `ids`."""
         self.model.eval()
-        return self.model(torch.tensor([ids], device=self.device))[0][0, -1].float().cpu()
+        return self.model(torch.tensor([ids], device=self.device))[0][0, -1, :self.vocab_size].float().cpu()
 
     def next_token_logits(self, prompt: str) -> torch.Tensor:
         """Logits [V] for the token after `prompt`."""
@@ -179,37 +225,62 @@ class LanguageModel:
         top = torch.topk(self.next_token_logits(prompt), k)
         return self.tokens(top.indices.tolist()), top.values
 
-    def run_with_cache(self, prompt: str) -> tuple[list[str], torch.Tensor, ActivationCache]:
-        """Tokens of the prompt, logits [T, V] and the activation cache (batch dimension kept)."""
+    def logits_from_residual(self, x: torch.Tensor) -> torch.Tensor:
+        """What the model would predict from a residual-stream vector x [..., C]: final norm, unembedding, logits
+        [..., V] for the tokenizer's tokens (the logit lens)."""
+        return self.layout.unembed(self.layout.final_norm(x))[..., :self.vocab_size]
+
+    def run_with_cache(self, prompt: str, names: NamesFilter = None) -> tuple[list[str], torch.Tensor, ActivationCache]:
+        """Tokens of the prompt, logits [T, V] and the activation cache (batch dimension kept), on the CPU.
+        `names` keeps only some of the cache (see GPT.run_with_cache)."""
         self.model.eval()
         ids = self.encode(prompt)
-        logits, cache = self.model.run_with_cache(torch.tensor([ids], device=self.device))
-        return self.tokens(ids), logits[0].cpu(), {k: v.cpu() for k, v in cache.items()}
+        logits, cache = self.model.run_with_cache(torch.tensor([ids], device=self.device), names)
+        return self.tokens(ids), logits[0, :, :self.vocab_size].cpu(), {k: v.cpu() for k, v in cache.items()}
 
     def generate(self, prompt: str, max_new_tokens: int = 200, **options) -> str:
         """The text that follows `prompt`. Options: temperature, top_k, top_p, seed, use_kv_cache."""
         ids = self.encode(prompt)
-        return self.tokenizer.decode(generate_ids(self.model, ids, max_new_tokens, **options)[len(ids):])
+        new = generate_ids(self.model, ids, max_new_tokens, vocab_size=self.vocab_size, **options)[len(ids):]
+        return self.tokenizer.decode(new)
 
     def stream(self, prompt: str, max_new_tokens: int = 20, **options) -> Iterator[GenerationStep]:
-        return stream(self.model, self.encode(prompt), max_new_tokens, **options)
+        return stream(self.model, self.encode(prompt), max_new_tokens, vocab_size=self.vocab_size, **options)
+
+
+def check_text(text: str) -> None:
+    if not isinstance(text, str) or not text:
+        raise ExplainerError("the prompt is empty: type at least one character")
+
+
+def last_part_that_fits(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest end of `text` that `fits`, moved on to the start of a word if that still leaves some text."""
+    low, high = 0, len(text)  # text[high:] fits; find the smallest such start
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(text[middle:]) else (middle + 1, high)
+    start = low
+    while 0 < start < len(text) and not text[start - 1].isspace():
+        start += 1
+    return text[start:] if start < len(text) else text[low:]
 
 
 def load(folder: str | Path | None = None, device: str | torch.device = "cpu", step: int | None = None,
          meta=None) -> LanguageModel:
     """Load a model: one of our checkpoint folders (None: the shipped Shakespeare model; `step` picks a snapshot),
     a nanoGPT ckpt.pt (`meta`: its meta.pkl, a tokenizer folder or the characters, if no meta.pkl lies beside it),
-    or a GPT-2 folder in Hugging Face's format."""
+    or a Hugging Face folder of GPT-2, LLaMA, Qwen2 or Mistral (config.json, safetensors weights, a tokenizer)."""
     folder = Path(folder or SHIPPED_CHECKPOINT)
     if not folder.exists():
-        raise CheckpointError(f"{folder} does not exist; give a checkpoint folder, a nanoGPT ckpt.pt or a GPT-2 folder")
-    if external.is_nanogpt(folder) or external.is_gpt2_folder(folder):
+        raise CheckpointError(f"{folder} does not exist; give a checkpoint folder, a nanoGPT ckpt.pt or a Hugging Face folder")
+    nanogpt = external.is_nanogpt(folder)
+    if nanogpt or external.hf_model_type(folder):
         if step is not None:
             raise CheckpointError(f"{folder} has no training snapshots; leave out step")
-        model, tokenizer, record = external.load_nanogpt(folder, meta) if external.is_nanogpt(folder) else external.load_gpt2(folder)
+        model, tokenizer, record = external.load_nanogpt(folder, meta) if nanogpt else external.load_hf(folder)
         return LanguageModel(model.to(device), tokenizer, record, folder)
     config = read_config(folder)
-    model = GPT(GPTConfig(**config["model"]), initialise=False)
+    model = GPT(GPTConfig.from_dict(config["model"]), initialise=False)
     if step is None or step == config.get("step"):
         load_weights(model, folder / WEIGHTS_FILE)
     else:

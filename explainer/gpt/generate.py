@@ -9,7 +9,8 @@ import torch
 
 from explainer.gpt import sampling
 from explainer.errors import SamplingError
-from explainer.gpt.model import GPT, ActivationCache, KVCache
+from explainer.gpt.hooks import ActivationCache, Recorder, act_name
+from explainer.gpt.model import GPT, KVCache
 
 
 @dataclass
@@ -17,13 +18,17 @@ class GenerationStep:
     """One generated token, the distribution it was drawn from, and what it attended to once fed back."""
 
     token_id: int
-    probs: torch.Tensor  # [V]: temperature / top-k / top-p already applied
+    probs: torch.Tensor  # [V] (the tokenizer's tokens): temperature / top-k / top-p already applied
     attention: torch.Tensor  # [layer, head, key]: the new token's attention over the window it sees
     window: list[int]  # the token ids that attention's keys refer to (ends with token_id)
 
 
 def attention_of_last_token(cache: ActivationCache, n_layer: int) -> torch.Tensor:
-    return torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, :, -1, :] for layer in range(n_layer)])
+    return torch.stack([cache[act_name("pattern", layer)][0, :, -1, :] for layer in range(n_layer)])
+
+
+def is_pattern(name: str) -> bool:
+    return name.endswith(".attn.hook_pattern")
 
 
 class Decoder:
@@ -37,16 +42,16 @@ class Decoder:
     def feed(self, ids: list[int], new: int | None) -> tuple[torch.Tensor, ActivationCache | None]:
         """Last-position logits after the sequence `ids`, of which only `new` (if given) was not fed yet."""
         device = next(self.model.parameters()).device
-        cache: ActivationCache | None = {} if self.record else None
+        recorder = Recorder(is_pattern) if self.record else None
         incremental = self.use_kv_cache and new is not None and self.past is not None
         if incremental and self.past[0][0].shape[2] + 1 <= self.block_size:
             step = torch.tensor([[new]], device=device)
-            logits, self.past = self.model.forward_with_past(step, self.past, cache)
+            logits, self.past = self.model.forward_with_past(step, self.past, recorder)
         else:  # first call, cache off, or window full: recompute over the last block_size tokens
             window = torch.tensor([ids[-self.block_size:]], device=device)
-            logits, past = self.model.forward_with_past(window, None, cache)
+            logits, past = self.model.forward_with_past(window, None, recorder)
             self.past = past if self.use_kv_cache else None
-        return logits[0, -1], cache
+        return logits[0, -1], recorder.cache if recorder else None
 
 
 @torch.no_grad()
@@ -60,8 +65,10 @@ def stream(
     seed: int | None = None,
     use_kv_cache: bool = True,
     record_attention: bool = True,
+    vocab_size: int | None = None,
 ) -> Iterator[GenerationStep]:
-    """Yield each new token with its distribution and (if recorded) its attention to the tokens before it."""
+    """Yield each new token with its distribution and (if recorded) its attention to the tokens before it.
+    `vocab_size`: draw only from the first vocab_size tokens (a model whose vocabulary is padded past its tokenizer's)."""
     sampling.check_temperature(temperature)
     if not prompt_ids:
         raise SamplingError("the prompt is empty: give at least one token to continue from")
@@ -73,7 +80,7 @@ def stream(
     ids = list(prompt_ids)
     logits, _ = decoder.feed(ids, None)
     for _ in range(max_new_tokens):
-        probs = sampling.next_token_distribution(logits.float(), temperature, top_k, top_p)
+        probs = sampling.next_token_distribution(logits[:vocab_size].float(), temperature, top_k, top_p)
         token = int(torch.multinomial(probs, 1, generator=generator))
         ids.append(token)
         logits, cache = decoder.feed(ids, token)

@@ -1,7 +1,10 @@
-"""Two tokenizers: characters (nanoGPT's shakespeare-char) and byte-level BPE trained locally.
+"""Two tokenizers: characters (nanoGPT's shakespeare-char) and anything the `tokenizers` library reads (byte-level
+BPE trained locally or GPT-2's; the LLaMA family's tokenizer.json, SentencePiece-style ones included).
 
-Both turn text into a list of integer ids and back, show each token as a string, and serialise to a
-JSON-able dict that is stored inside the checkpoint.
+Both turn text into a list of integer ids and back, show each token as a string (with the space before a word
+written as a space: " the", also where SentencePiece writes "▁the"), and serialise to a JSON-able dict that is
+stored inside the checkpoint. `encode` gives the text's own tokens; a model that expects a beginning-of-text token
+first (LLaMA, Mistral) names it in `bos_id`, and LanguageModel.encode puts it in front.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class UnknownCharacterError(ExplainerError, ValueError):
 class TextTokenizer(Protocol):
     kind: str
     vocab_size: int
+    bos_id: int | None  # the token the model expects before every text, if any
 
     def encode(self, text: str) -> list[int]: ...
     def decode(self, ids: list[int]) -> str: ...
@@ -34,6 +38,7 @@ class CharTokenizer:
     """One token per character of the training text."""
 
     kind = "char"
+    bos_id = None
 
     def __init__(self, chars: list[str]):
         self.chars = list(chars)
@@ -67,14 +72,21 @@ class CharTokenizer:
         return {"kind": self.kind, "chars": self.chars}
 
 
+SPACE_MARK = "\u2581"  # "▁": SentencePiece's mark for the space before a word
+
+
 class BPETokenizer:
-    """Byte-level BPE (GPT-2 style): any UTF-8 text encodes, so there is no unknown token."""
+    """A `tokenizers` tokenizer: byte-level BPE (GPT-2 style, where any UTF-8 text encodes, so there is no unknown
+    token) or the LLaMA family's."""
 
     kind = "bpe"
 
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.vocab_size = tokenizer.get_vocab_size()
+        self.bos_id = added_first_token(tokenizer)
+        pre = tokenizer.pre_tokenizer  # byte-level splitting never joins two lines: long texts encode line by line
+        self.lines_apart = tokenizer.normalizer is None and isinstance(pre, pre_tokenizers.ByteLevel) and pre.use_regex
 
     @classmethod
     def train(cls, text: str, vocab_size: int = 2048) -> BPETokenizer:
@@ -88,21 +100,39 @@ class BPETokenizer:
         return cls(tokenizer)
 
     def encode(self, text: str) -> list[int]:
-        if len(text) < 100_000:
-            return self.tokenizer.encode(text).ids
+        """The text's tokens, without the special tokens a tokenizer may add around it."""
+        if len(text) < 100_000 or not self.lines_apart:
+            return self.tokenizer.encode(text, add_special_tokens=False).ids
         # Long texts: encode line by line in parallel. Byte-level pre-tokenization never merges across a
         # newline, so the ids are the same as encoding the whole text at once.
-        encodings = self.tokenizer.encode_batch(text.splitlines(keepends=True))
+        encodings = self.tokenizer.encode_batch(text.splitlines(keepends=True), add_special_tokens=False)
         return [i for encoding in encodings for i in encoding.ids]
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(list(ids))
 
     def token_strings(self, ids: list[int]) -> list[str]:
-        return [self.tokenizer.decode([i]) for i in ids]
+        """Each token as text: special tokens by name ("<s>"), the space before a word as a space (" the")."""
+        strings = []
+        for i in ids:
+            text = self.tokenizer.decode([i], skip_special_tokens=False)
+            piece = self.tokenizer.id_to_token(i) or ""
+            marks = len(piece) - len(piece.lstrip(SPACE_MARK))
+            spaces = len(text) - len(text.lstrip(" "))
+            strings.append(" " * (marks - spaces) + text)  # SentencePiece decoders drop a text's first space
+        return strings
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "tokenizer": json.loads(self.tokenizer.to_str())}
+
+
+def added_first_token(tokenizer: Tokenizer) -> int | None:
+    """The special token the tokenizer's post-processor puts before every text (LLaMA's "<s>"), or None."""
+    plain = tokenizer.encode("a", add_special_tokens=False).ids
+    full = tokenizer.encode("a")
+    if len(full.ids) > len(plain) and full.special_tokens_mask[0] and full.ids[1:1 + len(plain)] == plain:
+        return full.ids[0]
+    return None
 
 
 def train_tokenizer(kind: str, text: str, vocab_size: int = 2048) -> TextTokenizer:
