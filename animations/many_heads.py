@@ -26,7 +26,7 @@ def layer_data(lm, options: dict) -> tuple[heads.LayerHeads, int, str]:
 def costs_data(lm) -> list[dict]:
     """For each context length: attention cells and one layer's attention and MLP FLOPs, for our model."""
     c = lm.model.config
-    return [{"n": n, "cells": n * n, **{k: v for k, v in vars(scale.layer_cost(n, c.n_embd, c.n_head, c.head_size, 4 * c.n_embd)).items()}}
+    return [{"n": n, "cells": n * n, **{k: v for k, v in vars(scale.layer_cost(n, c.n_embd, c.n_head, c.head_size, c.hidden)).items()}}
             for n in CONTEXTS]
 
 
@@ -104,7 +104,7 @@ class ManyHeads(Chapter):
                 self.play(ReplacementTransform(shown, square), ReplacementTransform(readout, text), run_time=1.2)
             shown, readout = square, text
             self.hold(f"n = {cost['n']}", 1.2, **cost)
-        crossover = scale.crossover_context(c.n_embd, c.n_head, c.head_size, 4 * c.n_embd)
+        crossover = scale.crossover_context(c.n_embd, c.n_head, c.head_size, c.hidden)
         self.caption(f"The MLP's cost grows only as n: with our model's sizes attention would overtake it from n = "
                      f"{crossover:,} (its context stops at {c.block_size}). Very long contexts need variations on attention.")
         self.pause(2)

@@ -29,7 +29,7 @@ def sweep_data(lm, prompt: str) -> tuple[list[str], dict[float, list[float]]]:
     for t in SWEEP:
         _, heights, rest = sampling.top_with_rest(logits, t, TOP)
         probs[t] = heights + [rest]
-    return [display_token(t) for t in lm.tokens(shown)] + [f"{lm.tokenizer.vocab_size - TOP:,} others"], probs
+    return [display_token(t) for t in lm.tokens(shown)] + [f"{lm.vocab_size - TOP:,} others"], probs
 
 
 def labels(step: sampling.SamplingStep) -> list[str]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 from functools import lru_cache
 
 import torch
 
 from explainer import sampling
 from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.hooks import act_name
 from explainer.errors import ExplainerError
 from explainer.verdict import Verdict
 
@@ -85,15 +87,11 @@ def cached_run(lm: LanguageModel, prompt: str):
 
 @lru_cache(maxsize=64)
 def head_weights(lm: LanguageModel, layer: int, head: int) -> HeadWeights:
+    """One head's matrices from the model's layout (keys and values of a grouped-query model: the shared head's)."""
     check_layer_head(lm, layer, head)
-    attn = lm.model.transformer.h[layer].attn
-    C, d = lm.model.config.n_embd, lm.model.config.head_size
-    weight, bias = attn.c_attn.weight.detach().cpu(), attn.c_attn.bias.detach().cpu()  # [3C, C], [3C]
-    rows = [slice(part * C + head * d, part * C + (head + 1) * d) for part in range(3)]
-    W_Q, W_K, W_V = (weight[r].T for r in rows)
-    b_Q, b_K, b_V = (bias[r] for r in rows)
-    W_O = attn.c_proj.weight.detach().cpu()[:, head * d:(head + 1) * d].T
-    return HeadWeights(W_Q, W_K, W_V, b_Q, b_K, b_V, W_O)
+    layout = lm.layout
+    return HeadWeights(*(view[layer][head].cpu() for view in (layout.W_Q, layout.W_K, layout.W_V, layout.b_Q, layout.b_K,
+                                                                  layout.b_V, layout.W_O)))
 
 
 def check_layer_head(lm: LanguageModel, layer: int, head: int) -> None:
@@ -112,7 +110,7 @@ class AttentionSteps:
     ids: list[int]
     residual: torch.Tensor  # e: the residual stream entering the block [n, C]
     x: torch.Tensor  # LayerNorm(e), what the head reads [n, C]
-    q: torch.Tensor  # [n, d]
+    q: torch.Tensor  # [n, d], turned by the positions in a model with rotary positions
     k: torch.Tensor
     v: torch.Tensor
     scores: torch.Tensor  # QKᵀ [n, n]
@@ -124,10 +122,12 @@ class AttentionSteps:
 
 
 def head_steps(tokens: list[str], ids: list[int], residual: torch.Tensor, x: torch.Tensor, weights: HeadWeights,
-               temperature: float = 1.0, scale: bool = True, mask: str = "minus_inf") -> AttentionSteps:
-    """One head, every step: x [n, C] is what the head reads (the normalised residual e [n, C]); the same for a trained
-    head and a designed one."""
+               temperature: float = 1.0, scale: bool = True, mask: str = "minus_inf",
+               rotate: Callable[[torch.Tensor], torch.Tensor] = lambda qk: qk) -> AttentionSteps:
+    """One head, every step: x [n, C] is what the head reads (the normalised residual e [n, C]); `rotate` turns queries
+    and keys by their positions in a model with rotary positions. The same for a trained head and a designed one."""
     q, k, v = (project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
+    q, k = rotate(q), rotate(k)
     scores = score_grid(q, k)
     scaled = scale_scores(scores, q.shape[-1]) if scale else scores
     pattern = masked_softmax(scaled, mask, temperature)
@@ -143,10 +143,10 @@ def attention_steps(
     """Recompute one head of the trained model step by step from the residual stream in its cache."""
     weights = head_weights(lm, layer, head)
     tokens, _, cache = cached_run(lm, prompt)
-    residual = cache[f"blocks.{layer}.hook_resid_pre"][0]
-    with torch.no_grad():
-        x = lm.model.transformer.h[layer].ln_1(residual.to(lm.device)).cpu()
-    return head_steps(tokens, lm.encode(prompt), residual, x, weights, temperature, scale, mask)
+    residual = cache[act_name("resid_pre", layer)][0]
+    positions = torch.arange(len(tokens))
+    return head_steps(tokens, lm.encode(prompt), residual, lm.layout.attn_norm(layer, residual), weights, temperature, scale,
+                      mask, lambda qk: lm.layout.rotate(qk, positions))
 
 
 def score_spread(steps: AttentionSteps) -> tuple[float, float]:
@@ -243,10 +243,10 @@ def uniform_previous_token_weight(n: int) -> float:
 
 def prompt_attention(lm: LanguageModel, prompt: str) -> PromptAttention:
     """All layers' and heads' attention for `prompt` (cropped to the context window with a warning)."""
-    tokens, _, cache = lm.run_with_cache(prompt)
+    tokens, _, cache = lm.run_with_cache(prompt, names=lambda name: name.endswith(("hook_attn_scores", "hook_pattern")))
     layers = range(lm.model.config.n_layer)
-    scores = torch.stack([cache[f"blocks.{l}.attn.hook_attn_scores"][0] for l in layers])
-    patterns = torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][0] for l in layers])
+    scores = torch.stack([cache[act_name("attn_scores", l)][0] for l in layers])
+    patterns = torch.stack([cache[act_name("pattern", l)][0] for l in layers])
     return PromptAttention(tokens, scores, patterns)
 
 
@@ -265,7 +265,7 @@ class CausalityCheck:
 def causality_check(lm: LanguageModel, prompt: str) -> CausalityCheck:
     """Change the prompt's last token and measure how the logits change at earlier positions (0: the mask holds)."""
     ids = lm.encode(prompt)
-    changed = ids[:-1] + [(ids[-1] + 1) % lm.tokenizer.vocab_size]
+    changed = ids[:-1] + [(ids[-1] + 1) % lm.vocab_size]
     with torch.no_grad():
         a, _ = lm.model(torch.tensor([ids], device=lm.device))
         b, _ = lm.model(torch.tensor([changed], device=lm.device))

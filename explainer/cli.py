@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--prompt", help="the text the chapter follows (where it follows one)")
     render.add_argument("--layer", type=int, help="the layer it shows (attention chapters)")
     render.add_argument("--head", type=int, help="the head it shows (attention chapters)")
-    render.add_argument("--model", help="a checkpoint folder, nanoGPT ckpt.pt or GPT-2 folder (default: the shipped model)")
+    render.add_argument("--model", help="a checkpoint folder, nanoGPT ckpt.pt, or a GPT-2, LLaMA, Qwen2 or Mistral folder "
+                        "(Hugging Face format; default: the shipped model)")
     render.add_argument("--quality", choices=["low", "medium", "high"], default="low")
     render.add_argument("--last-frame", action="store_true", help="write only the last frame as a PNG")
     render.add_argument("--fast", action="store_true", help="cut the pauses and render 5 frames per second (for tests)")
@@ -127,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="print a continuation of a prompt from a checkpoint")
     sample.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT),
-                        help="our checkpoint folder, a nanoGPT ckpt.pt, or a GPT-2 folder (Hugging Face format)")
+                        help="our checkpoint folder, a nanoGPT ckpt.pt, or a GPT-2, LLaMA, Qwen2 or Mistral folder "
+                             "(Hugging Face format)")
     sample.add_argument("--meta", help="for a nanoGPT checkpoint: its meta.pkl, or a folder with GPT-2 tokenizer files "
                                        "(default: a meta.pkl beside the checkpoint)")
     sample.add_argument("--prompt", default="ROMEO:\n")

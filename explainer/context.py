@@ -65,7 +65,7 @@ def word_in_contexts(lm: LanguageModel, word: str, senses: dict[str, list[str]])
         position = word_position(lm, line, word)
         flow = residual.stream(lm, line)
         token_id = lm.encode(line)[position]
-        embedding = lm.model.transformer.wte.weight.detach().cpu()[token_id]
+        embedding = lm.layout.W_E[token_id].cpu()
         positions.append(position)
         columns.append(torch.cat([embedding[None], flow.vectors[:, position]]))
         stages = ["token embedding"] + flow.stages

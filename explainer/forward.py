@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from explainer.gpt import data
 from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.hooks import act_name
 from explainer.gpt.tokenizer import CharTokenizer
 from explainer.style import display_token
 from explainer.verdict import Verdict
@@ -28,15 +29,14 @@ class LensRow:
 def decode(lm: LanguageModel, vector: torch.Tensor, top: int = 5) -> TopTokens:
     """The logit lens on one residual vector [C]: the final LayerNorm, the unembedding, softmax; the top tokens, the
     under-trained ones left out (see explainer.vocabulary)."""
-    with torch.no_grad():
-        probs = torch.softmax(lm.model.lm_head(lm.model.transformer.ln_f(vector.to(lm.device))).float(), -1).cpu()
+    probs = torch.softmax(lm.logits_from_residual(vector).float(), -1).cpu()
     return top_tokens(lm, probs, top)
 
 
 def nearest_tokens(lm: LanguageModel, vector: torch.Tensor, top: int = 5) -> TopTokens:
     """The tokens whose embeddings point most nearly the same way as `vector` [C] (cosine similarity), the
     under-trained ones left out."""
-    embeddings = lm.model.transformer.wte.weight.detach().cpu()
+    embeddings = lm.layout.W_E.cpu()[:lm.vocab_size]
     return top_tokens(lm, torch.nn.functional.cosine_similarity(embeddings, vector.cpu()[None, :], dim=1), top)
 
 
@@ -53,9 +53,11 @@ def split_words(lm: LanguageModel, text: str) -> tuple[list[str], dict[str, list
 
 def logit_lens(lm: LanguageModel, prompt: str, top: int = 5) -> list[LensRow]:
     """Decode the last token's residual stream after each stage through the final LayerNorm and the unembedding."""
-    _, _, cache = lm.run_with_cache(prompt)
-    stages = [("embedding + position", cache["blocks.0.hook_resid_pre"])]
-    stages += [(f"after block {l}", cache[f"blocks.{l}.hook_resid_post"]) for l in range(lm.model.config.n_layer)]
+    layers = range(lm.model.config.n_layer)
+    names = [act_name("resid_pre", 0)] + [act_name("resid_post", l) for l in layers]
+    _, _, cache = lm.run_with_cache(prompt, names)
+    stages = [("embedding" + (" + position" if lm.layout.W_pos is not None else ""), cache[names[0]])]
+    stages += [(f"after block {l}", cache[act_name("resid_post", l)]) for l in layers]
     rows = []
     for name, residual in stages:
         found = decode(lm, residual[0, -1], top)
@@ -80,12 +82,12 @@ def lens_start(lm: LanguageModel, prompt: str, sample: int = 1000, seed: int = 0
     drawn at random decode to themselves when put at the same position."""
     ids = lm.encode(prompt)
     position = len(ids) - 1
-    W_E = lm.model.transformer.wte.weight.detach()
-    place = lm.model.transformer.wpe.weight.detach()[position]
-    vocabulary = lm.tokenizer.vocab_size
+    W_E, W_pos = lm.layout.W_E, lm.layout.W_pos
+    place = W_pos[position] if W_pos is not None else 0  # rotary positions enter in attention, not in the stream
+    vocabulary = lm.vocab_size
 
     def logits(token_ids: torch.Tensor) -> torch.Tensor:  # [n, V]
-        return lm.model.lm_head(lm.model.transformer.ln_f(W_E[token_ids] + place)).float()[:, :vocabulary]
+        return lm.logits_from_residual(W_E[token_ids.to(W_E.device)] + place).float().cpu()
 
     own = logits(torch.tensor([ids[-1]]))[0]
     drawn = torch.randperm(vocabulary, generator=torch.Generator().manual_seed(seed))[:sample]
@@ -112,7 +114,7 @@ def token_losses(lm: LanguageModel, text: str) -> tuple[list[str], torch.Tensor]
     lm.model.eval()
     with torch.no_grad():
         logits, _ = lm.model(torch.tensor([ids], device=lm.device))
-    losses = F.cross_entropy(logits[0, :-1].float(), torch.tensor(ids[1:], device=lm.device), reduction="none")
+    losses = F.cross_entropy(logits[0, :-1, :lm.vocab_size].float(), torch.tensor(ids[1:], device=lm.device), reduction="none")
     return lm.tokens(ids), losses.cpu()
 
 
@@ -129,4 +131,4 @@ class TokenComparison:
 def tokens_vs_characters(lm: LanguageModel, text: str) -> TokenComparison:
     chars = CharTokenizer.train(data.shakespeare_text())
     return TokenComparison(lm.tokens(lm.tokenizer.encode(text)), chars.token_strings(chars.encode(text)),
-                           lm.tokenizer.vocab_size, chars.vocab_size)
+                           lm.vocab_size, chars.vocab_size)

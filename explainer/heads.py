@@ -29,8 +29,9 @@ import torch
 
 from explainer.errors import ExplainerError
 from explainer.files import read_json, write_json
-from explainer.gpt import data
+from explainer.gpt import budget, data
 from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.hooks import act_name
 from explainer.paths import DATA_DIR
 from explainer.verdict import Verdict, times
 
@@ -48,6 +49,7 @@ MODIFIER, AFTER_ADJECTIVE, BEFORE_NOUN, DETERMINER, ANY = (
     "adjective → its noun", "adjective → another word", "another word → noun", "determiner → noun", "any token → the one before")
 KINDS = (MODIFIER, AFTER_ADJECTIVE, BEFORE_NOUN, DETERMINER, ANY)
 PAIRS_PER_KIND = 400  # pairs measured per kind (drawn with a seed when the text has more)
+MIN_PAIRS = 20  # fewer than this a kind says nothing: a model too slow for it is not scored
 MEASURE_WINDOW = 64  # tokens of text each pair is read in, whatever the model's context: memory stays bounded
 SELECTIVE = 1.5  # "singles out": at least this many times the controls' weight
 FOCUSED = 3.0  # ... and at least this many times what uniform attention would give
@@ -141,15 +143,11 @@ def random_windows(lm: LanguageModel, text: str, count: int, seed: int = 0) -> l
     return [ids[s:s + size] for s in torch.randint(0, len(ids) - size, (count,), generator=generator).tolist()]
 
 
-def last_token_attention(lm: LanguageModel, windows: list[list[int]], batch_size: int = 32) -> torch.Tensor:
+def last_token_attention(lm: LanguageModel, windows: list[list[int]]) -> torch.Tensor:
     """Attention of each window's last token: [windows, layer, head, key]."""
-    rows = []
-    lm.model.eval()
-    for start in range(0, len(windows), batch_size):
-        batch = torch.tensor(windows[start:start + batch_size], device=lm.device)
-        _, cache = lm.model.run_with_cache(batch)
-        rows.append(torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][:, :, -1, :] for l in range(lm.model.config.n_layer)], 1).cpu())
-    return torch.cat(rows)
+    layers = range(lm.model.config.n_layer)
+    patterns = [act_name("pattern", l) for l in layers]
+    return torch.cat([torch.stack([cache[name][:, :, -1, :] for name in patterns], 1) for cache in lm.scan(windows, patterns)])
 
 
 @dataclass
@@ -190,9 +188,14 @@ def score_heads(lm: LanguageModel, text: str, pairs: dict[str, list[Pair]], seed
     return HeadScores(weights, {kind: len(found) for kind, found in windows.items() if found}, 1 / measure_window(lm))
 
 
-def shipped_head_scores(lm: LanguageModel) -> HeadScores:
+def shipped_head_scores(lm: LanguageModel, cap: int = PAIRS_PER_KIND) -> HeadScores:
     """score_heads on the shipped pairs and the validation text."""
-    return score_heads(lm, data.train_val_split(data.shakespeare_text()).val, shipped_pairs())
+    return score_heads(lm, data.train_val_split(data.shakespeare_text()).val, shipped_pairs(), cap=cap)
+
+
+def affordable_pairs(lm: LanguageModel) -> int:
+    """Pairs a kind this model can be scored on while a notebook runs (all PAIRS_PER_KIND for a small model)."""
+    return budget.windows_for(lm.model, PAIRS_PER_KIND, measure_window(lm) * len(KINDS), least=MIN_PAIRS)
 
 
 def describe_head(scores: HeadScores, layer: int, head: int) -> Verdict:
@@ -217,8 +220,11 @@ def describe_head(scores: HeadScores, layer: int, head: int) -> Verdict:
                    f"Layer {layer}, head {head}: {numbers}. {finding}")
 
 
-def best_head_verdict(scores: HeadScores) -> Verdict:
+def best_head_verdict(scores: HeadScores | None, unmeasured: str = "") -> Verdict:
     """Does any head do the talk's job? The most selective head, described (see describe_head)."""
+    if scores is None:
+        return Verdict(False, "a noun reads its adjective more than anything else reads it",
+                       f"No head of this model could be scored: {unmeasured}")
     layer, head = scores.best()
     found = describe_head(scores, layer, head)
     counts = ", ".join(f"{n} {kind}" for kind, n in scores.pairs.items() if kind != ANY)
@@ -236,7 +242,8 @@ def previous_token_weights(lm: LanguageModel) -> tuple[torch.Tensor, int]:
     scores = running_example(lm).scores
     if scores is not None:
         return scores.weights[ANY], scores.pairs[ANY]
-    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, PAIRS_PER_KIND)
+    count = budget.windows_for(lm.model, PAIRS_PER_KIND, measure_window(lm), least=1)
+    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count)
     return last_token_attention(lm, windows)[..., -2].mean(0), len(windows)
 
 
@@ -268,7 +275,8 @@ class RunningExample:
     noun_position: int
     weight: float  # this head's attention from the noun to the adjective on this line
     lines: int  # labelled lines the line was chosen from (the one where the weight is largest)
-    scores: HeadScores | None  # None when the model's tokenizer splits the labelled words, so no head could be scored
+    scores: HeadScores | None  # None when no head could be scored (see `unmeasured`)
+    unmeasured: str = ""  # why no head could be scored, when scores is None
 
 
 def line_of(text: str, position: int) -> str:
@@ -310,16 +318,19 @@ def running_example(lm: LanguageModel) -> RunningExample:
             s = shipped["scores"]
             scores = HeadScores({k: torch.tensor(w) for k, w in s["weights"].items()}, s["pairs"], s["uniform"])
             return RunningExample(**shipped["example"], scores=scores)
-    return find_running_example(lm)
-
-
-def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExample:
-    """The most selective head (HeadScores.ranked), and the validation line (whole-word tokens, at most `max_tokens`)
-    on which that head's noun reads its adjective the most."""
     try:
-        scores = shipped_head_scores(lm)
-    except ExplainerError:
-        return fallback_example(lm)
+        return find_running_example(lm, cap=affordable_pairs(lm))
+    except budget.TooSlowError as error:
+        return fallback_example(lm, unmeasured=f"{error}.")
+
+
+def find_running_example(lm: LanguageModel, max_tokens: int = 14, cap: int = PAIRS_PER_KIND) -> RunningExample:
+    """The most selective head (HeadScores.ranked, on up to `cap` pairs a kind), and the validation line (whole-word
+    tokens, at most `max_tokens`) on which that head's noun reads its adjective the most."""
+    try:
+        scores = shipped_head_scores(lm, cap)
+    except ExplainerError as error:
+        return fallback_example(lm, unmeasured=f"{error}.")
     layer, head = scores.best()
     text = data.train_val_split(data.shakespeare_text()).val
     best, lines = None, 0
@@ -332,8 +343,8 @@ def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExam
         for noun in range(2, len(tokens)):  # the adjective not first: a first token is read as a resting place
             if tokens[noun - 1].strip() == pair.first and tokens[noun].strip() == pair.second:
                 lines += 1
-                _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device))
-                weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, noun, noun - 1])
+                _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device), act_name("pattern", layer))
+                weight = float(cache[act_name("pattern", layer)][0, head, noun, noun - 1])
                 if best is None or weight > best.weight:
                     best = RunningExample(line, layer, head, noun - 1, noun, weight, 0, scores)
     if best is None:
@@ -345,12 +356,14 @@ def find_running_example(lm: LanguageModel, max_tokens: int = 14) -> RunningExam
 FALLBACK_PROMPT = "Have patience, gentle friends, I must not read it;"
 
 
-def fallback_example(lm: LanguageModel, scores: HeadScores | None = None, layer: int = 0, head: int = 0) -> RunningExample:
-    """When no labelled line is made of this model's whole-word tokens: a fixed line and its last two tokens."""
+def fallback_example(lm: LanguageModel, scores: HeadScores | None = None, layer: int = 0, head: int = 0,
+                     unmeasured: str = "") -> RunningExample:
+    """When no labelled line is made of this model's whole-word tokens (or no head could be scored): a fixed line and
+    its last two tokens."""
     ids = lm.encode(FALLBACK_PROMPT)
-    _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device))
-    weight = float(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, len(ids) - 1, len(ids) - 2])
-    return RunningExample(FALLBACK_PROMPT, layer, head, len(ids) - 2, len(ids) - 1, weight, 1, scores)
+    _, cache = lm.model.run_with_cache(torch.tensor([ids], device=lm.device), act_name("pattern", layer))
+    weight = float(cache[act_name("pattern", layer)][0, head, len(ids) - 1, len(ids) - 2])
+    return RunningExample(FALLBACK_PROMPT, layer, head, len(ids) - 2, len(ids) - 1, weight, 1, scores, unmeasured)
 
 
 def example_line_text(example: RunningExample) -> str:
@@ -368,7 +381,7 @@ ARRIVED_SHARE = 0.01  # "arrived": the adjective is among this share of the voca
 def arrival_verdict(lm: LanguageModel, steps, noun: int, adjective: int) -> Verdict:
     """Did the adjective arrive in the noun's vector? The cosine of Δe with the adjective's embedding, set beside its
     cosine with every other token's embedding (the control): how many tokens Δe points toward more."""
-    embeddings = lm.model.transformer.wte.weight.detach().cpu()
+    embeddings = lm.layout.W_E.cpu()[:lm.vocab_size]
     cosines = torch.nn.functional.cosine_similarity(embeddings, steps.delta[noun][None, :], dim=1)  # [V]
     own = float(cosines[steps.ids[adjective]])
     ahead = int((cosines > own).sum())
@@ -413,13 +426,22 @@ def layer_heads(lm: LanguageModel, prompt: str, layer: int) -> LayerHeads:
 
     check_layer_head(lm, layer, 0)
     tokens, _, cache = cached_run(lm, prompt)
-    attn = lm.model.transformer.h[layer].attn
-    z = cache[f"blocks.{layer}.attn.hook_z"][0]  # [token, head, d]
-    W_O = attn.c_proj.weight.detach().cpu()  # [C, C]: columns grouped by head
-    d = lm.model.config.head_size
-    deltas = torch.stack([z[:, h] @ W_O[:, h * d:(h + 1) * d].T for h in range(z.shape[1])])
-    bias = attn.c_proj.bias.detach().cpu() if attn.c_proj.bias is not None else torch.zeros(W_O.shape[0])
-    return LayerHeads(tokens, layer, cache[f"blocks.{layer}.attn.hook_pattern"][0], deltas, bias, deltas.sum(0) + bias)
+    z = cache[act_name("z", layer)][0]  # [token, head, d]
+    W_O = lm.layout.W_O[layer].cpu()  # [head, d, C]
+    deltas = torch.einsum("thd,hdc->htc", z, W_O)  # [head, token, C]
+    bias = lm.layout.b_O[layer].cpu()
+    return LayerHeads(tokens, layer, cache[act_name("pattern", layer)][0], deltas, bias, deltas.sum(0) + bias)
+
+
+def sharing_note(lm: LanguageModel) -> str:
+    """Whether this model's query heads share keys and values (grouped-query attention), in one line (Markdown)."""
+    layout = lm.layout
+    if layout.group_size == 1:
+        return "Every head of this model has its own query, key and value matrices."
+    groups = "; ".join(f"heads {', '.join(map(str, layout.sharing(k)))}" for k in range(min(layout.n_kv_head, 3)))
+    return (f"This model's {layout.n_head} query heads share {layout.n_kv_head} key/value heads (grouped-query "
+            f"attention): {groups}{' …' if layout.n_kv_head > 3 else ''} each read the same keys and values, with queries "
+            "of their own, so their patterns can still differ.")
 
 
 DIFFERENT = 0.5  # heads "read different tokens" when two of them share less than this of their attention on average
@@ -466,4 +488,4 @@ def sum_check(lm: LanguageModel, prompt: str, layer: int) -> float:
     """The largest difference between Σ heads' Δe + bias and the layer's attention output in the model's cache."""
     found = layer_heads(lm, prompt, layer)
     _, _, cache = lm.run_with_cache(prompt)
-    return float((found.total - cache[f"blocks.{layer}.hook_attn_out"][0]).abs().max())
+    return float((found.total - cache[act_name("attn_out", layer)][0]).abs().max())

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 
 from explainer.errors import ExplainerError
 from explainer.files import read_json, write_json
-from explainer.gpt import data
+from explainer.gpt import budget, data
 from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.hooks import act_name
 from explainer.paths import DATA_DIR
 from explainer.verdict import Verdict
 from explainer.vocabulary import TopTokens, top_tokens
@@ -34,11 +35,11 @@ NEURONS_REMAKE = "explainer precompute neurons"
 
 
 def check_neuron(lm: LanguageModel, layer: int, neuron: int) -> None:
-    config = lm.model.config
-    if not 0 <= layer < config.n_layer:
-        raise ExplainerError(f"layer must be 0 … {config.n_layer - 1}, got {layer}")
-    if not 0 <= neuron < 4 * config.n_embd:
-        raise ExplainerError(f"neuron must be 0 … {4 * config.n_embd - 1}, got {neuron}")
+    layers, neurons = lm.layout.n_layer, lm.layout.d_mlp
+    if not 0 <= layer < layers:
+        raise ExplainerError(f"layer must be 0 … {layers - 1}, got {layer}")
+    if not 0 <= neuron < neurons:
+        raise ExplainerError(f"neuron must be 0 … {neurons - 1}, got {neuron}")
 
 
 @dataclass
@@ -49,9 +50,10 @@ class MLPPass:
     layer: int
     position: int
     before: torch.Tensor  # the residual vector entering the MLP [C]
-    read: torch.Tensor  # LayerNorm of it, what the MLP reads [C]
-    pre: torch.Tensor  # every neuron's input, W_in · read + b [4C]
-    post: torch.Tensor  # after the GELU [4C]
+    read: torch.Tensor  # its norm, what the MLP reads [C]
+    pre: torch.Tensor  # every neuron's input, W_in · read + b [M] (a gated MLP: the gate's, W_gate · read + b)
+    pre_linear: torch.Tensor | None  # a gated MLP's other input, W_in · read + b, that the gate multiplies [M]
+    post: torch.Tensor  # after the nonlinearity [M]
     added: torch.Tensor  # W_out · post + b: what the MLP adds to the vector [C]
 
 
@@ -61,51 +63,71 @@ def mlp_pass(lm: LanguageModel, prompt: str, layer: int, position: int = -1) -> 
     check_neuron(lm, layer, 0)
     tokens, _, cache = cached_run(lm, prompt)
     position = position % len(tokens)
-    before = cache[f"blocks.{layer}.hook_resid_mid"][0, position]
-    with torch.no_grad():
-        read = lm.model.transformer.h[layer].ln_2(before.to(lm.device)).cpu()
-    return MLPPass(tokens, layer, position, before, read, cache[f"blocks.{layer}.mlp.hook_pre"][0, position],
-                   cache[f"blocks.{layer}.mlp.hook_post"][0, position], cache[f"blocks.{layer}.hook_mlp_out"][0, position])
+    before = cache[act_name("resid_mid", layer)][0, position]
+    linear = cache.get(act_name("pre_linear", layer)) if lm.layout.gated else None
+    return MLPPass(tokens, layer, position, before, lm.layout.mlp_norm(layer, before), cache[act_name("pre", layer)][0, position],
+                   None if linear is None else linear[0, position], cache[act_name("post", layer)][0, position],
+                   cache[act_name("mlp_out", layer)][0, position])
+
+
+def describe(lm: LanguageModel) -> str:
+    """What this model's MLP computes, in one line (Markdown)."""
+    layout = lm.layout
+    if layout.gated:
+        return (f"This model's MLP is **gated** (SwiGLU, as in LLaMA): each of its {layout.d_mlp:,} neurons multiplies "
+                "two weighted sums of the vector, one passed through a SiLU (the gate, shown as the neuron's input) and "
+                "one not, then a third matrix maps them back down.")
+    return (f"This model's MLP: {layout.d_model} numbers up to {layout.d_mlp:,} neurons, each through the nonlinearity, "
+            f"and back down to {layout.d_model}.")
 
 
 def neuron_question(lm: LanguageModel, layer: int, neuron: int) -> torch.Tensor:
-    """The direction a neuron reads: its row of the MLP's first matrix [C] (the neuron's input is read · this + bias)."""
+    """The direction a neuron reads: its column of the MLP's first matrix [C] (the neuron's input is read · this + bias;
+    in a gated MLP the gate's column, whose input goes through the nonlinearity)."""
     check_neuron(lm, layer, neuron)
-    return lm.model.transformer.h[layer].mlp.c_fc.weight.detach().cpu()[neuron]
+    gate = lm.layout.W_gate[layer]
+    return (lm.layout.W_in[layer] if gate is None else gate)[:, neuron].cpu()
 
 
 def neuron_answer(lm: LanguageModel, layer: int, neuron: int) -> torch.Tensor:
     """The direction a neuron writes when it fires: its column of the MLP's second matrix [C]."""
     check_neuron(lm, layer, neuron)
-    return lm.model.transformer.h[layer].mlp.c_proj.weight.detach().cpu()[:, neuron]
+    return lm.layout.W_out[layer][neuron].cpu()
 
 
 def promoted_tokens(lm: LanguageModel, direction: torch.Tensor, top: int = 8) -> tuple[TopTokens, TopTokens]:
     """A direction read through the unembedding: the tokens whose logits it raises most and lowers most (its direct
     effect, leaving out the final LayerNorm's rescaling), the under-trained ones left out."""
-    logits = lm.model.lm_head.weight.detach().cpu() @ direction
+    logits = direction.to(lm.layout.W_U) @ lm.layout.W_U  # [V]
+    logits = logits.cpu()[:lm.vocab_size]
     return top_tokens(lm, logits, top), top_tokens(lm, -logits, top, logits)
 
 
 # ---------- the contexts that make a neuron fire ----------
 
+SCAN_WINDOW = 128  # tokens a window when scanning text for neurons (fewer if the model's context is shorter)
+LIVE_SCAN_TOKENS = 16_384  # a scan made while a notebook runs reads at most this many tokens of the validation text
+
+
 @torch.no_grad()
-def scan_neurons(lm: LanguageModel, ids: list[int], top: int = 5, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every neuron's `top` strongest activations over a token stream, read in consecutive block_size windows.
-    Returns (activations, token indices), each [layer, neuron, top]."""
-    T, L = lm.block_size, lm.model.config.n_layer
-    windows = torch.tensor(ids[: len(ids) // T * T]).view(-1, T)
-    best_values = torch.full((L, 4 * lm.model.config.n_embd, top), -torch.inf)
+def scan_neurons(lm: LanguageModel, ids: list[int], top: int = 5, window: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every neuron's `top` strongest activations over a token stream, read in consecutive windows of `window` tokens
+    (default: the context, at most SCAN_WINDOW). Returns (activations, token indices), each [layer, neuron, top]."""
+    T, L = window or min(lm.block_size, SCAN_WINDOW), lm.layout.n_layer
+    windows = torch.tensor(ids[: len(ids) // T * T]).view(-1, T).tolist()
+    best_values = torch.full((L, lm.layout.d_mlp, top), -torch.inf)
     best_index = torch.zeros_like(best_values, dtype=torch.long)
-    for start in range(0, len(windows), batch_size):
-        batch = windows[start:start + batch_size]
-        _, cache = lm.model.run_with_cache(batch.to(lm.device))
-        offsets = (start * T + torch.arange(batch.numel())).repeat(L, 1)  # [L, tokens]: index in the stream
-        post = torch.stack([cache[f"blocks.{l}.mlp.hook_post"].cpu().flatten(0, 1) for l in range(L)])  # [L, tokens, 4C]
-        values = torch.cat([best_values, post.transpose(1, 2)], dim=2)  # [L, 4C, top + tokens]
+    names = [act_name("post", l) for l in range(L)]
+    start = 0
+    for cache in lm.scan(windows, names):
+        count = cache[names[0]].shape[0]
+        offsets = (start * T + torch.arange(count * T)).repeat(L, 1)  # [L, tokens]: index in the stream
+        post = torch.stack([cache[name].flatten(0, 1) for name in names])  # [L, tokens, M]
+        values = torch.cat([best_values, post.transpose(1, 2)], dim=2)  # [L, M, top + tokens]
         index = torch.cat([best_index, offsets[:, None, :].expand(-1, post.shape[2], -1)], dim=2)
         best_values, order = torch.topk(values, top, dim=2)
         best_index = torch.gather(index, 2, order)
+        start += count
     return best_values, best_index
 
 
@@ -125,9 +147,9 @@ class NeuronScan:
     contexts: list  # [layer][neuron][top]: up to CONTEXT_BEFORE token ids before the firing token, and that token last
 
 
-def scan_validation_text(lm: LanguageModel, top: int = 5) -> NeuronScan:
-    """scan_neurons over the validation text (tens of seconds), with each firing's context."""
-    ids = validation_ids(lm)
+def scan_validation_text(lm: LanguageModel, top: int = 5, tokens: int | None = None) -> NeuronScan:
+    """scan_neurons over the validation text (or its first `tokens` tokens), with each firing's context."""
+    ids = validation_ids(lm)[:tokens]
     values, index = scan_neurons(lm, ids, top)
     contexts = [[[ids[max(0, i - CONTEXT_BEFORE):i + 1] for i in firings] for firings in layer] for layer in index.tolist()]
     return NeuronScan(values, index, contexts)
@@ -168,7 +190,8 @@ def neuron_scan(lm: LanguageModel) -> NeuronScan:
     shipped = read_json(NEURONS_FILE, NEURONS_REMAKE) if NEURONS_FILE.is_file() else {}
     if lm.digest is not None and shipped.get("weights_sha256") == lm.digest and "contexts" in shipped:
         return NeuronScan(torch.tensor(shipped["activations"]), torch.tensor(shipped["token_index"]), shipped["contexts"])
-    return scan_validation_text(lm)
+    window = min(lm.block_size, SCAN_WINDOW)
+    return scan_validation_text(lm, tokens=max(window, min(LIVE_SCAN_TOKENS, budget.affordable_tokens(lm.model))))
 
 
 def strongest_neuron(lm: LanguageModel, layer: int) -> int:
@@ -272,7 +295,7 @@ def lookup_windows(lm: LanguageModel, text: str, phrases: list[Phrase]) -> Looku
 def mean_ablated(lm: LanguageModel, part: str, layer: int, mean: torch.Tensor):
     """Within the block, `part` ('mlp' or 'attn') of `layer` adds its average output `mean` [C] at every position
     instead of its own: what is specific to this text is taken out, its usual contribution is kept."""
-    module = getattr(lm.model.transformer.h[layer], part)
+    module = getattr(lm.layout.block(layer), part)
     if part == "attn":
         replace = lambda m, i, out: (mean.to(out[0]).expand_as(out[0]), out[1])
     else:
@@ -301,18 +324,28 @@ class AblationResult:
         return math.exp(-self.lookup_nll)
 
 
+@dataclass(frozen=True)
+class NotMeasured:
+    """A measurement that could not be made for this model, and why."""
+
+    reason: str
+
+
 @torch.no_grad()
-def measure_lookups(lm: LanguageModel, seed: int = 0) -> AblationResult:
-    """Mean-ablate every MLP and every attention layer in turn; measure the lookups and the ordinary loss each time."""
+def measure_lookups(lm: LanguageModel, seed: int = 0, ordinary_windows: int = ORDINARY_WINDOWS,
+                    occurrences: int | None = None) -> AblationResult:
+    """Mean-ablate every MLP and every attention layer in turn; measure the lookups (the first `occurrences`, default
+    all) and the ordinary loss on `ordinary_windows` random windows each time."""
     split = data.train_val_split(data.shakespeare_text())
     lookups = lookup_windows(lm, split.val, set_phrases())
     if not lookups.windows:
         raise ExplainerError("none of the phrases' answers is one token for this model's tokenizer, so the lookups "
                              "cannot be measured here")
+    lookups = Lookups(lookups.windows[:occurrences], lookups.answers[:occurrences], lookups.phrases[:occurrences])
     size = len(lookups.windows[0])
     ids = lm.tokenizer.encode(split.val)
     generator = torch.Generator().manual_seed(seed)
-    starts = torch.randint(0, len(ids) - size - 1, (ORDINARY_WINDOWS,), generator=generator).tolist()
+    starts = torch.randint(0, len(ids) - size - 1, (ordinary_windows,), generator=generator).tolist()
     ordinary = torch.tensor([ids[s:s + size + 1] for s in starts], device=lm.device)
     windows = torch.tensor(lookups.windows, device=lm.device)
     answers = torch.tensor(lookups.answers, device=lm.device)
@@ -320,17 +353,22 @@ def measure_lookups(lm: LanguageModel, seed: int = 0) -> AblationResult:
 
     def measure() -> tuple[float, float]:
         logits, _ = lm.model(windows)
-        lookup = -F.log_softmax(logits[:, -1].float(), -1).gather(1, answers[:, None]).mean()
+        lookup = -F.log_softmax(logits[:, -1, :lm.vocab_size].float(), -1).gather(1, answers[:, None]).mean()
         logits, _ = lm.model(ordinary[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), ordinary[:, 1:].flatten())
+        loss = F.cross_entropy(logits[..., :lm.vocab_size].flatten(0, 1).float(), ordinary[:, 1:].flatten())
         return float(lookup), float(loss)
 
-    _, cache = lm.model.run_with_cache(ordinary[:, :-1])
+    outputs = [act_name(hook, l) for hook in ("mlp_out", "attn_out") for l in range(lm.layout.n_layer)]
+    sums = {name: 0 for name in outputs}
+    for cache in lm.scan(ordinary[:, :-1].tolist(), outputs):
+        for name in outputs:
+            sums[name] = sums[name] + cache[name].sum((0, 1))
+    means = {name: total / (len(ordinary) * size) for name, total in sums.items()}
     lookup_nll, ordinary_loss = measure()
     changes = {"mlp": ([], []), "attn": ([], [])}
     for part, hook in (("mlp", "mlp_out"), ("attn", "attn_out")):
         for layer in range(lm.model.config.n_layer):
-            mean = cache[f"blocks.{layer}.hook_{hook}"].mean((0, 1))
+            mean = means[act_name(hook, layer)]
             with mean_ablated(lm, part, layer, mean):
                 lookup, loss = measure()
             changes[part][0].append(lookup - lookup_nll)
@@ -352,24 +390,37 @@ def write_lookups() -> str:
     return str(LOOKUPS_FILE)
 
 
+MIN_LOOKUPS = 20  # fewer occurrences (or ordinary windows) than this say nothing
+
+
 @lru_cache(maxsize=4)
-def lookups(lm: LanguageModel) -> AblationResult:
-    """measure_lookups, read from LOOKUPS_FILE when it was measured on these exact weights, else measured now."""
+def lookups(lm: LanguageModel) -> AblationResult | NotMeasured:
+    """measure_lookups, read from LOOKUPS_FILE when it was measured on these exact weights, else measured now on as
+    many windows as the time budget allows (NotMeasured, saying why, when it allows too few or the tokenizer splits
+    every answer)."""
     if LOOKUPS_FILE.is_file() and lm.digest is not None:
         shipped = read_json(LOOKUPS_FILE, LOOKUPS_REMAKE)
         if shipped["weights_sha256"] == lm.digest:
             fields = {k: v for k, v in shipped.items() if k not in ("made_by", "weights_sha256")}
             return AblationResult(**{**fields, "phrases": [Phrase(**p) for p in fields["phrases"]]})
-    return measure_lookups(lm)
+    passes = 2 * lm.layout.n_layer + 1
+    size = min(lm.block_size, LOOKUP_WINDOW)
+    try:
+        windows = budget.windows_for(lm.model, ORDINARY_WINDOWS, size, passes, least=2 * MIN_LOOKUPS)
+        return measure_lookups(lm, ordinary_windows=windows // 2, occurrences=windows // 2)
+    except ExplainerError as error:
+        return NotMeasured(f"Not measured for this model: {error}.")
 
 
 PART_NAMES = {"mlp": "MLP", "attn": "attention"}
 
 
-def lookup_verdict(found: AblationResult) -> Verdict:
+def lookup_verdict(found: AblationResult | NotMeasured) -> Verdict:
     """Where the lookups live, as far as mean-ablation can tell: a part counts when ablating it costs the lookups at
     least SPECIFIC times what it costs ordinary text and at least MIN_EFFECT nats; a part whose ablation costs ordinary
     text BREAKS nats or more breaks the model, and says nothing about lookups."""
+    if isinstance(found, NotMeasured):
+        return Verdict(False, "the lookups live in the MLPs", found.reason)
     broken, specific = [], []
     for part in ("mlp", "attn"):
         for layer, (lookup, ordinary) in enumerate(zip(found.lookup_change[part], found.ordinary_change[part])):

@@ -62,9 +62,7 @@ def shift_errors(n_positions: int, d: int, offsets: list[int]) -> dict[int, floa
 def head_without_positions(lm: LanguageModel, ids: list[int], layer: int = 0, head: int = 0) -> torch.Tensor:
     """One head's output [n, d_head] on token embeddings alone: no position embeddings, no causal mask."""
     weights = attention.head_weights(lm, layer, head)
-    with torch.no_grad():
-        block = lm.model.transformer.h[layer]
-        x = block.ln_1(lm.model.transformer.wte(torch.tensor(ids, device=lm.device))).cpu()
+    x = lm.layout.attn_norm(layer, lm.layout.W_E[torch.tensor(ids, device=lm.layout.W_E.device)]).cpu()
     q, k, v = (attention.project(x, W, b) for W, b in ((weights.W_Q, weights.b_Q), (weights.W_K, weights.b_K), (weights.W_V, weights.b_V)))
     pattern = attention.masked_softmax(attention.scale_scores(attention.score_grid(q, k), q.shape[-1]), "none")
     return attention.weighted_values(pattern, v)
@@ -87,11 +85,32 @@ def permutation_check(lm: LanguageModel, prompt: str, layer: int = 0, head: int 
     return PermutationCheck(order.tolist(), difference, bool(torch.allclose(shuffled, plain[order], atol=1e-5)))
 
 
-def position_similarity(lm: LanguageModel) -> torch.Tensor:
-    """Cosine similarity between every pair of the model's learned position embeddings [block_size, block_size]."""
-    wpe = lm.model.transformer.wpe.weight.detach().cpu()
-    unit = wpe / wpe.norm(dim=1, keepdim=True)
+def position_similarity(lm: LanguageModel, positions: int = 128) -> torch.Tensor | None:
+    """Cosine similarity between every pair of the model's learned position embeddings (the first `positions` of
+    them) [n, n], or None for a model with rotary positions, which has no position table."""
+    W_pos = lm.layout.W_pos
+    if W_pos is None:
+        return None
+    table = W_pos[:positions].cpu()
+    unit = table / table.norm(dim=1, keepdim=True)
     return unit @ unit.T
+
+
+def model_rope_scores(lm: LanguageModel, offsets: list[int], layer: int = 0, head: int = 0, seed: int = 0) -> list[float]:
+    """With the model's own rotation (its θ), a random query and key of one head's size, the query `offset` positions
+    after the key: their dot product for each offset (the same wherever the pair sits)."""
+    q, k = random_query_key(lm.layout.d_head, seed)
+    rotate = lambda x, at: lm.layout.rotate(x[None], [at])[0]
+    return [float(rotate(q, offset) @ rotate(k, 0)) for offset in offsets]
+
+
+def describe(lm: LanguageModel) -> str:
+    """How this model gives its tokens positions, in one line (Markdown)."""
+    if lm.layout.W_pos is not None:
+        return (f"This model learns a position table: one vector of {lm.layout.d_model} numbers for each of its "
+                f"{lm.block_size:,} positions, added to the token's embedding.")
+    return ("This model has **no position table**: it rotates every query and key by its position (RoPE, "
+            f"θ = {lm.model.config.rope_theta:g}), so a score depends on how far apart two tokens are.")
 
 
 def random_query_key(d: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ import torch
 
 from explainer.errors import ExplainerError
 from explainer.gpt.checkpoint import LanguageModel
+from explainer.gpt.hooks import act_name
 
 
 @dataclass
@@ -38,12 +39,14 @@ class Stream:
 def stream(lm: LanguageModel, prompt: str) -> Stream:
     """The residual stream of `prompt` read from the model's cache: embedding + position, then each attention and
     MLP output added in turn."""
-    tokens, _, cache = lm.run_with_cache(prompt)
-    stages = ["embedding + position"]
-    added = [cache["blocks.0.hook_resid_pre"][0]]
-    for layer in range(lm.model.config.n_layer):
+    layers = range(lm.layout.n_layer)
+    names = [act_name("resid_pre", 0)] + [act_name(hook, l) for l in layers for hook in ("attn_out", "mlp_out")]
+    tokens, _, cache = lm.run_with_cache(prompt, names)
+    stages = ["embedding" + (" + position" if lm.layout.W_pos is not None else "")]
+    added = [cache[names[0]][0]]
+    for layer in layers:
         stages += [f"+ attention {layer}", f"+ MLP {layer}"]
-        added += [cache[f"blocks.{layer}.hook_attn_out"][0], cache[f"blocks.{layer}.hook_mlp_out"][0]]
+        added += [cache[act_name("attn_out", layer)][0], cache[act_name("mlp_out", layer)][0]]
     added = torch.stack(added)
     return Stream(tokens, stages, added.cumsum(0), added)
 
@@ -61,26 +64,37 @@ class LayerNormSteps:
     output: torch.Tensor  # normalised × γ + β
 
 
+NORM_PLACES = {"ln_1": "attn", "ln_2": "mlp", "ln_f": "final"}  # our names for the norms → the layout's
+
+
 def layer_norm_steps(lm: LanguageModel, x: torch.Tensor, layer: int, which: str = "ln_1") -> LayerNormSteps:
-    """One of the model's LayerNorms (ln_1 before attention, ln_2 before the MLP, or ln_f at the end) applied by hand."""
-    if which == "ln_f":
-        norm = lm.model.transformer.ln_f
-    elif which in ("ln_1", "ln_2") and 0 <= layer < lm.model.config.n_layer:
-        norm = getattr(lm.model.transformer.h[layer], which)
-    else:
-        raise ExplainerError(f"which must be ln_1, ln_2 (with a layer 0 … {lm.model.config.n_layer - 1}) or ln_f, got {which!r}, {layer}")
+    """One of the model's norms (ln_1 before attention, ln_2 before the MLP, or ln_f at the end) applied by hand: a
+    LayerNorm subtracts the mean and divides by the standard deviation; an RMSNorm (LLaMA) subtracts nothing and divides
+    by the root mean square (mean reported as 0)."""
+    if which not in NORM_PLACES or which != "ln_f" and not 0 <= layer < lm.layout.n_layer:
+        raise ExplainerError(f"which must be ln_1, ln_2 (with a layer 0 … {lm.layout.n_layer - 1}) or ln_f, got {which!r}, {layer}")
+    weights = lm.layout.norm_weights(NORM_PLACES[which], None if which == "ln_f" else layer)
     x = x.detach().cpu().double()
-    mean = x.mean()
-    std = torch.sqrt(x.var(unbiased=False) + norm.eps)
+    mean = x.mean() if weights.kind == "layernorm" else torch.zeros((), dtype=x.dtype)
+    std = torch.sqrt(((x - mean) ** 2).mean() + weights.eps)
     normalised = (x - mean) / std
-    gain = norm.weight.detach().cpu().double()
-    bias = norm.bias.detach().cpu().double() if norm.bias is not None else torch.zeros_like(gain)
+    gain, bias = weights.weight.cpu().double(), weights.bias.cpu().double()
     return LayerNormSteps(x, float(mean), float(std), normalised, gain, bias, normalised * gain + bias)
 
 
 def layer_norm_check(lm: LanguageModel, x: torch.Tensor, layer: int, which: str = "ln_1") -> float:
-    """The largest difference between layer_norm_steps' output and the model's own LayerNorm module."""
-    module = lm.model.transformer.ln_f if which == "ln_f" else getattr(lm.model.transformer.h[layer], which)
-    with torch.no_grad():
-        expected = module(x.to(lm.device)).cpu().double()
+    """The largest difference between layer_norm_steps' output and the model's own norm."""
+    place = NORM_PLACES.get(which)
+    norm = {"attn": lambda v: lm.layout.attn_norm(layer, v), "mlp": lambda v: lm.layout.mlp_norm(layer, v),
+            "final": lm.layout.final_norm}[place]
+    expected = norm(x.float()).double()
     return float((layer_norm_steps(lm, x, layer, which).output - expected).abs().max())
+
+
+def norm_kind(lm: LanguageModel) -> str:
+    """Which norm this model's blocks read through, in one line (Markdown)."""
+    if lm.layout.norm == "layernorm":
+        return "This model's blocks read the stream through **LayerNorm**, as below."
+    return ("This model's blocks read the stream through **RMSNorm** (LLaMA's): nothing is subtracted, the vector is "
+            "divided by the root mean square of its numbers, then multiplied by a learned gain; there is no bias. The "
+            "steps below show it (the mean column reads 0).")

@@ -29,6 +29,9 @@ class Shape:
     tied_embeddings: bool = False  # unembedding = embedding transposed (counted once)
     count_positions: bool = False  # learned position embeddings
     count_biases_and_norms: bool = False  # biases and LayerNorm gains/biases
+    kv_heads: int | None = None  # key/value heads, fewer than n_heads with grouped-query attention (None: n_heads)
+    gated_mlp: bool = False  # a third MLP matrix, the gate (LLaMA's SwiGLU)
+    biases_and_norms: int | None = None  # their exact count, when the GPT-2 formula does not apply
 
     def __post_init__(self):
         for field_name in ("d_model", "n_layers", "n_heads", "d_head", "vocab", "context", "d_mlp"):
@@ -45,33 +48,38 @@ GPT2_SMALL = Shape("GPT-2 small", d_model=768, n_layers=12, n_heads=12, d_head=6
 
 
 def shape_of(config: GPTConfig, name: str = "our model") -> Shape:
-    """Our GPT's shape, counting everything the module holds (so the tally equals sum(p.numel()))."""
-    return Shape(name, config.n_embd, config.n_layer, config.n_head, config.head_size, config.vocab_size,
-                 config.block_size, 4 * config.n_embd, tied_embeddings=True, count_positions=True,
-                 count_biases_and_norms=config.bias)
+    """A loaded model's shape, counting everything the module holds (so the tally equals sum(p.numel()))."""
+    shape = Shape(name, config.n_embd, config.n_layer, config.n_head, config.head_size, config.vocab_size,
+                  config.block_size, config.hidden, tied_embeddings=config.tied, count_positions=config.positions == "learned",
+                  kv_heads=config.kv_heads, gated_mlp=config.gated)
+    matrices = sum(tally(shape).values())
+    return replace(shape, count_biases_and_norms=True, biases_and_norms=config.parameter_count() - matrices)
 
 
 def tally(shape: Shape) -> dict[str, int]:
     """Weights by kind. Each head's key, query and value maps are d_model × d_head; 'output' is each head's
     d_head × d_model map back up, so value + output is the low-rank 'value down, then up' of the lecture."""
     d, L, H, k = shape.d_model, shape.n_layers, shape.n_heads, shape.d_head
+    kv = shape.kv_heads or H
     counts = {
         "embedding": shape.vocab * d,
         "query": L * H * d * k,
-        "key": L * H * d * k,
-        "value": L * H * d * k,
+        "key": L * kv * d * k,
+        "value": L * kv * d * k,
         "output": L * H * k * d,
         "MLP up": L * d * shape.d_mlp,
+        **({"MLP gate": L * d * shape.d_mlp} if shape.gated_mlp else {}),
         "MLP down": L * shape.d_mlp * d,
         "unembedding": 0 if shape.tied_embeddings else shape.vocab * d,
     }
     if shape.count_positions:
         counts["position embedding"] = shape.context * d
     if shape.count_biases_and_norms:
-        attention_biases = L * (3 * H * k + d)
+        attention_biases = L * ((H + 2 * kv) * k + d)
         mlp_biases = L * (shape.d_mlp + d)
         norms = (2 * L + 1) * 2 * d
-        counts["biases and LayerNorms"] = attention_biases + mlp_biases + norms
+        counts["biases and LayerNorms"] = (attention_biases + mlp_biases + norms if shape.biases_and_norms is None
+                                           else shape.biases_and_norms)
     return counts
 
 
@@ -82,7 +90,7 @@ def attention_share(shape: Shape) -> float:
 
 def mlp_share(shape: Shape) -> float:
     counts = tally(shape)
-    return (counts["MLP up"] + counts["MLP down"]) / sum(counts.values())
+    return sum(counts[k] for k in ("MLP up", "MLP gate", "MLP down") if k in counts) / sum(counts.values())
 
 
 def embedding_share(shape: Shape) -> float:
@@ -112,6 +120,16 @@ def layer_cost(n: int, d_model: int, n_heads: int, d_head: int, d_mlp: int) -> L
 def crossover_context(d_model: int, n_heads: int, d_head: int, d_mlp: int) -> int:
     """The context length from which the n² attention FLOPs exceed the MLP's."""
     return -(-(d_model * d_mlp) // (n_heads * d_head))
+
+
+def kv_sharing_text(shape: Shape) -> str:
+    """Whether this shape's query heads share keys and values, and what that does to its KV cache (Markdown)."""
+    heads, kv = shape.n_heads, shape.kv_heads or shape.n_heads
+    if kv == heads:
+        return f"**{shape.name}**: each of its {heads} heads keeps its own keys and values (multi-head attention)."
+    return (f"**{shape.name}**: its {heads} query heads share {kv} key/value head{'s' if kv > 1 else ''} "
+            f"({'grouped-query' if kv > 1 else 'multi-query'} attention), so its KV cache is {kv}/{heads} of what "
+            "multi-head attention would keep.")
 
 
 def kv_cache_bytes(shape: Shape, tokens: int, kv_heads: int | None = None, bytes_per_number: int = 2) -> int:

@@ -30,7 +30,7 @@ CONTROL_SAMPLE = 1000  # other tokens drawn for the control
 
 def count_tokens(lm: LanguageModel, text: str) -> torch.Tensor:
     """How often each token id occurs in `text` as this model's tokenizer splits it: [V]."""
-    return torch.bincount(torch.tensor(lm.tokenizer.encode(text)), minlength=lm.tokenizer.vocab_size)
+    return torch.bincount(torch.tensor(lm.tokenizer.encode(text)), minlength=lm.vocab_size)
 
 
 def training_text(lm: LanguageModel) -> str | None:
@@ -99,7 +99,7 @@ def undertrained(lm: LanguageModel, seed: int = 0) -> Undertrained | None:
     counts = training_counts(lm)
     if counts is None:
         return None
-    embeddings = lm.model.transformer.wte.weight.detach().cpu()[:len(counts)]
+    embeddings = lm.layout.W_E.cpu()[:len(counts)]
     rare = counts <= UNDERTRAINED_MAX_COUNT
     others = torch.nonzero(~rare)[:, 0]
     sample = others[torch.randperm(len(others), generator=torch.Generator().manual_seed(seed))[:CONTROL_SAMPLE]]
@@ -152,7 +152,7 @@ def meaningful_top(lm: LanguageModel, scores: torch.Tensor, k: int) -> tuple[tor
     """The indices of the k largest scores [V] among tokens that are not under-trained, and how many under-trained
     tokens ranked above the k-th kept one (left out)."""
     found = undertrained(lm)
-    scores = scores[:lm.tokenizer.vocab_size].float()
+    scores = scores[:lm.vocab_size].float()
     if found is None or not found.ids:
         return torch.topk(scores, k).indices, 0
     blocked = torch.zeros(len(scores), dtype=torch.bool)

@@ -119,7 +119,7 @@ def test_an_mlp_pass_equals_the_weights_applied_by_hand(lm):
 
 def test_the_neuron_scan_finds_each_neurons_strongest_activations(lm):
     ids = lm.tokenizer.encode(settings.ROMEO_TEXT * 8)[: 2 * lm.block_size]
-    values, index = mlp.scan_neurons(lm, ids, top=3, batch_size=1)
+    values, index = mlp.scan_neurons(lm, ids, top=3, window=lm.block_size)
     _, cache = lm.model.run_with_cache(torch.tensor(ids).view(2, lm.block_size))
     post = cache["blocks.1.mlp.hook_post"].flatten(0, 1)  # [tokens, 4C]
     best = torch.topk(post, 3, dim=0)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from explainer.gpt import checkpoint, data, external
 from explainer.gpt.generate import generate_ids
 from explainer.gpt.model import GPT, GPTConfig
+from models import nanogpt_state, save_nanogpt
 
 transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
@@ -133,29 +134,6 @@ def test_clear_errors_for_folders_that_are_no_model(tmp_path, gpt2_folder, char_
 
 # ---------- nanoGPT's own layouts, built from its config fields ----------
 
-def nanogpt_state(args: dict, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights under the names and shapes of nanoGPT's model.py for its model_args (tied head, the causal-mask
-    buffer that nanoGPT keeps without flash attention, and LayerNorm and Linear biases only when bias=True)."""
-    generator = torch.Generator().manual_seed(seed)
-    C, V, T = args["n_embd"], args["vocab_size"], args["block_size"]
-    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (T, C), "transformer.ln_f.weight": (C,)}
-    biases = {"transformer.ln_f.bias": (C,)}
-    for layer in range(args["n_layer"]):
-        h = f"transformer.h.{layer}."
-        shapes |= {h + "ln_1.weight": (C,), h + "attn.c_attn.weight": (3 * C, C), h + "attn.c_proj.weight": (C, C),
-                   h + "ln_2.weight": (C,), h + "mlp.c_fc.weight": (4 * C, C), h + "mlp.c_proj.weight": (C, 4 * C)}
-        biases |= {h + "ln_1.bias": (C,), h + "attn.c_attn.bias": (3 * C,), h + "attn.c_proj.bias": (C,),
-                   h + "ln_2.bias": (C,), h + "mlp.c_fc.bias": (4 * C,), h + "mlp.c_proj.bias": (C,)}
-    if args["bias"]:
-        shapes |= biases
-    state = {name: torch.randn(shape, generator=generator) * 0.2 + (1.0 if ".ln_" in name and name.endswith(".weight") else 0.0)
-             for name, shape in shapes.items()}  # LayerNorm gains near 1
-    state["lm_head.weight"] = state["transformer.wte.weight"]
-    for layer in range(args["n_layer"]):
-        state[f"transformer.h.{layer}.attn.bias"] = torch.ones(T, T).tril().view(1, 1, T, T)
-    return state
-
-
 def nanogpt_reference(state: dict, args: dict, ids: list[int]) -> torch.Tensor:
     """nanoGPT's forward pass written out with torch.nn.functional: logits [T, V]."""
     C, H, T = args["n_embd"], args["n_head"], len(ids)
@@ -170,12 +148,6 @@ def nanogpt_reference(state: dict, args: dict, ids: list[int]) -> torch.Tensor:
         x = x + F.linear(hidden, p("mlp.c_proj.weight"), p("mlp.c_proj.bias"))
     x = F.layer_norm(x, (C,), state["transformer.ln_f.weight"], state.get("transformer.ln_f.bias"))
     return x @ state["lm_head.weight"].T
-
-
-def save_nanogpt(path, args: dict, state: dict):
-    torch.save({"model": {"_orig_mod." + k: v for k, v in state.items()}, "model_args": args, "iter_num": 100,
-                "config": {"dataset": "test"}}, path)
-    return path
 
 
 @pytest.mark.parametrize("bias", [True, False])

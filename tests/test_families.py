@@ -12,50 +12,13 @@ from explainer.gpt import checkpoint, data, external, hooks, memory
 from explainer.gpt.generate import generate_ids, stream
 from explainer.gpt.hooks import act_name
 from explainer.gpt.model import GPT, GPTConfig, rope_frequencies
+from models import FAMILIES, LLAMA3, save_hf, sentencepiece_tokenizer
 
 transformers = pytest.importorskip("transformers")  # a test-only dependency (the dev extra installs it)
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
-LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-          "original_max_position_embeddings": 32}
-# name: (config class, model class, settings): LLaMA untied with LLaMA-3's RoPE scaling and a SentencePiece-style
-# tokenizer; Qwen2 tied, with q/k/v biases and a padded vocabulary; Mistral with a sliding window shorter than its context.
-FAMILIES = {
-    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(rope_parameters={"rope_theta": 10000.0, **LLAMA3})),
-    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(tie_word_embeddings=True, padding=24)),
-    "mistral": ("MistralConfig", "MistralForCausalLM", dict(sliding_window=48, num_key_value_heads=1)),
-}
-
-
 @pytest.fixture(scope="module")
 def sentencepiece() -> Tokenizer:
-    """A SentencePiece-style BPE ("▁the") that puts <s> before every text, as LLaMA's and Mistral's do."""
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
-    tokenizer.train_from_iterator(data.shakespeare_text()[:100_000].splitlines(keepends=True), trainer=trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tokenizer.token_to_id("<s>"))])
-    return tokenizer
-
-
-def save_hf(folder: Path, family: str, tokenizer: Tokenizer) -> Path:
-    """A random tiny model of the family saved by transformers, biases and norms made non-trivial."""
-    config_class, model_class, settings = FAMILIES[family]
-    settings = dict(settings)
-    padding = settings.pop("padding", 0)
-    config = getattr(transformers, config_class)(
-        vocab_size=tokenizer.get_vocab_size() + padding, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=settings.pop("num_key_value_heads", 2), max_position_embeddings=64,
-        initializer_range=0.1, **settings)
-    torch.manual_seed(0)
-    model = getattr(transformers, model_class)(config).eval()
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.endswith("bias") or "norm" in name:
-                parameter.add_(torch.randn_like(parameter) * 0.1)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save(str(folder / "tokenizer.json"))
-    return folder
+    return sentencepiece_tokenizer()
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,7 @@ class NeuronExplorer(Explorer):
         super().__init__()
         self.lm = lm
         self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
-        self.neuron = int_slider("neuron", 4 * lm.model.config.n_embd - 1, neuron)
+        self.neuron = int_slider("neuron", lm.layout.d_mlp - 1, neuron)
         self.neuron.continuous_update = False
         self.answer, self.contexts = widgets.HTML(), widgets.HTML()
         self.watch([self.layer, self.neuron], self.update)
@@ -139,9 +139,11 @@ def mlp_share_table(shapes: list[scale.Shape]) -> Table:
                            formats={"MLP": "{:.1%}", "attention": "{:.1%}", "embeddings and the rest": "{:.1%}"})
 
 
-def lookups_figure(found: mlp.AblationResult) -> go.Figure:
+def lookups_figure(found: mlp.AblationResult | mlp.NotMeasured) -> go.Figure:
     """What mean-ablating each part costs: the lookups' −log p and the ordinary loss, in nats, side by side. A part
     that matters for the lookups more than for any text stands out as a tall first bar beside a short second."""
+    if isinstance(found, mlp.NotMeasured):
+        return base_layout(go.Figure(), "not measured for this model (see below)", height=160)
     names = [f"{mlp.PART_NAMES[part]} {layer}" for part in ("mlp", "attn") for layer in range(len(found.lookup_change[part]))]
     lookups = found.lookup_change["mlp"] + found.lookup_change["attn"]
     ordinary = found.ordinary_change["mlp"] + found.ordinary_change["attn"]

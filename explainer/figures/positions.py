@@ -55,3 +55,13 @@ def shift_errors_table(errors: dict[int, float]) -> Table:
     """positions.shift_errors as a table: one row per shift k."""
     return Table({"shift k": list(errors), "largest error of PE(p) M_k against PE(p + k)": list(errors.values())},
                  formats={"largest error of PE(p) M_k against PE(p + k)": "{:.1e}"})
+
+
+def model_positions_figure(lm) -> go.Figure:
+    """The model's own positions: its learned table's cosine similarities, or (rotary positions) a score against the
+    distance between query and key, with the model's θ."""
+    similarity = positions.position_similarity(lm)
+    if similarity is not None:
+        return similarity_heatmap(similarity)
+    offsets = list(range(min(lm.block_size, 121)))
+    return rope_offset_figure(offsets, positions.model_rope_scores(lm, offsets))

@@ -137,8 +137,12 @@ class CostExplorer(Explorer):
 
 
 def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> Table:
-    """KV cache per sequence for full multi-head, grouped-query (8 groups) and multi-query attention."""
-    rows = [("multi-head", shape.n_heads), ("grouped-query, 8 groups", 8), ("multi-query", 1)]
+    """KV cache per sequence for full multi-head, the shape's own key/value heads, grouped-query (8 groups, or another
+    divisor of the heads) and multi-query attention."""
+    heads, own = shape.n_heads, shape.kv_heads or shape.n_heads
+    groups = next((g for g in (8, 4, 2) if g < heads and heads % g == 0 and g != own), None)
+    rows = [("multi-head", heads)] + ([(f"{shape.name}'s own: {own} key/value heads", own)] if own != heads else [])
+    rows += ([(f"grouped-query, {groups} groups", groups)] if groups else []) + ([("multi-query", 1)] if heads > 1 else [])
     return Table.from_rows([{"attention": name, "kv heads": kv, "KV cache per sequence (GiB)": scale.kv_cache_bytes(shape, tokens, kv) / 2**30}
                             for name, kv in rows])
 

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from explainer.errors import ExplainerError
 from explainer.files import FileVersion, atomic_path, file_version, parsed_json
-from explainer.gpt import external
+from explainer.gpt import external, memory
 from explainer.gpt.generate import GenerationStep, generate_ids, stream
 from explainer.gpt.hooks import ActivationCache, NamesFilter
 from explainer.gpt.layout import Layout
@@ -229,6 +229,17 @@ class LanguageModel:
         """What the model would predict from a residual-stream vector x [..., C]: final norm, unembedding, logits
         [..., V] for the tokenizer's tokens (the logit lens)."""
         return self.layout.unembed(self.layout.final_norm(x))[..., :self.vocab_size]
+
+    @torch.no_grad()
+    def scan(self, windows: list[list[int]], names: NamesFilter) -> Iterator[ActivationCache]:
+        """run_with_cache over many windows of token ids (all of one length), a few at a time so that the cache kept
+        (`names`) and the attention computed on the way stay within memory.scan_batch_size's budget; each batch's
+        cache on the CPU."""
+        self.model.eval()
+        size = memory.scan_batch_size(self.model.config, len(windows[0]), names) if windows else 1
+        for start in range(0, len(windows), size):
+            _, cache = self.model.run_with_cache(torch.tensor(windows[start:start + size], device=self.device), names)
+            yield {k: v.cpu() for k, v in cache.items()}
 
     def run_with_cache(self, prompt: str, names: NamesFilter = None) -> tuple[list[str], torch.Tensor, ActivationCache]:
         """Tokens of the prompt, logits [T, V] and the activation cache (batch dimension kept), on the CPU.

@@ -113,6 +113,21 @@ def tokenizer_from(source, config: GPTConfig, where: Path) -> TextTokenizer:
     return tokenizer
 
 
+def vocabulary_beside(file: Path) -> Path:
+    """What a nanoGPT checkpoint's vocabulary is read from when none is given: a meta.pkl beside it (character runs), or
+    GPT-2's tokenizer files beside it (tokenizer.json, or vocab.json and merges.txt: BPE runs, whose nanoGPT uses
+    tiktoken's GPT-2 encoding, which is not downloaded here)."""
+    folder = file.parent
+    if (folder / "meta.pkl").is_file():
+        return folder / "meta.pkl"
+    if (folder / "tokenizer.json").is_file() or (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+        return folder
+    raise ExternalModelError(
+        f"{file} has no vocabulary beside it: put nanoGPT's data/<dataset>/meta.pkl next to it (character runs), or GPT-2's "
+        "tokenizer.json (or vocab.json and merges.txt) for BPE runs, or pass meta= (a meta.pkl, a folder with GPT-2's "
+        "tokenizer files, or the list of characters)")
+
+
 def load_nanogpt(path: Path, meta=None) -> tuple[GPT, TextTokenizer, dict]:
     """A nanoGPT checkpoint: its dict holds 'model' (weights, maybe with torch.compile's '_orig_mod.' prefix),
     'model_args' and 'config'. The vocabulary comes from `meta` or a meta.pkl beside the checkpoint."""
@@ -133,12 +148,9 @@ def load_nanogpt(path: Path, meta=None) -> tuple[GPT, TextTokenizer, dict]:
     check_fits(config, file)
     state = {k.removeprefix("_orig_mod."): v for k, v in saved["model"].items()}
     state = {k: v for k, v in state.items() if not k.endswith(".attn.bias")}  # nanoGPT's causal-mask buffer, if any
-    beside = file.parent / "meta.pkl"
-    if meta is None and not beside.is_file():
-        raise ExternalModelError(
-            f"{file} has no vocabulary beside it: put nanoGPT's data/<dataset>/meta.pkl next to it, or pass meta= "
-            "(a meta.pkl, a folder with GPT-2's tokenizer files, or the list of characters)")
-    tokenizer = tokenizer_from(meta if meta is not None else beside, config, file)
+    if meta is None:
+        meta = vocabulary_beside(file)
+    tokenizer = tokenizer_from(meta, config, file)
     record = {"format": "nanoGPT", "step": saved.get("iter_num"), "source": str(file),
               "training": {k: v for k, v in saved.get("config", {}).items() if isinstance(v, (int, float, str, bool))}}
     return build(config, state, file), tokenizer, record
