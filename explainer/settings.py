@@ -45,5 +45,10 @@ WORD_CONTEXTS = {
              "Sirrah, I will not bear these braves of thine.", "I pray you, take me up, and bear me hence"],
 }
 
+# Watching a model learn (notebook 03, `explainer train --live`): the prompt of its samples, and a line short enough
+# to draw its attention character by character.
+LIVE_PROMPT = "ROMEO:\n"
+LIVE_LINE = "ROMEO:\nBut soft, what light"
+
 # Its first line alone: short enough for an attention grid whose every dot can be read.
 ROMEO_LINE = "ROMEO:\nBut soft, what light through yonder window breaks?"
