@@ -168,8 +168,10 @@ def evaluation_gap(record: dict, last: int = 50) -> EvaluationGap | None:
                          float(np.std(recent, ddof=1)), len(recent), curve["step"][-len(recent)])
 
 
-def evaluation_gap_text(gap: EvaluationGap) -> str:
+def evaluation_gap_text(gap: EvaluationGap | None) -> str:
     """Why the curve's last validation point and the whole text's loss differ, with the numbers that say so."""
+    if gap is None:
+        return "This model's record holds no loss over the whole validation text to compare the curve with."
     difference, allowed = gap.curve_loss - gap.whole_loss, 2 * gap.standard_error
     text = (f"The curve's last validation point, {gap.curve_loss:.3f} at step {gap.step:,}, is a mean over {gap.batches} "
             f"batches of {gap.batch_tokens:,} tokens drawn at random from the validation text; the summary's "

@@ -216,7 +216,7 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
     from explainer.figures.learning import LiveTrainer
 
     view = LiveTrainer(sizes={"test": tiny(corpus)}, out_dir=tmp_path)
-    assert view.status.value == "" and "ready" in view.counters.value and view.look_back not in view.view_box.children
+    assert view.status.value == "" and "ready" in view.counters.value and view.look_back not in view.look_back_box.children
     grid_before = list(view.grid.data[0].marker.size)
     view.train_button.click()
     wait_for(lambda: view.live.trainer.step >= 12, 120, "12 steps")
@@ -227,7 +227,7 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
     latest = progress.latest.pattern[view.layer.value, view.head.value]
     sizes = list(view.grid.data[0].marker.size)
     assert sizes != grid_before and sizes == pytest.approx(view.grid.data[0].meta * np.sqrt(latest[np.tril_indices(len(latest))]))
-    assert view.look_back in view.view_box.children and [v for _, v in view.look_back.options][:3] == [0, 5, 10]
+    assert view.look_back in view.look_back_box.children and [v for _, v in view.look_back.options][:3] == [0, 5, 10]
     view.look_back.value = 5
     assert "the sample at step 5" in view.sample.value and "kept" in view.sample.value
     view.head.value = 1
@@ -235,7 +235,7 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
         view.grid.data[0].meta * np.sqrt(progress.kept[5].pattern[0, 1][np.tril_indices(len(latest))]))
     view.reset_button.click()
     assert "ready" in view.counters.value and "step 0" in view.counters.value and len(view.loss_figure.data[0].x) == 0
-    assert view.look_back not in view.view_box.children and view.status.value == ""
+    assert view.look_back not in view.look_back_box.children and view.status.value == ""
 
 
 # ---------- in a kernel: an interrupt stops training, a shutdown leaves no thread ----------

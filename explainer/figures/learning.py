@@ -143,49 +143,52 @@ def loss_axis_end(step: int, start: int, interval: int) -> int:
     return start + span
 
 
-def live_loss_figure(controls: learning.Controls, start: int, end: int) -> go.Figure:
+def live_loss_figure(controls: learning.Controls, progress: learning.Progress, start: int, end: int) -> go.Figure:
     """The loss as it trains: one training batch every 10 steps, the validation loss at each measurement, and the
     moments (a star on the validation curve, its label on a row of its own above); the unigram entropy as a dashed
     line, the control of the first moment. Axes that change only when the x axis doubles."""
-    top = 1.1 * controls.uniform_loss
     figure = go.Figure([
-        go.Scatter(x=[], y=[], name="one training batch", mode="lines", line=dict(color=TRAIN_CURVE_COLOR, width=1),
-                   hovertemplate="step %{x}: batch loss %{y:.3f}<extra></extra>"),
-        go.Scatter(x=[], y=[], name="validation", mode="lines+markers", line=dict(color=BAR_COLOR, width=2),
-                   marker=dict(size=6), hovertemplate="step %{x}: validation loss %{y:.3f}<extra></extra>"),
-        go.Scatter(x=[], y=[], name="moment lines", mode="lines", line=dict(color=MOMENT_COLOR, width=1, dash="dot"),
-                   hoverinfo="skip"),
-        go.Scatter(x=[], y=[], name="moments", mode="markers", marker=dict(symbol="star", size=13, color=MOMENT_COLOR),
-                   text=[], hovertemplate="%{text}<extra></extra>"),
-        go.Scatter(x=[], y=[], name="moment labels", mode="text", text=[], textposition=[],
-                   textfont=dict(color=MOMENT_COLOR, size=12), hoverinfo="skip"),
+        go.Scatter(x=progress.curve[0], y=progress.curve[1], name="one training batch", mode="lines",
+                   line=dict(color=TRAIN_CURVE_COLOR, width=1), hovertemplate="step %{x}: batch loss %{y:.3f}<extra></extra>"),
+        go.Scatter(x=progress.evaluations[0], y=progress.evaluations[1], name="validation", mode="lines+markers",
+                   line=dict(color=BAR_COLOR, width=2), marker=dict(size=6),
+                   hovertemplate="step %{x}: validation loss %{y:.3f}<extra></extra>"),
+        go.Scatter(name="moment lines", mode="lines", line=dict(color=MOMENT_COLOR, width=1, dash="dot"),
+                   hoverinfo="skip", showlegend=False),
+        go.Scatter(name="moments", mode="markers", marker=dict(symbol="star", size=13, color=MOMENT_COLOR),
+                   hovertemplate="%{text}<extra></extra>", showlegend=False),
+        go.Scatter(name="moment labels", mode="text", textfont=dict(color=MOMENT_COLOR, size=12), hoverinfo="skip",
+                   showlegend=False),
     ])
+    set_moment_marks(figure, progress, controls, start, end)
     entropy = controls.unigram_entropy
-    base_layout(figure, "the loss as it trains (nats per " + controls.unit + ")", height=340, showlegend=True,
-                legend=dict(orientation="h", x=0, y=-0.22),
-                xaxis=dict(title="step", range=[start, end]), yaxis=dict(title="loss", range=[0, top]),
-                shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=entropy, y1=entropy,
-                             line=dict(color=HIGHLIGHT_COLOR, width=1.5, dash="dash"))],
-                annotations=[dict(xref="paper", x=1, xanchor="right", y=entropy, yanchor="bottom", showarrow=False,
-                                  text=f"{controls.unit} frequencies alone: {entropy:.2f}",
-                                  font=dict(color=HIGHLIGHT_COLOR, size=12))])
-    figure.update_traces(showlegend=False, selector=lambda trace: trace.name.startswith("moment"))
-    return figure
+    return base_layout(figure, f"the loss as it trains (nats per {controls.unit})", height=340, showlegend=True,
+                       legend=dict(orientation="h", x=0, y=-0.22),
+                       xaxis=dict(title="step", range=[start, end]), yaxis=dict(title="loss", range=[0, loss_axis_top(controls)]),
+                       shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=entropy, y1=entropy,
+                                    line=dict(color=HIGHLIGHT_COLOR, width=1.5, dash="dash"))],
+                       annotations=[dict(xref="paper", x=1, xanchor="right", y=entropy, yanchor="bottom", showarrow=False,
+                                         text=f"{controls.unit} frequencies alone: {entropy:.2f}",
+                                         font=dict(color=HIGHLIGHT_COLOR, size=12))])
 
 
-def moment_marks(moments, evaluations: tuple, controls: learning.Controls, start: int, end: int) -> dict:
-    """The moments' traces (2, 3, 4 of `live_loss_figure`): stars on the validation curve at their steps, labels on rows
-    near the top, left of their star in the right part of the axis so that they stay inside, dotted lines between."""
-    losses = dict(zip(*evaluations))
-    top = 1.1 * controls.uniform_loss
-    steps = [m.step for m in moments]
+def loss_axis_top(controls: learning.Controls) -> float:
+    return 1.1 * controls.uniform_loss
+
+
+def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: learning.Controls, start: int, end: int) -> None:
+    """The moments into traces 2, 3 and 4 of `live_loss_figure`: a star on the validation curve at each moment's
+    step, its label on a row of its own near the top (left of its star in the right part of the axis, so that it stays
+    inside), a dotted line between them."""
+    losses = dict(zip(*progress.evaluations))
+    steps = [m.step for m in progress.moments]
     stars = [losses[s] for s in steps]
-    rows = [top * (0.95 - 0.08 * (i % LABEL_ROWS)) for i in range(len(moments))]
-    lines_x = [x for s in steps for x in (s, s, None)]
-    lines_y = [y for star, row in zip(stars, rows) for y in (star, row, None)]
-    places = ["middle left" if s > start + 0.6 * (end - start) else "middle right" for s in steps]
-    return dict(stars=(steps, stars, [m.text for m in moments]), lines=(lines_x, lines_y),
-                labels=(steps, rows, [f" {m.label} " for m in moments], places))
+    rows = [loss_axis_top(controls) * (0.95 - 0.08 * (i % LABEL_ROWS)) for i in range(len(steps))]
+    figure.data[2].update(x=[x for s in steps for x in (s, s, None)],
+                          y=[y for star, row in zip(stars, rows) for y in (star, row, None)])
+    figure.data[3].update(x=steps, y=stars, text=[m.text for m in progress.moments])
+    figure.data[4].update(x=steps, y=rows, text=[f" {m.label} " for m in progress.moments],
+                          textposition=["middle left" if s > start + 0.6 * (end - start) else "middle right" for s in steps])
 
 
 def sample_html(measurement: learning.Measurement, prompt: str, now: bool) -> str:
@@ -243,7 +246,8 @@ class LiveTrainer(Explorer):
                                                  style={"description_width": "initial"}, continuous_update=True,
                                                  layout=widgets.Layout(width="100%", max_width="520px"))
         self.grid = FigureWidget()
-        self.view_box = widgets.VBox([self.sample, row(self.layer, self.head), self.grid])
+        self.look_back_box = widgets.Box()  # holds the slider once there is more than one kept step to look back at
+        self.view_box = widgets.VBox([self.look_back_box, self.sample, row(self.layer, self.head), self.grid])
         self.interrupts = InterruptWatch(lambda: self.live.stop(wait=False))
         self.live: learning.LiveTraining | None = None
         self.progress: learning.Progress | None = None
@@ -262,22 +266,11 @@ class LiveTrainer(Explorer):
         """A new run of the chosen size (the old one stopped, its checkpoint saved)."""
         if self.live is not None:
             self.live.stop()
-        self.live = None
         start = self.model if self.size.value == CONTINUE else None
         name = f"continue-{self.model.name}" if start is not None else self.size.value
         config = next(iter(self.sizes.values())) if start is not None else self.sizes[name]  # a loaded model: its shape
         self.live = learning.LiveTraining(config, self.out_dir / name, start, on_progress=self.on_progress)
-        progress = self.live.progress()
-        with self.lock:
-            config, start = self.live.trainer.model.config, self.live.first_step
-            self.progress = None  # nothing of the old run is drawn again
-            self.layer.options, self.head.options = list(range(config.n_layer)), list(range(config.n_head))
-            self.layer.value, self.head.value = 0, 0
-            redraw(self.loss_figure, live_loss_figure(self.live.watcher.controls, start,
-                                                      loss_axis_end(start, start, self.live.config.eval_interval)))
-            redraw(self.grid, dot_grid(progress.latest.pattern[0, 0], self.live.watcher.line_tokens, masked=self.future(),
-                                       size_px=400, title="where each position looks: the chosen head on a fixed line"))
-            self.show(progress)
+        self.begin()
 
     def train(self) -> None:
         self.live.start()
@@ -289,9 +282,25 @@ class LiveTrainer(Explorer):
 
     def reset(self) -> None:
         self.live.reset()
+        self.begin()
+
+    def begin(self) -> None:
+        """Draw a run that has not trained yet, every figure made anew with its numbers (a figure laid out anew takes
+        no transition in the same moment: plotly.js has not set up its animations for it yet)."""
+        progress, config, start = self.live.progress(), self.live.trainer.model.config, self.live.first_step
         with self.lock:
-            self.progress = None
-            self.show(self.live.progress())
+            self.progress = None  # moving the layer and head below draws nothing of the old run
+            self.layer.options, self.head.options = list(range(config.n_layer)), list(range(config.n_head))
+            self.layer.value, self.head.value = 0, 0
+            end = loss_axis_end(start, start, self.live.config.eval_interval)
+            redraw(self.loss_figure, live_loss_figure(self.live.watcher.controls, progress, start, end))
+            redraw(self.grid, dot_grid(progress.latest.pattern[0, 0], self.live.watcher.line_tokens, masked=self.future(),
+                                       size_px=400, title="where each position looks: the chosen head on a fixed line"))
+            self.update_look_back(progress)
+            self.counters.value = counters_html(progress)
+            self.moments.value = moments_html(progress)
+            self.sample.value = sample_html(progress.latest, self.prompt, now=True)
+            self.progress = progress
 
     # ----- drawing (from either thread) -----
 
@@ -302,36 +311,29 @@ class LiveTrainer(Explorer):
         self.safely(lambda: self.show(progress))
 
     def show(self, progress: learning.Progress) -> None:
+        """What changed since the last progress drawn: only numbers travel, and the loss axis when it doubles."""
         with self.lock:
             before, self.progress = self.progress, progress
             self.counters.value = counters_html(progress)
-            controls = self.live.watcher.controls
             start = self.live.first_step
             end = loss_axis_end(progress.step, start, self.live.config.eval_interval)
+            new_axis = self.loss_figure.layout.xaxis.range[1] != end
             with self.loss_figure.batch_traces():
-                curve, evaluations = self.loss_figure.data[0], self.loss_figure.data[1]
-                curve.x, curve.y = (np.asarray(values) for values in progress.curve)
-                if before is None or before.evaluations != progress.evaluations:
-                    evaluations.x, evaluations.y = (np.asarray(values) for values in progress.evaluations)
-                if before is None or before.moments != progress.moments or self.loss_figure.layout.xaxis.range[1] != end:
-                    marks = moment_marks(progress.moments, progress.evaluations, controls, start, end)
-                    self.loss_figure.data[2].update(x=marks["lines"][0], y=marks["lines"][1])
-                    self.loss_figure.data[3].update(x=marks["stars"][0], y=marks["stars"][1], text=marks["stars"][2])
-                    self.loss_figure.data[4].update(x=marks["labels"][0], y=marks["labels"][1], text=marks["labels"][2],
-                                                    textposition=marks["labels"][3])
-                if self.loss_figure.layout.xaxis.range[1] != end:
+                self.loss_figure.data[0].update(x=np.asarray(progress.curve[0]), y=np.asarray(progress.curve[1]))
+                if before.evaluations != progress.evaluations:
+                    self.loss_figure.data[1].update(x=np.asarray(progress.evaluations[0]),
+                                                    y=np.asarray(progress.evaluations[1]))
+                if before.moments != progress.moments or new_axis:
+                    set_moment_marks(self.loss_figure, progress, self.live.watcher.controls, start, end)
+                if new_axis:
                     self.loss_figure.layout.xaxis.range = [start, end]
-            if before is None or before.moments != progress.moments:
+            if before.moments != progress.moments:
                 self.moments.value = moments_html(progress)
-                new = [m for m in progress.moments if before is None or m not in before.moments]
-                heads = [m for m in new if m.kind == "previous_token"]
-                if heads and before is not None:  # show the head that formed
-                    layer, head = progress.latest.strongest_previous_token_head()
-                    with self.layer.hold_trait_notifications(), self.head.hold_trait_notifications():
-                        self.layer.value, self.head.value = layer, head
-            if before is None or set(before.kept) != set(progress.kept):
+                if any(m.kind == "previous_token" for m in progress.moments if m not in before.moments):
+                    self.layer.value, self.head.value = progress.latest.strongest_previous_token_head()  # the new head
+            if set(before.kept) != set(progress.kept):
                 self.update_look_back(progress)
-            if before is None or before.latest is not progress.latest or before.moments != progress.moments:
+            if before.latest is not progress.latest:
                 self.draw_view()
         if progress.error:  # the training thread stopped on it: say so here
             raise ExplainerError(progress.error)
@@ -342,8 +344,7 @@ class LiveTrainer(Explorer):
         options = [(f"{step:,}", step) for step in sorted(progress.kept)] + [("now", NOW)]
         self.look_back.options = options
         self.look_back.value = chosen if chosen in dict(options).values() else NOW
-        children = [self.sample, row(self.layer, self.head), self.grid]
-        self.view_box.children = ([self.look_back] if len(progress.kept) > 1 else []) + children
+        self.look_back_box.children = [self.look_back] if len(progress.kept) > 1 else []  # (the others stay drawn)
 
     def draw_view(self) -> None:
         """The sample and the chosen head's pattern at the chosen step (or the latest)."""
