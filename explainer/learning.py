@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import copy
 import math
+import os
 import re
 import threading
 import time
@@ -22,7 +23,7 @@ import torch
 from explainer import attention, settings
 from explainer.errors import ExplainerError
 from explainer.gpt import checkpoint, data, external
-from explainer.gpt.device import one_thread
+from explainer.gpt.device import ThreadTrial, one_thread
 from explainer.gpt.model import GPT
 from explainer.gpt.train import PRESETS, TrainConfig, Tokens, Trainer, prepare_tokens, snapshot_schedule
 from explainer.paths import BUILD_DIR
@@ -195,7 +196,10 @@ WINDOWS = 8  # validation windows the previous-token score is measured on
 SAMPLE_CHARACTERS = 200  # about this many characters of sample (fewer tokens for a BPE model)
 SAMPLE_TEMPERATURE = 0.8
 UPDATE_SECONDS = 0.4  # the page hears from the trainer at least this often while it trains
-TRAINING_THREADS = 2  # torch threads of the training thread (see LiveTraining)
+# The most torch threads the training thread tries: as many as `explainer train` uses (torch's default, one per CPU),
+# although the kernel's own threads run torch on one (see explainer.figures); a ThreadTrial keeps one instead whenever
+# that is faster (other work holding a core). Measurements between steps run on one thread: small operations.
+TRAINING_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 KEPT_EXTRA = 8  # copies of the weights kept beyond step 0 and the moments (bounds the memory estimate)
 
 
@@ -272,7 +276,7 @@ def previous_token_moment(measurements: Sequence[Measurement], controls: Control
         return None
     layer, head = found.strongest_previous_token_head()
     unit = controls.unit
-    return Moment("previous_token", found.step, f"previous-{unit} head {layer}.{head}",
+    return Moment("previous_token", found.step, f"previous-{unit} head (layer {layer}, head {head})",
                   f"step {found.step:,}: layer {layer} head {head} reads the {unit} just before more than any other at "
                   f"{found.previous_token[layer, head]:.0%} of positions (mean weight {found.previous_weight[layer, head]:.2f}), "
                   f"above {PREVIOUS_TOKEN_SHARE:.0%}; a head reading a random earlier {unit} would at "
@@ -484,6 +488,7 @@ class Progress:
     waiting: tuple[str, ...]  # moments not reached yet, and how close the last measurement came
     saved_to: Path | None  # the checkpoint written when the run last stopped
     error: str | None
+    threads: int | None  # torch threads the steps run on now (None: not training)
 
 
 RUNNING: weakref.WeakSet = weakref.WeakSet()  # live runs with a thread, stopped (and saved) when Python exits
@@ -492,7 +497,7 @@ RUNNING: weakref.WeakSet = weakref.WeakSet()  # live runs with a thread, stopped
 class LiveTraining:
     """A small model trained in a background thread and watched as it learns: `start`, `stop` (which saves a
     checkpoint at the step reached in `out_dir`, as Ctrl-C does on the command line) and `reset`. Steps run on
-    `threads` torch threads (the command line's default on 2 cores), the measurements on one; `on_progress` is called
+    `threads` torch threads (see TRAINING_THREADS), the measurements on one; `on_progress` is called
     from the training thread at least every UPDATE_SECONDS and after each measurement. The weights are kept (float16
     copies) at step 0, at each moment and at evaluations that double the step, and saved as the checkpoint's snapshots.
     `start`: a loaded model to keep training instead of random weights (refused if it would not fit in memory)."""
@@ -528,6 +533,7 @@ class LiveTraining:
         self.elapsed, self.trained_tokens, self.saved_to, self.error = 0.0, 0, None, None
         self.first_step = self.trainer.step
         self.run_started, self.run_start_step = None, self.trainer.step  # the current run of the thread, if any
+        self.trial: ThreadTrial | None = None
         self.watcher.measure()
         self.keep()
         self.state = "ready"
@@ -558,7 +564,9 @@ class LiveTraining:
 
     def train(self) -> None:
         """The training thread: `Trainer.run` until stopped or finished, then a checkpoint."""
-        torch.set_num_threads(self.threads)  # this thread's own setting: the kernel's other threads keep theirs
+        self.trial = ThreadTrial(self.threads)
+        self.timed_before = (self.trainer.timed_steps, self.trainer.step_seconds)
+        torch.set_num_threads(self.trial.threads)  # this thread's own setting: the kernel's other threads keep theirs
         started, start_step = time.perf_counter(), self.trainer.step
         self.run_started, self.run_start_step = started, start_step
         try:
@@ -575,6 +583,13 @@ class LiveTraining:
             self.report()
 
     def after_step(self, loss: torch.Tensor) -> None:
+        """Time the step for the thread trial (the trainer's own clock: steps only), and report when it is time to."""
+        timed = (self.trainer.timed_steps, self.trainer.step_seconds)
+        seconds = timed[1] - self.timed_before[1] if timed[0] > self.timed_before[0] else None
+        self.timed_before = timed
+        threads = self.trial.record(seconds)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
         if time.perf_counter() - self.last_report >= UPDATE_SECONDS:
             self.report()
 
@@ -618,7 +633,8 @@ class LiveTraining:
                         (steps[:points], losses[:points]),
                         (tuple(m.step for m in measurements), tuple(m.val_loss for m in measurements)),
                         measurements[-1], kept, tuple(watcher.moments),
-                        tuple(not_yet(measurements, watcher.controls)), self.saved_to, self.error)
+                        tuple(not_yet(measurements, watcher.controls)), self.saved_to, self.error,
+                        self.trial.threads if running and self.trial else None)
 
     def report(self) -> None:
         self.last_report = time.perf_counter()

@@ -63,7 +63,7 @@ def test_the_previous_token_moment_names_the_head_that_crossed():
     history = [measured(0, previous=0.1), measured(200, previous=0.45, head=(0, 1)), measured(400, previous=0.62, head=(1, 3))]
     moment = learning.previous_token_moment(history, CONTROLS)
     assert moment.step == 400 and "layer 1 head 3" in moment.text and "62%" in moment.text and "6%" in moment.text
-    assert moment.label == "previous-character head 1.3"
+    assert moment.label == "previous-character head (layer 1, head 3)"
     assert learning.previous_token_moment(history[:2], CONTROLS) is None
     assert learning.previous_token_moment([measured(0, previous=0.5)], CONTROLS) is None, "at the threshold is not over it"
 
@@ -116,6 +116,22 @@ def test_real_words_unigram_entropy_and_the_chance_of_a_previous_token_head():
     assert attention.uniform_previous_token_weight(16) == pytest.approx(chance)
 
 
+def test_the_thread_trial_keeps_the_faster_count_and_tries_again_later():
+    from explainer.gpt.device import ThreadTrial
+
+    for two, one, kept in ((0.02, 0.03, 2), (0.2, 0.03, 1)):  # an idle machine; another program holding a core
+        trial = ThreadTrial(2, window=3, every=4)
+        counts = [trial.threads]
+        for _ in range(6):
+            counts.append(trial.record(two if counts[-1] == 2 else one))
+        assert counts == [2, 2, 2, 1, 1, 1, kept]
+        for _ in range(4):
+            counts.append(trial.record(None))
+        assert counts[-5:] == [kept] * 4 + [2], "after `every` steps it tries again"
+    single = ThreadTrial(1, window=3, every=4)
+    assert {single.record(0.1) for _ in range(20)} == {1}
+
+
 def test_a_corpus_is_encoded_the_same_by_the_fast_path(corpus):
     text = corpus.read_text(encoding="utf-8")
     tokenizer = CharTokenizer.train(text)
@@ -132,7 +148,8 @@ def test_the_watcher_measures_the_model_it_watches(corpus):
     assert first.sample == lm.generate(watcher.prompt, watcher.sample_tokens, temperature=learning.SAMPLE_TEMPERATURE, seed=0)
     np.testing.assert_allclose(first.pattern, attention.prompt_attention(lm, watcher.line).patterns.numpy())
     assert (first.real_words, first.words) == learning.real_words(first.sample, watcher.vocabulary)
-    assert watcher.controls.unigram_entropy == pytest.approx(learning.unigram_entropy(trainer.train_ids, trainer.tokenizer.vocab_size))
+    entropy = learning.unigram_entropy(trainer.train_ids, trainer.tokenizer.vocab_size)
+    assert watcher.controls.unigram_entropy == pytest.approx(entropy)
     assert 0 < watcher.controls.unigram_real_words < 1
 
 
@@ -223,7 +240,8 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
     view.pause_button.click()
     progress = view.live.progress()
     assert "paused" in view.counters.value and str(tmp_path / "test") in view.counters.value
-    assert list(view.loss_figure.data[0].x) == list(progress.curve[0]) and list(view.loss_figure.data[1].y) == list(progress.evaluations[1])
+    assert list(view.loss_figure.data[0].x) == list(progress.curve[0])
+    assert list(view.loss_figure.data[1].y) == list(progress.evaluations[1])
     latest = progress.latest.pattern[view.layer.value, view.head.value]
     sizes = list(view.grid.data[0].marker.size)
     assert sizes != grid_before and sizes == pytest.approx(view.grid.data[0].meta * np.sqrt(latest[np.tril_indices(len(latest))]))

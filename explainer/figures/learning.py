@@ -194,21 +194,27 @@ def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: l
 def sample_html(measurement: learning.Measurement, prompt: str, now: bool) -> str:
     when = "now" if now else "kept"
     return (f"<b>the sample at step {measurement.step:,}</b> ({when}; {measurement.real_words} of {measurement.words} "
-            f"words are words of the plays)<div style='white-space:pre-wrap;font-family:monospace;min-height:7em'>"
+            f"words are words of the plays)<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
+            f"min-height:9.5em'>"
             f"<span style='color:#6b7280'>{html.escape(prompt)}</span>{html.escape(measurement.sample)}</div>")
 
 
 def moments_html(progress: learning.Progress) -> str:
     found = "".join(f"<li><b style='color:{MOMENT_COLOR}'>★</b> {html.escape(m.text)}</li>" for m in progress.moments)
     waiting = "".join(f"<li style='color:#6b7280'>{html.escape(line)}</li>" for line in progress.waiting)
-    return f"<ul style='margin:0;padding-left:1.2em'>{found}{waiting}</ul>"
+    return f"<ul style='margin:0;padding-left:1.2em;line-height:1.4'>{found}{waiting}</ul>"
 
 
 def counters_html(progress: learning.Progress) -> str:
     minutes, seconds = divmod(int(progress.elapsed), 60)
     speed = f"{progress.tokens_per_second:,.0f} tokens/s" if math.isfinite(progress.tokens_per_second) else "–"
-    saved = f" · saved in <code>{html.escape(str(progress.saved_to))}</code>" if progress.saved_to else ""
-    return (f"<b>{progress.state}</b> · step {progress.step:,} · {speed} · {minutes}:{seconds:02d} of training{saved}")
+    threads = f" on {progress.threads} thread{'s' * (progress.threads > 1)}" if progress.threads else ""
+    line = f"<b>{progress.state}</b> · step {progress.step:,} · {speed}{threads} · {minutes}:{seconds:02d} of training"
+    if progress.saved_to is None:
+        return line
+    folder = html.escape(str(progress.saved_to))
+    return (f"<div style='line-height:1.4'>{line}<br>saved in <code>{folder}</code>: <code>checkpoint.load(...)</code> "
+            f"loads it, <code>explainer train --out ... --resume</code> goes on training it</div>")
 
 
 NOW = -1  # the look-back slider's last position: follow the training

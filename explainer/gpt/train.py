@@ -235,7 +235,8 @@ class Trainer:
         self.model = model.to(self.device)
         self.trained = torch.compile(self.model) if config.compile else self.model
         if world > 1:
-            self.trained = DistributedDataParallel(self.trained, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            devices = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = DistributedDataParallel(self.trained, device_ids=devices)
         self.step = 0  # steps taken: the weights are those after this many updates
         self.history = {"step": [], "train_loss": [], "val_loss": []}  # evaluations every eval_interval steps
         self.train_curve = {"step": [], "loss": []}  # one training batch's loss every 10 steps
