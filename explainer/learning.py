@@ -497,8 +497,8 @@ RUNNING: weakref.WeakSet = weakref.WeakSet()  # live runs with a thread, stopped
 class LiveTraining:
     """A small model trained in a background thread and watched as it learns: `start`, `stop` (which saves a
     checkpoint at the step reached in `out_dir`, as Ctrl-C does on the command line) and `reset`. Steps run on
-    `threads` torch threads (see TRAINING_THREADS), the measurements on one; `on_progress` is called
-    from the training thread at least every UPDATE_SECONDS and after each measurement. The weights are kept (float16
+    `threads` torch threads (see TRAINING_THREADS), the measurements on one; `on_progress` is called from a
+    reporter thread every UPDATE_SECONDS while it trains, and once more when it stops. The weights are kept (float16
     copies) at step 0, at each moment and at evaluations that double the step, and saved as the checkpoint's snapshots.
     `start`: a loaded model to keep training instead of random weights (refused if it would not fit in memory)."""
 
@@ -537,7 +537,6 @@ class LiveTraining:
         self.watcher.measure()
         self.keep()
         self.state = "ready"
-        self.last_report = 0.0
 
     @property
     def running(self) -> bool:
@@ -552,8 +551,10 @@ class LiveTraining:
         self.stop_request.clear()
         self.state, self.error = "training", None
         self.thread = threading.Thread(target=self.train, name="explainer-live-training", daemon=True)
+        self.reporter = threading.Thread(target=self.report_while_training, name="explainer-live-reporter", daemon=True)
         RUNNING.add(self)
         self.thread.start()
+        self.reporter.start()
 
     def stop(self, wait: bool = True) -> None:
         """Ask the thread to stop after its current step; it saves a checkpoint before it ends. `wait`: return only
@@ -574,6 +575,8 @@ class LiveTraining:
         except Exception as error:  # shown on the page: the thread has no one else to tell
             self.error = f"{type(error).__name__}: {error}"
         finally:
+            self.stop_request.set()  # (a run that reached max_iters stops its reporter too)
+            self.reporter.join()  # its last report comes before the one below
             self.elapsed += time.perf_counter() - started
             self.trained_tokens += (self.trainer.step - start_step) * self.trainer.tokens_per_step
             self.run_started = None
@@ -582,21 +585,23 @@ class LiveTraining:
             RUNNING.discard(self)
             self.report()
 
+    def report_while_training(self) -> None:
+        """The reporter thread: the page hears every UPDATE_SECONDS, also while the trainer measures."""
+        while not self.stop_request.wait(UPDATE_SECONDS):
+            self.report()
+
     def after_step(self, loss: torch.Tensor) -> None:
-        """Time the step for the thread trial (the trainer's own clock: steps only), and report when it is time to."""
+        """Time the step for the thread trial (the trainer's own clock: steps only)."""
         timed = (self.trainer.timed_steps, self.trainer.step_seconds)
         seconds = timed[1] - self.timed_before[1] if timed[0] > self.timed_before[0] else None
         self.timed_before = timed
         threads = self.trial.record(seconds)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
-        if time.perf_counter() - self.last_report >= UPDATE_SECONDS:
-            self.report()
 
     def after_evaluation(self) -> None:
         self.watcher.measure()
         self.keep()
-        self.report()
 
     def keep(self) -> None:
         """A float16 copy of the weights if this step is step 0, a moment's, or an evaluation that doubles the step."""
@@ -637,7 +642,6 @@ class LiveTraining:
                         self.trial.threads if running and self.trial else None)
 
     def report(self) -> None:
-        self.last_report = time.perf_counter()
         if self.on_progress:
             self.on_progress(self.progress())
 
