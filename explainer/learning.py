@@ -191,7 +191,7 @@ def evaluation_gap_text(gap: EvaluationGap | None) -> str:
 LIVE_PRESETS = ("char-tiny", "char-small")  # the sizes the notebook offers (train.PRESETS), the first by default
 LIVE_DIR = BUILD_DIR / "live"  # where a live run's checkpoint is saved, in a folder named after its size
 PREVIOUS_TOKEN_SHARE = 0.5  # a head whose strongest key is the previous token at more than half the positions
-REAL_WORD_SHARE = 0.5  # the talk's "noise turns into words": more than half the sample's words are words of the plays
+REAL_WORD_SHARE = 0.5  # "noise turns into words": more than half the sample's words are words of the training text
 WINDOWS = 8  # validation windows the previous-token score is measured on
 SAMPLE_CHARACTERS = 200  # about this many characters of sample (fewer tokens for a BPE model)
 SAMPLE_TEMPERATURE = 0.8
@@ -275,10 +275,10 @@ def previous_token_moment(measurements: Sequence[Measurement], controls: Control
     if found is None:
         return None
     layer, head = found.strongest_previous_token_head()
-    unit = controls.unit
+    unit, share, weight = controls.unit, found.previous_token[layer, head], found.previous_weight[layer, head]
     return Moment("previous_token", found.step, f"previous-{unit} head (layer {layer}, head {head})",
                   f"step {found.step:,}: layer {layer} head {head} reads the {unit} just before more than any other at "
-                  f"{found.previous_token[layer, head]:.0%} of positions (mean weight {found.previous_weight[layer, head]:.2f}), "
+                  f"{share:.0%} of positions (mean weight {weight:.2f}), "
                   f"above {PREVIOUS_TOKEN_SHARE:.0%}; a head reading a random earlier {unit} would at "
                   f"{controls.previous_token_chance:.0%}.")
 
@@ -290,7 +290,7 @@ def words_moment(measurements: Sequence[Measurement], controls: Controls) -> Mom
         return None
     return Moment("words", found.step, "half real words",
                   f"step {found.step:,}: {found.real_words} of the sample's {found.words} words ({found.real_word_share:.0%}) "
-                  f"are words of the plays, above {REAL_WORD_SHARE:.0%}; {controls.unit}s drawn at their corpus "
+                  f"are words of the training text, above {REAL_WORD_SHARE:.0%}; {controls.unit}s drawn at their corpus "
                   f"frequencies make {controls.unigram_real_words:.0%}.")
 
 
@@ -309,10 +309,11 @@ def not_yet(measurements: Sequence[Measurement], controls: Controls) -> list[str
         return []
     last, unit, found = measurements[-1], controls.unit, {m.kind for m in find_moments(measurements, controls)}
     layer, head = last.strongest_previous_token_head()
+    closest = last.previous_token[layer, head]
     lines = {"unigram": f"the validation loss, {last.val_loss:.2f}, is not yet below the {unit} frequencies' "
                         f"{controls.unigram_entropy:.2f}",
              "previous_token": f"no head reads the previous {unit} most at more than {PREVIOUS_TOKEN_SHARE:.0%} of "
-                               f"positions yet (the closest, layer {layer} head {head}: {last.previous_token[layer, head]:.0%})",
+                               f"positions yet (the closest, layer {layer} head {head}: {closest:.0%})",
              "words": f"the sample's words are {last.real_word_share:.0%} real, not yet above {REAL_WORD_SHARE:.0%}"}
     return [f"step {last.step:,}: {text}" for kind, text in lines.items() if kind not in found]
 

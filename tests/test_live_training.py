@@ -244,13 +244,13 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
     assert list(view.loss_figure.data[1].y) == list(progress.evaluations[1])
     latest = progress.latest.pattern[view.layer.value, view.head.value]
     sizes = list(view.grid.data[0].marker.size)
-    assert sizes != grid_before and sizes == pytest.approx(view.grid.data[0].meta * np.sqrt(latest[np.tril_indices(len(latest))]))
+    below = np.tril_indices(len(latest))  # the grid's dots, row by row
+    assert sizes != grid_before and sizes == pytest.approx(view.grid.data[0].meta * np.sqrt(latest[below]))
     assert view.look_back in view.look_back_box.children and [v for _, v in view.look_back.options][:3] == [0, 5, 10]
     view.look_back.value = 5
     assert "the sample at step 5" in view.sample.value and "kept" in view.sample.value
     view.head.value = 1
-    assert list(view.grid.data[0].marker.size) == pytest.approx(
-        view.grid.data[0].meta * np.sqrt(progress.kept[5].pattern[0, 1][np.tril_indices(len(latest))]))
+    assert list(view.grid.data[0].marker.size) == pytest.approx(view.grid.data[0].meta * np.sqrt(progress.kept[5].pattern[0, 1][below]))
     view.reset_button.click()
     assert "ready" in view.counters.value and "step 0" in view.counters.value and len(view.loss_figure.data[0].x) == 0
     assert view.look_back not in view.look_back_box.children and view.status.value == ""
@@ -274,8 +274,9 @@ def test_a_kernel_interrupt_stops_training_and_a_shut_down_kernel_leaves_no_thre
         return "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
 
     try:
+        names = "json.dumps([t.name for t in threading.enumerate()])"
         run(f"import atexit, json, threading\n"  # registered first, so it runs after explainer's own exit handler
-            f"atexit.register(lambda: open({str(exit_file)!r}, 'w').write(json.dumps([t.name for t in threading.enumerate()])))")
+            f"atexit.register(lambda: open({str(exit_file)!r}, 'w').write({names}))")
         run(f"from explainer.figures.learning import LiveTrainer\nfrom explainer.gpt.train import TrainConfig\n"
             f"view = LiveTrainer(sizes={{'test': {tiny(corpus)!r}}}, out_dir={str(tmp_path)!r})\n"
             f"view.train_button.click()")

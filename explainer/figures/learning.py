@@ -164,7 +164,8 @@ def live_loss_figure(controls: learning.Controls, progress: learning.Progress, s
     entropy = controls.unigram_entropy
     return base_layout(figure, f"the loss as it trains (nats per {controls.unit})", height=340, showlegend=True,
                        legend=dict(orientation="h", x=0, y=-0.22),
-                       xaxis=dict(title="step", range=[start, end]), yaxis=dict(title="loss", range=[0, loss_axis_top(controls)]),
+                       xaxis=dict(title="step", range=[start, end]),
+                       yaxis=dict(title="loss", range=[0, loss_axis_top(controls)]),
                        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=entropy, y1=entropy,
                                     line=dict(color=HIGHLIGHT_COLOR, width=1.5, dash="dash"))],
                        annotations=[dict(xref="paper", x=1, xanchor="right", y=entropy, yanchor="bottom", showarrow=False,
@@ -176,7 +177,8 @@ def loss_axis_top(controls: learning.Controls) -> float:
     return 1.1 * controls.uniform_loss
 
 
-def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: learning.Controls, start: int, end: int) -> None:
+def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: learning.Controls, start: int,
+                     end: int) -> None:
     """The moments into traces 2, 3 and 4 of `live_loss_figure`: a star on the validation curve at each moment's
     step, its label on a row of its own near the top (left of its star in the right part of the axis, so that it stays
     inside), a dotted line between them."""
@@ -194,7 +196,7 @@ def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: l
 def sample_html(measurement: learning.Measurement, prompt: str, now: bool) -> str:
     when = "now" if now else "kept"
     return (f"<b>the sample at step {measurement.step:,}</b> ({when}; {measurement.real_words} of {measurement.words} "
-            f"words are words of the plays)<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
+            f"words are words of the training text)<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
             f"min-height:9.5em'>"
             f"<span style='color:#6b7280'>{html.escape(prompt)}</span>{html.escape(measurement.sample)}</div>")
 

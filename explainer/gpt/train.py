@@ -312,7 +312,8 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float]:
         """Training and validation loss on fixed batches (see estimate_loss), recorded at the step reached."""
-        losses = [estimate_loss(self.model, ids, self.config, self.device, self.autocast) for ids in (self.train_ids, self.val_ids)]
+        losses = [estimate_loss(self.model, ids, self.config, self.device, self.autocast)
+                  for ids in (self.train_ids, self.val_ids)]
         self.history["step"].append(self.step)
         for key, loss in zip(("train_loss", "val_loss"), losses):
             self.history[key].append(round(loss, 4))
@@ -361,7 +362,7 @@ class Trainer:
     def save(self, out_dir: Path) -> None:
         """The run as a checkpoint folder at the step reached: weights, AdamW's state and config.json with the record."""
         checkpoint.save_weights(self.model, out_dir / checkpoint.WEIGHTS_FILE)
-        if self.config.save_optimizer and self.step > 0:  # before the first step AdamW has no state
+        if self.config.save_optimizer and "optimizer" in vars(self):  # made at the first step: before, it has no state
             checkpoint.save_optimizer(self.optimizer, out_dir / checkpoint.OPTIMIZER_FILE)
         write_json(out_dir / checkpoint.CONFIG_FILE, {
             "format": checkpoint.FORMAT, "model": self.model.config.to_dict(), "tokenizer": self.tokenizer.to_dict(),
