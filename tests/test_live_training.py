@@ -289,8 +289,12 @@ def test_a_kernel_interrupt_stops_training_and_a_shut_down_kernel_leaves_no_thre
         wait_for(lambda: steps() == -1, 60, "the interrupt to stop training")
         stopped = checkpoint.read_config(tmp_path / "test")["step"]
         assert int(run("print(view.live.trainer.step)").split()[-1]) == stopped >= 5
+        # between cells the kernel ignores SIGINT again (a cell sees the handler it will get back as saved_sigint_handler)
+        idle_handler = "import signal\nprint(get_ipython().kernel.saved_sigint_handler {} signal.SIG_IGN)"
+        wait_for(lambda: run(idle_handler.format("is")).split()[-1] == "True", 30, "the kernel's own handler back")
         run("view.train_button.click()")  # training continues after the interrupt
         wait_for(lambda: steps() >= stopped + 5, 120, "training to continue")
+        assert run("print(get_ipython().kernel.saved_sigint_handler == view.interrupts.interrupted)").split()[-1] == "True"
     finally:
         manager.shutdown_kernel(now=False)  # a shutdown request, as JupyterLab sends it
         client.stop_channels()

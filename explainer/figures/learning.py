@@ -399,11 +399,11 @@ class InterruptWatch:
         self.kernel.io_loop.add_callback(self.uninstall)  # signal handlers are set on the main thread only
 
     def install(self) -> None:
-        if self.armed and signal.getsignal(signal.SIGINT) is not self.interrupted:
+        if self.armed and signal.getsignal(signal.SIGINT) != self.interrupted:  # (a bound method: equal, not the same)
             self.previous = signal.signal(signal.SIGINT, self.interrupted)
 
     def uninstall(self) -> None:
-        if signal.getsignal(signal.SIGINT) is self.interrupted:
+        if signal.getsignal(signal.SIGINT) == self.interrupted:
             signal.signal(signal.SIGINT, self.previous)
 
     def interrupted(self, number: int, frame) -> None:
