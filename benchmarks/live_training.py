@@ -70,9 +70,11 @@ def cli_speed(steps: int, preset: str, limit: float) -> float | None:
         try:
             run = subprocess.run([sys.executable, "-m", "explainer.cli", "train", "--preset", preset, "--out", out,
                                   "--quiet", "--set", f"max_iters={steps}", "--set", f"eval_interval={steps}",
-                                  "--set", "snapshots=0"], capture_output=True, text=True, check=True, timeout=limit)
+                                  "--set", "snapshots=0"], capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
             return None
+    if run.returncode:
+        raise SystemExit(f"explainer train failed: {run.stderr.strip()}")
     return number(r"([\d,]+) tokens/s", run.stdout)
 
 
