@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def render_command(args: argparse.Namespace) -> None:
 
 
 def train_command(args: argparse.Namespace) -> None:
-    from explainer.gpt.train import TrainConfig, preset, train
+    from explainer.gpt.train import TrainConfig, TrainingStopped, preset, saved_config, train
 
     overrides = {}
     for item in args.set or []:
@@ -32,7 +33,24 @@ def train_command(args: argparse.Namespace) -> None:
         overrides["device"] = args.device
     if args.compile:
         overrides["compile"] = True
-    train(preset(args.preset, **overrides), args.out, resume=args.resume, progress=not args.quiet)
+    if args.resume and args.preset:
+        raise ExplainerError("--resume continues with the checkpoint's own settings: leave out --preset "
+                             "(change a setting with --set, e.g. --set max_iters=8000)")
+    if args.resume:
+        config = saved_config(args.out, **overrides)
+    else:
+        config = preset(args.preset or ("char-tiny" if args.live else "baby"), **overrides)
+    watch = None
+    if args.live:
+        from explainer.learning import PrintedMoments
+
+        watch = PrintedMoments()
+    try:
+        train(config, args.out, resume=args.resume, progress=not args.quiet, watch=watch)
+    except TrainingStopped:
+        raise
+    except KeyboardInterrupt:  # before the first step, or a second Ctrl-C
+        raise TrainingStopped("interrupted before a checkpoint could be saved: nothing new was written", signal.SIGINT) from None
 
 
 def parse_value(key: str, value: str, config_type) -> object:
@@ -116,13 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     from explainer.gpt.checkpoint import SHIPPED_CHECKPOINT
 
     train = commands.add_parser("train", help="train the small GPT and write a checkpoint folder")
-    train.add_argument("--preset", default="baby", help="tiny (tests), baby (CPU, minutes), small (GPU)")
+    train.add_argument("--preset", help="tiny (tests), baby (CPU, minutes; the default), small (GPU), char-tiny and "
+                                        "char-small (to watch learn; char-tiny is --live's default)")
     train.add_argument("--out", required=True, help="checkpoint folder to write (config.json + safetensors)")
     train.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="override a preset field, e.g. --set tokenizer=char --set max_iters=500 (repeatable)")
     train.add_argument("--device", help="auto (default), cpu, cuda, mps")
     train.add_argument("--compile", action="store_true", help="torch.compile the model (faster after a warm-up)")
-    train.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    train.add_argument("--resume", action="store_true", help="continue the checkpoint in --out with its own settings")
+    train.add_argument("--live", action="store_true", help="watch it learn: print the moments (loss below the unigram "
+                                                          "entropy, a previous-token head, real words) as they happen")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=train_command)
 
@@ -163,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except ExplainerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stopped:  # Ctrl-C (or SIGTERM while training): no traceback; training says what it kept
+        if str(stopped):
+            print(stopped, flush=True)
+        return 128 + getattr(stopped, "signal_number", signal.SIGINT)
     return 0
 
 

@@ -55,5 +55,10 @@ WORD_SENSES = {
                         "Upon his neck a mark, a sanguine mole", "Her face was fair, save for one little mole"]},
 }
 
+# Watching a model learn (notebook 03, `explainer train --live`): the prompt of its samples, and a line short enough
+# to draw its attention character by character.
+LIVE_PROMPT = "ROMEO:\n"
+LIVE_LINE = "ROMEO:\nBut soft, what light"
+
 # Its first line alone: short enough for an attention grid whose every dot can be read.
 ROMEO_LINE = "ROMEO:\nBut soft, what light through yonder window breaks?"

@@ -4,7 +4,7 @@ and every slider and dropdown moved once, each changing the figure it drives."""
 
 import pytest
 
-from explainer.lab import Lab, NotebookPage, chromium
+from explainer.lab import Lab, NotebookPage, chromium, wait_for
 from explainer.paths import NOTEBOOKS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -192,6 +192,44 @@ def test_a_new_mask_is_drawn_as_a_full_redraw_would_draw_it(lab, browser):
             assert count == 1 and len(moved[0][0]) == 2 and moved == redrawn
             greys.add(tuple(fill for grid in moved for fill in grid[0]))
         assert len(greys) >= 2, "the grey cells changed with the mask"
+    finally:
+        notebook.close()
+        lab.shutdown_kernels()
+
+
+LIVE_STATE = """() => {
+    const train = Array.from(window.__explainer.root().querySelectorAll('button')).find(b => b.textContent.trim() === 'Train');
+    const box = train.closest('.jp-OutputArea-output');
+    const [loss, grid] = box.querySelectorAll('.js-plotly-plot');
+    return {points: loss.data[0].x.length, evaluations: loss.data[1].x.length, sizes: Array.from(grid.data[0].marker.size),
+            counters: Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent).join(' | ')};
+}"""
+
+
+def test_notebook_03_trains_live_while_the_page_watches_and_pauses(lab, browser):
+    """Train in notebook 03: the loss curve grows, the grid changes at the first measurement, Pause stops the curve and
+    says where the checkpoint went, the look-back slider shows a kept step, and Reset starts again."""
+    notebook = NotebookPage(browser, lab, "03_how_it_learns.ipynb")
+    page = notebook.page
+    try:
+        notebook.run_all()
+        before = page.evaluate(LIVE_STATE)
+        assert before["points"] == 0 and "ready" in before["counters"]
+        page.locator(".widget-button", has_text="Train").click()
+        wait_for(lambda: page.evaluate(LIVE_STATE)["points"] >= 10, 120, "the loss curve to grow")
+        wait_for(lambda: page.evaluate(LIVE_STATE)["sizes"] != before["sizes"], 240, "the grid to change at a measurement")
+        page.locator(".widget-button", has_text="Pause").click()
+        wait_for(lambda: "paused" in page.evaluate(LIVE_STATE)["counters"], 30, "the pause")
+        paused = page.evaluate(LIVE_STATE)
+        assert "saved in" in paused["counters"] and paused["evaluations"] >= 2
+        notebook.next_frames()
+        assert page.evaluate(LIVE_STATE)["points"] == paused["points"], "paused: the curve stops"
+        look_back = next(c for c in notebook.controls() if c.label == "look back at step")
+        notebook.move(look_back)  # from "now" back to a kept step: its sample and pattern
+        assert "(kept;" in page.evaluate(LIVE_STATE)["counters"]
+        page.locator(".widget-button", has_text="Reset").click()
+        wait_for(lambda: page.evaluate(LIVE_STATE)["points"] == 0, 60, "the reset")
+        assert "step 0" in page.evaluate(LIVE_STATE)["counters"] and not notebook.problems(), notebook.problems()
     finally:
         notebook.close()
         lab.shutdown_kernels()

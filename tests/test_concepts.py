@@ -208,4 +208,24 @@ def test_snapshot_predictions_come_from_each_snapshot(lm):
     probs = torch.softmax(first.next_token_logits("ROMEO:\n"), -1)
     assert found[0].top_probs == pytest.approx(torch.topk(probs, 3).values.tolist(), abs=1e-6)
     assert found[0].top_probs[0] < 0.01 < found[-1].top_probs[0], "random weights guess evenly; trained ones do not"
-    assert math.isfinite(found[-1].loss)
+    record = checkpoint.read_config(checkpoint.SHIPPED_CHECKPOINT)
+    at = record["history"]["step"].index(steps[-1])
+    assert f"evaluated on {record['training']['eval_iters']} batches: {record['history']['train_loss'][at]:.2f} on " \
+           f"training text, {record['history']['val_loss'][at]:.2f} on validation text" in found[-1].loss_note
+    batch = record["train_curve"]["step"].index(max(s for s in record["train_curve"]["step"] if s <= steps[-1]))
+    assert f"{record['train_curve']['loss'][batch]:.2f}" in found[-1].loss_note.split("training batch of step")[1]
+    assert "evaluated" not in found[1].loss_note, "a step with no evaluation shows only its batch, named as one"
+
+
+def test_the_curves_last_point_and_the_whole_text_are_explained_both_ways():
+    gap = learning.EvaluationGap(8000, 4.215, 20, 768, 4.168, 143_368, batch_spread=0.17, spread_batches=50,
+                                 spread_from=7500)
+    assert gap.standard_error == pytest.approx(0.17 / math.sqrt(20))
+    assert "differ by 0.047, within two such uncertainties (0.076)" in learning.evaluation_gap_text(gap)
+    far = learning.EvaluationGap(8000, 4.315, 20, 768, 4.168, 143_368, 0.17, 50, 7500)
+    assert "more than two such uncertainties" in learning.evaluation_gap_text(far)
+    record = checkpoint.read_config(checkpoint.SHIPPED_CHECKPOINT)
+    shipped = learning.evaluation_gap(record)
+    assert (shipped.curve_loss, shipped.whole_loss) == (record["history"]["val_loss"][-1], record["evaluation"]["val_loss"])
+    assert shipped.batch_spread == pytest.approx(float(np.std(record["train_curve"]["loss"][-50:], ddof=1)))
+    assert learning.evaluation_gap({"history": {"val_loss": []}}) is None

@@ -103,7 +103,7 @@ def test_stream_explorer_follows_the_chosen_token(shipped):
 
 def test_snapshot_explorer_shows_each_steps_guesses():
     """The training-step slider fills the same bars with that snapshot's most likely tokens (each written above its
-    bar with its probability, the first highlighted) and shows its sample and training loss."""
+    bar with its probability, the first highlighted) and shows its sample and recorded losses."""
     from explainer.figures.learning import SnapshotExplorer
 
     predictions = learning.snapshot_predictions(None, "ROMEO:\n", top=4, new_tokens=5)
@@ -114,7 +114,7 @@ def test_snapshot_explorer_shows_each_steps_guesses():
         assert list(bars.y) == pytest.approx(found.top_probs) and len(bars.x) == 4
         assert list(bars.text) == [f"{display_token(t)}<br>{p:.1%}" for t, p in zip(found.top_tokens, found.top_probs)]
         assert bars.marker.color[0] != bars.marker.color[1], "the most likely token highlighted"
-        assert f"<b>step {found.step}</b>" in explorer.sample.value and f"{found.loss:.2f}" in explorer.sample.value
+        assert f"<b>step {found.step}</b>" in explorer.sample.value and html.escape(found.loss_note) in explorer.sample.value
         assert html.escape(found.sample) in explorer.sample.value and explorer.status.value == ""
     assert explorer.figure.layout.yaxis.range[1] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
 

