@@ -65,16 +65,18 @@ def embed(words: list[str]) -> torch.Tensor:
     return e
 
 
-def designed_weights() -> attention.HeadWeights:
-    """The head's matrices, as x @ W (rows: the features of FEATURES; columns: the head's 3 dimensions)."""
+def designed_weights(answers: tuple[str, ...] = ("adjective",), carried: tuple[str, ...] = CARRIED) -> attention.HeadWeights:
+    """A head's matrices, as x @ W (rows: the features of FEATURES; columns: the head's 3 dimensions). A noun's query
+    asks for words with one of the `answers` features in front of it; the values carry the `carried` features."""
     C, d = len(FEATURES), 3
     W_Q, W_K, W_V, W_O = torch.zeros(C, d), torch.zeros(C, d), torch.zeros(C, d), torch.zeros(d, C)
     W_Q[feature_index("noun"), 0] = QUERY_GAIN  # "are there adjectives …"
-    W_K[feature_index("adjective"), 0] = QUERY_GAIN  # "… I am one"
+    for name in answers:
+        W_K[feature_index(name), 0] = QUERY_GAIN  # "… I am one"
     for W in (W_Q, W_K):  # "… in front of me": positions on a circle, nearer means more aligned
         W[feature_index("position cos"), 1] = POSITION_GAIN
         W[feature_index("position sin"), 2] = POSITION_GAIN
-    for slot, name in enumerate(CARRIED):
+    for slot, name in enumerate(carried):
         W_V[feature_index(name), slot] = 1.0
         W_O[slot, feature_index(name)] = 1.0
     zero = torch.zeros(d)
@@ -106,3 +108,65 @@ def designed_verdict(head: DesignedHead) -> Verdict:
         holds &= float(row[before].sum()) >= 0.9
     return Verdict(holds, "each noun reads the adjectives in front of it, and their features arrive in its vector",
                    "In the designed head, " + "; ".join(parts) + ".")
+
+
+# ---------- why several heads: one softmax row is a blend ----------
+# "a fluffy blue creature": the noun needs both adjectives. One head's row of weights sums to 1, so when a second
+# adjective comes in, the first loses weight: its feature arrives at a fraction of its strength, a blend. Two heads, one
+# asking for texture and one for colour, each put their whole row on their own adjective, and both arrive in full.
+
+ONE_ADJECTIVE, TWO_ADJECTIVES = "a fluffy creature", "a fluffy blue creature"
+KINDS = {"texture": ("fluffy",), "colour": ("blue", "green")}  # what each of the two heads asks for, and carries
+
+
+@dataclass
+class HeadsCase:
+    """A sentence through the notebook-08 head alone, and through two heads that each ask for one kind of adjective."""
+
+    words: list[str]
+    one: attention.AttentionSteps  # the head that asks for any adjective
+    two: dict[str, attention.AttentionSteps]  # kind → the head that asks for it
+
+    def arrived(self, heads: str, word: str) -> dict[str, float]:
+        """What the head(s) add to each carried feature of `word`'s vector ('one' or 'two', the heads' Δe summed)."""
+        position = self.words.index(word)
+        steps = [self.one] if heads == "one" else list(self.two.values())
+        return {name: sum(float(s.delta[position, feature_index(name)]) for s in steps) for name in CARRIED}
+
+    def weights(self, heads: str, word: str) -> dict[str, list[float]]:
+        """Each head's weights from `word` to every word (head name → row)."""
+        position = self.words.index(word)
+        steps = {"one head": self.one} if heads == "one" else {f"{kind} head": s for kind, s in self.two.items()}
+        return {name: s.pattern[position].tolist() for name, s in steps.items()}
+
+
+def heads_case(sentence: str) -> HeadsCase:
+    """The sentence through one head and through two, every step computed by attention.head_steps."""
+    words = sentence.split()
+    e = embed(words)
+    run = lambda weights: attention.head_steps(words, list(range(len(words))), e, e, weights)
+    return HeadsCase(words, run(designed_weights()),
+                     {kind: run(designed_weights(answers, answers)) for kind, answers in KINDS.items()})
+
+
+BLENDED, FULL = 0.75, 0.8  # one head: the first adjective keeps at most this share when a second comes; two: at least
+
+
+def several_heads_verdict(alone: HeadsCase, both: HeadsCase, noun: str = "creature") -> Verdict:
+    """With one head, does a second adjective take weight from the first (a blend), while two heads carry both in full?"""
+    one_alone, one_both = alone.arrived("one", noun), both.arrived("one", noun)
+    two_alone, two_both = alone.arrived("two", noun), both.arrived("two", noun)
+    row = both.one.pattern[both.words.index(noun)]
+    kept = one_both["fluffy"] / one_alone["fluffy"]
+    holds = kept <= BLENDED and min(two_both["fluffy"], two_both["blue"], two_alone["fluffy"]) >= FULL
+    return Verdict(holds, "one head blends two tokens that both matter; two heads carry both",
+                   f"One head: *{noun}* gets fluffy {one_alone['fluffy']:+.2f} from “{ONE_ADJECTIVE}”, but in "
+                   f"“{TWO_ADJECTIVES}” fluffy {one_both['fluffy']:+.2f} and blue {one_both['blue']:+.2f}: its row gives "
+                   f"fluffy {float(row[both.words.index('fluffy')]):.2f} and blue {float(row[both.words.index('blue')]):.2f}, "
+                   f"and a row sums to 1, so fluffy keeps **{kept:.0%}** of its strength. Two heads (one asks for texture, "
+                   f"one for colour): fluffy {two_alone['fluffy']:+.2f} alone; fluffy **{two_both['fluffy']:+.2f}** and blue "
+                   f"**{two_both['blue']:+.2f}** together. "
+                   + (f"So a single head's output is a blend (at most {BLENDED:.0%} kept), and two heads give each token "
+                      f"its own row (both at least {FULL:g})." if holds else
+                      f"So the blend is not shown here (thresholds: one head keeps at most {BLENDED:.0%}, two heads carry "
+                      f"both at least {FULL:g})."))
