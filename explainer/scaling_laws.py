@@ -102,7 +102,7 @@ def write_scaling(steps: int = STEPS) -> str:
     law = fit_power_law([r.non_embedding for r in runs], [r.val_loss for r in runs])
     write_json(SCALING_FILE, {
         "made_by": REMAKE, "steps": steps, "tokens": steps * config.batch_size * config.block_size,
-        "recipe": {k: v for k, v in asdict(config).items() if k not in ("n_layer", "n_head", "n_embd")},
+        "recipe": {k: v for k, v in asdict(config).items() if k not in ("n_layer", "n_head", "n_embd", "vocab_size")},
         "runs": [asdict(r) for r in runs], "fit": asdict(law),
         "published": {"alpha_N": KAPLAN_ALPHA_N, "source": KAPLAN}})
     return str(SCALING_FILE)
