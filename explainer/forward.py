@@ -272,3 +272,23 @@ def parallel_verdict(positions: Timing, matmul: Timing) -> Verdict:
                    + ("So the same arithmetic, done all at once, is faster: the reason the whole text goes through in one "
                       "pass." if holds else "So here, on this machine, doing it all at once is not faster (or the numbers "
                                               "differ): small models on a busy CPU spend their time elsewhere."))
+
+
+# ---------- pre-training: the labels are the text ----------
+
+def next_token_examples(lm: LanguageModel, text: str) -> list[tuple[str, str]]:
+    """Every (token, the token after it) of a text: what training asks the model to predict at each position, taken
+    from the text itself."""
+    tokens = lm.tokens(lm.encode(text))
+    return list(zip(tokens, tokens[1:]))
+
+
+def training_record(lm: LanguageModel) -> str:
+    """What this model was trained on, from its checkpoint (Markdown)."""
+    corpus, training = lm.meta.get("corpus"), lm.meta.get("training")
+    if not corpus or not training:
+        return f"{lm.name} was trained elsewhere; its checkpoint does not say on what."
+    steps, batch, block = lm.meta["step"], training["batch_size"], training["block_size"]
+    return (f"{lm.name} read {corpus['source']}: {corpus['train_tokens']:,} tokens of training text, no labels. Its "
+            f"{steps:,} steps each took {batch} windows of {block} tokens, {batch * block:,} predictions a step, "
+            f"{steps * batch * block:,} in all, every target the next token of the text.")

@@ -197,3 +197,10 @@ def unembedding_table(found: forward.Unembedding, shown: int = 4) -> Table:
     return Table({**columns, "x · column (logit)": found.scores, "softmax": found.probs},
                  index=[display_token(t) for t in found.tokens],
                  formats={**dict.fromkeys(columns, "{:+.3f}"), "x · column (logit)": "{:.3f}", "softmax": "{:.1%}"})
+
+
+def examples_table(examples: list[tuple[str, str]]) -> Table:
+    """Each position of a text: the token read there (with everything before it), and the label, the next token."""
+    return Table({"reads (and all before it)": [display_token(t) for t, _ in examples],
+                  "must predict (the label)": [display_token(n) for _, n in examples]},
+                 index=[str(i) for i in range(len(examples))])
