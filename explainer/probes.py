@@ -31,7 +31,8 @@ from explainer.gpt.hooks import act_name
 from explainer.heads import measure_window, random_windows
 from explainer.verdict import Verdict
 
-HEADER_LINE = re.compile(r"^([A-Z][A-Z .,'&-]*):[ \t]*$", re.M)  # a speaker's name on a line of its own
+# a speaker's name on a line of its own, after a blank line ("ROMEO:", "First Citizen:"), or first in the text
+HEADER_LINE = re.compile(r"(?:\A|(?<=\n\n))([A-Z][A-Za-z .,'&-]*):[ \t]*$", re.M)
 NAME, FIRST_LINE, LINE_START = "speaker's name", "first line of a speech", "start of a line"
 FEATURES = (NAME, FIRST_LINE, LINE_START)
 WINDOWS = 120  # random windows of the validation text (fewer if the model is slow)
@@ -209,7 +210,7 @@ def probe_verdict(result: ProbeResult) -> Verdict:
     """Can a linear probe read the feature, and from which stage on, against probes fitted on shuffled labels?"""
     margins = [a - s for a, s in zip(result.accuracy, result.shuffled)]
     held = [stage for stage, margin in zip(result.stages, margins) if margin >= ABOVE_CHANCE]
-    best = max(range(len(margins)), key=margins.__getitem__)
+    best = max(range(len(margins)), key=result.accuracy.__getitem__)
     trail = ", ".join(f"{stage} {a:.0%}" for stage, a in zip(result.stages, result.accuracy))
     text = (f"*{result.feature}* ({result.share:.0%} of tokens; probes fitted on {result.tokens[0]:,} tokens and scored on "
             f"{result.tokens[1]:,} others): balanced accuracy {trail}. Fitted on shuffled labels: "

@@ -76,7 +76,7 @@ def sampling_steps(lm, prompt: str, steps: int, temperature: float = 1.0, seed: 
 # speaker's name, where the program stops and waits for the user. Our corpus is plays, so speakers are names in capitals
 # on a line of their own ("PORTIA:"), exactly the format a chat template uses for "User:" and "Assistant:".
 
-HEADER = re.compile(r"\n\n([A-Z][A-Z .,'&-]*):\n")  # a blank line, then a speaker's name on a line of its own
+HEADER = re.compile(r"\n\n([A-Z][A-Za-z .,'&-]*):\n")  # a blank line, then a speaker's name on a line of its own
 
 
 def script_text(user: str, assistant: str, exchanges: Sequence[tuple[str, str]]) -> str:
@@ -142,8 +142,13 @@ class ChatTurn:
 
 def chat_turn(lm, user: str, assistant: str, exchanges: Sequence[tuple[str, str]], line: str, new_tokens: int = 40,
               temperature: float = 0.8, seed: int = 0) -> ChatTurn:
-    """One turn of the chat loop: append the user's line and the assistant's name, generate, stop at the next name."""
-    prompt, _ = lm.fit(script_text(user, assistant, exchanges) + f"{user}:\n{line}\n\n{assistant}:\n")
+    """One turn of the chat loop: append the user's line and the assistant's name, generate, stop at the next name.
+    The script keeps as many of its last exchanges, whole, as fit the context with the new line."""
+    turn = f"{user}:\n{line}\n\n{assistant}:\n"
+    room = lm.block_size - len(lm.start)
+    kept = next((k for k in range(len(exchanges), 0, -1)
+                 if len(lm.tokenizer.encode(script_text(user, assistant, exchanges[-k:]) + turn)) <= room), 0)
+    prompt, _ = lm.fit(script_text(user, assistant, exchanges[len(exchanges) - kept:]) + turn)
     written = lm.generate(prompt, new_tokens, temperature=temperature, seed=seed)
     header = HEADER.search(written)
     return ChatTurn(prompt, written[:header.start()] if header else written, header.group(1) if header else None)
