@@ -123,11 +123,11 @@ def test_lookup_weights_sharpen_into_the_best_key():
 def test_features_are_labelled_from_the_plays_format():
     text = "ROMEO:\nBut soft, what light\nThrough yonder window:\n\nJULIET:\nAy me!\n\nFirst Lord:\nPeace.\n"
     found = probes.character_labels(text)
-    marked = lambda feature: "".join(c if on else "." for c, on in zip(text, found[feature]))
-    assert marked(probes.NAME).replace(".", " ").split() == ["ROMEO", "JULIET", "First", "Lord"], "a verse line is no name"
+    marked = lambda feature: "".join(c if on else "~" for c, on in zip(text, found[feature]))
+    assert marked(probes.NAME).replace("~", " ").split() == ["ROMEO", "JULIET", "First", "Lord"], "a verse line is no name"
     assert marked(probes.NAME).index("JULIET") == text.index("JULIET")
-    assert marked(probes.FIRST_LINE).replace(".", "") == "But soft, what lightAy me!Peace."
-    assert marked(probes.LINE_START).replace(".", "") == "RBTJAFP"
+    assert marked(probes.FIRST_LINE).replace("~", "") == "But soft, what lightAy me!Peace."
+    assert marked(probes.LINE_START).replace("~", "") == "RBTJAFP"
     tokens = ["ROM", "EO", ":", "\n", "But", " soft"]
     labels, visible = probes.token_labels(tokens)
     assert labels[probes.NAME].tolist() == [True, True, False, False, False, False]
