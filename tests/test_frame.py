@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from explainer import attention, forward, patches, probes, sampling, scaling_laws, settings
 from explainer.gpt import checkpoint
-from explainer.gpt.train import train
 from models import save_hf, sentencepiece_tokenizer
 
 PROMPT = "ROMEO:\nBut soft, what light through yonder window"
