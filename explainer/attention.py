@@ -275,3 +275,66 @@ def causality_check(lm: LanguageModel, prompt: str) -> CausalityCheck:
 def mask_variants(scaled: torch.Tensor) -> dict[str, torch.Tensor]:
     """The same scores through every way of masking (see MASK_VARIANTS)."""
     return {name: masked_softmax(scaled, name) for name in MASK_VARIANTS}
+
+
+# ---------- attention as a soft lookup, and the QK circuit ----------
+
+def lookup_weights(steps: AttentionSteps, position: int, temperatures: tuple[float, ...]) -> dict[float, torch.Tensor]:
+    """One query's weights over the keys at several temperatures: a soft lookup that a low temperature turns into a
+    dictionary's exact one (all weight on the best-matching key). {temperature: [n]}"""
+    return {t: masked_softmax(steps.scaled, "minus_inf", t)[position] for t in temperatures}
+
+
+@dataclass
+class QKCircuit:
+    """One head's query and key maps as one C × C matrix W_QK = W_Q W_Kᵀ, and the scores it gives."""
+
+    layer: int
+    head: int
+    W_QK: torch.Tensor  # [C, C]
+    rank: int  # measured
+    d_k: int
+    scores: torch.Tensor  # q · k as the head computes them [n, n] (before ÷ √d_k and the mask)
+    bilinear: torch.Tensor  # x W_QK xᵀ + the bias terms [n, n]
+    rotary: bool  # RoPE turns q and k by their positions: one W_QK gives the scores only where the turns cancel
+    largest_difference: float  # between the two, where the bilinear form applies (every cell; with RoPE, the diagonal)
+    elsewhere_difference: float  # with RoPE, the largest difference off the diagonal (0 without RoPE)
+
+
+def qk_circuit(lm: LanguageModel, prompt: str, layer: int, head: int) -> QKCircuit:
+    """The head's scores as a bilinear form of the normalised vectors x [n, C]: (x W_Q + b_Q)(x W_K + b_K)ᵀ =
+    x W_QK xᵀ + (x W_Q b_K) + (x W_K b_Q)ᵀ + b_Q · b_K."""
+    w = head_weights(lm, layer, head)
+    steps = attention_steps(lm, prompt, layer, head)
+    x = steps.x.float()
+    W_QK = w.W_Q.float() @ w.W_K.float().T
+    bilinear = (x @ W_QK @ x.T + (x @ w.W_Q.float() @ w.b_K.float())[:, None] + (x @ w.W_K.float() @ w.b_Q.float())[None, :]
+                + w.b_Q.float() @ w.b_K.float())
+    difference = (bilinear - steps.scores.float()).abs().masked_fill(~causal_mask(len(x)), 0.0)
+    rotary = lm.layout.positions == "rope"
+    diagonal = torch.eye(len(x), dtype=torch.bool)
+    applies = diagonal if rotary else torch.ones_like(diagonal)
+    rank = int(torch.linalg.matrix_rank(w.W_Q.double() @ w.W_K.double().T))
+    return QKCircuit(layer, head, W_QK, rank, w.W_Q.shape[1], steps.scores,
+                     bilinear, rotary, float(difference[applies].max()), float(difference[~applies].max()) if rotary else 0.0)
+
+
+SAME_SCORES = 1e-3  # relative to the largest score: "the same scores"
+
+
+def qk_verdict(found: QKCircuit) -> Verdict:
+    """Is W_Q W_Kᵀ of rank at most d_k, and does it give the head's scores (where it can)?"""
+    C = found.W_QK.shape[0]
+    scale = float(found.scores.abs().max()) or 1.0
+    same = found.largest_difference <= SAME_SCORES * scale
+    holds = found.rank <= found.d_k and same
+    where = ("on the diagonal (a token with itself, where RoPE's two turns cancel)" if found.rotary else "in every cell")
+    text = (f"Layer {found.layer}, head {found.head}: W_Q W_Kᵀ is a {C} × {C} matrix of measured rank **{found.rank}** "
+            f"(d_k = {found.d_k}), and x W_QK xᵀ plus the bias terms gives the head's scores {where} to within "
+            f"**{found.largest_difference:.1e}** (scores up to {scale:.1f}). ")
+    if found.rotary:
+        text += (f"Off the diagonal it misses by up to {found.elsewhere_difference:.2f}: with RoPE the query and key are "
+                 "turned by their positions, so the matrix between them is W_Q R W_Kᵀ with a rotation R for each distance. ")
+    text += ("So the query and key maps are one low-rank bilinear form: storing them apart, C × d_k each, is that form "
+             "factored." if holds else "So here the bilinear form does not reproduce the scores, or its rank exceeds d_k.")
+    return Verdict(holds, "W_Q W_Kᵀ is one matrix of rank ≤ d_k that gives the scores", text)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 
 import torch
@@ -132,3 +134,161 @@ def tokens_vs_characters(lm: LanguageModel, text: str) -> TokenComparison:
     chars = CharTokenizer.train(data.shakespeare_text())
     return TokenComparison(lm.tokens(lm.tokenizer.encode(text)), chars.token_strings(chars.encode(text)),
                            lm.vocab_size, chars.vocab_size)
+
+
+# ---------- the whole machine: every stage of one forward pass, with its shape ----------
+
+@dataclass
+class Machine:
+    """One prompt through the whole model, stage by stage: text → tokens → embeddings → [attention → MLP] × L → the
+    last vector → unembedding → softmax. n = tokens, C = width, V = vocabulary, L = blocks."""
+
+    text: str
+    tokens: list[str]
+    ids: list[int]
+    embeddings: torch.Tensor  # [n, C]: each token's row of W_E (plus its position's row of W_pos, if learned)
+    after_attention: torch.Tensor  # [L, n, C]: the residual stream after each block's attention
+    after_mlp: torch.Tensor  # [L, n, C]: ... and after its MLP (the block's output)
+    last: torch.Tensor  # [C]: the last token's vector after the final norm, what the unembedding reads
+    logits: torch.Tensor  # [V]
+    probs: torch.Tensor  # [V]
+    W_E: tuple[int, int]  # the embedding matrix's shape [V, C]
+    W_U: tuple[int, int]  # the unembedding's shape [C, V]
+    learned_positions: bool  # a position table W_pos is added to the embeddings (False: RoPE turns queries and keys)
+
+
+def whole_machine(lm: LanguageModel, prompt: str) -> Machine:
+    layers = range(lm.layout.n_layer)
+    names = ([act_name("resid_pre", 0), act_name("ln_final")] + [act_name("resid_mid", l) for l in layers]
+             + [act_name("resid_post", l) for l in layers])
+    tokens, logits, cache = lm.run_with_cache(prompt, names)
+    stack = lambda hook: torch.stack([cache[act_name(hook, l)][0] for l in layers])
+    last_logits = logits[-1].float()
+    return Machine(prompt, tokens, lm.encode(prompt), cache[names[0]][0], stack("resid_mid"), stack("resid_post"),
+                   cache[act_name("ln_final")][0, -1], last_logits, torch.softmax(last_logits, -1),
+                   (lm.vocab_size, lm.layout.d_model), (lm.layout.d_model, lm.vocab_size), lm.layout.W_pos is not None)
+
+
+@dataclass
+class Unembedding:
+    """The last vector scored against every token's column of W_U: one dot product per token, then a softmax."""
+
+    vector: torch.Tensor  # x [C]: the last token's vector after the final norm
+    tokens: list[str]  # the `top` highest-scoring tokens
+    columns: torch.Tensor  # [top, C]: their columns of W_U
+    scores: list[float]  # x · column, each computed as its own dot product
+    probs: list[float]  # softmax over all V scores
+    vocabulary: int  # V: how many dot products the scores are the top of
+    largest_difference: float  # between x @ W_U (all V) and the model's own logits
+
+
+def unembedding(lm: LanguageModel, prompt: str, top: int = 8) -> Unembedding:
+    machine = whole_machine(lm, prompt)
+    W_U = lm.layout.W_U.cpu().float()[:, :lm.vocab_size]  # [C, V]
+    x = machine.last.float()
+    scores = x @ W_U  # [V]: one dot product per token
+    best = torch.topk(scores, top).indices.tolist()
+    probs = torch.softmax(scores, -1)
+    return Unembedding(x, lm.tokens(best), W_U[:, best].T, [float(torch.dot(x, W_U[:, i])) for i in best],
+                       [float(probs[i]) for i in best], lm.vocab_size, float((scores - machine.logits).abs().max()))
+
+
+# ---------- every position at once ----------
+
+@dataclass(frozen=True)
+class Timing:
+    """One way of computing against another that gives the same numbers: the fastest of a few runs of each."""
+
+    together_ms: float  # all at once
+    one_by_one_ms: float  # the same numbers one piece at a time
+    pieces: int  # how many pieces the second way takes
+    largest_difference: float  # between the two ways' results
+
+    @property
+    def ratio(self) -> float:
+        return self.one_by_one_ms / self.together_ms
+
+
+def fastest_ms(work, repeats: int) -> tuple[float, torch.Tensor]:
+    """The fastest of `repeats` runs of work() in milliseconds, and its result (after one untimed warm-up run)."""
+    result = work()
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000, result
+
+
+@torch.no_grad()
+def time_positions(lm: LanguageModel, prompt: str, repeats: int = 3) -> Timing:
+    """One forward pass over the prompt's n tokens against n one-token passes, each reading the keys and values cached
+    from the tokens before it (the way a model that reads one token at a time must go): the same logits."""
+    ids = torch.tensor([lm.encode(prompt)], device=lm.device)
+    model = lm.model.eval()
+
+    def one_by_one() -> torch.Tensor:
+        past, rows = None, []
+        for position in range(ids.shape[1]):
+            logits, past = model.forward_with_past(ids[:, position:position + 1], past)
+            rows.append(logits[0, -1])
+        return torch.stack(rows)
+
+    together_ms, together = fastest_ms(lambda: model.forward_with_past(ids)[0][0], repeats)
+    one_ms, each = fastest_ms(one_by_one, repeats)
+    return Timing(together_ms, one_ms, ids.shape[1], float((together - each).abs().max()))
+
+
+@torch.no_grad()
+def time_matmul(lm: LanguageModel, prompt: str, repeats: int = 3) -> Timing:
+    """The unembedding of every position as one matrix multiplication X [n, C] @ W_U [C, V], against a loop of n
+    vector-times-matrix products, one position at a time."""
+    x = final_vectors(lm, prompt)  # [n, C]
+    W_U = lm.layout.W_U[:, :lm.vocab_size].cpu().float()
+    together_ms, together = fastest_ms(lambda: x @ W_U, repeats)
+    one_ms, each = fastest_ms(lambda: torch.stack([row @ W_U for row in x]), repeats)
+    return Timing(together_ms, one_ms, x.shape[0], float((together - each).abs().max()))
+
+
+def final_vectors(lm: LanguageModel, prompt: str) -> torch.Tensor:
+    """Every position's vector after the final norm [n, C]."""
+    _, _, cache = lm.run_with_cache(prompt, act_name("ln_final"))
+    return cache[act_name("ln_final")][0].float()
+
+
+SAME = 1e-3  # "the same numbers": no logit differs by more than this
+
+
+def parallel_verdict(positions: Timing, matmul: Timing) -> Verdict:
+    """Is computing every position at once faster than one at a time, for the same numbers?"""
+    holds = positions.ratio > 1 and matmul.ratio > 1 and max(positions.largest_difference, matmul.largest_difference) <= SAME
+    return Verdict(holds, "computing every position at once is faster than one at a time",
+                   f"One forward pass over the {positions.pieces} tokens took **{positions.together_ms:.1f} ms**; the same "
+                   f"tokens fed one at a time, each reading the keys and values kept from the ones before, took "
+                   f"**{positions.one_by_one_ms:.1f} ms** ({positions.ratio:.1f}×), with logits equal to within "
+                   f"{positions.largest_difference:.1e}. The unembedding of every position as one matrix multiplication took "
+                   f"{matmul.together_ms:.2f} ms; as {matmul.pieces} products of one vector with the matrix, "
+                   f"{matmul.one_by_one_ms:.2f} ms ({matmul.ratio:.1f}×), equal to within {matmul.largest_difference:.1e}. "
+                   + ("So the same arithmetic, done all at once, is faster: the reason the whole text goes through in one "
+                      "pass." if holds else "So here, on this machine, doing it all at once is not faster (or the numbers "
+                                              "differ): small models on a busy CPU spend their time elsewhere."))
+
+
+# ---------- pre-training: the labels are the text ----------
+
+def next_token_examples(lm: LanguageModel, text: str) -> list[tuple[str, str]]:
+    """Every (token, the token after it) of a text: what training asks the model to predict at each position, taken
+    from the text itself."""
+    tokens = lm.tokens(lm.encode(text))
+    return list(zip(tokens, tokens[1:]))
+
+
+def training_record(lm: LanguageModel) -> str:
+    """What this model was trained on, from its checkpoint (Markdown)."""
+    corpus, training = lm.meta.get("corpus"), lm.meta.get("training")
+    if not corpus or not training:
+        return f"{lm.name} was trained elsewhere; its checkpoint does not say on what."
+    steps, batch, block = lm.meta["step"], training["batch_size"], training["block_size"]
+    return (f"{lm.name} read {corpus['source']}: {corpus['train_tokens']:,} tokens of training text, no labels. Its "
+            f"{steps:,} steps each took {batch} windows of {block} tokens, {batch * block:,} predictions a step, "
+            f"{steps * batch * block:,} in all, every target the next token of the text.")

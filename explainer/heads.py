@@ -489,3 +489,105 @@ def sum_check(lm: LanguageModel, prompt: str, layer: int) -> float:
     found = layer_heads(lm, prompt, layer)
     _, _, cache = lm.run_with_cache(prompt)
     return float((found.total - cache[act_name("attn_out", layer)][0]).abs().max())
+
+
+# ---------- which positions the heads of a layer read ----------
+
+OFFSETS = 6  # keys 0 … OFFSETS − 1 tokens back, one column each; then the first token, then the rest together
+PROFILE_WINDOWS = 200  # random windows of the validation text (fewer if the model is slow)
+FAVOURITE = 2.0  # a head's favourite position: its weight there per key is at least this many times uniform's
+
+
+@dataclass
+class PositionProfile:
+    """How each head of one layer spreads its attention over positions relative to the query, averaged over queries
+    (those more than OFFSETS tokens into a window) and over random windows of the validation text."""
+
+    layer: int
+    columns: list[str]  # "itself", "1 back", …, "first token", "the rest"
+    profile: torch.Tensor  # [head, column]: mean weight (each row sums to 1)
+    halves: torch.Tensor  # [2, head, column]: the same on each half of the windows, the control for noise
+    uniform: torch.Tensor  # [column]: what uniform causal attention gives each column, the control for position
+    windows: int
+
+    def lift(self) -> torch.Tensor:
+        """Weight per key against uniform attention's, per column: [head, column] (1 = no preference)."""
+        return self.profile / self.uniform
+
+    def favourites(self) -> list[str]:
+        """Each head's most over-attended column, or EVEN when none reaches FAVOURITE × uniform: a head that reads
+        every position alike (by position; what it reads may still depend on the tokens)."""
+        lift = self.lift()
+        return [self.columns[int(row.argmax())] if float(row.max()) >= FAVOURITE else EVEN for row in lift]
+
+
+EVEN = "every position alike"
+
+
+def profile_columns(n: int) -> torch.Tensor:
+    """For queries OFFSETS + 1 … n − 1 of a window of n: which column each (query, key) cell falls in [query, key]
+    (−1 for keys after the query)."""
+    queries = torch.arange(OFFSETS + 1, n)[:, None]
+    keys = torch.arange(n)[None, :]
+    back = queries - keys
+    column = torch.where(back < OFFSETS, back, torch.full_like(back, OFFSETS + 1))
+    column = torch.where(keys == 0, torch.full_like(back, OFFSETS), column)
+    return torch.where(back < 0, torch.full_like(back, -1), column)
+
+
+def offset_weights(patterns: torch.Tensor) -> torch.Tensor:
+    """Patterns [..., query, key] → mean weight per column of PositionProfile over the queries: [..., column]."""
+    column = profile_columns(patterns.shape[-1])
+    rows = patterns[..., OFFSETS + 1:, :]  # [..., query, key]
+    return torch.stack([(rows * (column == c)).sum(-1) for c in range(OFFSETS + 2)], -1).mean(-2)
+
+
+def position_profile(lm: LanguageModel, layer: int, seed: int = 0) -> PositionProfile:
+    from explainer.attention import causal_mask, check_layer_head
+
+    check_layer_head(lm, layer, 0)
+    window = measure_window(lm)
+    if window <= 2 * OFFSETS:
+        raise ExplainerError(f"this model's context ({lm.block_size} tokens) is too short to measure {OFFSETS} offsets")
+    count = budget.windows_for(lm.model, PROFILE_WINDOWS, window, least=20)
+    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count, seed)
+    name = act_name("pattern", layer)
+    per_window = torch.cat([offset_weights(cache[name]) for cache in lm.scan(windows, name)])  # [window, head, column]
+    uniform = causal_mask(window).float() / torch.arange(1, window + 1)[:, None]
+    half = len(windows) // 2
+    columns = ["itself"] + [f"{d} back" for d in range(1, OFFSETS)] + ["first token", "the rest"]
+    return PositionProfile(layer, columns, per_window.mean(0),
+                           torch.stack([per_window[:half].mean(0), per_window[half:].mean(0)]),
+                           offset_weights(uniform), len(windows))
+
+
+def variation_distance(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """½ Σ |p − q| over the last axis: 0 for the same spread, 1 for spreads with nothing in common."""
+    return (p - q).abs().sum(-1) / 2
+
+
+SEPARATE = 3.0  # heads differ when two heads' profiles are this many times further apart than one head's two halves
+
+
+def position_verdict(found: PositionProfile) -> Verdict:
+    """Do the heads of a layer cover different positions? Each head's favourite position against uniform attention,
+    and how far apart two heads' spreads are against the control for noise: one head's spread on two halves of the
+    text."""
+    heads = found.profile.shape[0]
+    between = off_diagonal(variation_distance(found.profile[:, None], found.profile[None, :]))
+    within = variation_distance(found.halves[0], found.halves[1])
+    favourites, lift = found.favourites(), found.lift()
+    distinct = set(favourites)
+    holds = len(distinct) >= 2 and float(between.mean()) >= SEPARATE * float(within.max())
+    named = "; ".join(f"head {h}: {favourite}" + (f" ({float(lift[h].max()):.1f}× uniform)" if favourite != EVEN else "")
+                      for h, favourite in enumerate(favourites))
+    return Verdict(holds, "the heads of a layer read different positions",
+                   f"Layer {found.layer}, over {found.windows} random windows of the validation text, the position each head "
+                   f"over-attends most, per key against uniform attention (a favourite needs {FAVOURITE:g}×, else it reads every position alike): {named}. Two "
+                   f"different heads' spreads differ by **{float(between.mean()):.2f}** on average (total variation, from "
+                   f"{float(between.min()):.2f} to {float(between.max()):.2f}); one head's spread on the two halves of the "
+                   f"text differs by at most {float(within.max()):.3f}. "
+                   + (f"So the heads cover {len(distinct)} different kinds of position, and heads differ by {SEPARATE:g}× "
+                      "the noise or more on average." if holds else
+                      f"So these heads do not cover clearly different positions (all alike, or differences below "
+                      f"{SEPARATE:g}× the noise)."))

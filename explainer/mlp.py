@@ -443,3 +443,88 @@ def lookup_verdict(found: AblationResult | NotMeasured) -> Verdict:
     text += ("So in this model such lookups lean on the MLPs named, as the talk's facts do." if holds else
              "So the measurement does not place these lookups in the MLPs of this model.")
     return Verdict(holds, "the lookups live in the MLPs", text)
+
+
+# ---------- a neuron that is not a linear function of its inputs' features ----------
+# Attention at a fixed pattern is a weighted average of values: linear in them. The MLP's nonlinearity is where a
+# vector gets features that are not sums of the features it has (an AND, an XOR). A neuron shows it when its activation
+# over two yes/no features of the text is not a + b: a linear fit leaves a residual that the AND term explains.
+
+INTERACTING = ("speaker's name", "start of a line")  # two features of the text (explainer.probes labels them)
+
+
+def interaction_share(y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """For each column of y [n, m]: the share of its variance that the AND term a·b explains beyond a linear fit
+    c₀ + c₁a + c₂b (0: a sum of the two features; 1: all its variance is the interaction) [m]."""
+    ones, a, b = torch.ones_like(y[:, 0]), a.float(), b.float()
+    linear = torch.stack([ones, a, b], 1)
+    full = torch.stack([ones, a, b, a * b], 1)
+    residual = lambda X: ((y - X @ torch.linalg.lstsq(X, y).solution) ** 2).sum(0)
+    total = ((y - y.mean(0)) ** 2).sum(0).clamp_min(1e-12)
+    return (residual(linear) - residual(full)) / total
+
+
+@dataclass
+class NeuronInteraction:
+    features: tuple[str, str]
+    layer: int
+    neuron: int
+    means: torch.Tensor  # [2, 2]: the neuron's mean activation by (feature a, feature b), no/yes
+    counts: torch.Tensor  # [2, 2]: tokens in each cell
+    share: float  # interaction_share of its activation
+    input_share: float  # ... of its input, before the nonlinearity
+    shuffled: float  # the control: the largest share over every neuron with the two labels shuffled together
+    tokens: int
+
+    @property
+    def interaction(self) -> float:
+        """Both features' mean minus each alone's, plus neither's: 0 when the activation is a sum of the two."""
+        m = self.means
+        return float(m[1, 1] - m[1, 0] - m[0, 1] + m[0, 0])
+
+
+def nonlinear_neuron(lm: LanguageModel, seed: int = 0) -> NeuronInteraction:
+    """Over windows of the validation text, the neuron whose activation the AND of two features explains most beyond
+    their sum, with its input's share and, as control, the best any neuron reaches on shuffled labels."""
+    from explainer import probes
+
+    text = probes.labelled_text(lm, seed)
+    a, b = (text.labels[feature] for feature in INTERACTING)
+    order = torch.randperm(len(a), generator=torch.Generator().manual_seed(seed))
+    layers = range(lm.layout.n_layer)
+    found = probes.kept_activations(lm, text, [act_name(hook, l) for l in layers for hook in ("pre", "post")])
+    best, shuffled = (-1.0, 0, 0), 0.0
+    for layer in layers:
+        pre, post = found[2 * layer], found[2 * layer + 1]  # [token, M]
+        shares = interaction_share(post, a, b)
+        shuffled = max(shuffled, float(interaction_share(post, a[order], b[order]).max()))
+        neuron = int(shares.argmax())
+        if float(shares[neuron]) > best[0]:
+            best = (float(shares[neuron]), layer, neuron, float(interaction_share(pre[:, neuron:neuron + 1], a, b)[0]),
+                    post[:, neuron])
+    share, layer, neuron, input_share, activation = best
+    cells = [[(a == i) & (b == j) for j in (False, True)] for i in (False, True)]
+    means = torch.tensor([[float(activation[c].mean()) if c.any() else math.nan for c in row] for row in cells])
+    counts = torch.tensor([[int(c.sum()) for c in row] for row in cells])
+    return NeuronInteraction(INTERACTING, layer, neuron, means, counts, share, input_share, shuffled, len(a))
+
+
+NONLINEAR, ABOVE_SHUFFLED = 0.01, 5.0  # the AND explains at least 1 % of the variance, and 5× the best on shuffled labels
+
+
+def nonlinear_verdict(found: NeuronInteraction) -> Verdict:
+    """Is there a neuron whose activation is not a sum of the two features, beyond what shuffled labels give?"""
+    a, b = found.features
+    cells = "; ".join(f"{'' if i else 'not '}{a}, {'' if j else 'not '}{b}: {float(found.means[i, j]):+.2f} "
+                      f"({int(found.counts[i, j]):,} tokens)" for i in (0, 1) for j in (0, 1))
+    holds = found.share >= NONLINEAR and found.share >= ABOVE_SHUFFLED * found.shuffled
+    return Verdict(holds, "a neuron computes a feature that is not a sum of two others",
+                   f"Over {found.tokens:,} tokens of the validation text, neuron {found.neuron} of MLP {found.layer} has mean "
+                   f"activation {cells}: both together minus each alone plus neither is {found.interaction:+.2f}, where a sum of "
+                   f"the two would give 0. A linear fit from the two features leaves a residual that their AND explains: "
+                   f"**{found.share:.0%}** of its variance (its input before the nonlinearity: {found.input_share:.0%}). "
+                   f"With the labels shuffled, the best neuron of all reaches {found.shuffled:.1%}. "
+                   + (f"So this neuron's activation is not a linear function of the two features (at least {NONLINEAR:.0%}, "
+                      f"and {ABOVE_SHUFFLED:g}× the shuffled best)." if holds else
+                      f"So no neuron here is clearly non-linear in these two features (thresholds {NONLINEAR:.0%} and "
+                      f"{ABOVE_SHUFFLED:g}× the shuffled best)."))

@@ -62,3 +62,18 @@ LIVE_LINE = "ROMEO:\nBut soft, what light"
 
 # Its first line alone: short enough for an attention grid whose every dot can be read.
 ROMEO_LINE = "ROMEO:\nBut soft, what light through yonder window breaks?"
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """The talk's chatbot as a scene from a play: a user, a helpful assistant, and the lines that set them up."""
+
+    user: str = "PORTIA"  # the talk's "user"
+    assistant: str = "NERISSA"  # the "helpful assistant": Portia's waiting-gentlewoman in The Merchant of Venice
+    stranger: str = "ROSALIND"  # the control: the same lines asked by another heroine of a comedy
+    exchanges: tuple[tuple[str, str], ...] = (("Nerissa, what news from Venice?", "A letter, madam, from Bassanio."),
+                                              ("Read it to me, I pray thee.", "I will, sweet madam."))
+    question: str = "What says my lord?"  # the user's next line, for one turn of the chat loop
+
+
+DIALOGUE = Dialogue()

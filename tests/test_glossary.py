@@ -15,7 +15,8 @@ JARGON = {"logit lens": r"logit lens", "unembedding": r"unembedding", "tied weig
           "LayerNorm": r"LayerNorms?", "logit": r"logits?(?! lens)", "softmax": r"softmax", "GELU": r"GELU",
           "causal mask": r"causal mask", "superposition": r"superposition", "cosine similarity": r"cosine similarity",
           "mean-ablation": r"mean-ablation", "under-trained": r"under-trained", "BPE": r"BPE", "RoPE": r"RoPE",
-          "grouped-query": r"grouped-query"}
+          "grouped-query": r"grouped-query", "linear probe": r"linear probes?", "scaling law": r"scaling laws?",
+          "pre-training": r"pre-training", "QK circuit": r"QK circuit"}
 LINK = re.compile(r"\[([^\]]*)\]\(GLOSSARY\.md(?:#([\w-]+))?\)")
 
 

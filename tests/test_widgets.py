@@ -412,3 +412,28 @@ def test_new_numbers_in_fixed_axes_travel_as_a_redraw_of_the_traces_only():
         figure.layout.title.text = "after"
     assert len(sent["animate"]) == 1 and sent["relayout"][-1]["relayout_data"] == {"title.text": "after"}
     assert not sent["update"] and list(figure.data[0].marker.size) == [1, 1] and figure.layout.title.text == "after"
+
+
+def test_machine_explorer_highlights_the_stage_and_shows_its_numbers(shipped):
+    from explainer import forward
+    from explainer.figures.forward import STAGES, MachineExplorer
+    from explainer.style import HIGHLIGHT_COLOR
+
+    prompt = "ROMEO:\nBut soft, what light"
+    explorer = MachineExplorer(shipped, prompt, stage="embeddings")
+    machine = forward.whole_machine(shipped, prompt)
+    bars = explorer.figure.data[0]
+    highlighted = lambda: [i for i, color in enumerate(bars.marker.color) if color == HIGHLIGHT_COLOR]
+    assert highlighted() == [STAGES.index("embeddings")]
+    n = len(machine.tokens)
+    assert f"[n = {n}, C = 160]" in bars.text[STAGES.index("embeddings")] and "[V = 8,192]" in bars.text[STAGES.index("logits")]
+    first = f"{float(machine.embeddings[-1, 0]):+.3f}"
+    assert first in explorer.numbers.value and explorer.status.value == ""
+    explorer.stage.value = "MLP"
+    explorer.layer.value = 3
+    assert highlighted() == [STAGES.index("MLP")] and "MLP, block 3" in bars.text[STAGES.index("MLP")]
+    assert f"{float(machine.after_mlp[3, -1, 0]):+.3f}" in explorer.numbers.value and "block 3" in explorer.numbers.value
+    explorer.stage.value = "probabilities"
+    best = int(machine.probs.argmax())
+    assert f"{float(machine.probs[best]):.1%}" in explorer.numbers.value
+    assert html.escape(display_token(shipped.tokens([best])[0])) in explorer.numbers.value

@@ -334,3 +334,14 @@ def vectors_heatmap(vectors: torch.Tensor, tokens: list[str], title: str, dimens
     labels = list(names)[:shown.shape[1]] if names else [str(i) for i in range(shown.shape[1])]
     return heatmap(shown, labels, token_labels(tokens), title, x_title="feature" if names else "dimension",
                    y_title="token")
+
+
+def lookup_table(steps: attention.AttentionSteps, position: int, temperatures: tuple[float, ...] = (1.0, 0.1, 0.0)) -> Table:
+    """One query against every key: its scaled score, and the weights of the soft lookup at several temperatures
+    (T = 0: a dictionary's lookup, all weight on the best-matching key)."""
+    found = attention.lookup_weights(steps, position, temperatures)
+    allowed = range(position + 1)
+    return Table({"query · key ÷ √d_k": [float(steps.scaled[position, k]) for k in allowed],
+                  **{f"weight at T = {t:g}": [float(found[t][k]) for k in allowed] for t in temperatures}},
+                 index=[display_token(steps.tokens[k]) for k in allowed],
+                 formats={"query · key ÷ √d_k": "{:+.2f}", **{f"weight at T = {t:g}": "{:.3f}" for t in temperatures}})

@@ -1,15 +1,20 @@
-"""Figures for the forward pass: tokens vs characters, the logit lens, the loss at every position, training curves."""
+"""Figures for the forward pass: the whole machine stage by stage, the unembedding, tokens vs characters, the logit lens,
+the loss at every position, training curves."""
 
 from __future__ import annotations
 
+import html
+
+import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
 from explainer import forward
-from explainer.figures.common import base_layout, html_tokens
+from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, row, scored_tokens
+from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import display_token
+from explainer.style import HIGHLIGHT_COLOR, display_token
 
 
 def tokens_html(comparison: forward.TokenComparison) -> str:
@@ -64,3 +69,138 @@ def training_curve(lm: LanguageModel) -> go.Figure:
                         go.Scatter(x=history["step"], y=history["val_loss"], name="validation loss", mode="lines+markers")])
     return base_layout(figure, "our model's loss during training", height=380, xaxis_title="step",
                        yaxis_title="nats per token", legend=dict(orientation="h", y=-0.25))
+
+
+# ---------- the whole machine ----------
+
+STAGES = ("text", "tokens", "embeddings", "attention", "MLP", "last vector", "logits", "probabilities")
+ARROWS = ("the tokenizer cuts the text", "each token picks its row of W_E {W_E}{positions}",
+          "tokens exchange information; the result is added", "each vector on its own; the result is added",
+          "× {L} blocks, then the final norm; the last position", "one dot product with each of the {V:,} columns of W_U {W_U}",
+          "softmax: exponentiate, divide by the sum")
+FLOW_FILL, FLOW_TEXT = "#dbeafe", "#1e3a8a"  # an unselected stage: light blue, dark text
+
+
+def stage_shapes(machine: forward.Machine) -> dict[str, str]:
+    """Each stage's tensor shape, with its axes named."""
+    n, C, V = len(machine.tokens), machine.last.shape[0], machine.logits.shape[0]
+    return {"text": f"{len(machine.text)} characters", "tokens": f"[n = {n}]", "embeddings": f"[n = {n}, C = {C}]",
+            "attention": f"[{n}, {C}]", "MLP": f"[{n}, {C}]", "last vector": f"[C = {C}]", "logits": f"[V = {V:,}]",
+            "probabilities": f"[{V:,}], summing to 1"}
+
+
+def stage_labels(machine: forward.Machine, layer: int) -> list[str]:
+    shapes = stage_shapes(machine)
+    names = {"attention": f"attention, block {layer}", "MLP": f"MLP, block {layer}"}
+    return [f"<b>{names.get(stage, stage)}</b>   {shapes[stage]}" for stage in STAGES]
+
+
+def machine_figure(machine: forward.Machine, stage: str, layer: int) -> go.Figure:
+    """The forward pass as one column of stages (a bar each, the chosen one highlighted), with what happens between
+    them and the loaded model's shapes."""
+    count, L = len(STAGES), machine.after_mlp.shape[0]
+    figure = go.Figure(go.Bar(
+        y=list(range(count)), x=[1] * count, orientation="h", width=0.56, text=stage_labels(machine, layer),
+        textposition="inside", insidetextanchor="start", textfont=dict(size=14), hoverinfo="skip",
+        **stage_colors(stage)))
+    positions = ", plus its position's row of W_pos" if machine.learned_positions else ""
+    arrows = [a.format(W_E=list(machine.W_E), W_U=list(machine.W_U), V=machine.W_U[1], L=L, positions=positions)
+              for a in ARROWS]
+    for i, label in enumerate(arrows):
+        figure.add_annotation(x=0.03, y=i + 0.72, ax=0.03, ay=i + 0.28, xref="x", yref="y", axref="x", ayref="y",
+                              showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#6b7280", text="")
+        figure.add_annotation(x=0.05, y=i + 0.5, xref="x", yref="y", text=f"<i>{html.escape(label)}</i>", showarrow=False,
+                              xanchor="left", font=dict(size=11, color="#4b5563"))
+    attention, mlp_stage = STAGES.index("attention"), STAGES.index("MLP")
+    figure.add_shape(type="path", xref="x", yref="y", line=dict(color="#6b7280", width=1.5),
+                     path=f"M 1.01 {attention - 0.3} L 1.03 {attention - 0.3} L 1.03 {mlp_stage + 0.3} L 1.01 {mlp_stage + 0.3}")
+    figure.add_annotation(x=1.04, y=(attention + mlp_stage) / 2, xref="x", yref="y", text=f"× {L}", showarrow=False,
+                          xanchor="left", font=dict(size=14))
+    base_layout(figure, "one forward pass of the loaded model, stage by stage", height=70 + 52 * count, showlegend=False,
+                xaxis=dict(visible=False, range=[0, 1.1], fixedrange=True),
+                yaxis=dict(visible=False, range=[count - 0.5, -0.5], fixedrange=True))
+    figure.update_layout(margin=dict(l=10, r=10, t=40, b=10))
+    return figure
+
+
+def stage_colors(stage: str) -> dict:
+    """The bars' fill and text colours: the chosen stage highlighted."""
+    chosen = [s == stage for s in STAGES]
+    return dict(marker_color=[HIGHLIGHT_COLOR if c else FLOW_FILL for c in chosen],
+                textfont_color=["black" if c else FLOW_TEXT for c in chosen])
+
+
+def numbers_table(values: torch.Tensor, rows: list[str], shown: int = 6) -> str:
+    """The first `shown` numbers of each row, and its length (HTML)."""
+    head = "".join(f"<th>{j}</th>" for j in range(shown)) + "<th>…</th><th>length</th>"
+    body = "".join(f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{float(v):+.3f}</td>" for v in row[:shown])
+                   + f"<td>…</td><td>{float(row.norm()):.2f}</td></tr>" for label, row in zip(rows, values))
+    return f"<table class='dataframe'><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def stage_html(lm: LanguageModel, machine: forward.Machine, stage: str, layer: int, last: int = 4) -> str:
+    """What the chosen stage holds for this prompt: its shape and a few of its numbers (the last `last` tokens)."""
+    shape = stage_shapes(machine)[stage]
+    tokens = machine.tokens[-last:]
+    labels = [f"{len(machine.tokens) - len(tokens) + i}:{display_token(t)}" for i, t in enumerate(tokens)]
+    if stage == "text":
+        body = f"<code style='white-space:pre-wrap'>{html.escape(machine.text)}</code>"
+    elif stage == "tokens":
+        body = html_tokens(machine.tokens) + "<br>ids: " + html.escape(", ".join(map(str, machine.ids)))
+    elif stage in ("embeddings", "attention", "MLP"):
+        values = {"embeddings": machine.embeddings, "attention": machine.after_attention[layer],
+                  "MLP": machine.after_mlp[layer]}[stage]
+        body = f"the last {len(tokens)} of the {len(machine.tokens)} vectors, their first numbers:" + numbers_table(values[-last:], labels)
+    elif stage == "last vector":
+        body = "the last token's vector after the final norm:" + numbers_table(machine.last[None], [labels[-1]], 10)
+    else:
+        values = machine.logits if stage == "logits" else machine.probs
+        best = torch.topk(values, 5)
+        number = "{:.2f}" if stage == "logits" else "{:.1%}"
+        body = "the five largest: " + html.escape(scored_tokens(zip(lm.tokens(best.indices.tolist()), best.values.tolist()), number))
+    return f"<b>{html.escape(STAGE_TEXT[stage].format(layer=layer))}</b> {shape}<br>{body}"
+
+
+STAGE_TEXT = {"text": "The text:", "tokens": "Tokens:", "embeddings": "Embeddings (a row of W_E per token):",
+              "attention": "After block {layer}'s attention (the residual stream):",
+              "MLP": "After block {layer}'s MLP (the block's output):", "last vector": "The last vector:",
+              "logits": "Logits (one score per token of the vocabulary):", "probabilities": "Probabilities:"}
+
+
+class MachineExplorer(Explorer):
+    """Choose a stage of the forward pass (and which block): its tensor's shape and a few of its numbers, for the real
+    prompt through the loaded model."""
+
+    def __init__(self, lm: LanguageModel, prompt: str, stage: str = "embeddings", layer: int = 0):
+        super().__init__()
+        self.lm = lm
+        self.machine = forward.whole_machine(lm, prompt)
+        self.stage = widgets.Dropdown(options=list(STAGES), value=stage, description="stage")
+        self.layer = int_slider("block", self.machine.after_mlp.shape[0] - 1, layer)
+        self.figure = FigureWidget(machine_figure(self.machine, stage, layer))
+        self.numbers = widgets.HTML()
+        self.watch([self.stage, self.layer], self.update)
+        self.widget = widgets.VBox([row(self.stage, self.layer), self.status, self.figure, self.numbers])
+        self.safely(self.update)
+
+    def update(self) -> None:
+        stage, layer = self.stage.value, self.layer.value
+        with self.figure.batch_traces():  # the same bars: colours and labels only
+            bars = self.figure.data[0]
+            bars.update(text=stage_labels(self.machine, layer), **stage_colors(stage))
+        self.numbers.value = stage_html(self.lm, self.machine, stage, layer)
+
+
+def unembedding_table(found: forward.Unembedding, shown: int = 4) -> Table:
+    """The top tokens: the first numbers of their columns of W_U, the dot product with the last vector, the softmax."""
+    columns = {f"W_U column [{j}]": [float(c[j]) for c in found.columns] for j in range(shown)}
+    return Table({**columns, "x · column (logit)": found.scores, "softmax": found.probs},
+                 index=[display_token(t) for t in found.tokens],
+                 formats={**dict.fromkeys(columns, "{:+.3f}"), "x · column (logit)": "{:.3f}", "softmax": "{:.1%}"})
+
+
+def examples_table(examples: list[tuple[str, str]]) -> Table:
+    """Each position of a text: the token read there (with everything before it), and the label, the next token."""
+    return Table({"reads (and all before it)": [display_token(t) for t, _ in examples],
+                  "must predict (the label)": [display_token(n) for _, n in examples]},
+                 index=[str(i) for i in range(len(examples))])

@@ -11,8 +11,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from explainer import attention, designed, forward, heads
-from explainer.figures.common import (Explorer, grid_block, grid_step, int_slider, redraw, resize_grid_block,
-                                      row, scored_tokens, token_labels)
+from explainer.figures.common import (Explorer, base_layout, grid_block, grid_step, int_slider, redraw,
+                                      resize_grid_block, row, scored_tokens, token_labels)
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
@@ -147,3 +147,29 @@ def value_weights_table(shapes: list) -> Table:
                          "a full value map": shape.d_model**2, "full ÷ one key matrix": shape.d_model / shape.d_head,
                          "heads per forward pass": shape.n_layers * shape.n_heads} for shape in shapes}
     return Table.from_rows(list(rows.values()), index=list(rows), formats={"full ÷ one key matrix": "{:g}"})
+
+
+def several_heads_table(cases: list[designed.HeadsCase], noun: str = "creature") -> Table:
+    """For each sentence, one head and two heads: the noun's weights on the adjectives and what arrives in its vector."""
+    rows, index = [], []
+    for case in cases:
+        sentence = " ".join(case.words)
+        for heads_used in ("one", "two"):
+            weights = case.weights(heads_used, noun)
+            arrived = case.arrived(heads_used, noun)
+            reads = "; ".join(f"{name}: " + ", ".join(f"{case.words[i]} {w:.2f}" for i, w in enumerate(row) if w >= 0.05)
+                              for name, row in weights.items())
+            rows.append({"the noun's weights": reads, "Δe: fluffy": arrived["fluffy"], "Δe: blue": arrived["blue"]})
+            index.append(f"“{sentence}”, {heads_used} head{'s' if heads_used == 'two' else ''}")
+    return Table.from_rows(rows, index=index, formats={"Δe: fluffy": "{:+.2f}", "Δe: blue": "{:+.2f}"})
+
+
+def position_figure(found: heads.PositionProfile) -> go.Figure:
+    """Each head's weight per key at each position, against uniform attention's (1 = no preference)."""
+    lift = found.lift().tolist()
+    figure = go.Figure(go.Heatmap(z=lift, x=found.columns, y=[f"head {h}" for h in range(len(lift))], zmin=0,
+                                  colorscale="Blues", texttemplate="%{z:.1f}×", colorbar=dict(title="× uniform", thickness=12),
+                                  hovertemplate="%{y}, %{x}: %{z:.2f}× uniform attention's weight per key<extra></extra>"))
+    return base_layout(figure, f"layer {found.layer}: where each head reads, per key against uniform attention", height=120 + 36 * len(lift),
+                       xaxis=dict(title="key position relative to the query", type="category"),
+                       yaxis=dict(autorange="reversed", type="category"))

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
-from explainer import forward, mlp, scale
+from explainer import designed, forward, mlp, scale
 from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row, scored_tokens
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
@@ -157,3 +157,18 @@ def lookups_figure(found: mlp.AblationResult | mlp.NotMeasured) -> go.Figure:
     return base_layout(figure, f"what mean-ablating each part costs, in nats ({found.occurrences} lookups)", height=440,
                        barmode="group", yaxis=dict(title="increase in −log p (nats)", range=[min(0, *lookups, *ordinary) - 0.1, 1.15 * top]),
                        legend=dict(orientation="h", y=-0.2))
+
+
+def xor_table(found: designed.XorCase) -> Table:
+    """The four cases: a XOR b, what the best head alone writes, and what the gathering head and the MLP write."""
+    return Table({"a": [a for a, _ in found.cases], "b": [b for _, b in found.cases], "a XOR b": found.target,
+                  "best head alone": found.attention, "head, then MLP": found.attention_then_mlp},
+                 formats={"a XOR b": "{:.0f}", "best head alone": "{:+.2f}", "head, then MLP": "{:+.2f}"})
+
+
+def interaction_table(found: mlp.NeuronInteraction) -> Table:
+    """The neuron's mean activation (and token count) in each of the four cells of the two features."""
+    a, b = found.features
+    return Table({f"not {b}": [f"{float(found.means[i, 0]):+.2f} ({int(found.counts[i, 0]):,})" for i in (0, 1)],
+                  b: [f"{float(found.means[i, 1]):+.2f} ({int(found.counts[i, 1]):,})" for i in (0, 1)]},
+                 index=[f"not {a}", a])

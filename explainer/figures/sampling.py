@@ -194,3 +194,24 @@ def next_token_figure(lm: LanguageModel, prompt: str, top: int = 12, temperature
     probs = sampling.softmax(lm.next_token_logits(prompt), temperature)
     best = torch.topk(probs, top)
     return next_token_bars(lm.tokens(best.indices.tolist()), best.values.tolist(), "the model's next-token distribution")
+
+
+def chat_turn_html(turn: sampling.ChatTurn, user: str) -> str:
+    """One turn of the chat loop: the prompt in grey, the model's reply, and where a chat program would stop."""
+    if turn.next_name is None:
+        stop = "It did not begin another speaker within the tokens asked for; a chat program would stop at the limit."
+    elif turn.next_name == user:
+        stop = f"Then it began a line for <b>{html.escape(user)}</b>, the user: a chat program stops here and waits."
+    else:
+        stop = (f"Then it began a line for <b>{html.escape(turn.next_name)}</b>, someone else: a chat program stops at "
+                "any new speaker.")
+    return (f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>{html.escape(turn.prompt)}"
+            f"</span><b>{html.escape(turn.reply)}</b></div><p>{stop}</p>")
+
+
+def next_speaker_table(found: sampling.NextSpeaker) -> Table:
+    """p(each name's line comes next) after the script and after the control."""
+    user, stranger, _ = found.names
+    return Table({name: [script, control] for name, script, control in zip(found.names, found.script, found.control)},
+                 index=[f"the script ({user} asks)", f"the control ({stranger} asks)"],
+                 formats=dict.fromkeys(found.names, "{:.1%}"))
