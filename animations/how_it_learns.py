@@ -69,7 +69,7 @@ def surface_cells(toy: learning.Toy, weights: PlotAxes) -> VGroup:
     cells = VGroup()
     for row, w2 in enumerate(w2s.tolist()):
         for column, w1 in enumerate(w1s.tolist()):
-            tone = interpolate_color(ManimColor("#0b1028"), ManimColor("#7f93c9"), float(level[row, column]) ** 0.8)
+            tone = interpolate_color(ManimColor("#070a1c"), ManimColor("#46557f"), float(level[row, column]) ** 0.8)
             cell = Square(side * 1.06, stroke_width=0, fill_color=tone, fill_opacity=1).move_to(weights.point(w1, w2))
             cell.role = "backdrop"
             cells.add(cell)
@@ -151,7 +151,7 @@ class HowItLearns(Chapter):
         cost0, gradient = toy.cost_and_gradient(*s.start)
         downhill = -gradient / np.linalg.norm(gradient)
         arrow = LabelledArrow(dot.get_center(), dot.get_center() + np.array([*downhill, 0]) * 1.1, "−gradient",
-                              color=POSITIVE_COLOR, side=UP, stroke_width=4)
+                              color=POSITIVE_COLOR, side=DOWN, stroke_width=4)
         readout = self.weights_readout(0, path)
         self.narrate(f"Start at w1 = {s.start[0]:.2f}, w2 = {s.start[1]:.2f}: cost {cost0:.2f}. The gradient points "
                      f"uphill; each step goes the other way, {s.learning_rate:g} times the gradient.", FadeIn(dot),
@@ -255,13 +255,13 @@ class HowItLearns(Chapter):
         if len(introduction) == 1:
             self.narrate(f"Its pattern on this line at step {steps[0]}, random weights: each row a token, reading the "
                          "tokens before it. Beside it, the weight each row puts on the token just before.", FadeIn(text))
-        self.hold(f"pattern {steps[0]}", step=steps[0], weight=weights[steps[0]])
+        self.hold(f"pattern {steps[0]}", step=steps[0], weight=weights[steps[0]], head=[layer, number])
         for step in steps[1:]:
             new, new_text = grid(step), trail(step)
             self.narrate(f"Step {step:,}: {weights[step]:.2f} on the token before.",
                          Change(shown.dots, new.dots), Change(text, new_text), run_time=2.5)
             shown.dots, text = new.dots, new_text
-            self.hold(f"pattern {step}", step=step, weight=weights[step])
+            self.hold(f"pattern {step}", step=step, weight=weights[step], head=[layer, number])
         for sentence in caption_parts(attention.training_verdict(patterns, layer, number).plain):
             self.narrate(sentence, Indicate(text[-1], color=HIGHLIGHT_COLOR))
 

@@ -135,9 +135,9 @@ class TheWholeMachine(Chapter):
         reading = typeset(f"the last vector read through the unembedding now: {display_token(start.token)} ranks "
                           f"#{start.rank:,} of {start.vocabulary:,}", font_size=SMALLEST_FONT).move_to(DOWN * 1.65)
         for number, sentence in enumerate(caption_parts(forward.lens_start_verdict(start).plain)):
-            shown_now = FadeIn(reading, shift=UP * 0.2) if number == 0 else Indicate(reading, color=HIGHLIGHT_COLOR)
-            self.narrate(sentence, shown_now)
-        self.hold("lens 0", rank=start.rank)
+            self.narrate(sentence, FadeIn(reading, shift=UP * 0.2) if number == 0 else Indicate(reading, color=HIGHLIGHT_COLOR))
+            if number == 0:
+                self.hold("lens 0", rank=start.rank)
         block_y = -0.8
         for layer in range(layout.n_layer):
             parts = (("attention", f"attention, layer {layer}: {layout.n_head} heads, each with W_Q, W_K, W_V "
@@ -154,7 +154,7 @@ class TheWholeMachine(Chapter):
                                       color=color, side=RIGHT, stroke_width=4)
                 _, vectors = stages[1 + 2 * layer + step]
                 fills = stream_fills(vectors[shown.start:])
-                animations = [LaggedStart(*[Refill(column, f) for column, f in zip(cells, fills)], lag_ratio=0.3), arrow.grow()]
+                animations = [LaggedStart(*[Refill(column, f) for column, f in zip(cells, fills)], lag_ratio=0.3)]
                 if step == 1:
                     lens = machine.lens[1 + layer]
                     new_reading = typeset(f"the last vector read through the unembedding now: "
@@ -162,7 +162,7 @@ class TheWholeMachine(Chapter):
                                           font_size=SMALLEST_FONT).move_to(reading)
                     animations.append(Change(reading, new_reading))
                     reading = new_reading
-                self.narrate(self.block_caption(layer, kind, n), *animations, enter=[FadeIn(block)], run_time=2.0)
+                self.narrate(self.block_caption(layer, kind, n), *animations, enter=[FadeIn(block), arrow.grow()], run_time=2.0)
                 self.play(FadeOut(block), FadeOut(arrow), run_time=0.5)
             lens = machine.lens[1 + layer]
             self.mark(f"block {layer}", top=lens.top_tokens[0], p=lens.top_probs[0],

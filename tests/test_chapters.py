@@ -118,13 +118,13 @@ def y_of(units: float) -> float:
 
 
 def check_bars(image: np.ndarray, probs: list[float], highlighted: int | None, width: float = 11.0, height: float = 3.4,
-               baseline: float = -1.9) -> None:
-    """Bars drawn by pieces.probability_bars: at each bar's centre, the coloured run above the baseline is as tall as
+               baseline: float = -1.9, center_x: float = 0.0) -> None:
+    """Bars drawn by pieces.ProbabilityBars: at each bar's centre, the coloured run above the baseline is as tall as
     its probability says, and the highlighted bar is the expected one."""
     slot = width / len(probs)
     band = image[int(y_of(baseline + height + 0.1)):int(y_of(baseline)) - 1]
     for i, p in enumerate(probs):
-        column = band[:, int(x_of(-width / 2 + slot * (i + 0.5)))][:, None, :]
+        column = band[:, int(x_of(center_x - width / 2 + slot * (i + 0.5)))][:, None, :]
         blue, orange = color_mask(column, BAR_COLOR)[:, 0], color_mask(column, HIGHLIGHT_COLOR)[:, 0]
         expected = p * height * PIXELS_PER_UNIT
         assert abs(int((blue | orange).sum()) - expected) <= 3, (i, int((blue | orange).sum()), expected)
@@ -300,6 +300,111 @@ def test_next_token_chapter(lm, renders):
         probs = by_temperature[mark["temperature"]]
         assert mark["probs"] == pytest.approx(probs) and sum(probs) == pytest.approx(1.0)
         check_bars(frame_at(frames, mark["time"]), probs, 0)
+
+
+def test_the_whole_machine_chapter(lm, renders):
+    """Every number of the pass against the model run directly: ids, embedding rows, the lens, scores, probabilities,
+    each position's guess; and the captions name the numbers drawn."""
+    chapter = chapter_module("the_whole_machine")
+    marks, frames = rendered("the_whole_machine", renders)
+    ids = lm.encode(settings.LENS_PROMPT)
+    n, model = len(ids), lm.model
+    W_E, W_pos = model.transformer.wte.weight.detach(), model.transformer.wpe.weight.detach()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]))[0][0, :, :lm.vocab_size].float()  # [n, V]
+    shown = marked(marks, "ids")[0]
+    assert shown["ids"] == ids and {str(i) for i in ids} <= set(drawn_texts(shown))
+    assert_names(shown, ids[-1])
+    lookup = marked(marks, "lookup")[0]
+    np.testing.assert_allclose(lookup["values"], W_E[ids[-1], :chapter.SHOWN].numpy(), atol=1e-6)
+    assert {f"{v:+.2f}" for v in lookup["values"]} <= set(drawn_texts(lookup)) and names(lookup["caption"], ids[-1])
+    position = marked(marks, "position")[0]
+    np.testing.assert_allclose(position["values"], (W_E[ids[-1]] + W_pos[n - 1])[:chapter.SHOWN].numpy(), atol=1e-6)
+    assert_names(position, n - 1)
+    start = marked(marks, "lens 0")[0]
+    own = lm.logits_from_residual(W_E[ids[-1]] + W_pos[n - 1])
+    assert start["rank"] == int((own > own[ids[-1]]).sum()) + 1
+    assert_names(start, start["rank"])
+    _, _, cache = lm.run_with_cache(settings.LENS_PROMPT)
+    vocabulary = lm.vocabulary()
+    for layer in range(model.config.n_layer):
+        block = marked(marks, f"block {layer}")[0]
+        probs = torch.softmax(lm.logits_from_residual(cache[f"blocks.{layer}.hook_resid_post"][0, -1]).float(), -1)
+        assert block["p"] == pytest.approx(float(probs[vocabulary.index(block["top"])]), abs=1e-5)
+        assert f"{block['p']:.0%}" in " ".join(drawn_texts(block))
+    top = torch.topk(logits[-1], chapter.TOP)
+    scores = marked(marks, "scores")[0]
+    np.testing.assert_allclose(scores["scores"], top.values.numpy(), atol=1e-4)
+    assert scores["tokens"] == lm.tokens(top.indices.tolist())
+    assert {f"{v:+.1f}" for v in scores["scores"]} <= set(drawn_texts(scores))
+    assert_names(scores, *scores["scores"][:2])
+    probabilities = marked(marks, "probabilities")[0]
+    expected = torch.softmax(logits[-1], -1)[top.indices].tolist()
+    np.testing.assert_allclose(probabilities["probs"], expected, atol=1e-6)
+    assert_names(probabilities, *expected[:2])
+    check_bars(frame_at(frames, probabilities["time"]), [p / expected[0] for p in expected], 0, width=6.2, height=2.6,
+               baseline=-1.2, center_x=3.6)
+    assert marked(marks, "guesses")[0]["guesses"] == logits.argmax(-1).tolist()
+    recap = marked(marks, "recap")[0]
+    layout = lm.layout
+    assert {f"{n} × {layout.d_model} vectors", f"{n} × {layout.d_vocab:,} scores"} <= set(drawn_texts(recap))
+
+
+def descend_with_autograd(toy, start, learning_rate: float, steps: int) -> list[float]:
+    """Gradient descent on the toy's cost with torch's gradients: a check on explainer.learning's own."""
+    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    for _ in range(steps):
+        cost = toy.cost(w[0], w[1])
+        (gradient,) = torch.autograd.grad(cost, w)
+        w = (w - learning_rate * gradient).detach().requires_grad_(True)
+    return w.tolist()
+
+
+def test_how_it_learns_chapter(lm, renders):
+    """The costs, the descent, the snapshots' guesses and attention, against direct computations; the captions
+    name them; the dot on the cost curve sits at (p, −log p)."""
+    from explainer import learning
+
+    marks, frames = rendered("how_it_learns", renders)
+    ids = lm.encode(settings.ROMEO_LINE)
+    with torch.no_grad():
+        logits = lm.model(torch.tensor([ids]))[0][0, :-1, :lm.vocab_size].float()
+    costs = -torch.log_softmax(logits, -1)[torch.arange(len(ids) - 1), ids[1:]]
+    for mark in marked(marks, "cost "):
+        position = int(mark["name"].split()[1])
+        assert mark["loss"] == pytest.approx(float(costs[position]), abs=1e-4)
+        assert_names(mark, mark["p"], mark["loss"])
+        top, left = int(y_of(3.0)), 0  # the plot: under the token row, left of the readout
+        plot = frame_at(frames, mark["time"])[top:int(y_of(-1.3)), left:int(x_of(-0.5))]
+        row, column = np.argwhere(color_mask(plot, HIGHLIGHT_COLOR, 30)).mean(axis=0)
+        assert abs(column + left - x_of(mark["point"][0])) < 3 and abs(row + top - y_of(mark["point"][1])) < 3
+    every = marked(marks, "every position")[0]
+    np.testing.assert_allclose(every["losses"], costs.numpy(), atol=1e-4)
+    assert_names(every, float(costs.mean()))
+    toy, s = learning.toy(), settings.DESCENT
+    for name, start in (("descended", s.start), ("mirror", (-s.start[0], -s.start[1]))):
+        mark = marked(marks, name)[0]
+        np.testing.assert_allclose(mark["end"], descend_with_autograd(toy, start, s.learning_rate, s.steps), atol=1e-6)
+        assert_names(mark, *mark["end"])
+    source = checkpoint.snapshot_source(lm)
+    steps = checkpoint.snapshot_steps(source)
+    layer, head = marked(marks, f"pattern {steps[-1]}")[0]["head"]
+    for step in steps:
+        snapshot = checkpoint.load(source, step=step)
+        probs = torch.softmax(snapshot.next_token_logits(settings.SNAPSHOT_PROMPT).float(), -1)
+        guess = marked(marks, f"snapshot {step}")[0]
+        top = torch.topk(probs, len(guess["probs"]))
+        np.testing.assert_allclose(guess["probs"], top.values.numpy(), atol=1e-6)
+        assert guess["tokens"] == snapshot.tokens(top.indices.tolist())
+        assert_names(guess, guess["probs"][0])
+        pattern = snapshot.run_with_cache(settings.ROMEO_LINE)[2][f"blocks.{layer}.attn.hook_pattern"][0, head]
+        attention = marked(marks, f"pattern {step}")[0]
+        assert attention["weight"] == pytest.approx(float(torch.diagonal(pattern, -1).mean()), abs=1e-6)
+        if step != steps[0]:
+            assert_names(attention, attention["weight"])
+    training = marked(marks, "training")[0]
+    assert training["weights"] == sum(p.numel() for p in lm.model.parameters())
+    assert_names(training, training["weights"], checkpoint.read_config(source)["step"])
 
 
 # ---------- every chapter ----------

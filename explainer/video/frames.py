@@ -88,4 +88,4 @@ def measure(video: Path, picture_bottom: float = PICTURE_BOTTOM) -> Motion:
                 longest, longest_at = index - run_start, run_start
             run_start = None
     return Motion(float(found.times[-1] - found.times[0] + step), len(found.times), float(found.empty.mean()),
-                  float(found.changed[1:].mean()), longest * step, float(found.times[0] + longest_at * step))
+                  float(found.changed[1:].mean()), float(longest * step), float(found.times[0] + longest_at * step))
