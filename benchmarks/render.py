@@ -2,17 +2,19 @@
 the share of the duration with an empty picture, the share of frames in which the picture changes, and the longest
 still stretch (explainer.video.frames measures the frames).
 
-    python benchmarks/render.py [CHAPTER ...] [--quick]
+    python benchmarks/render.py [CHAPTER ...] [--quick] [--keep FOLDER]
 
 Targets for every chapter (issue #33): empty picture ≤ 3 %, picture changing in ≥ 30 % of frames, no still stretch
 over 10 s, 90–240 s long, rendered in at most one minute per minute of video on 2 cores. Each chapter is rendered
 afresh into a temporary cache (no reuse); --quick renders scale_and_cost only. Render time is wall-clock time (the
-target's measure) and the CPU time of the render's process (steadier on a shared machine).
+target's measure) and the CPU time of the render's process (steadier on a shared machine). --keep copies each video
+(and its marks) into FOLDER, to look at.
 """
 
 import argparse
 import json
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("chapters", nargs="*", help="chapters to render (default: all, in viewing order)")
     parser.add_argument("--quick", action="store_true", help="only scale_and_cost")
+    parser.add_argument("--keep", type=Path, help="copy the videos here")
     args = parser.parse_args()
     chapters = ["scale_and_cost"] if args.quick else args.chapters or list(catalogue.NAMES)
     for name in chapters:
@@ -52,6 +55,10 @@ def main() -> None:
             result = render.render(name, "low", cache_dir=Path(cache))
             seconds, cpu = time.perf_counter() - started, children_cpu_seconds() - cpu
             motion = frames.measure(result.video)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for path in (result.video, result.marks):
+                    shutil.copyfile(path, args.keep / f"{name}{''.join(path.suffixes)}")
             row = {"chapter": name, "video_s": round(motion.duration, 1), "render_s": round(seconds, 1), "cpu_s": round(cpu, 1),
                    "empty_share": round(motion.empty_share, 4), "changing_share": round(motion.changing_share, 4),
                    "longest_still_s": round(motion.longest_still, 1), "longest_still_at_s": round(motion.longest_still_at, 1)}
