@@ -109,3 +109,17 @@ def test_the_frame_measure_tells_empty_still_and_moving_frames():
     found = frames.flags(enumerate([black, under_the_caption, square, square, moved, moved]))
     assert found.empty.tolist() == [True, True, False, False, False, False]
     assert found.changed.tolist() == [False, False, True, False, True, False]
+
+
+def test_a_chapter_refuses_a_caption_over_an_empty_picture_or_too_long_for_its_band(tmp_path):
+    from manim import tempconfig
+
+    from explainer.video.scene import Chapter
+
+    with tempconfig({"media_dir": str(tmp_path), "dry_run": True}):
+        scene = type("NextToken", (Chapter,), {"chapter": lambda self: None})()  # a catalogued name: its title card
+        scene.setup()
+        with pytest.raises(ChapterError, match="empty picture"):
+            scene.narrate("Nothing is drawn yet.")
+        with pytest.raises(ChapterError, match="too long"):
+            scene.narrate("word " * 60, FadeIn(typeset("x", font_size=SMALLEST_FONT)))

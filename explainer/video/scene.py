@@ -84,6 +84,12 @@ def caption_parts(text: str, cuts: tuple[str, ...] = CUTS) -> list[str]:
     return best[len(clauses)][2]
 
 
+def caption_swap(old: VGroup | None, new: VGroup, share: float) -> list:
+    """The caption on screen fades out, then the new one fades in, within the first `share` of a play: they barely
+    overlap, so the two never blend into one unreadable band."""
+    return [window(FadeIn(new, shift=UP * 0.1), 0.35 * share, share)] + ([window(FadeOut(old), 0, 0.45 * share)] if old else [])
+
+
 def flatten(animation):
     """An animation and every animation inside it (groups, successions, lagged starts)."""
     yield animation
@@ -201,9 +207,8 @@ class Chapter(Scene):
         self.end_caption()
         self.captions.append({"text": text, "start": self.clock, "end": None, "at": float(self.renderer.time), "until": None})
         lead = ENTER_SECONDS if entering else CAPTION_FADE
-        fade = CAPTION_FADE / lead
-        swap = [window(FadeIn(new, shift=UP * 0.1), 0, fade)]
-        swap += [window(FadeOut(m), 0, fade) for m in [self.current_caption, *leaving] if m is not None]
+        swap = [*caption_swap(self.current_caption, new, CAPTION_FADE / lead)]
+        swap += [window(FadeOut(m), 0, CAPTION_FADE / lead) for m in leaving]
         self.timed_play(None, *swap, *entering, run_time=lead)
         self.bring_to_back(new)
         self.current_caption, self.card = new, None
@@ -224,7 +229,7 @@ class Chapter(Scene):
         read it, over whatever is on screen."""
         new = caption_text(text, color)
         new.words = text
-        animations = [FadeIn(new, shift=UP * 0.1)] + [FadeOut(m) for m in (self.current_caption, self.card) if m]
+        animations = [*caption_swap(self.current_caption, new, 1.0)] + ([FadeOut(self.card)] if self.card else [])
         self.end_caption()
         self.captions.append({"text": text, "start": self.clock, "end": None, "at": float(self.renderer.time), "until": None})
         self.play(*animations, run_time=CAPTION_FADE)
