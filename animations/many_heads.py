@@ -1,13 +1,14 @@
-"""Chapter 5 · Many heads, many layers: the heads of a layer side by side on the same line, their changes added up;
+"""Many heads, many layers: the heads of a layer side by side on the same line, their changes added up;
 the stack of layers; and the attention grid growing as n² with the context."""
 
 import numpy as np
-from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart, ReplacementTransform,
+from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, GrowFromCenter, LaggedStart,
                    RoundedRectangle, Square, VGroup)
 
 from explainer import attention, heads, scale
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, dot_grid, fit, tip_to_tail, token_row, typeset
+from explainer.video.pieces import GREY, Change, DotGrid, fit, tip_to_tail, token_row, typeset
+from explainer.video.scene import Chapter
 
 GRID_WIDTH = 2.3  # scene units per head's grid
 CONTEXTS = (4, 8, 16, 32, 64)
@@ -35,15 +36,14 @@ class ManyHeads(Chapter):
         found, position, prompt = layer_data(self.lm, self.options)
         count, n = found.patterns.shape[0], len(found.tokens)
         c = self.lm.model.config
-        self.title_card("5 · Many heads, many layers", f"{c.n_head} heads in each of {c.n_layer} layers of our model; "
-                                                       f"GPT-3 has 96 of each")
+        self.title_card(f"{c.n_head} heads in each of {c.n_layer} layers of our model; GPT-3 has 96 of each")
         self.caption(f"Everything so far was a single head. Layer {found.layer} of our model runs {count} heads at once on "
                      "the same line, each with its own query, key and value matrices, so each reads the line its own way.")
         row = token_row(found.tokens, 20).to_edge(UP, buff=0.4)
         cell = GRID_WIDTH / n
         grids = VGroup()
         for h in range(count):
-            grid = dot_grid(found.patterns[h], cell, center=(-5.1 + h * (GRID_WIDTH + 0.25) + GRID_WIDTH / 2, 0.4))
+            grid = DotGrid(found.patterns[h], cell=cell, center=(-5.1 + h * (GRID_WIDTH + 0.25) + GRID_WIDTH / 2, 0.4))
             name = typeset(f"head {h}", font_size=20, color=HIGHLIGHT_COLOR).next_to(grid, UP, buff=0.15)
             grids.add(VGroup(grid, name))
         fit(grids, 13.0).move_to([0, 0.3, 0])
@@ -101,7 +101,7 @@ class ManyHeads(Chapter):
             if shown is None:
                 self.play(GrowFromCenter(square), FadeIn(text))
             else:
-                self.play(ReplacementTransform(shown, square), ReplacementTransform(readout, text), run_time=1.2)
+                self.play(Change(shown, square), Change(readout, text), run_time=1.2)
             shown, readout = square, text
             self.hold(f"n = {cost['n']}", 1.2, **cost)
         crossover = scale.crossover_context(c.n_embd, c.n_head, c.head_size, c.hidden)

@@ -1,4 +1,4 @@
-"""Chapter 6 · The MLP and the residual stream: one token's vector through an MLP (up to the neurons, the GELU, back
+"""The MLP and the residual stream: one token's vector through an MLP (up to the neurons, the GELU, back
 down); a neuron as a question and an answer; every block adding to the running vector; and a lookup the MLPs hold."""
 
 import numpy as np
@@ -6,7 +6,8 @@ from manim import DOWN, LEFT, UP, FadeIn, Line, Rectangle, ReplacementTransform,
 
 from explainer import mlp, residual
 from explainer.style import BAR_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, quoted
-from explainer.video.pieces import GREY, Chapter, fit, probability_bars, token_row, typeset
+from explainer.video.pieces import GREY, ProbabilityBars, fit, token_row, typeset
+from explainer.video.scene import Chapter
 
 ROW_WIDTH = 12.0
 PROMPT = "ROMEO:\nBut soft, what light through yonder window"
@@ -42,8 +43,7 @@ def readable(tokens: list[str]) -> str:
 class MlpAndResidual(Chapter):
     def chapter(self):
         step, prompt = pass_data(self.lm, self.options)
-        self.title_card("6 · The MLP and the residual stream", "where most weights live, and the running vector every "
-                                                               "block adds to")
+        self.title_card("where most weights live, and the running vector every block adds to")
         token = step.tokens[step.position].strip()
         self.caption(f"After attention, every token's vector goes through a multi-layer perceptron on its own: “a couple "
                      f"matrix multiplications with a little nonlinear something”. We follow “{token}” through MLP {step.layer}.")
@@ -95,9 +95,8 @@ class MlpAndResidual(Chapter):
         self.caption("Neither attention nor the MLP ever replaces a vector: each adds to it. The running vector of "
                      f"“{token}”, after each of the {len(flow.stages)} stages:")
         labels = [s.replace("embedding + position", "embed").replace("+ attention", "attn").replace("+ MLP", "MLP") for s in flow.stages]
-        bars = probability_bars(labels, (norms / norms.max()).tolist(), height=3.2, highlight=-1, baseline=-1.4)
-        for group, value in zip(bars[1:], norms.tolist()):
-            group[2].become(typeset(f"{value:.1f}", font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
+        bars = ProbabilityBars(labels, (norms / norms.max()).tolist(), height=3.2, highlight=-1, baseline=-1.4,
+                               values=[f"{value:.1f}" for value in norms.tolist()])
         self.play(FadeIn(bars, lag_ratio=0.1), run_time=2)
         self.hold("stream", 2, norms=norms.tolist(), added=added.tolist())
         self.caption(f"Its length goes from {float(norms[0]):.1f} to {float(norms[-1]):.1f} as blocks add to it. Every block "
@@ -112,10 +111,8 @@ class MlpAndResidual(Chapter):
         names = [f"{mlp.PART_NAMES[p]} {l}" for p in ("mlp", "attn") for l in range(self.lm.model.config.n_layer)]
         changes = found.lookup_change["mlp"] + found.lookup_change["attn"]
         top = max(max(changes), 1e-6)
-        lookup_bars = probability_bars(names, [max(0.0, c) / top for c in changes], width=11.0, height=3.0, highlight=-1,
-                                       baseline=-1.4)
-        for group, value in zip(lookup_bars[1:], changes):
-            group[2].become(typeset(f"{value:+.2f}", font_size=16, color=GREY).next_to(group[0], UP, buff=0.06))
+        lookup_bars = ProbabilityBars(names, [max(0.0, c) / top for c in changes], width=11.0, height=3.0, highlight=-1,
+                                      baseline=-1.4, values=[f"{value:+.2f}" for value in changes])
         self.play(FadeIn(lookup_bars))
         self.hold("lookups", 2, changes=changes)
         for sentence in mlp.lookup_verdict(found).plain.split(". "):

@@ -1,4 +1,4 @@
-"""Chapter 3 · Near-orthogonal directions: the angles between random directions pile up at 90° as the dimension grows;
+"""Near-orthogonal directions: the angles between random directions pile up at 90° as the dimension grows;
 the talk's 88°–92° quiz answered both ways; and an optimiser pushing vectors apart."""
 
 import numpy as np
@@ -7,7 +7,8 @@ from manim import DOWN, RIGHT, UP, Arrow, FadeIn, Line, ReplacementTransform, Re
 from explainer import geometry as g
 from explainer.settings import NEAR_ORTHOGONAL
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, fit, typeset
+from explainer.video.pieces import GREY, Change, fit, typeset
+from explainer.video.scene import Chapter
 
 RANDOM_VECTORS = 300
 BIN = 2  # degrees
@@ -53,7 +54,7 @@ def axis(low: float, high: float, step: float) -> VGroup:
 
 class NearOrthogonal(Chapter):
     def chapter(self):
-        self.title_card("3 · Almost perpendicular", "why 12,288 dimensions hold far more than 12,288 ideas")
+        self.title_card("why 12,288 dimensions hold far more than 12,288 ideas")
         self.caption("Quiz 1, from the talk: in n dimensions, how many directions can be exactly perpendicular to each "
                      "other? Exactly n. That is what a dimension is.")
         square = VGroup(Arrow([0, 0, 0], [2, 0, 0], buff=0, color=BAR_COLOR), Arrow([0, 0, 0], [0, 2, 0], buff=0, color=BAR_COLOR))
@@ -74,7 +75,7 @@ class NearOrthogonal(Chapter):
             if shown is None:
                 self.play(FadeIn(new), FadeIn(new_label))
             else:
-                self.play(ReplacementTransform(shown, new), ReplacementTransform(label, new_label), run_time=1.5)
+                self.play(ReplacementTransform(shown, new), Change(label, new_label), run_time=1.5)
             shown, label = new, new_label
             self.hold(f"d = {d}", 2.5, d=d, shares=share.tolist(), top=top)
         self.caption("As the dimension grows, almost every pair lands near 90°: the spread is about 57°/√d. In high "
@@ -114,7 +115,7 @@ class NearOrthogonal(Chapter):
             new = bars(frames[index], top)
             new_readout = typeset(f"step {index * 10}: worst pair |cos| = {worst[index]:.3f}", font_size=26,
                                color=HIGHLIGHT_COLOR).move_to(readout)
-            self.play(ReplacementTransform(shown, new), ReplacementTransform(readout, new_readout), run_time=0.5)
+            self.play(ReplacementTransform(shown, new), Change(readout, new_readout), run_time=0.5)
             shown, readout = new, new_readout
         self.hold("packing done", 2, shares=frames[-1].tolist(), top=top, worst=worst[-1])
         self.caption(f"The tails are cut: the worst pair went from |cos| {worst[0]:.3f} to {worst[-1]:.3f}, while no "

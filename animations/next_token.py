@@ -1,11 +1,12 @@
-"""Chapter 1 · The next token: the model's distribution as bars, one token drawn and appended, again and again; then
+"""The next token: the model's distribution as bars, one token drawn and appended, again and again; then
 the same distribution under a temperature sweep, T = 0 as greedy."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Indicate, MarkupText, ReplacementTransform, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Indicate, MarkupText, VGroup
 
 from explainer import sampling, settings
 from explainer.style import FONT, HIGHLIGHT_COLOR, display_token
-from explainer.video.pieces import Chapter, probability_bars, token_box, token_row, typeset
+from explainer.video.pieces import Change, ProbabilityBars, token_box, token_row, typeset
+from explainer.video.scene import Chapter
 
 STEPS = 12  # turns of the sampling loop
 TEMPERATURE, SEED = 0.8, 0
@@ -39,7 +40,8 @@ def labels(step: sampling.SamplingStep) -> list[str]:
 class NextToken(Chapter):
     def chapter(self):
         prompt = self.options.get("prompt") or settings.NEXT_TOKEN_PROMPT
-        self.title_card("1 · The next token", "what a language model computes, and how text comes out of it")
+        self.title_card("what a language model computes, and how text comes out of it")
+        self.clear()
         steps = loop_data(self.lm, prompt)
 
         text = self.place(token_row(self.lm.tokens(self.lm.encode(prompt))))
@@ -47,18 +49,18 @@ class NextToken(Chapter):
         self.caption("A language model reads a text and, for every token of its vocabulary, gives a probability "
                      "that it comes next. Here is our Shakespeare model reading this prompt.")
         first = steps[0]
-        bars = probability_bars(labels(first), first.probs, highlight=-1)
+        bars = ProbabilityBars(labels(first), first.probs, highlight=-1)
         self.play(FadeIn(bars, shift=UP * 0.2))
         self.caption(f"Its {TOP} most likely next tokens. Generating text means drawing one of them at random, "
                      "weighted by these probabilities.")
 
         for index, step in enumerate(steps):
-            new_bars = probability_bars(labels(step), step.probs, highlight=-1)
+            new_bars = ProbabilityBars(labels(step), step.probs, highlight=-1)
             if index:
-                self.play(ReplacementTransform(bars, new_bars), run_time=0.8)
+                self.play(Change(bars, new_bars), run_time=0.8)
                 bars = new_bars
-            chosen = probability_bars(labels(step), step.probs, highlight=step.chosen)
-            self.play(ReplacementTransform(bars, chosen), run_time=0.4)
+            chosen = ProbabilityBars(labels(step), step.probs, highlight=step.chosen)
+            self.play(Change(bars, chosen), run_time=0.4)
             bars = chosen
             self.play(Indicate(bars[1 + step.chosen], color=HIGHLIGHT_COLOR), run_time=0.6)
             self.hold(f"step {index}", 0.8, tokens=step.tokens, probs=step.probs, chosen=step.chosen, drawn=step.drawn)
@@ -85,7 +87,7 @@ class NextToken(Chapter):
                              font=FONT, font_size=36).move_to([0, TEXT_Y, 0])
         self.play(FadeIn(formula))
         readout = typeset(f"T = {SWEEP[0]:g}", font_size=30, color=HIGHLIGHT_COLOR).next_to(formula, DOWN, buff=0.3)
-        bars = probability_bars(tokens, by_temperature[SWEEP[0]], highlight=0)
+        bars = ProbabilityBars(tokens, by_temperature[SWEEP[0]], highlight=0)
         self.play(FadeIn(bars), FadeIn(readout))
         self.hold(f"T = {SWEEP[0]:g}", 1.5, temperature=SWEEP[0], probs=by_temperature[SWEEP[0]])
         notes = {0.0: "T = 0: all the probability on the top token. This is greedy decoding: the talk calls its "
@@ -93,9 +95,9 @@ class NextToken(Chapter):
                  5.0: "A high temperature flattens the distribution: unlikely tokens get drawn more often, "
                       "“a little bit more creativity”, then nonsense."}
         for t in SWEEP[1:]:
-            new_bars = probability_bars(tokens, by_temperature[t], highlight=0)
+            new_bars = ProbabilityBars(tokens, by_temperature[t], highlight=0)
             new_readout = typeset(f"T = {t:g}", font_size=30, color=HIGHLIGHT_COLOR).move_to(readout)
-            self.play(ReplacementTransform(bars, new_bars), ReplacementTransform(readout, new_readout), run_time=1.2)
+            self.play(Change(bars, new_bars), Change(readout, new_readout), run_time=1.2)
             bars, readout = new_bars, new_readout
             self.hold(f"T = {t:g}", 1.0, temperature=t, probs=by_temperature[t])
             if t in notes:

@@ -1,4 +1,4 @@
-"""Chapter 4 · One head of attention, with the real numbers of the head that measurement picked (notebook 08): token
+"""One head of attention, with the real numbers of the head that measurement picked (notebook 08): token
 vectors; queries and keys; their dot products filling the grid; ÷√d_k; the −∞ mask; softmax column by column; the
 values weighted and added into Δe; the noun's vector moved by Δe. Layout as in the talk: queries are columns."""
 
@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from manim import (DOWN, LEFT, UP, Arrow, Circle, FadeIn, FadeOut, GrowArrow, LaggedStart, Rectangle,
-                   ReplacementTransform, VGroup)
+from manim import DOWN, LEFT, UP, Arrow, Circle, FadeIn, FadeOut, GrowArrow, LaggedStart, Rectangle, VGroup
 
 from explainer import attention, designed, forward, heads
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
-from explainer.video.pieces import GREY, Chapter, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row, typeset
+from explainer.video.pieces import GREY, Change, dot_radius, fit, grid_point, labels_apart, tip_to_tail, token_row, typeset
+from explainer.video.scene import Chapter
 
 GRID_TOP, GRID_BOTTOM = 2.2, -2.05  # the grid's extent in scene units: labels above it, the caption below
 STRIP = 12  # numbers of each vector drawn under its token
@@ -78,8 +78,8 @@ class OneHead(Chapter):
         example = example_data(self.lm, self.options)
         steps, q_at = example.steps, example.query
         n, tokens = len(steps.tokens), steps.tokens
-        self.title_card("4 · One head of attention", f"layer {example.layer}, head {example.head} of our Shakespeare model, "
-                                                     "step by step, with its real numbers")
+        self.title_card(f"layer {example.layer}, head {example.head} of our Shakespeare model, step by step, with its real "
+                        "numbers")
         self.designed_head()
         if found_verdict := example_verdict(self.lm):
             for sentence in found_verdict.plain.split(". ")[1:]:
@@ -136,7 +136,7 @@ class OneHead(Chapter):
         self.caption(f"Divide by √d_k = √{d_k} ≈ {math.sqrt(d_k):.1f}, which removes the growth of dot products with the head "
                      f"size (the talk: “helpful for numerical stability”). Here the spread goes from {raw_spread:.1f} to "
                      f"{scaled_spread:.1f}.")
-        self.play(ReplacementTransform(numbers, scaled), run_time=1.5)
+        self.play(Change(numbers, scaled), run_time=1.5)
         self.hold("scaled", 1.5, scaled=steps.scaled.tolist())
         future = [(q, k) for q in range(n) for k in range(n) if k > q]
         minus = VGroup(*[VGroup(Rectangle(width=self.cell * 0.94, height=self.cell * 0.94, stroke_width=0, fill_color=MASK_FILL,

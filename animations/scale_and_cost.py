@@ -1,11 +1,12 @@
-"""Chapter 7 · Scale: GPT-3's 175 billion weights built up by kind; the KV cache that spares generation repeated work;
+"""Scale: GPT-3's 175 billion weights built up by kind; the KV cache that spares generation repeated work;
 and what the context costs."""
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, ReplacementTransform, Square, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, Square, VGroup
 
 from explainer import scale
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, token_row, typeset
+from explainer.video.pieces import GREY, Change, token_row, typeset
+from explainer.video.scene import Chapter
 
 COLUMN_HEIGHT, COLUMN_WIDTH, BOTTOM = 4.5, 2.2, -1.55
 COLORS = {"embedding": "#a855f7", "query": "#3b82f6", "key": "#06b6d4", "value": "#22c55e", "output": "#84cc16",
@@ -23,7 +24,7 @@ class ScaleAndCost(Chapter):
     def chapter(self):
         counts = tally_data()
         total = sum(counts.values())
-        self.title_card("7 · Scale", "where GPT-3's weights live, and what generating text costs")
+        self.title_card("where GPT-3's weights live, and what generating text costs")
         gpt3 = scale.GPT3
         self.caption(f"GPT-3: {gpt3.d_model:,}-dimensional vectors, {gpt3.n_layers} layers of {gpt3.n_heads} heads, "
                      f"an MLP of {gpt3.d_mlp:,} neurons in each, a vocabulary of {gpt3.vocab:,} tokens. Count every weight "
@@ -85,7 +86,7 @@ class ScaleAndCost(Chapter):
             animations = [FadeIn(new, shift=DOWN * 0.3)]
             if step > 1:
                 grown = token_row(GENERATED[:step], 24).move_to([0, 2.4, 0])
-                animations += [ReplacementTransform(row, grown), ReplacementTransform(self.readout, readout)]
+                animations += [Change(row, grown), Change(self.readout, readout)]
                 row = grown
             else:
                 animations.append(FadeIn(readout))

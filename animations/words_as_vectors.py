@@ -1,4 +1,4 @@
-"""Chapter 2 · Words as vectors: GloVe words as arrows, the dot product as alignment, king − man + woman with king
+"""Words as vectors: GloVe words as arrows, the dot product as alignment, king − man + woman with king
 nearest itself (as the talk found), and the directions for gender and for plurals."""
 
 import numpy as np
@@ -6,7 +6,8 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Arrow, Create, DashedLine, Dot,
 
 from explainer import embeddings as E
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, Chapter, labels_apart, number_row, typeset
+from explainer.video.pieces import GREY, VectorColumn, labels_apart, typeset
+from explainer.video.scene import Chapter
 
 NEIGHBOURS = ["king", "queen", "man", "woman", "apple", "banana", "paris", "london"]
 A, B, C, EXPECTED = "man", "king", "woman", "queen"
@@ -47,11 +48,11 @@ def directions_data(kv) -> dict[str, np.ndarray]:
 class WordsAsVectors(Chapter):
     def chapter(self):
         kv = E.load_glove()
-        self.title_card("2 · Words as vectors", "embeddings: meaning as direction (GloVe, 400,000 words, 50 numbers each)")
+        self.title_card("embeddings: meaning as direction (GloVe, 400,000 words, 50 numbers each)")
         self.caption("Before anything else, each token becomes a long list of numbers, looked up in a table: its "
                      "embedding. Here is the word “king” in GloVe, a published set of word vectors.")
         king = E.vector(kv, "king")
-        numbers = number_row(king[:8], 22).shift(UP * 0.6)
+        numbers = VectorColumn(king[:8], font_size=22).shift(UP * 0.6)
         more = typeset(f"… and {len(king) - 8} more", font_size=22, color=GREY).next_to(numbers, DOWN, buff=0.25)
         label = typeset("king", font_size=34, color=HIGHLIGHT_COLOR).next_to(numbers, LEFT, buff=0.6)
         self.play(FadeIn(label), FadeIn(numbers), FadeIn(more))

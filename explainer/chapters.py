@@ -1,5 +1,6 @@
-"""The video chapters in the notebooks: which notebook ends with which chapter, and a player that shows the rendered
-video inline (a file beside the notebook, no network) and renders it again with the notebook's current settings."""
+"""The video chapters in the notebooks: a player that shows a chapter's rendered video inline (a file beside the
+notebook, no network) and renders it again with the notebook's current settings. Which notebook plays which chapter
+is in explainer.video.catalogue."""
 
 from __future__ import annotations
 
@@ -12,21 +13,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from explainer.figures.common import Explorer
-from explainer.video import render
-
-# Each notebook's chapter (notebooks without an entry have none of their own).
-NOTEBOOK_CHAPTERS = {
-    "01_softmax_and_temperature": "next_token", "02_tokens_and_the_forward_pass": "next_token",
-    "04_word_embeddings": "words_as_vectors", "05_near_orthogonal_vectors": "near_orthogonal",
-    "06_the_residual_stream": "mlp_and_residual", "07_context_changes_meaning": "one_head",
-    "08_attention_step_by_step": "one_head", "09_masking": "one_head", "11_many_heads": "many_heads",
-    "12_attention_in_a_trained_model": "many_heads", "13_the_mlp": "mlp_and_residual", "14_scale": "scale_and_cost",
-}
-TITLES = {"next_token": "1 · The next token", "words_as_vectors": "2 · Words as vectors",
-          "near_orthogonal": "3 · Almost perpendicular", "one_head": "4 · One head of attention",
-          "many_heads": "5 · Many heads, many layers", "mlp_and_residual": "6 · The MLP and the residual stream",
-          "scale_and_cost": "7 · Scale"}
-
+from explainer.video import catalogue, render
 
 def settings_of(explorer) -> dict:
     """The prompt, layer and head an explorer shows now (whichever it has)."""
@@ -46,7 +33,7 @@ class ChapterPlayer(Explorer):
     def __init__(self, chapter: str, follow=None, model: str | Path | None = None, folder: Path | None = None,
                  quality: str = "low", cache_dir: Path = render.CACHE_DIR, fast: bool = False):
         super().__init__()
-        render.scene_file(chapter)  # an unknown chapter fails here, with the valid names
+        entry = catalogue.entry(chapter)  # an unknown chapter fails here, with the valid names
         self.chapter, self.quality, self.cache_dir, self.fast = chapter, quality, Path(cache_dir), fast
         self.follow, self.model = follow, None if model is None else str(model)
         self.initial = settings_of(follow) if follow is not None else {}
@@ -56,7 +43,7 @@ class ChapterPlayer(Explorer):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="240px", visibility="hidden"))
         self.note = widgets.HTML()
         self.on_click(self.button, self.start)
-        heading = widgets.HTML(f"<h3>Video · chapter {html.escape(TITLES.get(chapter, chapter))}</h3>")
+        heading = widgets.HTML(f"<h3>Video · chapter {html.escape(entry.label)}</h3>")
         self.widget = widgets.VBox([heading, self.video, widgets.HBox([self.button, self.progress, self.note]), self.status])
         self.widget.add_class("explainer-chapter-player")
         self.rendering: threading.Thread | None = None

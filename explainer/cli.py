@@ -9,6 +9,7 @@ from pathlib import Path
 
 from explainer.errors import ExplainerError
 from explainer.paths import BUILD_DIR, DATA_DIR
+from explainer.video import catalogue
 
 
 def render_command(args: argparse.Namespace) -> None:
@@ -120,8 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     render = commands.add_parser("render", help="render a video chapter (under animations/) to build/videos/")
-    render.add_argument("scene", metavar="CHAPTER", help="next_token, words_as_vectors, near_orthogonal, one_head, "
-                                                         "many_heads, mlp_and_residual or scale_and_cost")
+    render.add_argument("scene", metavar="CHAPTER", help=", ".join(catalogue.NAMES[:-1]) + " or " + catalogue.NAMES[-1])
     render.add_argument("--prompt", help="the text the chapter follows (where it follows one)")
     render.add_argument("--layer", type=int, help="the layer it shows (attention chapters)")
     render.add_argument("--head", type=int, help="the head it shows (attention chapters)")

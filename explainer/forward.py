@@ -42,6 +42,32 @@ def nearest_tokens(lm: LanguageModel, vector: torch.Tensor, top: int = 5) -> Top
     return top_tokens(lm, torch.nn.functional.cosine_similarity(embeddings, vector.cpu()[None, :], dim=1), top)
 
 
+@dataclass
+class ForwardPass:
+    """One prompt through the whole model, every position at once (the whole-machine chapter draws it)."""
+
+    tokens: list[str]
+    ids: list[int]
+    token_embeddings: torch.Tensor  # [n, C]: the tokens' rows of W_E
+    position_embeddings: torch.Tensor | None  # [n, C]: rows 0 … n − 1 of W_pos (None with rotary positions)
+    stages: list[tuple[str, torch.Tensor]]  # the residual stream [n, C] after the embedding and after each attention and MLP
+    final: torch.Tensor  # [n, C]: the last stage through the final norm
+    logits: torch.Tensor  # [n, V]: final @ W_U, one row of scores per position
+    probs: torch.Tensor  # [n, V]: softmax of each row
+
+
+def forward_pass(lm: LanguageModel, prompt: str) -> ForwardPass:
+    """The prompt's tokens, embeddings, residual stream stage by stage, scores and probabilities at every position."""
+    tokens, logits, cache = lm.run_with_cache(prompt)
+    stages = [("embedding", cache["blocks.0.hook_resid_pre"][0])]
+    for layer in range(lm.model.config.n_layer):
+        stages += [(f"+ attention {layer}", cache[f"blocks.{layer}.hook_resid_mid"][0]),
+                   (f"+ MLP {layer}", cache[f"blocks.{layer}.hook_resid_post"][0])]
+    ids, W_pos = lm.encode(prompt), lm.layout.W_pos
+    return ForwardPass(tokens, ids, lm.layout.W_E[ids].cpu(), None if W_pos is None else W_pos[:len(ids)].cpu(), stages,
+                       lm.layout.final_norm(stages[-1][1]), logits, torch.softmax(logits.float(), -1))
+
+
 def split_words(lm: LanguageModel, text: str) -> tuple[list[str], dict[str, list[str]]]:
     """The words of `text`, and those the model's tokenizer splits into pieces (word → its pieces)."""
     words = re.findall(r"[A-Za-z']+", text)

@@ -14,6 +14,25 @@ FLUFFY_PROMPT = "a fluffy blue creature roamed the verdant forest"
 # A famous line for the forward pass, the logit lens and the loss at every position.
 ROMEO_TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
 
+# Its first line up to the last word: the forward pass and the logit lens follow what comes after "window" (notebook 02
+# and the whole-machine chapter).
+LENS_PROMPT = "ROMEO:\nBut soft, what light through yonder window"
+
+# The prompt whose next-token guess is followed across the training snapshots (notebook 03 and its chapter).
+SNAPSHOT_PROMPT = "ROMEO:\n"
+
+
+@dataclass(frozen=True)
+class Descent:
+    """Gradient descent on the two-weight toy of explainer.learning: where it starts, its step size, how many steps."""
+
+    start: tuple[float, float] = (-0.3, 2.5)
+    learning_rate: float = 0.2
+    steps: int = 150
+
+
+DESCENT = Descent()
+
 
 @dataclass(frozen=True)
 class NearOrthogonal:

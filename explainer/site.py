@@ -21,7 +21,7 @@ import nbformat
 import numpy as np
 
 from explainer import lab
-from explainer.video import render
+from explainer.video import catalogue, render
 from explainer.files import atomic_path
 from explainer.errors import ExplainerError
 from explainer.paths import BUILD_DIR, NOTEBOOKS_DIR
@@ -254,8 +254,6 @@ def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -
 
 
 def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]], durations: dict[str, float]) -> str:
-    from explainer.chapters import TITLES
-
     items = []
     for name, status in report.notebooks.items():
         title, text = summaries.get(name, (name, ""))
@@ -265,7 +263,7 @@ def index_page(report: BuildReport, summaries: dict[str, tuple[str, str]], durat
             items.append(f"<li>{html.escape(name)}: <b>failed</b> ({html.escape(status[:200])})</li>")
     videos = []
     for name, status in report.scenes.items():
-        title = html.escape(TITLES.get(name, name))
+        title = html.escape(catalogue.entry(name).label)
         if status == "ok":
             minutes, seconds = divmod(round(durations.get(name, 0)), 60)
             videos.append(f"<figure><video controls preload=\"none\" width=\"420\" poster=\"stills/{name}.png\" "
@@ -308,9 +306,9 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
     unknown = sorted(set(notebooks) - set(all_notebooks))
     if unknown:
         raise ExplainerError(f"unknown notebook(s) {unknown}; available: {', '.join(all_notebooks)}")
-    scene_names = render.list_scenes() if scene_names is None else scene_names
+    scene_names = list(catalogue.NAMES) if scene_names is None else scene_names
     for name in scene_names:
-        render.scene_file(name)  # unknown names fail now, with the list of valid ones
+        catalogue.entry(name)  # unknown names fail now, with the list of valid ones
     out_dir.mkdir(parents=True, exist_ok=True)
     import plotly
 

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from explainer import attention, forward, positions, sampling, scale
+from explainer import attention, forward, positions, sampling, scale, settings
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.gpt.generate import generate_ids
@@ -74,6 +74,30 @@ def test_logit_lens_last_stage_is_the_models_prediction(lm):
     probs = sampling.softmax(lm.next_token_logits(prompt))
     assert rows[-1].top_tokens == lm.tokens(probs.topk(3).indices.tolist())
     assert rows[-1].top_probs == pytest.approx(probs.topk(3).values.tolist(), abs=1e-5)
+
+
+def test_forward_pass_is_the_models_own_pass_stage_by_stage(lm):
+    """Embedding rows plus position rows, then each block's attention and MLP added in turn, the final norm and the
+    unembedding, computed here from the model's modules: the stages forward_pass reports, and its scores."""
+    prompt = settings.LENS_PROMPT
+    found = forward.forward_pass(lm, prompt)
+    ids = torch.tensor(lm.encode(prompt))
+    model = lm.model
+    with torch.no_grad():
+        x = model.transformer.wte(ids) + model.transformer.wpe(torch.arange(len(ids)))
+        expected = [x]
+        for block in model.transformer.h:
+            x = x + block.attn(block.ln_1(x[None]))[0][0]
+            expected.append(x)
+            x = x + block.mlp(block.ln_2(x))
+            expected.append(x)
+        logits = model.lm_head(model.transformer.ln_f(x))[:, :lm.vocab_size]
+    assert found.ids == ids.tolist() and found.tokens == lm.tokens(found.ids)
+    torch.testing.assert_close(found.token_embeddings + found.position_embeddings, expected[0])
+    for (name, stage), hand in zip(found.stages, expected, strict=True):
+        torch.testing.assert_close(stage, hand, atol=1e-5, rtol=1e-5, msg=name)
+    torch.testing.assert_close(found.logits, logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(found.probs.sum(-1), torch.ones(len(ids)))
 
 
 def test_token_losses_average_to_the_models_loss(lm):

@@ -21,6 +21,7 @@ from explainer.figures.common import (Explorer, base_layout, dot_grid, float_sli
                                       row, update_dot_grid, update_ranked_bars)
 from explainer.figures.live import FigureWidget
 from explainer.gpt.train import PRESETS, TrainConfig
+from explainer.settings import DESCENT
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
 
 
@@ -67,7 +68,8 @@ def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
 class DescentExplorer(Explorer):
     """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps."""
 
-    def __init__(self, start: tuple[float, float] = (-0.3, 2.5), learning_rate: float = 0.2, steps: int = 150):
+    def __init__(self, start: tuple[float, float] = DESCENT.start, learning_rate: float = DESCENT.learning_rate,
+                 steps: int = DESCENT.steps):
         super().__init__()
         self.model = learning.toy()
         self.w1 = float_slider("start w1", start[0], -3, 3, 0.05)

@@ -7,7 +7,6 @@ the EXPLAINER_CHAPTER environment variable; the scene writes the moments it mark
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -19,41 +18,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from explainer.errors import ExplainerError, UnknownSceneError
+from explainer.errors import ExplainerError
 from explainer.files import atomic_path
 from explainer.paths import ANIMATIONS_DIR, BUILD_DIR, DATA_DIR, PROJECT_ROOT
+from explainer.video import catalogue
 
 QUALITY_FLAGS = {"low": "-ql", "medium": "-qm", "high": "-qh"}
 OPTIONS_VARIABLE = "EXPLAINER_CHAPTER"  # the JSON options a chapter reads (prompt, layer, head, model, fast)
 MARKS_SUFFIX = ".marks.json"  # beside each video: the moments its chapter marked
 FAST_FRAME_RATE = 5  # tests: every animation is kept, at fewer frames per second
 CACHE_DIR = BUILD_DIR / "videos"
-# The chapters in the order they are watched (the file names under animations/).
-CHAPTERS = ("next_token", "words_as_vectors", "near_orthogonal", "one_head", "many_heads", "mlp_and_residual", "scale_and_cost")
 
 
 class RenderError(ExplainerError, RuntimeError):
     """Manim failed; the message carries the end of its output."""
 
 
-def list_scenes(animations_dir: Path = ANIMATIONS_DIR) -> list[str]:
-    """Chapter names: the .py files under animations/ that do not start with '_', in viewing order."""
-    names = {p.stem for p in animations_dir.glob("*.py") if not p.name.startswith("_")}
-    return [c for c in CHAPTERS if c in names] + sorted(names - set(CHAPTERS))
-
-
-def scene_class_name(scene: str) -> str:
-    return "".join(part.capitalize() for part in scene.split("_"))
-
-
-def scene_file(scene: str, animations_dir: Path = ANIMATIONS_DIR) -> Path:
+def scene_file(scene: str) -> Path:
     """The file of a chapter, or UnknownSceneError listing the valid names."""
-    names = list_scenes(animations_dir)
-    if scene not in names:
-        close = difflib.get_close_matches(scene, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownSceneError(f"unknown chapter {scene!r}.{hint} Valid chapters: {', '.join(names)}")
-    return animations_dir / f"{scene}.py"
+    catalogue.entry(scene)
+    return ANIMATIONS_DIR / f"{scene}.py"
 
 
 @dataclass(frozen=True)
@@ -130,7 +114,7 @@ def render(scene: str, quality: str = "low", options: ChapterOptions = ChapterOp
     marks = target.with_suffix(MARKS_SUFFIX)
     if target.is_file():
         return Rendered(target, marks if marks.is_file() else None, True)
-    class_name = scene_class_name(scene)
+    class_name = catalogue.entry(scene).scene
     with tempfile.TemporaryDirectory(prefix="manim-") as media:
         command = [sys.executable, "-m", "manim", "render", QUALITY_FLAGS[quality], "--media_dir", media,
                    "--disable_caching", "--progress_bar", "none", "--verbosity", "INFO",
