@@ -149,6 +149,42 @@ def attention_steps(
                       mask, lambda qk: lm.layout.rotate(qk, positions))
 
 
+@dataclass
+class PromptSteps:
+    """What every head's steps need once the scores are known, for all layers and heads of one prompt: the raw scores,
+    and the dot products that give Δe's length and direction for any pattern p (any scale, mask or temperature):
+    |Δe_q|² = p_q · value_gram · p_q and e_q · Δe_q = p_q · reads_q, since Δe_q = Σ_k p_qk (v W_O)_k."""
+
+    tokens: list[str]
+    d_k: int
+    scores: torch.Tensor  # QKᵀ [layer, head, query, key], not scaled, not masked
+    residual_norms: torch.Tensor  # |e| [layer, query]: the residual stream entering each block
+    value_gram: torch.Tensor  # [layer, head, key, key]: (v W_O)_i · (v W_O)_j
+    reads: torch.Tensor  # [layer, head, query, key]: e_q · (v W_O)_k
+
+
+def prompt_steps(lm: LanguageModel, prompt: str) -> PromptSteps:
+    """Every head of the trained model step by step on `prompt`, reduced to PromptSteps (n × n numbers per head)."""
+    config = lm.model.config
+    tokens, _, cache = cached_run(lm, prompt)
+    positions = torch.arange(len(tokens))
+    scores, grams, reads, norms = [], [], [], []
+    for layer in range(config.n_layer):
+        residual = cache[act_name("resid_pre", layer)][0]  # [n, C]
+        x = lm.layout.attn_norm(layer, residual)
+        for head in range(config.n_head):
+            weights = head_weights(lm, layer, head)
+            steps = head_steps(tokens, [], residual, x, weights, rotate=lambda qk: lm.layout.rotate(qk, positions))
+            written = steps.v @ weights.W_O  # [key, C]: what each key adds, at weight 1
+            scores.append(steps.scores)
+            grams.append(written @ written.T)
+            reads.append(residual @ written.T)
+        norms.append(residual.norm(dim=-1))
+    shape = (config.n_layer, config.n_head, len(tokens), len(tokens))
+    return PromptSteps(tokens, config.head_size, torch.stack(scores).reshape(shape), torch.stack(norms),
+                       torch.stack(grams).reshape(shape), torch.stack(reads).reshape(shape))
+
+
 def score_spread(steps: AttentionSteps) -> tuple[float, float]:
     """Standard deviation of the raw and of the scaled scores, over the cells the causal mask allows."""
     allowed = causal_mask(len(steps.tokens))
