@@ -164,25 +164,24 @@ class PromptSteps:
 
 
 def prompt_steps(lm: LanguageModel, prompt: str) -> PromptSteps:
-    """Every head of the trained model step by step on `prompt`, reduced to PromptSteps (n × n numbers per head)."""
-    config = lm.model.config
+    """Every head of the trained model on `prompt`, reduced to PromptSteps: head_steps' projections for all of a layer's
+    heads at once ([head, n, d]), from the residual stream in the cache."""
+    layout, layers = lm.layout, range(lm.model.config.n_layer)
     tokens, _, cache = cached_run(lm, prompt)
     positions = torch.arange(len(tokens))
     scores, grams, reads, norms = [], [], [], []
-    for layer in range(config.n_layer):
+    for layer in layers:
         residual = cache[act_name("resid_pre", layer)][0]  # [n, C]
-        x = lm.layout.attn_norm(layer, residual)
-        for head in range(config.n_head):
-            weights = head_weights(lm, layer, head)
-            steps = head_steps(tokens, [], residual, x, weights, rotate=lambda qk: lm.layout.rotate(qk, positions))
-            written = steps.v @ weights.W_O  # [key, C]: what each key adds, at weight 1
-            scores.append(steps.scores)
-            grams.append(written @ written.T)
-            reads.append(residual @ written.T)
+        x = layout.attn_norm(layer, residual)
+        q, k, v = (project(x, W[layer].cpu(), b[layer].cpu()[:, None])  # [head, n, d]
+                   for W, b in ((layout.W_Q, layout.b_Q), (layout.W_K, layout.b_K), (layout.W_V, layout.b_V)))
+        q, k = layout.rotate(q, positions), layout.rotate(k, positions)
+        written = v @ layout.W_O[layer].cpu()  # [head, key, C]: what each key adds, at weight 1
+        scores.append(q @ k.transpose(-1, -2))
+        grams.append(written @ written.transpose(-1, -2))
+        reads.append(residual @ written.transpose(-1, -2))
         norms.append(residual.norm(dim=-1))
-    shape = (config.n_layer, config.n_head, len(tokens), len(tokens))
-    return PromptSteps(tokens, config.head_size, torch.stack(scores).reshape(shape), torch.stack(norms),
-                       torch.stack(grams).reshape(shape), torch.stack(reads).reshape(shape))
+    return PromptSteps(tokens, q.shape[-1], torch.stack(scores), torch.stack(norms), torch.stack(grams), torch.stack(reads))
 
 
 def score_spread(steps: AttentionSteps) -> tuple[float, float]:

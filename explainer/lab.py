@@ -151,9 +151,13 @@ window.__explainer = {
       (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
       gd.layout && gd.layout.title && gd.layout.title.text, gd.layout && gd.layout.shapes]));
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
-    const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(kit => {
+    const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(kit => {  // its elements and its canvases' pixels
       let hash = 0;
       for (const c of kit.innerHTML) hash = (hash * 31 + c.charCodeAt(0)) | 0;
+      for (const canvas of kit.querySelectorAll('canvas')) {
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 0; i < pixels.length; i += 7) hash = (hash * 31 + pixels[i]) | 0;
+      }
       return hash;
     });
     return JSON.stringify([plots, texts, kits]);

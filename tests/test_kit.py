@@ -231,7 +231,7 @@ def page(browser, gallery_page):
     context, requests = browser
     page = context.new_page()
     errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(gallery_page.as_uri())
     page.wait_for_selector("#stack .kit-curve")
@@ -240,29 +240,42 @@ def page(browser, gallery_page):
     assert not errors and not requests, (errors, requests)
 
 
-DOTS = """id => Array.from(document.querySelectorAll(`#${id} .kit-dots`)).map(group => Array.from(group.querySelectorAll('circle'),
-    c => { const box = c.getBoundingClientRect();
-           return [+c.dataset.query, +c.dataset.key, +c.getAttribute('r'), box.x + box.width / 2, box.y + box.height / 2]; }))"""
-CELLS = """id => Array.from(document.querySelector(`#${id} .kit-dots`).parentNode.querySelectorAll('rect'),
-    r => r.classList.contains('kit-masked'))"""
-SQUARES = """id => Array.from(document.querySelectorAll(`#${id} .kit-square`), (s, i) => [s.getAttribute('fill'),
-    s.parentNode.querySelectorAll('.kit-number')[i]?.textContent])"""
+# What a grid's canvas shows, read from its pixels: per cell, the area of dot colour (alpha summed over the cell's
+# blue pixels: anti-aliased edges count in part), whether it is masked (grey in its corner), its corner's colour, and
+# whether it is hatched (pixels of the hatching's line colour).
+CANVAS = """([id, kind, grid]) => {
+    const canvas = document.querySelectorAll(`#${id} canvas.kit-${kind}`)[grid];
+    const rows = +canvas.dataset.rows, columns = +canvas.dataset.columns, {width, height} = canvas;
+    const {data} = canvas.getContext('2d').getImageData(0, 0, width, height);
+    const cw = width / columns, ch = height / rows, cells = rows * columns;
+    const areas = new Array(cells).fill(0), hatched = new Array(cells).fill(false);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+        const p = 4 * (y * width + x), [r, g, b, a] = data.slice(p, p + 4);
+        const i = Math.floor(y / ch) * columns + Math.floor(x / cw);
+        if (a > 0 && b > r + 100) areas[i] += a / 255;
+        if (a > 200 && Math.abs(r - 156) < 14 && Math.abs(g - 163) < 14 && Math.abs(b - 175) < 14) hatched[i] = true;
+    }
+    const corner = i => { const x = Math.floor((i % columns) * cw) + 1, y = Math.floor(Math.floor(i / columns) * ch) + 1;
+                          return Array.from(data.slice(4 * (y * width + x), 4 * (y * width + x) + 4)); };
+    const corners = Array.from({length: cells}, (_, i) => corner(i));
+    return {rows, columns, areas, hatched, corners, masked: corners.map(([r, g, b, a]) => a > 0 && Math.abs(r - g) < 12 && b < 240)};
+}"""
+NUMBERS = "id => Array.from(document.querySelectorAll(`#${id} .kit-number`), t => t.textContent)"
 
 
-def drawn_weights(page, id: str, grid: int = 0) -> np.ndarray:
-    """The weights the dots show, [query, key]: their areas over the area of a weight-1 dot, recovered from the ratio
-    of areas to the largest one and its weight."""
-    dots_ = np.array(page.evaluate(DOTS, id)[grid])
-    n = int(dots_[:, 0].max()) + 1
-    radii = np.zeros((n, n))
-    radii[dots_[:, 0].astype(int), dots_[:, 1].astype(int)] = dots_[:, 2]
-    return radii ** 2
+def canvas(page, id: str, kind: str = "dots", grid: int = 0) -> dict:
+    """A grid's cells as drawn: areas [row, column] in px², masked and hatched flags, corner colours."""
+    found = page.evaluate(CANVAS, [id, kind, grid])
+    shape = (found["rows"], found["columns"])
+    return {name: np.array(found[name]).reshape(*shape, *([4] if name == "corners" else [])) for name in
+            ("areas", "hatched", "corners", "masked")}
 
 
 def assert_areas_are(page, id: str, weights: np.ndarray, grid: int = 0) -> None:
-    areas = drawn_weights(page, id, grid)
+    """Dot areas proportional to the weights: each area over the largest one is its weight over the largest."""
+    areas = canvas(page, id, grid=grid)["areas"]
     largest = np.unravel_index(np.argmax(weights), weights.shape)
-    np.testing.assert_allclose(areas / areas[largest], weights / weights[largest], atol=2e-3)
+    np.testing.assert_allclose(areas / areas[largest], weights / weights[largest], atol=0.02)
 
 
 def press(page, selector: str, key: str, times: int = 1) -> None:
@@ -279,15 +292,14 @@ def future(n: int) -> np.ndarray:
 @pytest.mark.browser
 def test_dot_areas_are_the_weights_and_the_future_is_grey(page, found):
     n = len(found.tokens)
-    assert_areas_are(page, "attention", found.pattern(2, 1).numpy())
-    masked = np.array(page.evaluate(CELLS, "attention")).reshape(n, n)
-    assert (masked == future(n)).all(), "the grey cells are the future, exactly"
-    assert (drawn_weights(page, "attention")[future(n)] == 0).all()
-    dots_ = np.array(page.evaluate(DOTS, "attention")[0])  # rows are queries: y follows the query, x the key
-    assert np.corrcoef(dots_[:, 0], dots_[:, 4])[0, 1] > 0.99 and np.corrcoef(dots_[:, 1], dots_[:, 3])[0, 1] > 0.99
+    weights = found.pattern(2, 1).numpy()
+    assert_areas_are(page, "attention", weights)
+    drawn = canvas(page, "attention")
+    assert (drawn["masked"] == future(n)).all(), "the grey cells are the future, exactly"
+    assert (drawn["areas"][future(n)] == 0).all()
     page.locator("#attention .kit-toggle input").click()  # the talk's layout: queries as columns
-    dots_ = np.array(page.evaluate(DOTS, "attention")[0])
-    assert np.corrcoef(dots_[:, 0], dots_[:, 3])[0, 1] > 0.99 and np.corrcoef(dots_[:, 1], dots_[:, 4])[0, 1] > 0.99
+    assert_areas_are(page, "attention", weights.T)
+    assert (canvas(page, "attention")["masked"] == future(n).T).all()
     titles = page.locator("#attention .kit-axis-title").all_text_contents()
     assert titles[0].startswith("query") and titles[1].startswith("key"), "the column axis is the queries'"
 
@@ -338,15 +350,13 @@ def test_the_step_by_step_view_redoes_every_step_in_the_page(page, lm):
         assert_same_numbers(facts(), python_facts(lm, 3, 2, 4, 1.0, False, mask))
         shown = steps.pattern.masked_fill(torch.from_numpy(future(n)), 0) if mask != "none" else steps.pattern
         assert_areas_are(page, "steps", shown.numpy())
-        masked = np.array(page.evaluate(CELLS, "steps")).reshape(n, n)
-        assert (masked == (future(n) if mask != "none" else np.zeros((n, n), dtype=bool))).all()
+        assert (canvas(page, "steps")["masked"] == (future(n) if mask != "none" else np.zeros((n, n), dtype=bool))).all()
         heights = page.evaluate("() => Array.from(document.querySelectorAll('#steps .kit-bar'), b => +b.getAttribute('height'))")
         np.testing.assert_allclose(heights, 200 * steps.pattern[4].numpy(), atol=0.01)  # 200 px for weight 1
-        squares = page.evaluate(SQUARES, "steps")
-        hatched = np.array([fill.startswith("url(") for fill, _ in squares]).reshape(n, n)
+        hatched = canvas(page, "steps", "values")["hatched"]
         assert (hatched == (future(n) if mask == "minus_inf" else np.zeros((n, n), dtype=bool))).all()
         fed = steps.scaled.masked_fill(torch.from_numpy(future(n)), float("-inf")) if mask == "minus_inf" else steps.scaled
-        written = [text for _, text in squares]
+        written = page.evaluate(NUMBERS, "steps")
         assert [t == "−∞" for t in written] == hatched.ravel().tolist()
         np.testing.assert_allclose([float(t) for t in written if t != "−∞"], fed.numpy()[~hatched], atol=0.051)
     assert "(not normalised!)" not in facts()
@@ -356,12 +366,11 @@ def test_the_step_by_step_view_redoes_every_step_in_the_page(page, lm):
 def test_a_stack_draws_each_component_and_its_controls_move_them_all(page, found):
     n = len(found.tokens)
     assert_areas_are(page, "stack", found.pattern(0, 0).numpy())
-    colours = [fill for fill, _ in page.evaluate(SQUARES, "stack")]
-    scores = found.scores[0, 0].numpy()
-    rgb = lambda fill: [int(v) for v in re.findall(r"\d+", fill)]
-    assert all(rgb(colours[q * n + k])[2] > rgb(colours[q * n + k])[0] for q in range(n) for k in range(q + 1) if scores[q, k] > 1)
-    assert all(rgb(colours[q * n + k])[0] > rgb(colours[q * n + k])[2] for q in range(n) for k in range(q + 1) if scores[q, k] < -1)
-    assert all(colours[q * n + k].startswith("url(") for q in range(n) for k in range(q + 1, n)), "−∞ hatched"
+    squares = canvas(page, "stack", "values")
+    scores, corners = found.scores[0, 0].numpy(), squares["corners"]
+    past = ~future(n)
+    assert ((corners[..., 2] > corners[..., 0]) == (scores > 0))[past & (np.abs(scores) > 0.5)].all(), "blue > 0 > red"
+    assert (squares["hatched"] == future(n)).all(), "−∞ hatched, and only −∞"
     boxes = page.evaluate("""() => ({
         bars: Array.from(document.querySelectorAll('#stack .kit-bar'), b => b.getBoundingClientRect().toJSON()),
         labels: Array.from(document.querySelectorAll('#stack .kit-bar-label, #stack .kit-bar-value'),

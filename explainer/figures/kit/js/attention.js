@@ -65,7 +65,8 @@ function attentionView(model, root) {
     if (data.scores) controls.temperature = temperatureSlider(row, model, bound);
     controls.transposed = toggle(row, {label: "3Blue1Brown layout (queries as columns)", value: model.get("transposed")},
                                  value => bound.choose("transposed", value));
-    grid = dotGrid(body, {queries: labels, keys: labels, title: "attention pattern (dot area ∝ weight)", hover});
+    grid = dotGrid(body, {queries: labels, keys: labels, title: "attention pattern (dot area ∝ weight)", hover,
+                          colours: model.get("colours")});
     draw();
   }
 
@@ -116,7 +117,8 @@ function stepsView(model, root) {
                                value: model.get("mask")}, value => bound.choose("mask", value)),
     };
     parts = {
-      pattern: dotGrid(body, {queries: labels, keys: labels, title: "attention pattern (dot area ∝ weight)", hover, size: 420}),
+      pattern: dotGrid(body, {queries: labels, keys: labels, title: "attention pattern (dot area ∝ weight)", hover,
+                               colours: model.get("colours"), size: 420}),
       row: bars(body, {labels, title: "what the query reads: its row of the pattern", hover, yTitle: "weight"}),
       scores: valueGrid(body, {queries: labels, keys: labels, title: "scores into the softmax: blue > 0 > red, hatched −∞",
                                hover, size: 420}),
@@ -140,7 +142,8 @@ function stepsView(model, root) {
     const read = pattern.subarray(chosen.query * n, (chosen.query + 1) * n);
     parts.row.update({values: read, highlight: largestAt(read)});
     parts.scores.update({values: fed});
-    facts.innerHTML = stepFacts(data, chosen);
+    const text = stepFacts(data, chosen);
+    if (text !== data.facts) facts.innerHTML = data.facts = text;
   }
 
   bound.watch(["scores", "tokens", "residual_norms", "value_gram", "reads", "mask_variants"], load);

@@ -11,19 +11,31 @@ function panel(parent, title) {
   return {node, body: html("div", "kit-body", node)};
 }
 
-/** The frame of a grid of square cells: row labels on the left, column labels slanted on top, axis titles, and the
- * cells' group, in which cell (row r, column c) is the square at (c·cell, r·cell). */
-function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size}) {
+/** The frame of a grid of square cells: row labels on the left, column labels slanted on top, axis titles, a canvas
+ * for the cells (cell (row r, column c) is the square at (c·cell, r·cell)), and over it an SVG group `cells` in the
+ * same coordinates, with the lines between cells. Thousands of cells are drawn on the canvas in a few milliseconds;
+ * as SVG elements the browser took 50-100 ms to paint 64 × 64 of them. */
+function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size, kind}) {
   const rows = rowLabels.length, columns = columnLabels.length;
-  const cell = Math.max(6, Math.min(34, Math.floor(size / Math.max(rows, columns, 1))));
-  const font = Math.max(7, Math.min(12, cell - 2));
+  const most = Math.max(rows, columns, 1);  // cells of 9 px or more while the grid fits the output (620 px)
+  const cell = Math.max(Math.min(9, Math.floor(620 / most)), Math.min(34, Math.floor(size / most)));
+  const font = Math.max(7, Math.min(12, cell - 1));
   const slanted = widest(columnLabels, font);
   const left = AXIS_TITLE_PX + 8 + Math.ceil(widest(rowLabels, font));
   const top = AXIS_TITLE_PX + 8 + Math.ceil(slanted * Math.sin(SLANT) + font / 2);
   const width = left + columns * cell + Math.max(8, Math.ceil(slanted * Math.cos(SLANT) - cell / 2 + 4));
   const height = top + rows * cell + 6;
-  const node = svg("svg", {width, height, class: "kit-grid"}, parent);
-  const labels = svg("g", {"font-size": font, class: "kit-labels"}, node);
+  const node = html("div", "kit-grid-box", parent);
+  Object.assign(node.style, {width: `${width}px`, height: `${height}px`});
+  const canvas = html("canvas", `kit-cells kit-${kind}`, node);
+  const scale = window.devicePixelRatio || 1;
+  Object.assign(canvas, {width: Math.round(columns * cell * scale), height: Math.round(rows * cell * scale)});
+  Object.assign(canvas.style, {left: `${left}px`, top: `${top}px`, width: `${columns * cell}px`, height: `${rows * cell}px`});
+  Object.assign(canvas.dataset, {rows, columns});
+  const context = canvas.getContext("2d");
+  context.scale(scale, scale);
+  const chart = svg("svg", {width, height, class: `kit-grid kit-${kind}`}, node);
+  const labels = svg("g", {"font-size": font, class: "kit-labels"}, chart);
   rowLabels.forEach((label, r) => {
     svg("text", {x: left - 5, y: top + (r + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central"}, labels)
       .textContent = label;
@@ -32,16 +44,18 @@ function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size
     const x = left + (c + 0.5) * cell, y = top - 5;
     svg("text", {x, y, transform: `rotate(-60 ${x} ${y})`, "dominant-baseline": "central"}, labels).textContent = label;
   });
-  const columnTitleNode = svg("text", {x: left + columns * cell / 2, y: 13, "text-anchor": "middle", class: "kit-axis-title"}, node);
-  columnTitleNode.textContent = columnTitle;
+  svg("text", {x: left + columns * cell / 2, y: 13, "text-anchor": "middle", class: "kit-axis-title"}, chart)
+    .textContent = columnTitle;
   const middle = top + rows * cell / 2;
-  const rowTitleNode = svg("text", {x: 13, y: middle, transform: `rotate(-90 13 ${middle})`, "text-anchor": "middle",
-                                    class: "kit-axis-title"}, node);
-  rowTitleNode.textContent = rowTitle;
-  const cells = svg("g", {transform: `translate(${left} ${top})`}, node);
-  svg("rect", {x: 0, y: 0, width: columns * cell, height: rows * cell, class: "kit-frame"}, cells);
+  svg("text", {x: 13, y: middle, transform: `rotate(-90 13 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
+      chart).textContent = rowTitle;
+  const cells = svg("g", {transform: `translate(${left} ${top})`}, chart);
+  const lines = [];
+  for (let r = 0; r <= rows; r++) lines.push(`M0,${r * cell}H${columns * cell}`);
+  for (let c = 0; c <= columns; c++) lines.push(`M${c * cell},0V${rows * cell}`);
+  svg("path", {d: lines.join(""), class: "kit-cell-lines"}, cells);
   return {
-    node, cells, cell, rows, columns, rowTitle: rowTitleNode, columnTitle: columnTitleNode,
+    node, cells, context, cell, rows, columns,
     cellAt(event) {  // [row, column] under the pointer, or null
       const box = node.getBoundingClientRect();
       const r = Math.floor((event.clientY - box.top - top) / cell), c = Math.floor((event.clientX - box.left - left) / cell);
@@ -50,66 +64,56 @@ function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size
   };
 }
 
-/** Hover texts for a grid: `describe(query, key)` gives the lines for the cell under the pointer; `transposed()` says
- * whether rows are keys now. */
-function hoverCells(frame, hover, transposed, describe) {
+/** Hover texts for a grid: `describe(row, column)` gives the lines for the cell under the pointer. */
+function hoverCells(frame, hover, describe) {
   frame.node.addEventListener("pointermove", event => {
     const found = frame.cellAt(event);
     if (!found) return hover.hide();
-    const [r, c] = found;
-    hover.show(transposed() ? describe(c, r) : describe(r, c), event);
+    hover.show(describe(...found), event);
   });
   frame.node.addEventListener("pointerleave", () => hover.hide());
 }
 
 /** Attention as dots, one per (query, key) cell, dot area ∝ weight; masked cells grey. Rows are queries, or, with
- * `transposed`, columns (the talk's layout). update({weights, masked, transposed}): weights [query · key] in rows.
- * When queries and keys have the same labels, the layout turns by mirroring the cells about the diagonal. */
-function dotGrid(parent, {queries, keys, title, hover, size = 460}) {
+ * `transposed`, columns (the talk's layout). update({weights, masked, transposed}): weights [query · key] in rows. */
+function dotGrid(parent, {queries, keys, title, hover, colours, size = 460}) {
   const {node, body} = panel(parent, title);
-  const square = queries.length === keys.length && queries.every((label, i) => label === keys[i]);
-  let frame = null, mirror = null, built = null, flipped = null, dots = [], cells = [], shown = null, hidden = null;
+  let frame = null, flipped = null, shown = null, hidden = null;
   function layout(transposed) {  // rows: queries, or keys when transposed
     body.textContent = "";
     frame = gridFrame(body, {rowLabels: transposed ? keys : queries, columnLabels: transposed ? queries : keys,
                              rowTitle: transposed ? KEY_TITLE : QUERY_TITLE, columnTitle: transposed ? QUERY_TITLE : KEY_TITLE,
-                             size});
-    const cell = frame.cell;
-    mirror = svg("g", {}, frame.cells);
-    const under = svg("g", {}, mirror), over = svg("g", {class: "kit-dots"}, mirror);
-    cells = [];
-    dots = [];
-    queries.forEach((_, q) => keys.forEach((_, k) => {
-      const [r, c] = transposed ? [k, q] : [q, k];
-      cells.push(svg("rect", {x: c * cell, y: r * cell, width: cell, height: cell, class: "kit-cell"}, under));
-      dots.push(svg("circle", {cx: (c + 0.5) * cell, cy: (r + 0.5) * cell, r: 0, "data-query": q, "data-key": k}, over));
-    }));
-    hoverCells(frame, hover, () => flipped, (q, k) => {
-      const i = q * keys.length + k;
+                             size, kind: "dots"});
+    hoverCells(frame, hover, (r, c) => {
+      const [q, k] = flipped ? [c, r] : [r, c], i = q * keys.length + k;
       return [`query ${queries[q]} → key ${keys[k]}`, hidden && hidden[i] ? "masked" : `weight ${fixed(shown[i], 4)}`];
     });
-    built = transposed;
-  }
-  function orient(transposed) {
-    if (!square) return layout(transposed);
-    if (built === null) layout(false);
-    mirror.setAttribute("transform", transposed ? "matrix(0 1 1 0 0 0)" : "");  // (x, y) → (y, x)
-    frame.rowTitle.textContent = transposed ? KEY_TITLE : QUERY_TITLE;
-    frame.columnTitle.textContent = transposed ? QUERY_TITLE : KEY_TITLE;
   }
   function update({weights, masked = null, transposed = false}) {
-    if (transposed !== flipped) {
-      orient(transposed);
-      flipped = transposed;
-    }
+    if (transposed !== flipped) layout(transposed);
+    flipped = transposed;
     shown = weights;
     hidden = masked;
-    const largest = 0.95 * frame.cell / 2;  // the radius of weight 1: a dot that fills its cell
-    for (let i = 0; i < dots.length; i++) {
-      const off = masked !== null && masked[i];
-      setIfChanged(dots[i], "r", off ? "0" : (largest * Math.sqrt(Math.max(0, weights[i]))).toFixed(3));
-      setIfChanged(cells[i], "class", off ? "kit-cell kit-masked" : "kit-cell");
+    const {context, cell} = frame, largest = 0.95 * cell / 2;  // the radius of weight 1: a dot that fills its cell
+    context.clearRect(0, 0, frame.columns * cell, frame.rows * cell);
+    const place = i => {  // [x, y] of cell i's corner
+      const q = Math.floor(i / keys.length), k = i % keys.length;
+      return transposed ? [q * cell, k * cell] : [k * cell, q * cell];
+    };
+    context.fillStyle = colours.masked;
+    context.globalAlpha = MASKED_ALPHA;
+    if (masked) for (let i = 0; i < masked.length; i++) if (masked[i]) context.fillRect(...place(i), cell, cell);
+    context.globalAlpha = 1;
+    context.fillStyle = colours.dot;
+    context.beginPath();
+    for (let i = 0; i < weights.length; i++) {
+      const radius = masked && masked[i] ? 0 : largest * Math.sqrt(Math.max(0, weights[i]));
+      if (radius <= 0) continue;
+      const [x, y] = place(i);
+      context.moveTo(x + cell / 2 + radius, y + cell / 2);
+      context.arc(x + cell / 2, y + cell / 2, radius, 0, 2 * Math.PI);
     }
+    context.fill();
   }
   return {node, update};
 }
@@ -118,43 +122,62 @@ function dotGrid(parent, {queries, keys, title, hover, size = 460}) {
  * written in its square when there is room; −∞ cells (masked) hatched grey, unlike any number's colour. */
 function valueGrid(parent, {queries, keys, title, hover, size = 420, digits = 1}) {
   const {node, body} = panel(parent, title);
-  const frame = gridFrame(body, {rowLabels: queries, columnLabels: keys, rowTitle: QUERY_TITLE, columnTitle: KEY_TITLE, size});
-  const cell = frame.cell, hatch = uniqueId("hatch");
-  const pattern = svg("pattern", {id: hatch, width: 6, height: 6, patternUnits: "userSpaceOnUse",
-                                  patternTransform: "rotate(45)"}, svg("defs", {}, frame.node));
-  svg("rect", {width: 6, height: 6, class: "kit-hatch-ground"}, pattern);
-  svg("line", {x1: 1, y1: 0, x2: 1, y2: 6, class: "kit-hatch-line"}, pattern);
+  const frame = gridFrame(body, {rowLabels: queries, columnLabels: keys, rowTitle: QUERY_TITLE, columnTitle: KEY_TITLE,
+                                 size, kind: "values"});
+  const {context, cell} = frame;
+  const hatch = context.createPattern(hatchTile(), "repeat");
+  const pixels = new ImageData(keys.length, queries.length), small = document.createElement("canvas");  // a pixel a cell
+  Object.assign(small, {width: keys.length, height: queries.length});
   const font = Math.max(8, Math.min(11, Math.floor(cell / 3)));
-  const room = cell >= 20;  // a number in a square only where it fits (each is measured)
-  const squares = [], numbers = [];
+  const numbers = cell < 20 ? [] : queries.flatMap((_, q) => keys.map((_, k) =>  // a number only where it fits
+    svg("text", {x: (k + 0.5) * cell, y: (q + 0.5) * cell, "font-size": font, class: "kit-number", "text-anchor": "middle",
+                 "dominant-baseline": "central"}, frame.cells)));
   let shown = null;
-  queries.forEach((_, q) => keys.forEach((_, k) => {
-    squares.push(svg("rect", {x: k * cell, y: q * cell, width: cell, height: cell, class: "kit-square"}, frame.cells));
-    if (room) {
-      numbers.push(svg("text", {x: (k + 0.5) * cell, y: (q + 0.5) * cell, "font-size": font, class: "kit-number",
-                                "text-anchor": "middle", "dominant-baseline": "central"}, frame.cells));
-    }
-  }));
-  hoverCells(frame, hover, () => false, (q, k) => {
+  hoverCells(frame, hover, (q, k) => {
     const value = shown[q * keys.length + k];
     return [`query ${queries[q]} → key ${keys[k]}`, Number.isFinite(value) ? `score ${fixed(value, 3)}` : "−∞ (masked)"];
   });
-  function update({values}) {
+  function update({values}) {  // each square's colour as a pixel, the pixels scaled up to squares, −∞ hatched over
     shown = values;
     let extent = 0;
     for (const value of values) if (Number.isFinite(value)) extent = Math.max(extent, Math.abs(value));
-    for (let i = 0; i < squares.length; i++) {
+    const hatched = new Path2D();
+    for (let i = 0; i < values.length; i++) {
       const value = values[i], finite = Number.isFinite(value);
-      setIfChanged(squares[i], "fill", finite ? divergingColour(value, extent) : `url(#${hatch})`);
-      setIfChanged(squares[i], "class", finite ? "kit-square" : "kit-square kit-masked-score");
-      if (room) {
-        const text = fixed(value, digits);
-        numbers[i].textContent = textWidth(text, font) <= cell - 2 ? text : "";
-        numbers[i].style.fill = finite ? inkOn(value, extent) : "#111827";
-      }
+      pixels.data.set(finite ? [...divergingColour(value, extent), 255] : [0, 0, 0, 0], 4 * i);
+      if (!finite) hatched.rect((i % keys.length) * cell, Math.floor(i / keys.length) * cell, cell, cell);
     }
+    small.getContext("2d").putImageData(pixels, 0, 0);
+    context.clearRect(0, 0, keys.length * cell, queries.length * cell);
+    context.imageSmoothingEnabled = false;
+    context.drawImage(small, 0, 0, keys.length * cell, queries.length * cell);
+    context.fillStyle = hatch;
+    context.fill(hatched);
+    numbers.forEach((number, i) => {
+      const text = fixed(values[i], digits), written = textWidth(text, font) <= cell - 2 ? text : "";
+      if (number.textContent !== written) number.textContent = written;
+      number.style.fill = Number.isFinite(values[i]) ? inkOn(values[i], extent) : "#111827";
+    });
   }
-  return {node, update, room};
+  return {node, update};
+}
+
+/** The −∞ squares' fill: grey hatching, 6 px a repeat. */
+function hatchTile() {
+  const tile = document.createElement("canvas");
+  tile.width = tile.height = 6;
+  const context = tile.getContext("2d");
+  context.fillStyle = "#f3f4f6";
+  context.fillRect(0, 0, 6, 6);
+  context.strokeStyle = HATCH;
+  context.lineWidth = 1.5;
+  context.beginPath();
+  for (const shift of [-6, 0, 6]) {
+    context.moveTo(shift, 6);
+    context.lineTo(shift + 6, 0);
+  }
+  context.stroke();
+  return tile;
 }
 
 /** Bars from 0 to `maximum`, each labelled below the axis (slanted) and its value written above it where it fits: no
@@ -199,8 +222,9 @@ function bars(parent, {labels, title, hover, yTitle = "", maximum = 1, percent =
       setIfChanged(rects[i], "y", barTop.toFixed(2));
       setIfChanged(rects[i], "height", (top + height - barTop).toFixed(2));
       setIfChanged(rects[i], "class", i === highlight ? "kit-bar kit-highlight" : "kit-bar");
-      values[i].setAttribute("y", (barTop - 4).toFixed(2));
-      values[i].textContent = textWidth(text, 10) <= slot ? text : "";
+      setIfChanged(values[i], "y", (barTop - 4).toFixed(2));
+      const shown = textWidth(text, 10) <= slot ? text : "";
+      if (values[i].textContent !== shown) values[i].textContent = shown;
     }
   }
   return {node, update};

@@ -4,6 +4,8 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const FONT = '"DejaVu Sans", Verdana, sans-serif';  // kit.css sets the same
+const HATCH = "#9ca3af";  // the lines of the −∞ squares' hatching
+const MASKED_ALPHA = 0.6;  // masked cells: the masked colour, lightened
 const DIVERGING = ["#67001f", "#b2182b", "#d6604d", "#f4a582", "#fddbc7", "#f7f7f7",
                    "#d1e5f0", "#92c5de", "#4393c3", "#2166ac", "#053061"].map(rgbOf);  // red < 0 < blue
 let uniqueIds = 0;
@@ -37,13 +39,18 @@ function rgbOf(hex) {
   return [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16));
 }
 
-/** A score's colour: blue above 0, red below, white at 0; `extent` (the largest |value| shown) is the deepest. */
+/** A score's colour as [r, g, b]: blue above 0, red below, white at 0; `extent` (the largest |value| shown) is the
+ * deepest. One of 201 shades, made once. */
 function divergingColour(value, extent) {
   const t = extent > 0 ? Math.max(-1, Math.min(1, value / extent)) : 0;
-  const x = (t + 1) / 2 * (DIVERGING.length - 1), i = Math.min(Math.floor(x), DIVERGING.length - 2), f = x - i;
-  const [a, b] = [DIVERGING[i], DIVERGING[i + 1]];
-  return `rgb(${a.map((v, k) => Math.round(v + f * (b[k] - v))).join(",")})`;
+  return SHADES[Math.round((t + 1) * 100)];
 }
+
+const SHADES = Array.from({length: 201}, (_, i) => {
+  const x = i / 200 * (DIVERGING.length - 1), low = Math.min(Math.floor(x), DIVERGING.length - 2), f = x - low;
+  const [a, b] = [DIVERGING[low], DIVERGING[low + 1]];
+  return a.map((v, k) => Math.round(v + f * (b[k] - v)));
+});
 
 /** Ink that reads on a diverging colour: white on the deep ends. */
 function inkOn(value, extent) {

@@ -71,7 +71,7 @@ function stackView(model, root) {
         ? dropdown(row, {label: spec.label, options: spec.options, value: choice[spec.name]}, move)
         : slider(row, {label: spec.label, min: spec.min, max: spec.max, value: choice[spec.name]}, move);
     }
-    panels = model.get("panels").map(spec => stackPanel(body, spec, hover));
+    panels = model.get("panels").map(spec => stackPanel(body, spec, hover, model.get("colours")));
     draw();
   }
 
@@ -88,11 +88,11 @@ function stackView(model, root) {
 }
 
 /** One panel of a stack, from its spec: draw(choice) shows the arrays at the chosen indices. */
-function stackPanel(parent, spec, hover) {
+function stackPanel(parent, spec, hover, colours) {
   const chosen = (array, choice) => at(array, ...spec.over.map(name => choice[name]));
   if (spec.kind === "dots") {
     const weights = decoded(spec.weights), masked = decoded(spec.masked);
-    const grid = dotGrid(parent, {queries: spec.queries, keys: spec.keys, title: spec.title, hover, size: spec.size});
+    const grid = dotGrid(parent, {queries: spec.queries, keys: spec.keys, title: spec.title, hover, colours, size: spec.size});
     return {draw: choice => grid.update({weights: chosen(weights, choice), masked: masked && masked.values,
                                          transposed: spec.transposed})};
   }
