@@ -8,7 +8,6 @@ const HATCH = "#9ca3af";  // the lines of the −∞ squares' hatching
 const MASKED_ALPHA = 0.6;  // masked cells: the masked colour, lightened
 const DIVERGING = ["#67001f", "#b2182b", "#d6604d", "#f4a582", "#fddbc7", "#f7f7f7",
                    "#d1e5f0", "#92c5de", "#4393c3", "#2166ac", "#053061"].map(rgbOf);  // red < 0 < blue
-let uniqueIds = 0;
 
 function svg(name, attributes, parent) {
   const node = document.createElementNS(SVG_NS, name);
@@ -23,11 +22,6 @@ function html(name, className, parent, text) {
   if (text !== undefined) node.textContent = text;
   if (parent) parent.appendChild(node);
   return node;
-}
-
-function uniqueId(prefix) {
-  uniqueIds += 1;
-  return `explainer-kit-${prefix}-${uniqueIds}`;
 }
 
 /** Set an attribute only if it changed: fewer mutations, less for the browser to redo. */
