@@ -53,8 +53,14 @@ class StepByStepExplorer(Explorer):
     def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, query: int | None = None):
         super().__init__()
         self.lm, self.prompt = lm, prompt
-        self.view = StepsView(attention.prompt_steps(lm, prompt), layer, head, query)
+        self.view = StepsView()
         self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(layer, head, query))
+
+    def show(self, layer: int, head: int, query: int | None) -> None:
+        found = attention.prompt_steps(self.lm, self.prompt)
+        self.view.show(found)
+        self.view.select(layer, head, len(found.tokens) - 1 if query is None else query)
 
     @property
     def layer(self) -> int:
@@ -76,12 +82,12 @@ class AttentionExplorer(Explorer):
         self.view = AttentionView(transposed=transpose)
         self.watch([self.prompt], self.set_prompt)
         self.widget = widgets.VBox([self.prompt, self.status, self.view])
-        if self.safely(self.set_prompt):
-            self.view.select(layer, head)
+        self.safely(lambda: self.set_prompt(layer, head))
 
-    def set_prompt(self) -> None:
+    def set_prompt(self, layer: int | None = None, head: int | None = None) -> None:
         found = attention.cached_prompt_attention(self.lm, self.prompt.value)
         self.view.show(found.patterns, found.tokens, scores=found.scores, captions=head_captions(found))
+        self.view.select(layer, head)
 
     @property
     def layer(self) -> int:

@@ -118,11 +118,12 @@ class StepsView(KitWidget):
     mask = traitlets.Unicode("minus_inf").tag(sync=True)
     temperature_range = traitlets.Tuple(default_value=TEMPERATURES).tag(sync=True)
 
-    def __init__(self, found: attention.PromptSteps, layer: int = 0, head: int = 0, query: int | None = None,
+    def __init__(self, found: attention.PromptSteps | None = None, layer: int = 0, head: int = 0, query: int | None = None,
                  temperature: float = 1.0, scaled: bool = True, mask: str = "minus_inf"):
         super().__init__()
-        self.show(found)
-        self.select(layer, head, len(found.tokens) - 1 if query is None else query, temperature, scaled, mask)
+        if found is not None:
+            self.show(found)
+            self.select(layer, head, len(found.tokens) - 1 if query is None else query, temperature, scaled, mask)
 
     def show(self, found: attention.PromptSteps) -> None:
         """A new prompt's numbers, sent in one message."""
@@ -137,7 +138,7 @@ class StepsView(KitWidget):
     def select(self, layer: int | None = None, head: int | None = None, query: int | None = None,
                temperature: float | None = None, scaled: bool | None = None, mask: str | None = None) -> None:
         """Choose from Python, as the page's controls do."""
-        layers, heads, n = self.scores.shape[:3]
+        layers, heads, n = self.scores.shape[:3] if self.scores is not None else (1, 1, 1)
         if mask is not None and mask not in attention.MASK_VARIANTS:
             raise FigureDataError(f"mask must be one of {', '.join(attention.MASK_VARIANTS)}, got {mask!r}")
         with self.hold_sync():
