@@ -1,9 +1,11 @@
-"""How long a slider move takes in the attention explorer: p50/p95 per update, for prompts up to 64 tokens.
+"""What 12's attention explorer costs the kernel: a move of its layer, head, temperature or layout costs nothing (the
+page answers it from every head's numbers, sent once; browser_latency.py times the page), and a new prompt computes
+and sends every head at once. For prompts up to 64 tokens:
 
     python benchmarks/attention_latency.py [--quick]
 
-Baseline in the same process: rebuilding the whole figure on every move (what a naive widget does) versus our
-path (patterns computed once per prompt and cached; a move only re-sizes the dots). Target: ≤ 50 ms.
+Baseline in the same process: what one move cost the kernel before the figure kit (the head's plotly dot grid built
+and copied into a live figure), beside what a new prompt costs now (all heads, and the bytes they travel as).
 """
 
 import argparse
@@ -14,34 +16,33 @@ import numpy as np
 
 from explainer import attention
 from explainer.figures import common as viz
-from explainer.gpt import checkpoint
 from explainer.figures.attention import AttentionExplorer
-from explainer.figures.common import redraw
+from explainer.figures.live import FigureWidget
+from explainer.gpt import checkpoint
 
 PROMPT = ("ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. "
           "Arise, fair sun, and kill the envious moon, Who is already sick and pale with grief, That thou her maid "
           "art far more fair than she.")
 
 
-def moves(explorer: AttentionExplorer, count: int) -> list[float]:
-    """Alternate head, layer and temperature changes; seconds per update."""
+def new_prompts(explorer: AttentionExplorer, count: int) -> list[float]:
+    """Seconds per new prompt (each one not computed before: the cache is emptied)."""
     times = []
     for i in range(count):
-        control, value = [(explorer.head, (explorer.head.value + 1) % 4), (explorer.layer, (explorer.layer.value + 1) % 4),
-                          (explorer.temperature, 0.3 + (i % 10) * 0.4)][i % 3]
+        attention.cached_prompt_attention.cache_clear()
         started = time.perf_counter()
-        control.value = value
+        explorer.prompt.value = PROMPT[: len(PROMPT) - (i % 2)]  # a different text each time
         times.append(time.perf_counter() - started)
     return times
 
 
-def rebuilding(explorer: AttentionExplorer, count: int) -> list[float]:
-    times = []
+def plotly_moves(lm, count: int) -> list[float]:
+    """Seconds per move the way the explorer answered one before the kit: the head's dot grid rebuilt in Python."""
+    found, figure, times = attention.cached_prompt_attention(lm, PROMPT), FigureWidget(), []
+    masked = ~attention.causal_mask(len(found.tokens))
     for i in range(count):
         started = time.perf_counter()
-        found = attention.prompt_attention(explorer.lm, explorer.prompt.value)
-        pattern = found.pattern(i % 4, (i // 4) % 4)
-        redraw(explorer.figure, viz.dot_grid(pattern, found.tokens, masked=~attention.causal_mask(pattern.shape[0])))
+        viz.redraw(figure, viz.dot_grid(found.pattern(i % 5, (i // 5) % 5), found.tokens, masked=masked))
         times.append(time.perf_counter() - started)
     return times
 
@@ -49,20 +50,23 @@ def rebuilding(explorer: AttentionExplorer, count: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    count = 30 if args.quick else 150
+    count = 10 if parser.parse_args().quick else 40
     lm = checkpoint.load()
-    tokens = len(lm.encode(PROMPT))
-    explorer = AttentionExplorer(lm, PROMPT)
-    ours = np.array(moves(explorer, count)) * 1000
-    naive = np.array(rebuilding(explorer, count // 3)) * 1000
-    p50, p95 = np.percentile(ours, [50, 95])
-    n50, n95 = np.percentile(naive, [50, 95])
-    print(f"{tokens} tokens ({tokens * tokens} cells), {count} slider moves")
-    print(f"cached patterns, dots re-sized: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    print(f"recompute and rebuild (baseline): p50 {n50:.1f} ms, p95 {n95:.1f} ms ({n50 / p50:.1f}x slower)")
-    print(json.dumps({"tokens": tokens, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
-                      "baseline_p50_ms": round(n50, 1), "baseline_p95_ms": round(n95, 1), "speedup_p50": round(n50 / p50, 2)}))
+    explorer = AttentionExplorer(lm, "ROMEO:")
+    prompts = np.array(new_prompts(explorer, count)) * 1000
+    before = np.array(plotly_moves(lm, count)) * 1000
+    tokens = len(explorer.view.tokens)
+    sent = explorer.view.patterns.nbytes + explorer.view.scores.nbytes
+    p50, p95 = np.percentile(prompts, [50, 95])
+    b50, b95 = np.percentile(before, [50, 95])
+    print(f"{tokens} tokens, {lm.model.config.n_layer} × {lm.model.config.n_head} heads: {sent / 1024:.0f} KiB of numbers")
+    print("a move of layer, head, temperature or layout: no kernel work (the page answers it)")
+    print(f"a new prompt, every head computed and sent: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(f"baseline, one move before the kit (a plotly dot grid rebuilt): p50 {b50:.1f} ms, p95 {b95:.1f} ms "
+          f"({p50 / b50:.1f}× one old move for every head at once)")
+    print(json.dumps({"tokens": tokens, "bytes_sent": sent, "new_prompt_p50_ms": round(p50, 1), "new_prompt_p95_ms": round(p95, 1),
+                      "baseline_move_p50_ms": round(b50, 1), "baseline_move_p95_ms": round(b95, 1),
+                      "new_prompt_over_old_move": round(p50 / b50, 2)}))
 
 
 if __name__ == "__main__":

@@ -149,6 +149,41 @@ def attention_steps(
                       mask, lambda qk: lm.layout.rotate(qk, positions))
 
 
+@dataclass
+class PromptSteps:
+    """What every head's steps need once the scores are known, for all layers and heads of one prompt: the raw scores,
+    and the dot products that give Δe's length and direction for any pattern p (any scale, mask or temperature):
+    |Δe_q|² = p_q · value_gram · p_q and e_q · Δe_q = p_q · reads_q, since Δe_q = Σ_k p_qk (v W_O)_k."""
+
+    tokens: list[str]
+    d_k: int
+    scores: torch.Tensor  # QKᵀ [layer, head, query, key], not scaled, not masked
+    residual_norms: torch.Tensor  # |e| [layer, query]: the residual stream entering each block
+    value_gram: torch.Tensor  # [layer, head, key, key]: (v W_O)_i · (v W_O)_j
+    reads: torch.Tensor  # [layer, head, query, key]: e_q · (v W_O)_k
+
+
+def prompt_steps(lm: LanguageModel, prompt: str) -> PromptSteps:
+    """Every head of the trained model on `prompt`, reduced to PromptSteps: head_steps' projections for all of a layer's
+    heads at once ([head, n, d]), from the residual stream in the cache."""
+    layout, layers = lm.layout, range(lm.model.config.n_layer)
+    tokens, _, cache = cached_run(lm, prompt)
+    positions = torch.arange(len(tokens))
+    scores, grams, reads, norms = [], [], [], []
+    for layer in layers:
+        residual = cache[act_name("resid_pre", layer)][0]  # [n, C]
+        x = layout.attn_norm(layer, residual)
+        q, k, v = (project(x, W[layer].cpu(), b[layer].cpu()[:, None])  # [head, n, d]
+                   for W, b in ((layout.W_Q, layout.b_Q), (layout.W_K, layout.b_K), (layout.W_V, layout.b_V)))
+        q, k = layout.rotate(q, positions), layout.rotate(k, positions)
+        written = v @ layout.W_O[layer].cpu()  # [head, key, C]: what each key adds, at weight 1
+        scores.append(q @ k.transpose(-1, -2))
+        grams.append(written @ written.transpose(-1, -2))
+        reads.append(residual @ written.transpose(-1, -2))
+        norms.append(residual.norm(dim=-1))
+    return PromptSteps(tokens, q.shape[-1], torch.stack(scores), torch.stack(norms), torch.stack(grams), torch.stack(reads))
+
+
 def score_spread(steps: AttentionSteps) -> tuple[float, float]:
     """Standard deviation of the raw and of the scaled scores, over the cells the causal mask allows."""
     allowed = causal_mask(len(steps.tokens))

@@ -19,3 +19,7 @@ class SamplingError(ExplainerError, ValueError):
 
 class UnknownSceneError(ExplainerError, LookupError):
     """A scene name with no file under animations/."""
+
+
+class FigureDataError(ExplainerError, ValueError):
+    """Numbers a figure cannot show: the wrong shape, a label count that does not match, a choice out of range."""

@@ -106,6 +106,7 @@ def chromium(profile: Path | None = None, offline: bool = False, viewport: dict 
 
 # JavaScript run in the page. A control's "box" is the widget box that holds it and the figures it drives.
 PAGE_HELPERS = r"""
+var INPUT_EVENTS = ['keydown', 'input', 'click'];  // what a learner's move starts with: a key, a choice, a click
 window.__explainer = {
   panel() { return Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === window.__explainerNotebook); },
   focus() { window.jupyterapp.shell.activateById(this.panel().id); },
@@ -115,24 +116,31 @@ window.__explainer = {
   controls() {
     const found = [];
     for (const output of this.outputs()) {
-      output.querySelectorAll('.noUi-handle, .widget-dropdown select').forEach(e => found.push(e));
+      output.querySelectorAll('.noUi-handle, .widget-dropdown select, .explainer-kit input, .explainer-kit select')
+        .forEach(e => found.push(e));
     }
     return found;
   },
   describe(i) {
     const c = this.controls()[i];
-    const widget = c.closest('.widget-slider') || c.closest('.widget-dropdown');
-    const label = widget ? (widget.querySelector('.widget-label') || {}).textContent || '' : '';
     const cell = c.closest('.jp-Cell');
     const cells = Array.from(this.root().querySelectorAll('.jp-Cell'));
-    return {index: i, kind: c.tagName === 'SELECT' ? 'dropdown' : 'slider', label: label.trim(), cell: cells.indexOf(cell),
-            now: c.getAttribute('aria-valuenow'), max: c.getAttribute('aria-valuemax'), min: c.getAttribute('aria-valuemin')};
+    const kind = c.tagName === 'SELECT' ? 'dropdown' : c.type === 'checkbox' ? 'checkbox' : 'slider';
+    if (c.closest('.explainer-kit')) {  // the figure kit's own controls, answered in the page
+      const label = c.closest('.kit-control').querySelector('.kit-label').textContent;
+      return {index: i, kind, label: label.trim(), cell: cells.indexOf(cell), now: kind === 'slider' ? c.value : null,
+              max: kind === 'slider' ? c.max : null, min: kind === 'slider' ? c.min : null, in_page: true};
+    }
+    const widget = c.closest('.widget-slider') || c.closest('.widget-dropdown');
+    const label = widget ? (widget.querySelector('.widget-label') || {}).textContent || '' : '';
+    return {index: i, kind, label: label.trim(), cell: cells.indexOf(cell), now: c.getAttribute('aria-valuenow'),
+            max: c.getAttribute('aria-valuemax'), min: c.getAttribute('aria-valuemin'), in_page: false};
   },
   box(i) {
     const control = this.controls()[i];
     let node = control.closest('.widget-vbox, .widget-box'), best = node;
     while (node && node.closest('.jp-OutputArea-output')) {
-      if (node.querySelector('.js-plotly-plot, .widget-html-content') && node.classList.contains('widget-vbox')) { best = node; break; }
+      if (node.querySelector('.js-plotly-plot, .widget-html-content, .explainer-kit') && node.classList.contains('widget-vbox')) { best = node; break; }
       node = node.parentElement && node.parentElement.closest('.widget-vbox, .widget-box');
     }
     return best || control.closest('.jp-OutputArea-output');
@@ -143,32 +151,56 @@ window.__explainer = {
       (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
       gd.layout && gd.layout.title && gd.layout.title.text, gd.layout && gd.layout.shapes]));
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
-    return JSON.stringify([plots, texts]);
+    const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(kit => {  // its elements and its canvases' pixels
+      let hash = 0;
+      for (const c of kit.innerHTML) hash = (hash * 31 + c.charCodeAt(0)) | 0;
+      for (const canvas of kit.querySelectorAll('canvas')) {
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 0; i < pixels.length; i += 7) hash = (hash * 31 + pixels[i]) | 0;
+      }
+      return hash;
+    });
+    return JSON.stringify([plots, texts, kits]);
   },
   drawn(i) {
-    // per figure of the box, the kinds of trace drawn (a layer with something in it)
-    return Array.from(this.box(i).querySelectorAll('.js-plotly-plot')).map(gd => Array.from(
+    // per figure of the box, the kinds of trace drawn (a layer with something in it); per kit figure, its panels
+    const box = this.box(i);
+    return Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => Array.from(
       gd.querySelectorAll('.contourlayer, .heatmaplayer, .scatterlayer, .barlayer, .imagelayer'))
-      .filter(layer => layer.querySelector('path, image')).map(layer => layer.classList[0]).sort().join(' '));
+      .filter(layer => layer.querySelector('path, image')).map(layer => layer.classList[0]).sort().join(' '))
+      .concat(Array.from(box.querySelectorAll('.explainer-kit .kit-panel svg')).map(chart => chart.getAttribute('class')));
   },
   watch(i) {
     const box = this.box(i);
     window.__last = null;
-    const touch = () => { window.__last = performance.now(); };
+    // a change of the box, then the frame that paints it: a message posted from the frame's animation callback is
+    // handled once that frame is rendered, so __last is when the change was on screen
+    const painted = new MessageChannel();
+    painted.port1.onmessage = () => { window.__last = performance.now(); };
+    window.__touch = () => requestAnimationFrame(() => painted.port2.postMessage(null));
     if (window.__observer) window.__observer.disconnect();
-    window.__observer = new MutationObserver(touch);
+    window.__observer = new MutationObserver(() => window.__touch());
     window.__observer.observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
-    box.querySelectorAll('.js-plotly-plot').forEach(gd => { if (gd.on && !gd.__explainerWatched) { gd.on('plotly_afterplot', touch); gd.__explainerWatched = true; } });
+    box.querySelectorAll('.js-plotly-plot').forEach(gd => { if (gd.on && !gd.__explainerWatched) { gd.on('plotly_afterplot', () => window.__touch()); gd.__explainerWatched = true; } });
+    // messages from the page to the kernel (comm messages: a widget's new value), counted from the input on
+    const kernel = this.panel().sessionContext.session.kernel;
+    if (window.__kernelSlot) window.__kernelSlot.signal.disconnect(window.__kernelSlot.slot);
+    window.__sent = 0;
+    const slot = (_, message) => { if (message.direction === 'send' && message.msg.header.msg_type === 'comm_msg') window.__sent += 1; };
+    kernel.anyMessage.connect(slot);
+    window.__kernelSlot = {signal: kernel.anyMessage, slot};
     // the moment the input reached the page (the event's own time stamp), not when the test asked for it
     window.__input = null;
-    if (window.__onInput) ['keydown', 'input'].forEach(kind => removeEventListener(kind, window.__onInput, true));
-    window.__onInput = e => { if (window.__input === null) window.__input = e.timeStamp; };
-    ['keydown', 'input'].forEach(kind => addEventListener(kind, window.__onInput, true));
+    window.__sentBeforeInput = null;
+    if (window.__onInput) INPUT_EVENTS.forEach(kind => removeEventListener(kind, window.__onInput, true));
+    window.__onInput = e => { if (window.__input === null) { window.__input = e.timeStamp; window.__sentBeforeInput = window.__sent; } };
+    INPUT_EVENTS.forEach(kind => addEventListener(kind, window.__onInput, true));
   },
+  sentSinceInput() { return window.__sentBeforeInput === null ? null : window.__sent - window.__sentBeforeInput; },
   overflowing(i) {
     const output = this.outputs()[i], wide = [];
     const limit = output.getBoundingClientRect().right + 1;
-    output.querySelectorAll('.main-svg, .widget-vbox, .widget-hbox, table').forEach(e => {
+    output.querySelectorAll('.main-svg, .widget-vbox, .widget-hbox, table, .explainer-kit svg').forEach(e => {
       const r = e.getBoundingClientRect();
       if (r.width > 0 && r.right > limit) wide.push(`${e.tagName}.${e.className.baseVal || e.className}: ${Math.round(r.right)} > ${Math.round(limit)}`);
     });
@@ -215,11 +247,12 @@ window.__explainer = {
 @dataclass
 class Control:
     index: int
-    kind: str  # "slider" or "dropdown"
+    kind: str  # "slider", "dropdown" or "checkbox"
     label: str
     cell: int
     now: str | None
     maximum: str | None
+    in_page: bool = False  # a figure kit control: the page answers it, the kernel is not asked
 
 
 class NotebookPage:
@@ -229,6 +262,7 @@ class NotebookPage:
         self.page = context.new_page()
         self.lab, self.name = lab, name
         self.errors: list[str] = []
+        self.sent: int | None = None  # messages to the kernel's widgets during the last move (see move)
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(f"{lab.base}/lab/tree/{name}?token={TOKEN}&reset")  # reset: no tabs restored from before
@@ -296,7 +330,7 @@ class NotebookPage:
         found = []
         for i in range(count):
             d = self.page.evaluate(f"() => window.__explainer.describe({i})")
-            found.append(Control(i, d["kind"], d["label"], d["cell"], d["now"], d["max"]))
+            found.append(Control(i, d["kind"], d["label"], d["cell"], d["now"], d["max"], d["in_page"]))
         return found
 
     def control_element(self, index: int):
@@ -310,8 +344,10 @@ class NotebookPage:
         self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     def move(self, control: Control, timeout: float = 30, quiet: float = 0.4) -> float:
-        """Move a control one step (a key press on a slider, the next option of a dropdown); return the milliseconds
-        from the input reaching the page (its event's time stamp) to the last redraw of the box it lives in."""
+        """Move a control one step (a key press on a slider, the next option of a dropdown, a click on a check box);
+        return the milliseconds from the input reaching the page (its event's time stamp) to the frame that painted the
+        last change of the box it lives in. `self.sent` then holds how many messages the page sent the kernel's
+        widgets from the input on (0: the page answered the control itself)."""
         before = self.page.evaluate(f"() => window.__explainer.signature({control.index})")
         drawn = self.page.evaluate(f"() => window.__explainer.drawn({control.index})")
         self.page.evaluate(f"() => window.__explainer.watch({control.index})")
@@ -321,6 +357,8 @@ class NotebookPage:
             at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
             element.focus()
             element.press("ArrowLeft" if at_end else "ArrowRight")
+        elif control.kind == "checkbox":
+            element.click()
         else:
             options = element.evaluate("e => Array.from(e.options).map(o => o.value)")
             current = element.evaluate("e => e.selectedIndex")
@@ -335,6 +373,7 @@ class NotebookPage:
         wait_for(lambda: self.page.evaluate(f"() => performance.now() - (window.__last || 0) > {quiet * 1000}"), timeout,
                  "the redraw to finish", interval=0.05)
         took = self.page.evaluate("() => window.__input === null ? null : window.__last - window.__input")
+        self.sent = self.page.evaluate("() => window.__explainer.sentSinceInput()")
         if took is None:
             raise ExplainerError(f"no input event reached the page when {control.kind} {control.label!r} in {self.name} moved")
         now = self.page.evaluate(f"() => window.__explainer.drawn({control.index})")

@@ -1,7 +1,9 @@
 """`explainer build`: every notebook executed and exported to offline HTML, every scene rendered, one index page.
 
-Offline means: plotly.js is copied once beside the pages, widgets are replaced by static views of their state at
-the end of the run (the default figure, the controls' values as text), and no page loads anything from the web.
+Offline means: plotly.js and the figure kit's script are copied once beside the pages, and no page loads anything from
+the web. Figures built on the kit (explainer.figures.kit) keep their numbers and their controls, which the page answers
+from file://; other widgets are replaced by static views of their state at the end of the run (the default figure, the
+controls' values as text).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import nbformat
 import numpy as np
 
 from explainer import lab
+from explainer.figures.kit import export as kit_export
 from explainer.video import catalogue, render
 from explainer.files import atomic_path
 from explainer.errors import ExplainerError
@@ -98,6 +101,8 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
         return f"<div class=\"widget-box\">{children()}</div>"
     if name == "HBoxModel":
         return f"<div class=\"widget-box\" style=\"display:flex;gap:1em;flex-wrap:wrap\">{children()}</div>"
+    if name == "AnyModel" and kit_export.is_kit_state(values):
+        return kit_export.static_html(values, model.get("buffers", []))
     if name == "AnyModel" and "_widget_data" in values:
         unpack_arrays(values, model.get("buffers", []))
         return plotly_div({"data": values["_widget_data"], "layout": values["_widget_layout"]}, index)
@@ -111,7 +116,8 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
             value = values.get("_options_labels", [value])[values.get("index", 0)]
         return f"<div class=\"control\">{label}: <b>{html.escape(str(value))}</b> <i>(a slider in JupyterLab)</i></div>"
     if name in ("TextModel", "TextareaModel", "IntTextModel", "FloatTextModel"):
-        return f"<div class=\"control\">{label}: <code>{html.escape(str(values.get('value', '')))}</code></div>"
+        return (f"<div class=\"control\">{label}: <code>{html.escape(str(values.get('value', '')))}</code> "
+                "<i>(another needs Python: open the notebook in JupyterLab)</i></div>")
     if name in ("DropdownModel", "ToggleButtonsModel"):
         labels = values.get("_options_labels", [])
         chosen = labels[values["index"]] if labels and values.get("index") is not None else ""
@@ -192,7 +198,7 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     title, text = summary(notebook)
     body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL).from_notebook_node(make_static(notebook))
     body = glossary_links(REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body)))
-    body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n</head>", 1)
+    body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n{kit_export.HEAD}\n</head>", 1)
     for video in LOCAL_VIDEO.findall(body):  # chapters the page plays, rendered beside the notebook
         source = path.parent / "videos" / video
         if source.is_file():
@@ -240,9 +246,9 @@ def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -
         for name in names:
             page = context.new_page()
             page.goto((out_dir / f"{name}.html").as_uri())
-            page.wait_for_selector(".static-figure .main-svg", timeout=30_000)
-            figure = page.locator(".main-figure .static-figure")
-            figure = figure.first if figure.count() else page.locator(".static-figure").first
+            page.wait_for_selector(".static-figure .main-svg, .explainer-kit svg", timeout=30_000)
+            figure = page.locator(".main-figure .static-figure, .main-figure .explainer-kit")
+            figure = figure.first if figure.count() else page.locator(".static-figure, .explainer-kit").first
             target = out_dir / "figures" / f"{name}.png"
             target.parent.mkdir(exist_ok=True)
             figure.screenshot(path=str(target))
@@ -280,7 +286,8 @@ li p{{margin:0.2em 0 0.8em}}</style>
 </head><body>
 <h1>explainer</h1>
 <p>How a transformer language model works, computed from a small GPT trained on Shakespeare and from real word
-vectors. Pages work offline; sliders become static views (open the notebooks in JupyterLab to drag them).</p>
+vectors. Pages work offline: the controls of figures that need no Python still move them; the others show the
+notebook's last state (open the notebooks in JupyterLab to drag them).</p>
 <h2>Notebooks</h2><p>Terms are explained in the <a href="glossary.html">glossary</a>.</p><ul>{''.join(items)}</ul>
 {f"<h2>Videos</h2><p>{len(videos)} chapters, about {total} minutes.</p><div>{''.join(videos)}</div>" if videos else ""}
 </body></html>
@@ -314,6 +321,7 @@ def build(out_dir: Path = BUILD_DIR / "site", notebooks: list[str] | None = None
 
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out_dir / "plotly.min.js")
     copy_mathjax(out_dir)
+    kit_export.write_assets(out_dir)
     export_glossary(out_dir)
     report, summaries, durations = BuildReport(out_dir), {}, {}
     # Chapters first: the notebooks' players then find their renders and show them.

@@ -148,96 +148,60 @@ def test_dot_area_is_proportional_to_weight(lm):
     assert label(flipped.layout.xaxis, flipped.data[0].x[1]) == second and label(flipped.layout.yaxis, flipped.data[0].y[1]) == "0:a"
 
 
-def test_a_grid_of_every_cell_takes_a_new_mask(lm):
-    """The step-by-step explorer's grid lists every cell, so a new mask only re-sizes dots and moves the grey shape."""
+def test_the_step_by_step_explorer_sends_every_heads_scores_and_what_delta_e_needs(lm):
+    """08's explorer sends every head's raw scores once, and the dot products from which the page computes |Δe| and
+    cos(e, e + Δe) for whatever pattern its controls make (temperature, ÷√d_k, mask): they give what each head's own
+    steps give. What the page draws from them is checked in Chromium (test_kit.py)."""
     from explainer.figures.attention import StepByStepExplorer
-
-    explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
-    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))  # the pattern's dots and grey shape: traces 0 and 1
-    future = {(k, q) for q in range(n) for k in range(q + 1, n)}
-    covered = lambda: {(k, q) for q in range(n) for k in range(n)
-                       if inside(np.stack([figure.data[1].x, figure.data[1].y], axis=1), (k, q))}
-    sizes = lambda: np.array(figure.data[0].marker.size).reshape(n, n)  # [query, key]
-    assert len(figure.data[0].x) == n * n and covered() == future
-    for mask in ("none", "minus_inf"):
-        explorer.mask.value = mask
-        steps = attention.attention_steps(lm, FLUFFY_PROMPT, 0, 3, mask=mask)
-        shown = steps.pattern.masked_fill(~attention.causal_mask(n), 0) if mask != "none" else steps.pattern
-        np.testing.assert_allclose(sizes(), figure.data[0].meta * np.sqrt(shown.numpy()), rtol=1e-6, atol=1e-9)
-        assert covered() == (set() if mask == "none" else future) and explorer.status.value == ""
-        assert (sizes()[np.triu_indices(n, 1)] > 0).all() == (mask == "none")
-
-
-def test_the_scores_grid_shows_the_scores_the_softmax_gets(lm):
-    """The step-by-step explorer's scores: one square per cell coloured by its score on a scale symmetric about 0, the
-    −∞ cells grey (none without a mask), for the layer and head chosen."""
-    from explainer.figures.attention import StepByStepExplorer
-
-    explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=0, head=3)
-    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))  # the scores' squares and grey shape: traces 3 and 4
-    future = {(k, q) for q in range(n) for k in range(q + 1, n)}
-    covered = lambda: {(k, q) for q in range(n) for k in range(n)
-                       if inside(np.stack([figure.data[4].x, figure.data[4].y], axis=1), (k, q))}
-    for layer, head, mask, scaled in [(0, 3, "minus_inf", True), (1, 0, "minus_inf", True), (1, 0, "none", True),
-                                      (1, 0, "minus_inf", False)]:
-        explorer.layer.value, explorer.head.value, explorer.mask.value, explorer.scale.value = layer, head, mask, scaled
-        steps = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head, mask=mask, scale=scaled)
-        scores = steps.scaled.numpy()
-        allowed = attention.causal_mask(n).numpy() if mask == "minus_inf" else np.ones((n, n), dtype=bool)
-        squares = figure.data[3]
-        assert list(squares.x) == [*range(n)] * n and list(squares.y) == [q for q in range(n) for _ in range(n)]
-        colours, hover = np.array(squares.marker.color).reshape(n, n), np.array(squares.customdata).reshape(n, n)
-        np.testing.assert_allclose(colours[allowed], scores[allowed], rtol=1e-6)
-        np.testing.assert_allclose(hover[allowed].astype(float), scores[allowed], atol=5e-4)
-        assert (hover[~allowed] == "−∞").all()
-        extent = np.abs(scores[allowed]).max()
-        assert (squares.marker.cmin, squares.marker.cmax) == pytest.approx((-extent, extent), rel=1e-6)
-        assert covered() == (future if mask == "minus_inf" else set()) and explorer.status.value == ""
-        assert ("÷ √d_k" in explorer.facts.value) == scaled and ("−∞" in explorer.facts.value) == (mask == "minus_inf")
-
-
-def test_the_step_by_step_figure_stacks_pattern_row_and_scores(lm):
-    """One figure, three panels one above the other, each in its own axes with its own title above it and its own
-    height in pixels; the bars are the chosen query's row of the pattern, and the text above names that query."""
-    from explainer.figures.attention import StepByStepExplorer
+    from explainer.figures.kit import unpacked
 
     explorer = StepByStepExplorer(lm, FLUFFY_PROMPT, layer=1, head=2)
-    figure, n = explorer.figure, len(lm.encode(FLUFFY_PROMPT))
-    layout = figure.layout
-    assert [(t.xaxis, t.yaxis) for t in figure.data] == [("x", "y")] * 2 + [("x2", "y2")] + [("x3", "y3")] * 2
-    domains = [layout[name].domain for name in ("yaxis", "yaxis2", "yaxis3")]
-    assert all(low < high for low, high in domains) and domains[0][0] > domains[1][1] and domains[1][0] > domains[2][1]
-    titles = layout.annotations
-    assert [t.text.split(":")[0] for t in titles] == ["attention pattern (dot area ∝ weight)", "what the query reads",
-                                                      "scores into the softmax"]
-    assert all(domain[1] < title.y for domain, title in zip(domains, titles)), "each title above its panel"
-    assert all(lower.y < domain[0] for domain, lower in zip(domains, titles[1:])), "… and below the panel above"
-    alone = viz.dot_grid(torch.eye(n), lm.tokens(lm.encode(FLUFFY_PROMPT)), size_px=420).layout
-    assert (domains[0][1] - domains[0][0]) * layout.height == pytest.approx(alone.height - alone.margin.t - alone.margin.b)
-    assert layout.width == alone.width, "the grid as wide as on its own"
-    for query in (3, n - 1):
-        explorer.query.value = query
-        steps = attention.attention_steps(lm, FLUFFY_PROMPT, 1, 2)
-        np.testing.assert_allclose(figure.data[2].y, steps.pattern[query].tolist(), rtol=1e-6)
-        assert f"query {query} ({display_token(steps.tokens[query])})" in explorer.facts.value
-        assert explorer.status.value == ""
+    view, n = explorer.view, len(lm.encode(FLUFFY_PROMPT))
+    assert (view.layer, view.head, view.query, view.mask, view.scaled, view.temperature) == (1, 2, n - 1, "minus_inf", True, 1.0)
+    assert (explorer.layer, explorer.head) == (1, 2) and explorer.status.value == ""
+    state = view.get_state()
+    scores, gram, reads, norms = (unpacked(state[name]).astype(float) for name in ("scores", "value_gram", "reads", "residual_norms"))
+    assert scores.shape == (lm.model.config.n_layer, lm.model.config.n_head, n, n) and state["d_k"] == lm.model.config.head_size
+    for layer, head in [(0, 3), (1, 2), (4, 4)]:
+        plain = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head)
+        np.testing.assert_allclose(scores[layer, head], plain.scores.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(norms[layer], plain.residual.norm(dim=-1).numpy(), rtol=1e-5)
+        for temperature, scale, mask in [(1.0, True, "minus_inf"), (0.4, False, "zero_after"), (2.5, True, "none")]:
+            steps = attention.attention_steps(lm, FLUFFY_PROMPT, layer, head, temperature, scale, mask)
+            for query in (2, n - 1):
+                p = steps.pattern[query].double().numpy()
+                added, along = p @ gram[layer, head] @ p, p @ reads[layer, head, query]  # |Δe|², e · Δe
+                assert np.sqrt(added) == pytest.approx(float(steps.delta[query].norm()), rel=1e-4)
+                e = norms[layer, query]
+                cos = (e * e + along) / (e * np.sqrt(e * e + 2 * along + added))
+                expected = torch.cosine_similarity(steps.residual[query], steps.updated[query], dim=0)
+                assert cos == pytest.approx(float(expected), abs=1e-5)
+    view.select(layer=4, query=3, mask="renormalise", scaled=False, temperature=0.5)
+    assert (explorer.layer, view.query, view.mask, view.scaled, view.temperature) == (4, 3, "renormalise", False, 0.5)
 
 
-def test_explorer_sliders_change_the_grid(lm):
+def test_the_attention_explorer_sends_every_head_of_its_prompt(lm):
+    """12's explorer: every head's pattern and scores go to the page once, with a caption per head; a new prompt
+    sends new ones (the layer and head chosen stay); a bad prompt is named in the status and leaves the figure."""
     from explainer.figures.attention import AttentionExplorer
+    from explainer.figures.kit import unpacked
+    from explainer.settings import ROMEO_LINE
 
-    explorer = AttentionExplorer(lm, FLUFFY_PROMPT)
-    before = list(explorer.figure.data[0].marker.size)
-    explorer.head.value = 3
-    after = list(explorer.figure.data[0].marker.size)
-    assert after != before
-    expected = viz.dot_sizes(attention.prompt_attention(lm, FLUFFY_PROMPT).pattern(0, 3)[attention.causal_mask(len(lm.encode(FLUFFY_PROMPT)))].tolist(),
-                             explorer.figure.data[0].meta)
-    np.testing.assert_allclose(after, expected, rtol=1e-6)
-    explorer.temperature.value = 0.3
-    assert list(explorer.figure.data[0].marker.size) != after
-    explorer.transpose.value = True
-    assert explorer.figure.layout.xaxis.title.text.startswith("query")
+    explorer = AttentionExplorer(lm, FLUFFY_PROMPT, layer=1, head=3)
+    found = attention.prompt_attention(lm, FLUFFY_PROMPT)
+    view, heads = explorer.view, lm.model.config.n_head
+    assert (explorer.layer, explorer.head, view.transposed) == (1, 3, False) and explorer.status.value == ""
+    np.testing.assert_array_equal(unpacked(view.get_state()["patterns"]), found.patterns.numpy())
+    np.testing.assert_array_equal(unpacked(view.get_state()["scores"]), found.scores.numpy())
+    caption = view.captions[1 * heads + 3]
+    for score in (found.previous_token_score(), found.first_token_score(), found.self_score(), found.entropy()):
+        assert f"{float(score[1, 3]):.2f}" in caption
+    explorer.prompt.value = ROMEO_LINE
+    romeo = attention.prompt_attention(lm, ROMEO_LINE)
+    np.testing.assert_array_equal(unpacked(view.get_state()["patterns"]), romeo.patterns.numpy())
+    assert view.tokens == [display_token(t) for t in romeo.tokens] and (explorer.layer, explorer.head) == (1, 3)
+    explorer.prompt.value = ""
+    assert "prompt is empty" in explorer.status.value and len(view.tokens) == len(romeo.tokens)
 
 
 def test_head_gallery_shows_every_heads_pattern(lm):

@@ -569,7 +569,7 @@ def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the
     explorer = StepByStepExplorer(lm, settings.NEXT_TOKEN_PROMPT, layer=1, head=2)
     follower = ChapterPlayer("one_head", follow=explorer, folder=tmp_path, cache_dir=renders)
     assert follower.current() == {}, "unchanged settings render the chapter's own"
-    explorer.head.value = 3
+    explorer.view.select(head=3)  # as the page does when the learner leaves its controls
     assert follower.current() == {"head": 3}
 
 

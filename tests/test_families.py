@@ -8,6 +8,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from explainer import attention
 from explainer.gpt import checkpoint, data, external, hooks, memory
 from explainer.gpt.generate import generate_ids, stream
 from explainer.gpt.hooks import act_name
@@ -235,6 +236,21 @@ def test_weight_views_reproduce_the_cache(loaded, family):
     assert layout.W_U.shape == (layout.d_model, lm.model.config.vocab_size)
     assert layout.W_Q[0].data_ptr() == lm.model.transformer.h[0].attn.c_attn.weight.data_ptr()  # a view, not a copy
     assert (layout.W_pos is None) == (lm.model.config.positions == "rope")
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral"])
+def test_every_heads_steps_at_once_are_each_heads_steps(loaded, family):
+    """attention.prompt_steps (all of a layer's heads at once, for the step-by-step explorer) against attention_steps
+    head by head, with rotary positions and shared key/value heads."""
+    lm = loaded[family]
+    found = attention.prompt_steps(lm, PROMPT)
+    for layer in range(lm.model.config.n_layer):
+        for head in range(lm.model.config.n_head):
+            steps = attention.attention_steps(lm, PROMPT, layer, head)
+            torch.testing.assert_close(found.scores[layer, head], steps.scores, atol=1e-5, rtol=1e-5)
+            written = steps.v @ attention.head_weights(lm, layer, head).W_O
+            torch.testing.assert_close(found.value_gram[layer, head], written @ written.T, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(found.reads[layer, head], steps.residual @ written.T, atol=1e-5, rtol=1e-5)
 
 
 def test_grouped_query_heads_share_their_keys_and_values(loaded):

@@ -1,5 +1,6 @@
 """What the learner sees: one module per concept holds its plotly figures and its widgets (common.py: shared pieces;
-live.py: live figures and the notebook renderer; plotly_code.py: plotly's browser code, once per page).
+live.py: live figures and the notebook renderer; plotly_code.py: plotly's browser code, once per page; kit/: the
+figure kit, whose figures get their numbers once and answer their controls in the page).
 
 Importing plotly's widgets imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
 installed (Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a

@@ -13,10 +13,9 @@ import torch
 
 from explainer import attention
 from explainer.figures.common import (MAX_WIDTH, Explorer, bar_colors, dot_grid, grid_block_heatmap, grid_step, heatmap,
-                                      html_tokens, int_slider, move_masked_shape, prompt_box, ranked_bars, redraw,
-                                      resize_dots, row, row_bars, set_bars, set_square_values,
-                                      stack_figures, temperature_slider, title_above, token_labels, update_dot_grid,
-                                      update_ranked_bars, value_grid)
+                                      html_tokens, int_slider, prompt_box, ranked_bars, redraw, row, row_bars, title_above,
+                                      token_labels, update_dot_grid, update_ranked_bars, value_grid)
+from explainer.figures.kit import AttentionView, StepsView
 from explainer.figures.live import FigureWidget
 from explainer.figures.table import Table
 from explainer.gpt import checkpoint
@@ -36,22 +35,6 @@ def scores_figure(steps: attention.AttentionSteps, mask: str, scaled: bool) -> g
     return value_grid(fed_scores(steps, mask), steps.tokens, scores_figure_title(mask, scaled))
 
 
-def steps_figure(steps: attention.AttentionSteps, query: int, mask: str) -> go.Figure:
-    """One head's pattern as dots, one query's row of it as bars, and the scores that went into the softmax, one above
-    the other in one figure: a new layer, head or mask redraws all three in one call. The titles never change: a new
-    one lays the whole figure out again (the query dropdown took 271 ms instead of 72 when the bars' title named the
-    query). What they depend on is written above the figure."""
-    grid = dot_grid(steps.pattern, steps.tokens, title="attention pattern (dot area ∝ weight)",
-                    masked=masked_cells(len(steps.tokens), mask), size_px=420, every_cell=True)
-    return stack_figures([
-        grid,
-        row_bars(steps.pattern[query], steps.tokens, "what the query reads: its row of the pattern").update_layout(
-            margin_b=120),  # room for the slanted token labels and the axis title, which do not push margins here
-        value_grid(fed_scores(steps, mask), steps.tokens, "scores into the softmax: blue > 0 > red, grey −∞",
-                   size_px=420, colorbar=False),
-    ], width=grid.layout.width)
-
-
 def fed_scores(steps: attention.AttentionSteps, mask: str) -> torch.Tensor:
     """The scaled scores as the softmax gets them: the future −∞ when the mask is −∞."""
     future = ~attention.causal_mask(len(steps.tokens))
@@ -64,109 +47,65 @@ def masked_cells(n: int, mask: str = "minus_inf") -> torch.Tensor:
 
 
 class StepByStepExplorer(Explorer):
-    """One head of the trained model, step by step: scores → scale → mask → softmax → values → Δe, with knobs."""
+    """One head of the trained model, step by step: scores → scale → mask → softmax → values → Δe. Every head's numbers
+    go to the page once (kit.StepsView); layer, head, query, temperature, ÷√d_k and the mask are chosen there."""
 
     def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, query: int | None = None):
         super().__init__()
-        config = lm.model.config
         self.lm, self.prompt = lm, prompt
-        self.layer = int_slider("layer", config.n_layer - 1, layer)
-        self.head = int_slider("head", config.n_head - 1, head)
-        self.temperature = temperature_slider()
-        self.scale = widgets.Checkbox(value=True, description="divide by √d_k")
-        self.mask = widgets.Dropdown(options=[(f"{k}: {v}", k) for k, v in attention.MASK_VARIANTS.items()],
-                                     value="minus_inf", description="mask", layout=widgets.Layout(width="100%", max_width="640px"))
-        tokens = lm.tokens(lm.encode(prompt))
-        self.query = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
-                                      value=len(tokens) - 1 if query is None else query, description="query")
-        self.figure = FigureWidget()
-        self.facts = widgets.HTML()
-        self.watch([self.layer, self.head, self.temperature, self.scale, self.mask, self.query], self.update)
-        self.scores = None  # what the scores panel was last drawn for
-        self.widget = widgets.VBox([
-            row(self.layer, self.head, self.query), row(self.temperature, self.scale), self.mask, self.status,
-            self.facts, self.figure,
-        ])
-        self.safely(self.update)
+        self.view = StepsView()
+        self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(layer, head, query))
 
-    def update(self) -> None:
-        steps = attention.attention_steps(self.lm, self.prompt, self.layer.value, self.head.value,
-                                          self.temperature.value, self.scale.value, self.mask.value)
-        query, n = self.query.value, len(steps.tokens)
-        masked = masked_cells(n, self.mask.value)
-        scores = (self.layer.value, self.head.value, self.scale.value, self.mask.value)  # what the scores depend on
-        if self.scores is None:  # the first draw; afterwards only numbers travel, and only those that changed
-            redraw(self.figure, steps_figure(steps, query, self.mask.value))
-        else:
-            dots, pattern_mask, bars, squares, scores_mask = self.figure.data
-            with self.figure.batch_traces():
-                resize_dots(dots, steps.pattern, masked)
-                move_masked_shape(pattern_mask, masked)
-                set_bars(bars, steps.pattern[query][:n])
-                if scores != self.scores:
-                    set_square_values(squares, scores_mask, fed_scores(steps, self.mask.value))
-        self.scores = scores
-        sums = steps.pattern.sum(-1)
-        e, updated = steps.residual[query], steps.updated[query]
-        self.facts.value = (
-            f"<b>layer {self.layer.value}, head {self.head.value}</b>: d_k = {steps.q.shape[-1]}; scores "
-            + ("÷ √d_k" if self.scale.value else "not divided by √d_k")
-            + (", the future set to −∞" if self.mask.value == "minus_inf" else "")
-            + f", from {float(steps.scaled.min()):.2f} to {float(steps.scaled.max()):.2f}; "
-            f"row sums: min {float(sums.min()):.3f}, max {float(sums.max()):.3f}"
-            + (" <b style='color:#b91c1c'>(not normalised!)</b>" if float((sums - 1).abs().max()) > 1e-4 else "")
-            + f"<br><b>query {query} ({html.escape(display_token(steps.tokens[query]))})</b>, the bars: "
-            f"|e| = {float(e.norm()):.2f}, |Δe| = {float(steps.delta[query].norm()):.2f}, "
-            f"cos(e, e + Δe) = {float(torch.cosine_similarity(e, updated, dim=0)):.3f}"
-        )
+    def show(self, layer: int, head: int, query: int | None) -> None:
+        found = attention.prompt_steps(self.lm, self.prompt)
+        self.view.show(found)
+        self.view.select(layer, head, len(found.tokens) - 1 if query is None else query)
+
+    @property
+    def layer(self) -> int:
+        return self.view.layer
+
+    @property
+    def head(self) -> int:
+        return self.view.head
 
 
 class AttentionExplorer(Explorer):
-    """The trained model's attention for a prompt as a dot grid, with layer, head and temperature sliders."""
+    """The trained model's attention for a prompt as a dot grid. Every head goes to the page once (kit.AttentionView);
+    layer, head, temperature and the talk's layout are chosen there; a new prompt goes to the kernel."""
 
     def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, head: int = 0, transpose: bool = False):
         super().__init__()
-        config = lm.model.config
         self.lm = lm
         self.prompt = prompt_box(prompt)
-        self.layer = int_slider("layer", config.n_layer - 1, layer)
-        self.head = int_slider("head", config.n_head - 1, head)
-        self.temperature = temperature_slider()
-        self.transpose = widgets.Checkbox(value=transpose, description="3Blue1Brown layout (queries as columns)",
-                                          layout=widgets.Layout(width="auto"))
-        self.stats = widgets.HTML()
-        self.figure = FigureWidget()
-        self.watch([self.layer, self.head, self.temperature], self.update)
-        self.watch([self.transpose], lambda: self.update(relayout=True))
+        self.view = AttentionView(transposed=transpose)
         self.watch([self.prompt], self.set_prompt)
-        self.head.add_class("explainer-head")
-        self.widget = widgets.VBox([self.prompt, row(self.layer, self.head), row(self.temperature, self.transpose),
-                                    self.status, self.stats, self.figure])
-        self.widget.add_class("explainer-attention-explorer")
-        self.safely(self.set_prompt)
+        self.widget = widgets.VBox([self.prompt, self.status, self.view])
+        self.safely(lambda: self.set_prompt(layer, head))
 
-    def set_prompt(self) -> None:
-        self.attention = attention.cached_prompt_attention(self.lm, self.prompt.value)
-        self.update(relayout=True)
+    def set_prompt(self, layer: int | None = None, head: int | None = None) -> None:
+        found = attention.cached_prompt_attention(self.lm, self.prompt.value)
+        self.view.show(found.patterns, found.tokens, scores=found.scores, captions=head_captions(found))
+        self.view.select(layer, head)
 
-    def update(self, relayout: bool = False) -> None:
-        """Re-size the dots for the chosen layer, head and temperature; rebuild the grid if the tokens or layout changed."""
-        layer, head = self.layer.value, self.head.value
-        pattern = self.attention.pattern(layer, head, self.temperature.value)
-        masked = masked_cells(pattern.shape[0])
-        if relayout:
-            redraw(self.figure, dot_grid(pattern, self.attention.tokens, self.transpose.value,
-                                         "attention pattern (dot area ∝ weight)", masked=masked))
-        else:  # the title stays: a changed title would make the browser lay the whole figure out again
-            update_dot_grid(self.figure, pattern, masked)
-        found = self.attention
-        self.stats.value = (
-            f"<b>layer {layer}, head {head}</b> at T = {self.temperature.value:.2f}. "
-            f"<b>This head</b> (at T = 1, mean over queries): previous-token weight "
-            f"{float(found.previous_token_score()[layer, head]):.2f}, first-token weight "
-            f"{float(found.first_token_score()[layer, head]):.2f}, own-token weight "
-            f"{float(found.self_score()[layer, head]):.2f}, entropy {float(found.entropy()[layer, head]):.2f} bits"
-        )
+    @property
+    def layer(self) -> int:
+        return self.view.layer
+
+    @property
+    def head(self) -> int:
+        return self.view.head
+
+
+def head_captions(found: attention.PromptAttention) -> list[str]:
+    """A line per head, layer by layer: its mean weight on the previous, first and own token and its rows' entropy."""
+    previous, first, own, entropy = (found.previous_token_score(), found.first_token_score(), found.self_score(),
+                                     found.entropy())
+    layers, heads = found.patterns.shape[:2]
+    return [f"This head (at T = 1, mean over queries): previous-token weight {float(previous[l, h]):.2f}, first-token "
+            f"weight {float(first[l, h]):.2f}, own-token weight {float(own[l, h]):.2f}, entropy {float(entropy[l, h]):.2f} bits"
+            for l in range(layers) for h in range(heads)]
 
 
 def head_summary(found: attention.PromptAttention) -> Table:

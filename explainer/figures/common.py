@@ -344,11 +344,9 @@ def resize_grid_block(dots, patterns) -> None:
     set_dot_weights(dots, grid_block_weights(patterns))
 
 
-def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420, colorbar: bool = True) -> go.Figure:
+def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420) -> go.Figure:
     """A square [n, n] array (attention scores) as a grid of squares coloured by value, blue above 0 and red below,
-    laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey. Squares rather
-    than a heatmap: `set_square_values` changes their colours without laying the figure out again (a heatmap's
-    new numbers do). The colour bar does not follow such changes: leave it out of a figure that will change."""
+    laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey."""
     grid = np.asarray(values, dtype=float)
     n = grid.shape[0]
     size_px = min(size_px, MAX_WIDTH - 170)
@@ -358,7 +356,7 @@ def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 42
     figure = go.Figure(go.Scatter(
         x=key, y=query, mode="markers", name="score",
         text=[f"query {labels[q]} → key {labels[k]}" for q, k in zip(query, key)],
-        marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=colorbar,
+        marker=dict(symbol="square", size=0.95 * size_px / n, line=dict(width=0), colorscale="RdBu", showscale=True,
                     **square_colors(grid)),
         customdata=score_texts(grid),
         hovertemplate="%{text}<br>score %{customdata}<extra></extra>",
@@ -377,15 +375,6 @@ def square_colors(grid: np.ndarray) -> dict:
     finite = np.isfinite(grid)
     extent = float(np.abs(grid[finite]).max()) if finite.any() else 1.0
     return dict(color=np.where(finite, grid, 0.0).ravel(), cmin=-extent, cmax=extent)
-
-
-def set_square_values(squares, shape, values) -> None:
-    """New values for the squares and grey shape (traces 0 and 1) of a `value_grid` of the same size: colours and hover
-    values, and the shape if the masked cells changed."""
-    grid = np.asarray(values, dtype=float)
-    squares.marker.update(square_colors(grid))
-    squares.customdata = score_texts(grid)
-    move_masked_shape(shape, ~np.isfinite(grid))
 
 
 def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> None:
@@ -427,33 +416,6 @@ def grid_layout(figure: go.Figure, queries: Sequence[str], keys: Sequence[str], 
         margin=dict(l=140, r=20, t=190, b=20),
     )
     return figure
-
-
-def stack_figures(parts: Sequence[go.Figure], width: int) -> go.Figure:
-    """Figures one above the other as one figure `width` px wide, each keeping its traces, axes, height and top and
-    bottom margins, its title an annotation: when all of them change, the page redraws them in one call and one frame
-    instead of one each. Each part has a fixed height; their axes do not push the margins (no automargin)."""
-    heights = [part.layout.height for part in parts]
-    total, top = sum(heights), 0
-    left = max(part.layout.margin.l for part in parts)
-    stacked = go.Figure(layout=dict(width=width, height=total, autosize=False, showlegend=False,
-                                    margin=dict(l=left, r=max(part.layout.margin.r for part in parts), t=0, b=0)))
-    for number, (part, height) in enumerate(zip(parts, heights), start=1):
-        suffix = "" if number == 1 else str(number)
-        stacked.add_traces([trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}") for trace in part.data])
-        domain = [1 - (top + height - part.layout.margin.b) / total, 1 - (top + part.layout.margin.t) / total]
-        for name, axis in (("x", part.layout.xaxis), ("y", part.layout.yaxis)):
-            axis = axis.to_plotly_json()
-            if axis.get("scaleanchor"):
-                axis["scaleanchor"] += suffix
-            axis.update(anchor=("y" if name == "x" else "x") + suffix, automargin=False,
-                        domain=domain if name == "y" else [0, 1])
-            stacked.layout[f"{name}axis{suffix}"] = axis
-        stacked.add_annotation(text=part.layout.title.text, xref="paper", x=0, xanchor="left", xshift=12 - left,
-                               yref="paper", y=1 - top / total, yanchor="top", yshift=-12, showarrow=False,
-                               font=dict(size=17), name=f"title {number}")
-        top += height
-    return stacked
 
 
 def outline_xy(masked: np.ndarray, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -513,15 +475,6 @@ def redraw(target: go.FigureWidget, source: go.Figure) -> None:
         layout = source.layout.to_plotly_json()
         layout.pop("template", None)  # the widget has the same default template: checking it again costs 20 ms
         target.layout.update(layout, overwrite=True)
-
-
-def set_bars(bars, values) -> None:
-    """New heights for the bars of a `next_token_bars` with as many bars: heights, labels and colours (the tallest
-    highlighted)."""
-    values = [float(v) for v in values]
-    bars.y = values
-    bars.text = [f"{v:.1%}" for v in values]
-    bars.marker.color = bar_colors(len(values), max(range(len(values)), key=values.__getitem__))
 
 
 def set_title(figure: go.Figure, title: str | None) -> None:

@@ -1,0 +1,20 @@
+"""The figure kit: figures whose numbers Python sends once, as binary buffers, and whose controls the page answers
+itself, in JavaScript (js/, never Python strings), as bertviz and CircuitsVis do. No plotly inside; SVG drawn directly.
+
+- stack.py: dot grids, value grids, bars and curves (`dots`, `values`, `bars`, `curve`), one above the other in a
+  `Stack` (or alone: DotGrid, ValueGrid, Bars, Curve), with sliders and drop-downs that choose along their arrays'
+  leading axes (a layer, a head, a training step).
+- attention.py: AttentionView and StepsView, every head of one prompt at once.
+- export.py: a kit figure in a static page (the offline gallery), its controls working from file://.
+
+What needs the kernel (a new prompt, model or sample) is a new value of a trait: the view redraws from the new numbers.
+What the page chooses reaches the kernel once the learner leaves the controls, in one message, for Python to read.
+"""
+
+from explainer.figures.kit.arrays import unpacked
+from explainer.figures.kit.attention import AttentionView, StepsView
+from explainer.figures.kit.stack import Bars, Control, Curve, DotGrid, Stack, ValueGrid, bars, curve, dots, values
+from explainer.figures.kit.widget import KitWidget
+
+__all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "Stack", "StepsView", "ValueGrid", "bars",
+           "curve", "dots", "unpacked", "values"]
