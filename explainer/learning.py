@@ -97,6 +97,7 @@ class SnapshotPrediction:
     top_tokens: list[str]
     top_probs: list[float]
     sample: str  # a seeded continuation
+    loss: float | None  # the training batch's loss recorded at (or just before) this step
     loss_note: str  # what the training record says of the loss at this step, each number named (see loss_note)
 
 
@@ -105,14 +106,16 @@ def snapshot_predictions(folder: str | Path | None, prompt: str, top: int = 8, n
     """The same prompt at every saved training step: the next-token distribution and a sampled continuation."""
     folder = Path(folder or checkpoint.SHIPPED_CHECKPOINT)
     record = checkpoint.read_config(folder)
+    steps = checkpoint.snapshot_steps(folder)
+    losses = checkpoint.losses_at(folder, steps)
     found = []
-    for step in checkpoint.snapshot_steps(folder):
+    for step in steps:
         lm = checkpoint.load(folder, step=step)
         probs = torch.softmax(lm.next_token_logits(prompt), -1)
         best = torch.topk(probs, top)
         found.append(SnapshotPrediction(step, lm.tokens(best.indices.tolist()), best.values.tolist(),
                                         lm.generate(prompt, new_tokens, temperature=temperature, seed=seed),
-                                        loss_note(record, step)))
+                                        losses[step], loss_note(record, step)))
     return found
 
 
