@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from explainer.errors import ExplainerError
+from explainer.gpt import budget
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.gpt.generate import generate_ids
 from explainer.gpt.model import GPTConfig
@@ -145,6 +146,9 @@ def layer_costs(lengths: list[int], d_model: int, n_heads: int, d_head: int, d_m
     return [layer_cost(n, d_model, n_heads, d_head, d_mlp) for n in lengths]
 
 
+MIN_TIMED_TOKENS = 4  # fewer new tokens time Python's overhead more than the model
+
+
 @dataclass(frozen=True)
 class KVTiming:
     tokens: int
@@ -154,8 +158,12 @@ class KVTiming:
 
 
 def time_kv_cache(lm: LanguageModel, prompt: str, new_tokens: int, repeats: int = 2, seed: int = 1) -> KVTiming:
-    """Generate the same tokens with and without the KV cache (same seed); the fastest of `repeats` runs each."""
+    """Generate the same tokens with and without the KV cache (same seed); the fastest of `repeats` runs each. A model
+    too slow for `new_tokens` within the time budget generates fewer (KVTiming.tokens says how many)."""
+    if not isinstance(new_tokens, int) or new_tokens < MIN_TIMED_TOKENS:
+        raise ExplainerError(f"new_tokens must be a whole number >= {MIN_TIMED_TOKENS}, got {new_tokens!r}")
     ids = lm.encode(prompt)
+    new_tokens = affordable_new_tokens(lm, len(ids), new_tokens, repeats)
     best = {True: (math.inf, None), False: (math.inf, None)}
     for _ in range(repeats):
         for cached in (True, False):
@@ -164,6 +172,17 @@ def time_kv_cache(lm: LanguageModel, prompt: str, new_tokens: int, repeats: int 
             best[cached] = min(best[cached], (time.perf_counter() - started, tokens), key=lambda t: t[0])
     per_token = lambda cached: best[cached][0] * 1000 / new_tokens
     return KVTiming(new_tokens, per_token(True), per_token(False), best[True][1] == best[False][1])
+
+
+def affordable_new_tokens(lm: LanguageModel, prompt_tokens: int, wanted: int, repeats: int) -> int:
+    """The most new tokens (at most `wanted`) whose timing fits the budget: recomputing, step i runs prompt + i tokens."""
+    cost = lambda n: repeats * (n + n * prompt_tokens + n * (n - 1) // 2)  # tokens through the model, both ways
+    affordable = budget.affordable_tokens(lm.model)
+    count = max((n for n in range(1, wanted + 1) if cost(n) <= affordable), default=0)
+    if count < MIN_TIMED_TOKENS:
+        raise budget.TooSlowError(f"timing the KV cache needs at least {MIN_TIMED_TOKENS} new tokens, more than this "
+                                  f"model runs in {budget.SECONDS:.0f} s on this machine; try a smaller model")
+    return count
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,17 @@ def test_token_losses_average_to_the_models_loss(lm):
 def test_kv_cache_generation_on_the_shipped_model_equals_uncached(lm):
     prompt = lm.encode("JULIET:\n")
     assert generate_ids(lm.model, prompt, 80, seed=3) == generate_ids(lm.model, prompt, 80, seed=3, use_kv_cache=False)
+
+
+def test_kv_timing_generates_what_the_budget_affords(lm, monkeypatch):
+    """A model too slow for the tokens asked generates fewer: the most whose two ways, `repeats` times, fit the budget."""
+    prompt_tokens, repeats = len(lm.encode("ROMEO:\n")), 2
+    through = lambda n: repeats * sum(1 + prompt_tokens + i for i in range(n))  # cached: 1 a step; recomputed: all
+    monkeypatch.setattr(scale.budget, "affordable_tokens", lambda model: through(7))
+    timing = scale.time_kv_cache(lm, "ROMEO:\n", 40, repeats=repeats)
+    assert timing.tokens == 7 and timing.identical
+    monkeypatch.setattr(scale.budget, "affordable_tokens", lambda model: through(3))
+    with pytest.raises(scale.budget.TooSlowError, match="at least 4 new tokens"):
+        scale.time_kv_cache(lm, "ROMEO:\n", 40, repeats=repeats)
+    with pytest.raises(ExplainerError, match="new_tokens must be a whole number"):
+        scale.time_kv_cache(lm, "ROMEO:\n", 0)
