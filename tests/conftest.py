@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from explainer.paths import ANIMATIONS_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
@@ -28,6 +29,12 @@ def count_runs(flags: np.ndarray, min_length: int = 3) -> int:
     padded = np.concatenate([[False], flags, [False]]).astype(int)
     starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
     return int(((ends - starts) >= min_length).sum())
+
+
+# The tests' tensors are tiny, and this process shares 2 cores with the kernels, Chromium and Manim it starts: a second
+# torch thread only spins waiting for a core (a 300-step tiny training took 99 s on two threads beside that load, 10 s
+# on one). Kernels and subprocesses keep their own settings.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
