@@ -12,8 +12,7 @@ from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, Arrow, Create, DashedL
 
 from explainer import embeddings as E
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import (GREY, SMALLEST_FONT, Change, LabelledArrow, MatrixGrid, VectorColumn, fit, typeset,
-                                    value_fill)
+from explainer.video.pieces import GREY, SMALLEST_FONT, Change, LabelledArrow, MatrixGrid, VectorColumn, typeset
 from explainer.video.scene import Chapter, caption_parts
 
 TABLE_WORDS = ["the", "man", "king", "woman", "queen", "apple", "banana"]  # rows of GloVe's table drawn (in its order)
@@ -26,6 +25,7 @@ PLURAL_SHOWN = [("man", "men"), ("king", "kings"), ("boy", "boys"), ("woman", "w
 CONTROL_DRAWN = 12  # random steps drawn as grey arrows (all E.CONTROL_STEPS are measured)
 FAN_ORIGIN, FAN_SCALE = np.array([-2.2, -1.5, 0.0]), 2.6  # where every step starts; scene units per unit of length
 RANKED = 4  # words listed nearest the analogy's point
+MOTION = 0.5  # seconds each caption's animation lasts on its own (at normal speed it spans the caption's reading time)
 
 
 def to_scene(xy, scale: float, offset=np.zeros(2)) -> np.ndarray:
@@ -88,12 +88,12 @@ class WordsAsVectors(Chapter):
                      f"published table, holds {len(kv.index_to_key):,} words × {kv.vector_size} numbers. A few of its rows:",
                      LaggedStart(*[FadeIn(VGroup(row, label), shift=RIGHT * 0.2) for row, label in zip(table.rows, table.row_labels)],
                                  lag_ratio=0.2), enter=[FadeIn(VGroup(table.brackets, table.name, *table.submobjects[1][1:]))],
-                     clear=True)
+                     clear=True, run_time=MOTION)
         king = E.vector(kv, B)
         column = VectorColumn(king, shown=SHOWN, fmt="{:+.2f}").move_to([4.3, 0.2, 0])
         name = typeset(f"{B}: {kv.vector_size} numbers", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR).next_to(column, UP, buff=0.2)
         self.narrate(f"The word {B} looks up its row: these {kv.vector_size} numbers (the first {SHOWN} written out) are "
-                     f"all a model knows of {B} at first.", table.lift_row(words.index(B), column), FadeIn(name), run_time=3.0)
+                     f"all a model knows of {B} at first.", table.lift_row(words.index(B), column), FadeIn(name), run_time=MOTION)
         self.hold("king's numbers", values=[float(v) for v in king[:SHOWN]])
 
     # ---- the dot product, number by number ----
@@ -104,19 +104,21 @@ class WordsAsVectors(Chapter):
         self.narrate(f"How alike are two words? Scale each vector to length 1, multiply the two number by number, and "
                      f"add up all {kv.vector_size} products: the dot product.",
                      self.multiply(parts), enter=[FadeIn(parts["a"]), FadeIn(parts["b"]), FadeIn(parts["signs"]),
-                                                  FadeIn(parts["names"])], clear=True, run_time=3.0)
+                                                  FadeIn(parts["names"])], clear=True, run_time=MOTION)
         self.narrate(f"{B} and {EXPECTED}: {queen.cosine:.2f}. For vectors of length 1 it is the cosine of the angle "
                      f"between them: {np.degrees(np.arccos(queen.cosine)):.0f}°. Two vectors always lie in one plane, so "
                      "this angle is drawn exactly.", FadeIn(parts["sum"], shift=LEFT * 0.3), FadeIn(angle, shift=UP * 0.2),
-                     run_time=2.0)
-        self.hold("cosine queen", cosine=queen.cosine, degrees=float(np.degrees(np.arccos(queen.cosine))))
+                     run_time=MOTION)
+        self.hold("cosine queen", cosine=queen.cosine, degrees=float(np.degrees(np.arccos(queen.cosine))),
+                  arrows=self.arrow_ends(angle))
         other = self.product_parts(banana)
         other_angle = self.angle_picture(banana.cosine)
         self.narrate(f"banana in {EXPECTED}'s place: {banana.cosine:.2f}, an angle of "
                      f"{np.degrees(np.arccos(banana.cosine)):.0f}°. 1 would be the same direction, 0 perpendicular, "
                      "−1 opposite.", *[Change(parts[key], other[key]) for key in ("b", "products", "sum", "names")],
-                     Change(angle, other_angle), run_time=2.5)
-        self.hold("cosine banana", cosine=banana.cosine, degrees=float(np.degrees(np.arccos(banana.cosine))))
+                     Change(angle, other_angle), run_time=MOTION)
+        self.hold("cosine banana", cosine=banana.cosine, degrees=float(np.degrees(np.arccos(banana.cosine))),
+                  arrows=self.arrow_ends(other_angle))
 
     def product_parts(self, pair: Pair) -> dict:
         """Two unit vectors, their products and the sum, as columns left to right."""
@@ -152,8 +154,13 @@ class WordsAsVectors(Chapter):
         second = Arrow(origin, origin + length * np.array([np.cos(angle), np.sin(angle), 0]), buff=0, color=HIGHLIGHT_COLOR,
                        stroke_width=5)
         words = typeset(f"{np.degrees(angle):.0f}°, cosine {cosine:.2f}", font_size=22, color=GREY)
-        words.next_to(origin + length * RIGHT, RIGHT, buff=0.2).align_to(origin + UP * 2.7, UP)
+        words.next_to(origin + UP * length, UP, buff=0.25).align_to(origin, LEFT)
         return VGroup(first, second, words)
+
+    @staticmethod
+    def arrow_ends(angle: VGroup) -> list[list[list[float]]]:
+        """Where the angle picture's two arrows start and end (for the tests)."""
+        return [[arrow.get_start()[:2].tolist(), arrow.get_end()[:2].tolist()] for arrow in angle[:2]]
 
     # ---- every pair at once ----
     def grid(self, kv) -> None:
@@ -167,7 +174,7 @@ class WordsAsVectors(Chapter):
         self.narrate(f"Every pair at once: a grid of dot products. {shown(B, EXPECTED)}, {shown('man', 'woman')}, "
                      f"{shown('apple', 'banana')}; across the groups, {shown(B, 'banana')}: words used alike point alike.",
                      LaggedStart(*[FadeIn(row, shift=DOWN * 0.15) for row in grid.rows], lag_ratio=0.25),
-                     enter=[FadeIn(grid.brackets), FadeIn(grid.row_labels), FadeIn(heads)], clear=True, run_time=3.0)
+                     enter=[FadeIn(grid.brackets), FadeIn(grid.row_labels), FadeIn(heads)], clear=True, run_time=MOTION)
         self.hold("grid", words=SIMILAR, cosines=cosines.tolist())
 
     # ---- king − man + woman ----
@@ -176,30 +183,32 @@ class WordsAsVectors(Chapter):
         dots = {w: Dot(at[w], radius=0.09, color=BAR_COLOR) for w in (A, B, C)}
         names = {A: typeset(A, font_size=22).next_to(at[A], LEFT, buff=0.15),
                  B: typeset(B, font_size=22).next_to(at[B], RIGHT, buff=0.15),
-                 C: typeset(C, font_size=22).next_to(at[C], LEFT, buff=0.15)}
+                 C: typeset(C, font_size=22).next_to(at[C], UP, buff=0.15)}
         to_king = LabelledArrow(at[A], at[B], f"{B} − {A}", color=GREY, side=DOWN, stroke_width=4)
         to_woman = LabelledArrow(at[A], at[C], f"{C} − {A}", color=POSITIVE_COLOR, side=RIGHT, at=0.45, stroke_width=4)
         self.narrate(f"Directions can carry meaning. The famous test: {B} − {A} + {C}. Drawn in the plane through {A}, "
                      f"{B} and {C} (their unit vectors), to scale: in that plane the arithmetic stays exact.",
                      LaggedStart(to_king.grow(), to_woman.grow(), lag_ratio=0.5),
-                     enter=[*[FadeIn(d) for d in dots.values()], *[FadeIn(n) for n in names.values()]], clear=True, run_time=2.5)
+                     enter=[*[FadeIn(d) for d in dots.values()], *[FadeIn(n) for n in names.values()]], clear=True, run_time=MOTION)
         moved = to_woman.arrow.copy()
         star = Star(outer_radius=0.17, color=HIGHLIGHT_COLOR, fill_opacity=1).move_to(at["target"])
-        star_name = typeset(f"{B} − {A} + {C}", font_size=22, color=HIGHLIGHT_COLOR).next_to(star, UP, buff=0.15)
-        self.narrate(f"Slide the arrow {C} − {A} to start at {B}: its tip is {B} − {A} + {C}, the star.",
-                     Succession(moved.animate(run_time=2.0).shift(at[B] - at[A]), AnimationGroup(FadeIn(star), FadeIn(star_name))),
-                     run_time=3.0)
-        self.hold("target", target=at["target"][:2].tolist())
+        star_name = typeset(f"{B} − {A} + {C}", font_size=22, color=HIGHLIGHT_COLOR).next_to(star, RIGHT, buff=0.2)
         queen = Dot(at[EXPECTED], radius=0.09, color=BAR_COLOR)
-        queen_name = typeset(f"{EXPECTED}, its shadow on this plane", font_size=SMALLEST_FONT).next_to(queen, DOWN, buff=0.15)
-        self.narrate(f"{EXPECTED} lies off this plane; the dot is its shadow on it. Which words lie nearest the star, by "
-                     f"cosine, among all {len(kv.index_to_key):,}?", FadeIn(queen), FadeIn(queen_name),
-                     Create(DashedLine(at["target"], at[EXPECTED], color=HIGHLIGHT_COLOR, dash_length=0.08)), run_time=2.0)
+        queen_name = typeset(f"{EXPECTED}'s shadow", font_size=SMALLEST_FONT).next_to(queen, LEFT, buff=0.15)
+        self.narrate(f"Slide the arrow {C} − {A} to start at {B}: its tip, the star, is {B} − {A} + {C}. {EXPECTED} lies "
+                     "off this plane; the dot near the star is its shadow on it.",
+                     Succession(moved.animate(run_time=2.0).shift(at[B] - at[A]), AnimationGroup(FadeIn(star), FadeIn(star_name)),
+                                AnimationGroup(FadeIn(queen), FadeIn(queen_name),
+                                               Create(DashedLine(at["target"], at[EXPECTED], color=HIGHLIGHT_COLOR, dash_length=0.08)))),
+                     run_time=MOTION)
+        self.hold("target", target=at["target"][:2].tolist(), queen=at[EXPECTED][:2].tolist())
         lists = self.rankings(result)
         for index, sentence in enumerate(caption_parts(E.analogy_verdict(kv, [(A, B, C, EXPECTED)]).plain.replace("\n- ", " "))):
             self.narrate(sentence, LaggedStart(*[FadeIn(line, shift=LEFT * 0.2) for line in lists], lag_ratio=0.5)
-                         if index == 0 else Indicate(lists[0][1], color=HIGHLIGHT_COLOR), run_time=3.0)
-        self.hold("ranking", with_inputs=result.with_inputs, without_inputs=result.without_inputs)
+                         if index == 0 else Indicate(lists[0][1], color=HIGHLIGHT_COLOR), run_time=MOTION)
+            self.mark(f"ranking {index}", with_inputs=result.with_inputs, without_inputs=result.without_inputs,
+                      ranks=[result.expected_rank_without_inputs, result.expected_rank_with_inputs])
+        self.pause(1)
 
     @staticmethod
     def rankings(result: E.Analogy) -> VGroup:
@@ -211,7 +220,7 @@ class WordsAsVectors(Chapter):
                               color=HIGHLIGHT_COLOR if word == result.expected else "#ffffff")
                       for rank, (word, cosine) in enumerate(ranked[:RANKED], start=1)]
             lists.add(VGroup(*lines).arrange(DOWN, aligned_edge=LEFT, buff=0.12))
-        return lists.arrange(RIGHT, buff=0.5, aligned_edge=UP).move_to([4.6, 2.6, 0], aligned_edge=UP)
+        return lists.arrange(RIGHT, buff=0.5, aligned_edge=UP).to_edge(RIGHT, buff=0.4).align_to(UP * 3.6, UP)
 
     # ---- directions, tested ----
     def directions(self, kv) -> None:
@@ -228,9 +237,9 @@ class WordsAsVectors(Chapter):
                      f"king → queen, …) into one direction, →. Each step below is drawn at its true angle to it, over all "
                      f"{gender.dimensions} numbers, and at its true length.",
                      LaggedStart(*[GrowArrow(arrow) for arrow in fan["pairs"]], lag_ratio=0.2),
-                     enter=[FadeIn(axes), FadeIn(along), FadeIn(rest)], clear=True, run_time=3.0)
+                     enter=[FadeIn(axes), FadeIn(along), FadeIn(rest)], clear=True, run_time=MOTION)
         self.mark_fan("gender fan", gender, fan)
-        self.verdict(gender, fan, table, first=True)
+        self.verdict(gender, fan, table)
         plural = found["plural"]
         new_along = typeset(f"→ along the averaged {plural.name} direction", font_size=SMALLEST_FONT, color=GREY).move_to(along)
         new_fan, new_table = self.fan(plural), self.table(plural)
@@ -238,9 +247,9 @@ class WordsAsVectors(Chapter):
                      f"dog → dogs, …), and six steps it never saw: {PLURAL_SHOWN[0][0]} → {PLURAL_SHOWN[0][1]}, "
                      f"{PLURAL_SHOWN[1][0]} → {PLURAL_SHOWN[1][1]}, …",
                      Change(fan["pairs"], new_fan["pairs"]), Change(along, new_along), FadeOut(table), FadeOut(fan["control"]),
-                     FadeOut(fan["cone"]), run_time=3.0)
+                     FadeOut(fan["cone"]), run_time=MOTION)
         self.mark_fan("plural fan", plural, new_fan)
-        self.verdict(plural, new_fan, new_table, first=False)
+        self.verdict(plural, new_fan, new_table)
 
     def fan(self, found: E.DirectionSteps) -> dict:
         """The pairs' steps and CONTROL_DRAWN random steps as arrows from FAN_ORIGIN, and the rays within which
@@ -251,7 +260,7 @@ class WordsAsVectors(Chapter):
         control = VGroup(*[Arrow(FAN_ORIGIN, fan_point(c, length), buff=0, color=GREY, stroke_width=2,
                                  max_tip_length_to_length_ratio=0.08).set_opacity(0.7)
                            for c, length in zip(found.control_cosines[:CONTROL_DRAWN], found.control_lengths[:CONTROL_DRAWN])])
-        reach = 4.0
+        reach = 3.4  # below the words at the top of the vertical axis
         cone = VGroup(*[DashedLine(FAN_ORIGIN, FAN_ORIGIN + reach * np.array([sign * found.threshold, np.sqrt(1 - found.threshold ** 2), 0]),
                                    color=NEGATIVE_COLOR, stroke_width=2, dash_length=0.1) for sign in (1, -1)])
         return {"pairs": pairs, "control": control, "cone": cone}
@@ -260,7 +269,6 @@ class WordsAsVectors(Chapter):
         """Each step's cosine with the direction, coloured as a number cell is."""
         lines = [typeset("cosine with →", font_size=SMALLEST_FONT, color=GREY)]
         for (a, b), c in zip(found.pairs, found.cosines):
-            color, _ = value_fill(c, 1.0)
             lines.append(typeset(f"{a} → {b}  {c:.2f}", font_size=SMALLEST_FONT,
                                  color=POSITIVE_COLOR if c > found.threshold else NEGATIVE_COLOR))
         return VGroup(*lines).arrange(DOWN, aligned_edge=LEFT, buff=0.13).move_to([5.4, 1.0, 0])
@@ -269,14 +277,15 @@ class WordsAsVectors(Chapter):
         self.mark(name, pairs=found.pairs, cosines=found.cosines, lengths=found.lengths,
                   tips=[arrow.get_end()[:2].tolist() for arrow in fan["pairs"]])
 
-    def verdict(self, found: E.DirectionSteps, fan: dict, table: VGroup, first: bool) -> None:
-        """The direction's verdict, cut into captions: the steps' cosines (the table), the random steps (grey arrows,
-        and the rays that hold 99 % of them), the finding (the steps beyond the rays)."""
-        sentences = caption_parts(E.direction_verdict(found).plain)
+    def verdict(self, found: E.DirectionSteps, fan: dict, table: VGroup) -> None:
+        """The direction's verdict, cut into captions: the steps' cosines (the table), then the random steps (grey
+        arrows, and the rays that hold BEYOND of them) and the finding; a mark at each caption."""
+        found_verdict = E.direction_verdict(found)
         shows = [LaggedStart(*[FadeIn(line, shift=LEFT * 0.2) for line in table], lag_ratio=0.15),
                  AnimationGroup(LaggedStart(*[GrowArrow(a) for a in fan["control"]], lag_ratio=0.1), Create(fan["cone"])),
                  LaggedStart(*[Indicate(arrow, color=HIGHLIGHT_COLOR) for arrow in fan["pairs"]], lag_ratio=0.15)]
-        for index, sentence in enumerate(sentences):
-            self.narrate(sentence, shows[min(index, len(shows) - 1)], run_time=3.0)
-        self.hold(f"{found.name} verdict", cosines=found.cosines, threshold=found.threshold,
-                  holds=E.direction_verdict(found).holds)
+        for index, sentence in enumerate(caption_parts(found_verdict.plain)):
+            self.narrate(sentence, shows[min(index, len(shows) - 1)], run_time=MOTION)
+            self.mark(f"{found.name} verdict {index}", cosines=found.cosines, threshold=found.threshold,
+                      holds=found_verdict.holds)
+        self.pause(1)

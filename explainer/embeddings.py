@@ -255,17 +255,16 @@ def direction_verdict(found: DirectionSteps) -> Verdict:
     BEYOND of the steps between random common words."""
     beyond = [c > found.threshold for c in found.cosines]
     steps = ", ".join(f"{a} → {b} {c:.2f}" for (a, b), c in zip(found.pairs, found.cosines))
-    text = (f"Along the averaged {found.name} direction, each step, over all {found.dimensions} numbers, measures (as a "
-            f"cosine): {steps}. Steps between {len(found.control_cosines)} random pairs of common words measure "
-            f"{np.abs(found.control_cosines).mean():.2f} on average (its size, either sign), and {BEYOND:.0%} of them less than "
-            f"**{found.threshold:.2f}**. ")
+    text = (f"Each step's cosine with the averaged {found.name} direction, over all {found.dimensions} numbers: {steps}. "
+            f"Of {len(found.control_cosines)} steps between random common words, {BEYOND:.0%} measure under "
+            f"**{found.threshold:.2f}** (either sign). ")
     if all(beyond):
-        text += (f"All {len(beyond)} steps lie beyond that: the direction carries the relation, though no step is the "
-                 "direction alone, which would measure 1.")
+        text += (f"All {len(beyond)} steps lie beyond that: the direction carries the relation, though none is the "
+                 "direction alone (that would measure 1).")
     else:
         short = ", ".join(f"{a} → {b}" for (a, b), ok in zip(found.pairs, beyond) if not ok)
         text += (f"{sum(beyond)} of {len(beyond)} steps lie beyond that; {short} {'does' if len(beyond) - sum(beyond) == 1 else 'do'} "
-                 "not, so the direction carries the relation only in part.")
+                 "not: the direction carries the relation only in part.")
     return Verdict(all(beyond), f"the {found.name} direction carries the relation of these pairs", text)
 
 
