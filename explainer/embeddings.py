@@ -201,6 +201,73 @@ def step_alignment(kv: KeyedVectors, pairs: list[tuple[str, str]]) -> float:
     return float((similarity.sum() - n) / (n * (n - 1)))
 
 
+CONTROL_RANKS = (100, 10_100)  # the control's random words: the commonest 10,000 after the first 100 (mostly stop words)
+CONTROL_STEPS = 200  # random steps in the control
+BEYOND = 0.99  # a step carries the relation when it lies further along the direction than this share of random steps
+
+
+@dataclass
+class DirectionSteps:
+    """How far each pair's step unit(b) − unit(a) lies along a direction (its cosine with it, over all the numbers),
+    beside the same measure for steps between random common words: the control."""
+
+    name: str  # the direction's name, e.g. "gender"
+    pairs: list[tuple[str, str]]
+    cosines: list[float]  # each pair's step, with the direction
+    lengths: list[float]  # |unit(b) − unit(a)|
+    control_pairs: list[tuple[str, str]]
+    control_cosines: np.ndarray  # [CONTROL_STEPS] each random step with the direction
+    control_lengths: np.ndarray  # [CONTROL_STEPS]
+    dimensions: int
+
+    @property
+    def threshold(self) -> float:
+        """The |cosine| that BEYOND of the random steps stay within."""
+        return float(np.quantile(np.abs(self.control_cosines), BEYOND))
+
+
+def unit_step(kv: KeyedVectors, a: str, b: str) -> np.ndarray:
+    return unit(vector(kv, b)) - unit(vector(kv, a))
+
+
+def direction_steps(kv: KeyedVectors, pairs: list[tuple[str, str]], along: np.ndarray, name: str,
+                    seed: int = 0) -> DirectionSteps:
+    """Each pair's step measured along `along` (a unit direction), and CONTROL_STEPS steps between random words of
+    CONTROL_RANKS (drawn with `seed`) measured the same way."""
+    low, high = CONTROL_RANKS
+    generator = np.random.default_rng(seed)
+    control = [tuple(kv.index_to_key[i] for i in generator.choice(np.arange(low, high), 2, replace=False))
+               for _ in range(CONTROL_STEPS)]
+
+    def measure(word_pairs):
+        steps = np.stack([unit_step(kv, a, b) for a, b in word_pairs])
+        lengths = np.linalg.norm(steps, axis=1)
+        return steps @ along / lengths, lengths
+
+    cosines, lengths = measure(pairs)
+    control_cosines, control_lengths = measure(control)
+    return DirectionSteps(name, list(pairs), cosines.tolist(), lengths.tolist(), control, control_cosines,
+                          control_lengths, len(along))
+
+
+def direction_verdict(found: DirectionSteps) -> Verdict:
+    """Does the direction carry the relation the pairs share? Yes when every pair's step lies further along it than
+    BEYOND of the steps between random common words."""
+    beyond = [c > found.threshold for c in found.cosines]
+    steps = ", ".join(f"{a} → {b} {c:.2f}" for (a, b), c in zip(found.pairs, found.cosines))
+    text = (f"Each step's cosine with the averaged {found.name} direction, over all {found.dimensions} numbers: {steps}. "
+            f"Of {len(found.control_cosines)} steps between random common words, {BEYOND:.0%} measure under "
+            f"**{found.threshold:.2f}** (either sign). ")
+    if all(beyond):
+        text += (f"All {len(beyond)} steps lie beyond that: the direction carries the relation, though none is the "
+                 "direction alone (that would measure 1).")
+    else:
+        short = ", ".join(f"{a} → {b}" for (a, b), ok in zip(found.pairs, beyond) if not ok)
+        text += (f"{sum(beyond)} of {len(beyond)} steps lie beyond that; {short} {'does' if len(beyond) - sum(beyond) == 1 else 'do'} "
+                 "not: the direction carries the relation only in part.")
+    return Verdict(all(beyond), f"the {found.name} direction carries the relation of these pairs", text)
+
+
 def project(kv: KeyedVectors, words: list[str], directions: list[np.ndarray]) -> np.ndarray:
     """Coordinates of each word's unit vector along each direction: [words, directions]."""
     return np.array([[float(unit(vector(kv, w)) @ d) for d in directions] for w in words])
