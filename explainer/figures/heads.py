@@ -77,7 +77,7 @@ def heads_panels(lm: LanguageModel, prompt: str) -> list:
     positions = range(len(tokens))
     return [text([[heads_facts(found, p) for p in positions] for found in layers], over=("layer", "token")),
             dots(torch.stack([found.patterns for found in layers]), token_labels(tokens), over=("layer",),
-                 masked=masked_cells(len(tokens)), tiles=[f"head {h}" for h in range(count)], size=140,
+                 masked=masked_cells(len(tokens)), tiles=[f"head {h}" for h in range(count)],
                  title="each head's pattern (dot area ∝ weight; rows: queries, columns: keys)"),
             bars(torch.stack([delta_lengths(found) for found in layers]),
                  [f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"], over=("layer", "token"),

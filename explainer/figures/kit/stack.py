@@ -94,12 +94,13 @@ def per_choice(items, leading: tuple[int, ...], trailing: tuple[int, ...], what:
 
 
 def dots(weights, labels: Sequence[str], over: Sequence[str] = (), masked=None, transposed: bool = False,
-         title: str = "", size: int = 460, key_labels: Sequence[str] | None = None,
+         title: str = "", size: int | None = None, key_labels: Sequence[str] | None = None,
          tiles: Sequence[str] | None = None) -> Panel:
     """Attention weights [*over, query, key] as dots (area ∝ weight), rows = queries (`transposed`: columns); `masked`
     [query, key] flags cells drawn as masked (grey, no dot). `labels` name the queries, `key_labels` (default: the same)
-    the keys. With `tiles` (a name each: every head of a layer), weights [*over, tile, query, key] as small grids side
-    by side, `size` px each at most, their tokens named on hover."""
+    the keys; the grid is `size` px at most (default 460). With `tiles` (a name each: every head of a layer), weights
+    [*over, tile, query, key] as small grids side by side, `size` px each at most (default 140), their tokens named on
+    hover."""
     weights = checked(weights, "weights", over, 2 if tiles is None else 3)
     queries, keys = weights.shape[-2:]
     mask = None if masked is None else as_float32(np.asarray(masked, dtype=bool), "masked")
@@ -109,7 +110,7 @@ def dots(weights, labels: Sequence[str], over: Sequence[str] = (), masked=None, 
     return Panel("dots", {"weights": weights, "masked": mask}, tuple(over), {
         "queries": check_labels(labels, queries, "a label per query"),
         "keys": check_labels(key_labels if key_labels is not None else labels, keys, "a label per key"),
-        "transposed": bool(transposed), "title": title, "size": size, **tiled})
+        "transposed": bool(transposed), "title": title, "size": size or (460 if tiles is None else 140), **tiled})
 
 
 def values(grid, labels: Sequence[str], over: Sequence[str] = (), title: str = "", size: int = 420, digits: int = 1,
