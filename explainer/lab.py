@@ -163,12 +163,14 @@ window.__explainer = {
     return JSON.stringify([plots, texts, kits]);
   },
   drawn(i) {
-    // per figure of the box, the kinds of trace drawn (a layer with something in it); per kit figure, its panels
+    // per figure of the box, the kinds of trace drawn (a layer with something in it); per kit figure, its panels on
+    // screen (a kit switch keeps the panels of other choices, hidden)
     const box = this.box(i);
     return Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => Array.from(
       gd.querySelectorAll('.contourlayer, .heatmaplayer, .scatterlayer, .barlayer, .imagelayer'))
       .filter(layer => layer.querySelector('path, image')).map(layer => layer.classList[0]).sort().join(' '))
-      .concat(Array.from(box.querySelectorAll('.explainer-kit .kit-panel svg')).map(chart => chart.getAttribute('class')));
+      .concat(Array.from(box.querySelectorAll('.explainer-kit .kit-panel svg')).filter(chart => chart.getClientRects().length)
+        .map(chart => chart.getAttribute('class')));
   },
   watch(i) {
     const box = this.box(i);

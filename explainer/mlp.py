@@ -28,7 +28,7 @@ from explainer.gpt.checkpoint import LanguageModel
 from explainer.gpt.hooks import act_name
 from explainer.paths import DATA_DIR
 from explainer.verdict import Verdict
-from explainer.vocabulary import TopTokens, top_tokens
+from explainer.vocabulary import TopTokens, meaningful_top
 
 NEURONS_FILE = DATA_DIR / "precomputed" / "neurons.json"
 NEURONS_REMAKE = "explainer precompute neurons"
@@ -95,12 +95,34 @@ def neuron_answer(lm: LanguageModel, layer: int, neuron: int) -> torch.Tensor:
     return lm.layout.W_out[layer][neuron].cpu()
 
 
+@dataclass
+class Promoted:
+    """Directions read through the unembedding: for each, the tokens whose logits it raises most and lowers most (ids
+    and logit changes, best first), and how many under-trained tokens ranked among each and were left out."""
+
+    raised: torch.Tensor  # [direction, top] token ids
+    raised_by: torch.Tensor  # [direction, top]
+    raised_left_out: torch.Tensor  # [direction]
+    lowered: torch.Tensor  # [direction, top] token ids
+    lowered_by: torch.Tensor  # [direction, top], below 0
+    lowered_left_out: torch.Tensor  # [direction]
+
+
+def promoted(lm: LanguageModel, directions: torch.Tensor, top: int = 8) -> Promoted:
+    """Directions [N, C] read through the unembedding (their direct effect on the logits, leaving out the final
+    LayerNorm's rescaling), the under-trained tokens left out."""
+    logits = (directions.to(lm.layout.W_U) @ lm.layout.W_U).cpu()[:, :lm.vocab_size].float()  # [N, V]
+    up, up_left = meaningful_top(lm, logits, top)
+    down, down_left = meaningful_top(lm, -logits, top)
+    return Promoted(up, logits.gather(1, up), up_left, down, logits.gather(1, down), down_left)
+
+
 def promoted_tokens(lm: LanguageModel, direction: torch.Tensor, top: int = 8) -> tuple[TopTokens, TopTokens]:
-    """A direction read through the unembedding: the tokens whose logits it raises most and lowers most (its direct
-    effect, leaving out the final LayerNorm's rescaling), the under-trained ones left out."""
-    logits = direction.to(lm.layout.W_U) @ lm.layout.W_U  # [V]
-    logits = logits.cpu()[:lm.vocab_size]
-    return top_tokens(lm, logits, top), top_tokens(lm, -logits, top, logits)
+    """One direction [C] read through the unembedding (see `promoted`): the tokens it raises most and lowers most,
+    each with its logit change."""
+    found = promoted(lm, direction[None], top)
+    return (TopTokens(zip(lm.tokens(found.raised[0].tolist()), found.raised_by[0].tolist()), int(found.raised_left_out[0])),
+            TopTokens(zip(lm.tokens(found.lowered[0].tolist()), found.lowered_by[0].tolist()), int(found.lowered_left_out[0])))
 
 
 # ---------- the contexts that make a neuron fire ----------

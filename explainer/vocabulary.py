@@ -148,15 +148,15 @@ def top_tokens(lm: LanguageModel, scores: torch.Tensor, k: int, values: torch.Te
     return TopTokens(zip(lm.tokens(kept.tolist()), shown), left_out)
 
 
-def meaningful_top(lm: LanguageModel, scores: torch.Tensor, k: int) -> tuple[torch.Tensor, int]:
+def meaningful_top(lm: LanguageModel, scores: torch.Tensor, k: int) -> tuple[torch.Tensor, int | torch.Tensor]:
     """The indices of the k largest scores [V] among tokens that are not under-trained, and how many under-trained
-    tokens ranked above the k-th kept one (left out)."""
+    tokens ranked above the k-th kept one (left out). Scores [rows, V]: indices [rows, k] and a count per row."""
     found = undertrained(lm)
-    scores = scores[:lm.vocab_size].float()
+    scores = scores[..., :lm.vocab_size].float()
     if found is None or not found.ids:
-        return torch.topk(scores, k).indices, 0
-    blocked = torch.zeros(len(scores), dtype=torch.bool)
-    blocked[found.ids] = True
-    kept = torch.topk(scores.masked_fill(blocked, float("-inf")), k).indices
-    left_out = int((blocked & (scores > scores[kept[-1]])).sum())
-    return kept, left_out
+        kept, left_out = torch.topk(scores, k).indices, torch.zeros(scores.shape[:-1], dtype=torch.long)
+    else:
+        blocked = torch.tensor(found.ids)
+        kept = torch.topk(scores.index_fill(-1, blocked, float("-inf")), k).indices
+        left_out = (scores[..., blocked] > scores.gather(-1, kept[..., -1:])).sum(-1)
+    return kept, int(left_out) if scores.ndim == 1 else left_out

@@ -3,6 +3,9 @@ browser open: Run All, no stderr, no error output, no console error, nothing wid
 and every slider, dropdown and figure-kit check box moved once, each changing the figure it drives (a kit control
 with no message to the kernel)."""
 
+import json
+
+import numpy as np
 import pytest
 
 from explainer.lab import Lab, NotebookPage, chromium, wait_for
@@ -105,30 +108,11 @@ def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
         lab.shutdown_kernels()
 
 
-def test_bars_are_redrawn_in_the_colours_the_kernel_sent(lab, browser):
-    """Notebook 12: after the generation's step slider every bar has the colour the kernel sent (plotly's transition
-    path moves bars without repainting them)."""
-    notebook = NotebookPage(browser, lab, "12_attention_in_a_trained_model.ipynb")
-    bars = """i => Array.from(window.__explainer.box(i).querySelectorAll('.js-plotly-plot')).map(gd => [
-        Array.from(gd.data[0].marker.color), Array.from(gd.querySelectorAll('.barlayer .point path')).map(p => p.style.fill)])"""
-    try:
-        notebook.run_all()
-        step = next(c for c in notebook.controls() if c.label == "new token #")
-        before = notebook.page.evaluate(bars, step.index)
-        notebook.move(step)
-        after = notebook.page.evaluate(bars, step.index)
-        assert [sent for sent, _ in after] != [sent for sent, _ in before]  # the kernel sent new colours
-        for sent, shown in after:
-            assert shown == [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in sent]
-    finally:
-        notebook.close()
-        lab.shutdown_kernels()
-
-
 def test_the_pages_choices_reach_python_once_the_learner_leaves_the_controls(lab, browser):
     """Notebook 12's attention explorer (the figure kit): its sliders redraw the dots in the page, and from the key press
     to the painted frame no message goes to the kernel, which stays idle. Leaving the figure's controls sends what
-    they chose in one message, which Python then reads (the chapter player follows it)."""
+    they chose in one message, which Python then reads (the chapter player follows it). The generation explorer's step
+    slider, answered in the page too, then draws the distribution Python holds for the step the page chose."""
     notebook = NotebookPage(browser, lab, "12_attention_in_a_trained_model.ipynb")
     page = notebook.page
     try:
@@ -145,47 +129,35 @@ def test_the_pages_choices_reach_python_once_the_learner_leaves_the_controls(lab
         wait_for(lambda: page.evaluate("() => window.__toKernel.length"), 10, "the choice to reach the kernel")
         [[kind, content]] = page.evaluate("() => window.__toKernel")
         assert kind == "comm_msg" and content["data"]["state"] == {"layer": 2, "head": 1}
-        printed = page.evaluate("""async () => {
-            const future = window.__explainer.panel().sessionContext.session.kernel.requestExecute(
-                {code: 'print(explorer.layer, explorer.head)'});
-            const out = [];
-            future.onIOPub = m => { if (m.header.msg_type === 'stream') out.push(m.content.text); };
-            await future.done;
-            return out.join(''); }""")
-        assert printed.strip() == "2 1"
+        assert printed(page, "print(explorer.layer, explorer.head)").strip() == "2 1"
+
+        page.evaluate("() => { window.__toKernel = []; }")
+        step = find("new token #")
+        notebook.move(step)
+        assert notebook.sent == 0
+        page.evaluate("() => document.activeElement.blur()")
+        wait_for(lambda: page.evaluate("() => window.__toKernel.length"), 10, "the step to reach the kernel")
+        probabilities, drawn = json.loads(printed(page, """import json, torch
+shown = generation.steps[generation.step - 1]
+top = torch.topk(shown.probs, generation.CANDIDATES).indices.tolist()
+print(json.dumps([shown.probs[top].tolist(), top.index(shown.token_id) if shown.token_id in top else -1]))"""))
+        heights, kinds = zip(*page.evaluate("""i => Array.from(window.__explainer.box(i).querySelector('svg.kit-bars')
+            .querySelectorAll('.kit-bar'), b => [+b.getAttribute('height'), b.getAttribute('class')])""", step.index))
+        np.testing.assert_allclose(np.array(heights) / heights[0], np.array(probabilities) / probabilities[0], atol=0.01)
+        assert [i for i, kind in enumerate(kinds) if "kit-highlight" in kind] == ([drawn] if drawn >= 0 else [])
     finally:
         notebook.close()
         lab.shutdown_kernels()
 
 
-def test_heads_grids_move_as_a_full_redraw_would_draw_them(lab, browser):
-    """Notebook 11: all heads' grids are one trace of dots in one subplot. A new token changes only the |Δe| bars and
-    keeps every dot; after a new layer, the dots on screen are what plotly.js draws when it lays the figure out from
-    scratch."""
-    notebook = NotebookPage(browser, lab, "11_many_heads.ipynb")
-    points = "i => window.__explainer.box(i).querySelectorAll('.scatterlayer path.point').length"
-    drawn = """async i => {
-        const gd = window.__explainer.box(i).querySelector('.js-plotly-plot');
-        const shown = () => Array.from(gd.querySelectorAll('.scatterlayer path.point'))
-            .map(p => [p.getAttribute('d'), p.getAttribute('transform')]);
-        const moved = shown();
-        await window.Plotly.redraw(gd);
-        return [moved, shown()];
-    }"""
-    try:
-        notebook.run_all()
-        token = next(c for c in notebook.controls() if c.label == "token")
-        before = notebook.page.evaluate(points, token.index)
-        notebook.move(token)
-        assert before > 0 and notebook.page.evaluate(points, token.index) == before
-        layer = next(c for c in notebook.controls() if c.label == "layer")
-        shown_before, _ = notebook.page.evaluate(drawn, layer.index)
-        notebook.move(layer)
-        moved, redrawn = notebook.page.evaluate(drawn, layer.index)
-        assert moved == redrawn and moved != shown_before
-    finally:
-        notebook.close()
-        lab.shutdown_kernels()
+def printed(page, code: str) -> str:
+    """What `code` prints when the notebook's kernel runs it."""
+    return page.evaluate("""async code => {
+        const future = window.__explainer.panel().sessionContext.session.kernel.requestExecute({code});
+        const out = [];
+        future.onIOPub = m => { if (m.header.msg_type === 'stream') out.push(m.content.text); };
+        await future.done;
+        return out.join(''); }""", code)
 
 
 LIVE_STATE = """() => {

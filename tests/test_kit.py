@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import attention, site
+from explainer import attention, positions, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
-from explainer.figures.kit import AttentionView, Control, Stack, StepsView, bars, curve, dots, export, unpacked, values
+from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, bars, curve, dots, export, switch, text,
+                                   tokens, unpacked, values)
 from explainer.gpt import checkpoint
 from explainer.lab import chromium
 from explainer.paths import PROJECT_ROOT
@@ -119,6 +120,48 @@ def test_a_stack_offers_a_control_per_axis_and_checks_its_numbers():
         Stack([values(weights[0, 0], labels)], controls=[Control("layer")])
 
 
+def test_text_tokens_and_a_switch_send_what_each_choice_shows():
+    stack = Stack([text([["a0", "a1"], ["b0", "b1"]], over=("layer", "token"))])
+    assert stack.sizes == {"layer": 2, "token": 2}
+    [spec] = stack.get_state()["panels"]
+    assert spec["pieces"] == ["a0", "a1", "b0", "b1"] and spec["counts"] == [2, 2], "flattened layer by layer"
+    with pytest.raises(FigureDataError, match="one string for each choice of layer, token"):
+        text([["a"], ["b", "c"]], over=("layer", "token"))
+    ids = np.array([[[5, 9, -1], [9, 2, 7]]])  # [layer, row, slot]: token ids, −1 empty
+    asked = []
+    panel = tokens(ids, lambda used: asked.append(used) or [f"t{i}" for i in used], over=("layer",), numbers=[[1.0, 2.0]])
+    spec = panel.spec()
+    assert asked == [[2, 5, 7, 9]] and spec["vocabulary"] == ["t2", "t5", "t7", "t9"], "only the tokens used travel"
+    local = unpacked(spec["ids"]).astype(int)
+    assert [[spec["vocabulary"][i] if i >= 0 else None for i in row] for row in local[0]] == [["t5", "t9", None], ["t9", "t2", "t7"]]
+    with pytest.raises(FigureDataError, match="token ids must be whole numbers"):
+        tokens(np.array([[0.5]]), ["a"])
+    with pytest.raises(FigureDataError, match=r"numbers must have the shape \(1, 2\)"):
+        tokens(ids, lambda used: ["?"] * len(used), over=("layer",), numbers=[[1.0, 2.0, 3.0]])
+    one, other = values(np.zeros((3, 2, 2)), ["x", "y"], over=("stage",)), values(np.zeros((3, 3, 3)), ["x", "y", "z"], over=("stage",))
+    stack = Stack([switch("word", [[one], [other]])], [Control("word", ["one", "other"]), Control("stage", ["s0", "s1", "s2"], slider=True)])
+    assert stack.controls == [{"kind": "dropdown", "name": "word", "label": "word", "options": [[0, "one"], [1, "other"]]},
+                              {"kind": "slider", "name": "stage", "label": "stage", "min": 0, "max": 2, "labels": ["s0", "s1", "s2"]}]
+    [spec] = stack.get_state()["panels"]
+    assert [[panel["queries"] for panel in group] for group in spec["groups"]] == [[["x", "y"]], [["x", "y", "z"]]]
+    with pytest.raises(FigureDataError, match="disagree on how many choices 'stage' has: 3 and 4"):
+        switch("word", [[one], [values(np.zeros((4, 2, 2)), ["x", "y"], over=("stage",))]]).axes()
+
+
+def test_bars_may_change_their_labels_and_highlight_with_the_choice_and_go_below_zero():
+    heights = RNG.random((2, 3, 4)) - 0.5  # [step, layer, bar], some below 0
+    panel = bars(heights, [["a", "b", "c", "d"], ["e", "f", "g", "h"]], over=("step", "layer"), highlight=[1, 3], signed=True)
+    spec = panel.spec()
+    assert spec["labels"] == list("abcdefgh") and spec["label_axes"] == 1, "labels for each step"
+    assert spec["highlight"] == "chosen" and spec["highlights"] == [1, 3] and spec["highlight_axes"] == 1
+    assert spec["minimum"] == pytest.approx(heights.min()) and spec["maximum"] == pytest.approx(heights.max())
+    assert bars(heights, list("abcd"), over=("step", "layer")).spec()["label_axes"] == 0
+    with pytest.raises(FigureDataError, match=r"bar labels: expected the shape \(4,\) or \(2, 4\) or \(2, 3, 4\)"):
+        bars(heights, [["a", "b"]], over=("step", "layer"))
+    with pytest.raises(FigureDataError, match="minimum ≤ 0 < maximum"):
+        bars(heights, list("abcd"), over=("step", "layer"), minimum=0.1)
+
+
 def test_an_exported_figure_embeds_its_values_and_bytes_but_not_its_code(found):
     tokens = ["</script><b>", *found.tokens[1:]]  # a token that would close the script element
     view = AttentionView(found.patterns, tokens, layer=1)
@@ -192,6 +235,28 @@ def saved_state(widget) -> dict:
     return {"model_name": "AnyModel", "state": values, "buffers": [{**b, "encoding": "base64"} for b in buffers]}
 
 
+SIGNED = np.array([[0.5, -0.25, 1.0, 0.0], [-1.0, 0.75, 0.25, -0.5]])  # [choice, bar]: some bars below 0
+COSINES = np.array([[1.0, 0.5], [0.5, 1.0]])
+
+
+def more_panels(found, labels: list[str], future: np.ndarray) -> list:
+    """The kit's other components for the gallery page, chosen by a word (a switch) and a labelled layer slider: text,
+    rows of tokens, small dot grids side by side, bars below 0 with labels and a highlight per layer, two named curves."""
+    layers = found.patterns.shape[0]
+    grids = [values(np.broadcast_to(COSINES * (w + 1) / 2, (layers, 2, 2)), ["one", "two"], over=("layer",), extent=1.0,
+                    row_title="line", column_title="line", name="cosine") for w in (1, 0)]
+    rows = tokens(np.array([[0, 1, 2], [3, 1, -1]]), ["a", "b", "<c>", "d", "e", "f"], numbers=[1.5, 0.25],
+                  title="rows of tokens")
+    return [text([f"<b>piece {l}</b>" for l in range(layers)], over=("layer",)),
+            switch("word", [[grids[0], rows], [grids[1]]]),
+            dots(found.patterns, labels, over=("layer",), masked=future, tiles=[f"head {h}" for h in range(found.patterns.shape[1])],
+                 title="heads side by side", size=260),  # cells of 20 px: dot areas measurable
+            bars(np.resize(SIGNED, (layers, 4)), [[f"{l}{b}" for b in "abcd"] for l in range(layers)], over=("layer",),
+                 highlight=[l % 4 for l in range(layers)], signed=True, percent=False),
+            curve(np.arange(layers), np.stack([found.entropy()[:, 0], found.entropy()[:, 1]]), marker="layer",
+                  names=["head 0", "head 1"], x_labels=[f"L{l}" for l in range(layers)])]
+
+
 @pytest.fixture(scope="module")
 def gallery_page(tmp_path_factory, lm, found, steps):
     """A static page as the gallery writes it (site.py's hook), with an AttentionView, a StepsView and a stack of
@@ -208,6 +273,10 @@ def gallery_page(tmp_path_factory, lm, found, steps):
                         bars(found.patterns[:, :, -1], labels, over=("layer", "head"), title="the last query's row"),
                         curve(np.arange(5), found.entropy().T, over=("head",), marker="layer")]),
     }
+    layers = found.patterns.shape[0]
+    widgets["more"] = Stack(more_panels(found, labels, future), [Control("word", ["first", "second"]),
+                                                                 Control("layer", [f"L{l}" for l in range(layers)], slider=True)])
+    widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -388,3 +457,58 @@ def test_a_stack_draws_each_component_and_its_controls_move_them_all(page, found
     heights = page.evaluate("() => Array.from(document.querySelectorAll('#stack .kit-bar'), b => +b.getAttribute('height'))")
     maximum = float(found.patterns[:, :, -1].max())
     np.testing.assert_allclose(heights, 200 * found.pattern(3, 0)[-1].numpy() / maximum, atol=0.01)
+
+
+@pytest.mark.browser
+def test_a_labelled_slider_moves_text_small_grids_and_bars_with_their_own_labels(page, found):
+    heads = found.patterns.shape[1]
+    for h in range(heads):
+        assert_areas_are(page, "more", found.pattern(0, h).numpy(), grid=h)
+    readout = lambda: page.locator("#more .kit-readout").text_content()
+    texts = lambda selector: page.locator(f"#more {selector}").all_text_contents()
+    bars_now = lambda: page.evaluate("""() => Array.from(document.querySelectorAll('#more .kit-bar'), b => [
+        +b.getAttribute('y'), +b.getAttribute('height'), b.getAttribute('class')])""")
+    zero = page.evaluate("() => +document.querySelector('#more .kit-zeroline').getAttribute('y1')")
+    assert readout() == "L0" and texts(".kit-text") == ["piece 0"] and texts(".kit-bar-label") == ["0a", "0b", "0c", "0d"]
+    press(page, "#more .kit-slider input", "ArrowRight")
+    assert readout() == "L1" and texts(".kit-text") == ["piece 1"] and texts(".kit-bar-label") == ["1a", "1b", "1c", "1d"]
+    for h in range(heads):
+        assert_areas_are(page, "more", found.pattern(1, h).numpy(), grid=h)
+    drawn = bars_now()
+    span = SIGNED.max() - SIGNED.min()
+    for value, (y, height, kind), i in zip(SIGNED[1], drawn, range(4)):
+        assert height == pytest.approx(200 * abs(value) / span, abs=0.02)
+        assert (y == pytest.approx(zero, abs=0.02)) if value < 0 else (y + height == pytest.approx(zero, abs=0.02))
+        assert kind == ("kit-bar kit-highlight" if i == 1 else "kit-bar kit-negative" if value < 0 else "kit-bar")
+
+
+@pytest.mark.browser
+def test_a_switch_shows_each_choices_own_panels_and_curves_mark_the_choice(page):
+    groups = page.locator("#more .kit-group")
+    rows = page.locator("#more .kit-token-rows tr")
+    assert groups.count() == 1 and rows.all_text_contents() == ["1.50ab<c>", "0.25db"]
+    assert page.locator("#more .kit-token-rows tr >> nth=0").locator(".kit-marked").text_content() == "<c>", "the last marked"
+    corners = canvas(page, "more", "values")["corners"]
+    assert tuple(corners[0, 0, :3]) == (5, 48, 97), "1.0 is the deepest blue: the extent is fixed at 1"
+    assert tuple(corners[0, 1, :3]) != (5, 48, 97)
+    page.locator("#more select").select_option(index=1)  # the second word: its own panels, the first group hidden
+    assert groups.count() == 2 and not groups.nth(0).is_visible() and groups.nth(1).is_visible()
+    assert tuple(canvas(page, "more", "values", grid=1)["corners"][0, 1, :3]) != tuple(corners[0, 1, :3]), "its own numbers"
+    guide = lambda: page.evaluate("() => +document.querySelector('#more .kit-guide').getAttribute('x1')")
+    points = page.evaluate("() => Array.from(document.querySelectorAll('#more .kit-curve .kit-point'), c => +c.getAttribute('cx'))")
+    strokes = page.evaluate("() => Array.from(document.querySelectorAll('#more .kit-curve path.kit-line'), p => getComputedStyle(p).stroke)")
+    assert len(set(strokes)) == 2 and guide() == pytest.approx(points[0])
+    press(page, "#more .kit-slider input", "ArrowRight", times=2)
+    assert guide() == pytest.approx(points[2]), "the marker follows the layer"
+
+
+@pytest.mark.browser
+def test_the_page_rotates_query_and_key_as_positions_rope_score_does(page):
+    q, k = positions.random_query_key()
+    number = r"-?\d+\.\d+"
+    shown = lambda: [float(v) for v in re.findall(number, page.locator("#rope .kit-caption").text_content())]
+    assert shown() == pytest.approx([positions.rope_score(q, k, 10, 3), positions.rope_score(q, k, 110, 103)], abs=1e-6)
+    press(page, "#rope input >> nth=0", "ArrowRight", times=5)  # query at 15
+    press(page, "#rope input >> nth=2", "ArrowLeft", times=30)  # shift 70
+    assert shown() == pytest.approx([positions.rope_score(q, k, 15, 3), positions.rope_score(q, k, 85, 73)], abs=1e-6)
+    assert "(offset 12 in both cases)" in page.locator("#rope .kit-caption").text_content()

@@ -18,6 +18,7 @@ from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.figures import live, plotly_code
 from explainer.figures.common import Explorer, temperature_slider
+from explainer.figures.kit import unpacked
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 from explainer.style import display_token, quoted
 
@@ -90,15 +91,32 @@ def shipped():
     return checkpoint.load()
 
 
+def panels(view) -> list[dict]:
+    """A kit Stack's panels as the page receives them (arrays as bytes: see `unpacked`)."""
+    return view.get_state()["panels"]
+
+
+def token_texts(panel: dict, *index: int) -> list[list[str]]:
+    """A tokens panel's rows at the chosen leading indices, as the page writes them."""
+    ids = unpacked(panel["ids"])[index]
+    return [[panel["vocabulary"][int(i)] for i in row if i >= 0] for row in ids]
+
+
 def test_stream_explorer_follows_the_chosen_token(shipped):
     from explainer import residual
     from explainer.figures.residual import StreamExplorer
 
     flow = residual.stream(shipped, examples.ROMEO_LINE)
     explorer = StreamExplorer(flow, position=-1)
-    explorer.token.value = 2
-    assert list(explorer.figure.data[1].y) == pytest.approx(flow.norms(2).tolist())
-    assert list(explorer.figure.data[0].y) == pytest.approx(flow.added_norms(2).tolist())
+    assert explorer.position == len(flow.tokens) - 1
+    explorer.view.select(token=2)
+    title, added, running = panels(explorer.view)
+    position = explorer.position
+    assert position == 2 and display_token(flow.tokens[2]) in title["pieces"][position]
+    np.testing.assert_allclose(unpacked(running["y"])[position], flow.vectors[:, 2].norm(dim=-1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(unpacked(added["values"])[position], flow.added[:, 2].norm(dim=-1).numpy(), rtol=1e-5)
+    assert added["labels"] == running["x_labels"] == list(flow.stages)
+    assert added["maximum"] == running["high"] >= float(flow.vectors.norm(dim=-1).max()), "one scale for both"
 
 
 def test_snapshot_explorer_shows_each_steps_guesses():
@@ -125,45 +143,73 @@ def test_context_explorer_stage_and_word(shipped):
 
     found_by_word = context.words_in_contexts(shipped, {w: examples.WORD_SENSES[w] for w in ("light", "grave")})
     explorer = ContextExplorer(found_by_word, word="light")
-    squares = explorer.grid.data[0]
     n = len(found_by_word["light"].contexts)
-    assert explorer.stage.value == explorer.stage.max == len(explorer.found.stages) - 1, "it opens on the last stage"
-    explorer.stage.value = 0
-    assert np.allclose(squares.marker.color, 1.0, atol=1e-6), "at the token embedding every line agrees"
-    assert set(squares.text) == {"1.00"} and explorer.curve.data[2].x == (explorer.found.stages[0],) * 2
-    explorer.stage.value = 2
-    explorer.word.value = "grave"
-    assert explorer.stage.value == 2, "a new word is seen at the same stage"
-    found = found_by_word["grave"]
-    similarity = found.similarity(2).numpy()  # [line, line]: squares row by row, line i at y = i, line j at x = j
-    np.testing.assert_allclose(np.reshape(squares.marker.color, (n, n)), similarity, atol=1e-6)
-    assert list(squares.text) == [f"{v:.2f}" for v in similarity.ravel()]
-    assert (squares.y[1], squares.x[1], squares.customdata[1]) == (0, 1, "0: tomb and 1: tomb")
-    assert list(explorer.curve.data[0].y) == pytest.approx(found.mean_similarity(True).tolist(), abs=1e-6)
-    assert list(explorer.curve.data[1].y) == pytest.approx(found.mean_similarity(False).tolist(), abs=1e-6)
-    assert "laid him in his grave" in explorer.lines.value and explorer.status.value == ""
+    assert explorer.stage == len(explorer.found.stages) - 1, "it opens on the last stage"
+    [words] = panels(explorer.view)
+    assert words["kind"] == "switch" and len(words["groups"]) == 2
+    light = unpacked(words["groups"][0][0]["values"])  # [stage, line, line]
+    assert light.shape == (len(explorer.found.stages), n, n)
+    assert np.allclose(light[0], 1.0, atol=1e-6), "at the token embedding every line agrees"
+    explorer.view.select(stage=2, word=1)
+    assert (explorer.word, explorer.stage) == ("grave", 2), "a new word is seen at the same stage"
+    found = explorer.found
+    grid, lines, means = words["groups"][1]
+    vectors = found.vectors[2] / found.vectors[2].norm(dim=-1, keepdim=True)  # [line, C]
+    np.testing.assert_allclose(unpacked(grid["values"])[explorer.stage], (vectors @ vectors.T).numpy(), atol=1e-6)
+    assert grid["queries"][1] == "1: tomb" and grid["extent"] == 1.0, "colours on one scale at every stage"
+    same = np.array([s == t for s in found.senses for t in found.senses]).reshape(n, n) & ~np.eye(n, dtype=bool)
+    within = unpacked(grid["values"])[:, same].mean(-1)  # each stage's mean over pairs of the same sense
+    np.testing.assert_allclose(unpacked(means["y"])[0], within, atol=1e-5)
+    assert means["names"] == ["same sense", "different senses"] and means["marker"] == "stage"
+    assert "laid him in his grave" in lines["pieces"][0] and explorer.status.value == ""
     fewer = ContextExplorer({"light": found_by_word["light"],
                              "mole": context.word_in_contexts(shipped, "mole", {"animal": ["the blind mole"], "mark": ["a dark mole"]})})
-    fewer.word.value = "mole"
-    assert len(fewer.grid.data[0].x) == 4 and fewer.grid.layout.yaxis.ticktext == ("0: animal", "1: mark")
-    assert "2 tokens here" in fewer.lines.value, "a word the model splits is named as split"
+    fewer.view.select(word=1)
+    grid, lines, _ = panels(fewer.view)[0]["groups"][1]
+    assert unpacked(grid["values"]).shape[1:] == (2, 2) and grid["queries"] == ["0: animal", "1: mark"]
+    assert "2 tokens here" in lines["pieces"][0], "a word the model splits is named as split"
+    with pytest.raises(ExplainerError, match="no lines for 'bright'"):
+        ContextExplorer(found_by_word, word="bright")
 
 
 def test_mlp_and_neuron_explorers(shipped):
     from explainer import mlp
-    from explainer.figures.mlp import MLPExplorer, NeuronExplorer
+    from explainer.figures.mlp import STRONGEST, TOP_TOKENS, MLPExplorer, NeuronExplorer
 
     explorer = MLPExplorer(shipped, examples.ROMEO_LINE, layer=0)
-    explorer.layer.value = 3
-    step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 3, explorer.token.value)
-    strongest = step.post[torch.argsort(step.post.abs(), descending=True)[:40]]
-    assert list(explorer.figure.data[0].y) == pytest.approx(strongest.tolist(), abs=1e-5)
-    firing = int((step.post > 0.1).sum())
-    assert f"MLP 3 on token {explorer.token.value}" in explorer.firing.value and f"{firing} of {len(step.post)}" in explorer.firing.value
-    neurons = NeuronExplorer(shipped, layer=4, neuron=mlp.strongest_neuron(shipped, 4))
-    first = neurons.contexts.value
-    neurons.neuron.value = (neurons.neuron.value + 1) % neurons.neuron.max
-    assert neurons.contexts.value != first and "raises" in neurons.answer.value
+    explorer.view.select(layer=3)
+    position, tokens = explorer.position, len(shipped.encode(examples.ROMEO_LINE))
+    step = mlp.mlp_pass(shipped, examples.ROMEO_LINE, 3, position)
+    firing, strongest, table = panels(explorer.view)
+    order = torch.argsort(step.post.abs(), descending=True)[:STRONGEST]
+    np.testing.assert_allclose(unpacked(strongest["values"])[3, position], step.post[order].numpy(), atol=1e-5)
+    at = 3 * tokens + position  # the choice (layer 3, this token) in the lists flattened layer by layer
+    assert strongest["label_axes"] == 2 and strongest["signed"] and strongest["minimum"] <= float(step.post.min())
+    assert strongest["labels"][at * STRONGEST:(at + 1) * STRONGEST] == [str(i) for i in order.tolist()], "bars named by neuron"
+    assert f"MLP 3 on token {position}" in firing["pieces"][at]
+    assert f"{int((step.post > 0.1).sum())} of {len(step.post)}" in firing["pieces"][at]
+    assert "vector after" in table["pieces"][at] and explorer.layer == 3
+
+    neuron = mlp.strongest_neuron(shipped, 4)
+    neurons = NeuronExplorer(shipped, layer=4, neuron=neuron)
+    assert neurons.in_page and (neurons.layer, neurons.neuron) == (4, neuron)
+    contexts, answers, notes = panels(neurons.view)
+    for layer, chosen in ((4, neuron), (1, 17)):
+        fired = mlp.top_contexts(shipped, layer, chosen)
+        assert token_texts(contexts, layer, chosen) == [[display_token(t) for t in f.context] for f in fired]
+        np.testing.assert_allclose(unpacked(contexts["numbers"])[layer, chosen], [f.activation for f in fired], atol=1e-5)
+        up, down = mlp.promoted_tokens(shipped, mlp.neuron_answer(shipped, layer, chosen), TOP_TOKENS)
+        assert token_texts(answers, layer, chosen) == [[display_token(t) for t, _ in side] for side in (up, down)]
+        np.testing.assert_allclose(unpacked(answers["scores"])[layer, chosen], [[v for _, v in side] for side in (up, down)],
+                                   atol=1e-5)
+        left_out = up.left_out + down.left_out
+        assert (f"{left_out} under-trained" in notes["pieces"][layer * shipped.layout.d_mlp + chosen]) == bool(left_out)
+    one = NeuronExplorer(shipped, layer=4, neuron=neuron, in_page=False)  # as for a model too big to send every answer
+    layer_slider, neuron_slider = one.sliders
+    neuron_slider.value, layer_slider.value = 17, 1
+    contexts, answers, _ = panels(one.view)
+    assert token_texts(contexts) == [[display_token(t) for t in f.context] for f in mlp.top_contexts(shipped, 1, 17)]
+    assert token_texts(answers)[0] == [display_token(t) for t, _ in up] and one.status.value == ""
 
 
 def test_decoded_tokens_are_quoted_with_their_numbers(shipped):
@@ -183,29 +229,51 @@ def test_decoded_tokens_are_quoted_with_their_numbers(shipped):
 
 def test_generation_explorer_shows_each_steps_distribution_and_attention(shipped):
     from explainer.figures.attention import GenerationExplorer
-    from explainer.style import HIGHLIGHT_COLOR
 
     explorer = GenerationExplorer(shipped, "JULIET:\n", max_new_tokens=6, seed=0)
     steps = list(shipped.stream("JULIET:\n", 6, temperature=0.8, seed=0))  # the same draws again
-    explorer.step.value, explorer.layer.value, explorer.head.value = 4, 2, 1
-    step = steps[3]
-    top = torch.topk(step.probs, explorer.CANDIDATES)
-    bars = explorer.distribution.data[0]
-    assert list(bars.y) == pytest.approx(top.values.tolist(), abs=1e-6)
-    assert [t.split("<br>")[0] for t in bars.text] == [display_token(t) for t in shipped.tokens(top.indices.tolist())]
-    drawn = top.indices.tolist().index(step.token_id) if step.token_id in top.indices.tolist() else None
-    assert [i for i, c in enumerate(bars.marker.color) if c == HIGHLIGHT_COLOR] == ([drawn] if drawn is not None else [])
-    weights = step.attention[2][1].tolist()  # [keys]: what the drawn token reads, itself included
-    attended = explorer.attended.data[0]
-    assert list(attended.y[:len(weights)]) == pytest.approx(weights, abs=1e-6) and not any(attended.y[len(weights):])
+    explorer.view.select(step=3, layer=2, head=2)
+    assert (explorer.step, explorer.layer, explorer.head) == (4, 2, 1)
+    step, candidates = steps[3], explorer.CANDIDATES
+    text, distribution, attended = panels(explorer.view)
+    top = torch.topk(step.probs, candidates)
+    np.testing.assert_allclose(unpacked(distribution["values"])[3], top.values.numpy(), atol=1e-6)
+    assert distribution["labels"][3 * candidates:4 * candidates] == [display_token(t) for t in shipped.tokens(top.indices.tolist())]
+    ids = top.indices.tolist()
+    assert distribution["highlights"][3] == (ids.index(step.token_id) if step.token_id in ids else -1), "the drawn token"
+    assert f"drawn: <b>{html.escape(display_token(shipped.tokens([step.token_id])[0]))}</b>" in text["pieces"][3]
+    weights = step.attention[2][1].numpy()  # [keys]: what the drawn token reads, itself included
+    shown = unpacked(attended["values"])[3, 2, 2]
+    np.testing.assert_allclose(shown[:len(weights)], weights, atol=1e-6)
+    assert np.isnan(shown[len(weights):]).all(), "the keys it cannot see yet: no bar"
+    np.testing.assert_allclose(unpacked(attended["values"])[3, 2, 0, :len(weights)], step.attention[2].mean(0).numpy(), atol=1e-6)
     assert len(weights) == len(shipped.encode("JULIET:\n")) + 4 and explorer.status.value == ""
+    assert attended["label_axes"] == 0 and attended["labels"][len(weights) - 1].endswith(display_token(explorer.tokens[len(weights) - 1]))
 
     prompt = shipped.tokenizer.decode(shipped.tokenizer.encode(examples.ROMEO_TEXT * 4)[: shipped.block_size - 2])
     sliding = GenerationExplorer(shipped, prompt, max_new_tokens=6, seed=0)  # outgrows the context: a sliding window
-    sliding.step.value = 6
     window = list(shipped.stream(prompt, 6, temperature=0.8, seed=0))[-1].window
-    assert len(window) == shipped.block_size and sliding.status.value == ""
-    assert list(sliding.attended.layout.xaxis.ticktext) == [f"{i}:{display_token(t)}" for i, t in enumerate(shipped.tokens(window))]
+    _, _, attended = panels(sliding.view)
+    assert len(window) == shipped.block_size and sliding.status.value == "" and attended["label_axes"] == 1
+    assert attended["labels"][5 * len(window):] == [f"{i}:{display_token(t)}" for i, t in enumerate(shipped.tokens(window))]
+
+
+def test_training_explorer_shows_each_snapshots_pattern():
+    from explainer import attention
+    from explainer.figures.attention import TrainingExplorer
+
+    source = checkpoint.snapshot_source(checkpoint.load())
+    explorer = TrainingExplorer(source, examples.FLUFFY_PROMPT, layer=1, head=2)
+    assert explorer.step == explorer.steps[-1] and (explorer.layer, explorer.head) == (1, 2)
+    explorer.view.select(step=1, layer=3)
+    caption, grid = panels(explorer.view)
+    step = explorer.steps[1]
+    expected = attention.prompt_attention(checkpoint.load(source, step=step), examples.FLUFFY_PROMPT).pattern(3, 2)
+    np.testing.assert_allclose(unpacked(grid["weights"])[1, 3, 2], expected.numpy(), atol=1e-6)
+    n = expected.shape[0]
+    assert (unpacked(grid["masked"]) == np.triu(np.ones((n, n)), 1)).all(), "the future drawn as masked"
+    heads = unpacked(grid["weights"]).shape[2]
+    assert caption["pieces"][(1 * caption["counts"][1] + 3) * heads + 2].startswith(f"<b>step {step}</b>: layer 3, head 2")
 
 
 def test_heads_explorer_sums_the_layers_heads(shipped):
@@ -213,20 +281,22 @@ def test_heads_explorer_sums_the_layers_heads(shipped):
     from explainer.figures.heads import HeadsExplorer
 
     explorer = HeadsExplorer(shipped, examples.ROMEO_LINE, layer=0)
-    sent = sent_state_keys(explorer.figure)
-    explorer.layer.value = 2
+    sent = sent_messages(explorer.view)
+    explorer.view.select(layer=2)
+    assert sent == [({"method": "update", "state": {"choice": {"layer": 2, "token": explorer.position}}, "buffer_paths": []}, [])], \
+        "a new layer is one small message, no numbers: the page has every layer"
     found = heads.layer_heads(shipped, examples.ROMEO_LINE, 2)
-    position = explorer.token.value
-    assert list(explorer.figure.data[-1].y)[-1] == pytest.approx(float(found.total[position].norm()), rel=1e-5)
-    # every head's grid, side by side in one trace of dots: each dot is its cell's weight, its area ∝ weight
-    dots, n = explorer.figure.data[1], len(found.tokens)
-    x, y, weights = np.array(dots.x), np.array(dots.y), np.array(dots.customdata)
-    for h in range(found.patterns.shape[0]):
-        mine = (x >= h * (n + 2)) & (x < h * (n + 2) + n)
-        assert mine.sum() == n * (n + 1) // 2
-        np.testing.assert_allclose(weights[mine], found.patterns[h].numpy()[y[mine], x[mine] - h * (n + 2)], rtol=1e-5)
-    np.testing.assert_allclose(np.array(dots.marker.size), dots.meta * np.sqrt(weights), rtol=1e-5)
-    assert sent == [["_py2js_animate"]], "a new layer is one message: the dots and the bars move, nothing is laid out again"
+    position, count = explorer.position, found.patterns.shape[0]
+    facts, grids, lengths = panels(explorer.view)
+    total = found.deltas.sum(0) + found.bias  # [token, C]: the heads' changes and the bias, summed here
+    np.testing.assert_allclose(unpacked(lengths["values"])[2, position, -1], float(total[position].norm()), rtol=1e-5)
+    np.testing.assert_allclose(unpacked(lengths["values"])[2, position, :-1], found.deltas[:, position].norm(dim=-1).numpy(),
+                               rtol=1e-5)
+    assert lengths["highlight"] == count and lengths["labels"][-1] == "Σ heads + bias"
+    # every head's grid, side by side: the layer's patterns, the future masked
+    np.testing.assert_allclose(unpacked(grids["weights"])[2], found.patterns.numpy(), rtol=1e-6)
+    assert grids["tiles"] == [f"head {h}" for h in range(count)]
+    assert heads.overlap_verdict(found, position).plain in html.unescape(facts["pieces"][2 * facts["counts"][1] + position])
 
 
 def drawn_path(explorer) -> np.ndarray:
@@ -281,8 +351,13 @@ def test_scale_explorers_and_rope():
     assert "d_k = 256" in scaling.figure.layout.title.text and sum(scaling.figure.data[0].y) == pytest.approx(1, abs=0.02)
     q, k = positions.random_query_key()
     rope = RopeExplorer(q, k)
-    rope.shift.value = 7
-    assert f"{positions.rope_score(q, k, rope.query_position.value + 7, rope.key_position.value + 7):.6f}" in rope.readout.value
+    state = rope.view.get_state()
+    assert (unpacked(state["q"]) == q.numpy()).all() and (unpacked(state["k"]) == k.numpy()).all(), "sent exactly"
+    sent = sent_messages(rope.view)
+    rope.view.select(shift=7)
+    assert rope.shift == 7 and sent == [({"method": "update", "state": {"shift": 7}, "buffer_paths": []}, [])]
+    with pytest.raises(ExplainerError, match="shift must be 0 … 1000"):
+        rope.view.select(shift=1001)
 
 
 def test_a_moved_control_runs_torch_on_one_thread_and_gives_the_threads_back():
@@ -350,6 +425,13 @@ def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
 def test_live_figures_do_not_count_their_views():
     """Each view drawn would send the kernel a message, and the kernel would be busy after Run All for nothing."""
     assert live.FigureWidget()._view_count is None
+
+
+def sent_messages(widget) -> list[tuple[dict, list]]:
+    """Each message the widget sends from now on: its data and its binary buffers."""
+    sent = []
+    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    return sent
 
 
 def sent_state_keys(figure) -> list[list[str]]:

@@ -12,11 +12,9 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import attention
-from explainer.figures.common import (MAX_WIDTH, Explorer, bar_colors, dot_grid, grid_block_heatmap, grid_step, heatmap,
-                                      html_tokens, int_slider, prompt_box, ranked_bars, redraw, row, row_bars, title_above,
-                                      token_labels, update_dot_grid, update_ranked_bars, value_grid)
-from explainer.figures.kit import AttentionView, StepsView
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import (MAX_WIDTH, Explorer, grid_block_heatmap, grid_step, heatmap, html_tokens, prompt_box,
+                                      title_above, token_labels, value_grid)
+from explainer.figures.kit import AttentionView, Control, Stack, StepsView, bars, dots, text
 from explainer.figures.table import Table
 from explainer.gpt import checkpoint
 from explainer.gpt.checkpoint import LanguageModel
@@ -138,7 +136,9 @@ def head_gallery(found: attention.PromptAttention, cell_px: int = 150) -> go.Fig
 
 
 class GenerationExplorer(Explorer):
-    """Generate a continuation once, then step through it: each token's distribution and what it attended to."""
+    """Generate a continuation once, then step through it: each token's distribution and what it attended to. Every
+    step's numbers go to the page once (a kit Stack); the step, layer and head are chosen there (a new sample is a new
+    explorer, in the kernel)."""
 
     CANDIDATES = 10  # the most likely tokens shown at each step
 
@@ -148,70 +148,71 @@ class GenerationExplorer(Explorer):
         self.prompt_ids = lm.encode(prompt)
         self.steps = list(lm.stream(prompt, max_new_tokens, temperature=temperature, seed=seed))
         self.tokens = lm.tokens(self.prompt_ids + [s.token_id for s in self.steps])  # the prompt and every drawn token
-        config = lm.model.config
-        self.step = int_slider("new token #", len(self.steps), 1, minimum=1)
-        self.layer = int_slider("layer", config.n_layer - 1)
-        self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(str(h), h) for h in range(config.n_head)],
-                                     value=-1, description="head")
-        self.text = widgets.HTML()
-        self.distribution = FigureWidget(ranked_bars(self.CANDIDATES, "the distribution the new token was drawn from",
-                                                     tallest=max(float(s.probs.max()) for s in self.steps)))
-        self.distribution.update_layout(height=360)
-        self.attended = FigureWidget(self.attended_figure())
-        self.watch([self.step, self.layer, self.head], self.update)
-        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.text,
-                                    self.distribution, self.attended])
-        self.safely(self.update)
+        heads = lm.model.config.n_head
+        self.view = Stack([text([self.drawn_html(i) for i in range(len(self.steps))], over=("step",)),
+                           self.distribution(), self.attended()],
+                          [Control("step", [str(i + 1) for i in range(len(self.steps))], label="new token #", slider=True),
+                           Control("head", ["mean of heads"] + [str(h) for h in range(heads)])])
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def attended_figure(self) -> go.Figure:
-        """Bars over every position the steps read, labelled once: each step fills those it can see (in a sliding
-        window the labels follow the window)."""
-        window = max(len(s.window) for s in self.steps)
-        figure = row_bars([0.0] * window, self.tokens[:window], "what the new token attends to")
-        figure.data[0].x = list(range(window))  # places, labelled by the axis
-        figure.update_layout(height=380, xaxis=dict(title="key (the tokens after the new one are masked: weight 0)",
-                                                    type="linear", tickvals=list(range(window)),
-                                                    ticktext=token_labels(self.tokens[:window]), range=[-0.5, window - 0.5]),
-                             yaxis_range=[0, 1.15 * max(float(s.attention.max()) for s in self.steps)])
-        return figure
+    def drawn_html(self, index: int) -> str:
+        """The text up to the token drawn at step `index` (0: the first new token), that token marked."""
+        step, position = self.steps[index], len(self.prompt_ids) + index
+        drawn = display_token(self.tokens[position])
+        return (html_tokens(self.tokens[: position + 1], highlight=position)
+                + f"<div>drawn: <b>{html.escape(drawn)}</b> (p = {float(step.probs[step.token_id]):.1%})</div>")
+
+    def distribution(self):
+        """At each step, the most likely candidates (each labelled with its token), the one drawn highlighted."""
+        top = [torch.topk(step.probs, self.CANDIDATES) for step in self.steps]
+        ids = [found.indices.tolist() for found in top]
+        drawn = [candidates.index(step.token_id) if step.token_id in candidates else -1
+                 for candidates, step in zip(ids, self.steps)]
+        return bars(torch.stack([found.values for found in top]), [[display_token(t) for t in self.lm.tokens(candidates)]
+                                                                   for candidates in ids],
+                    over=("step",), title="the distribution the new token was drawn from, most likely first",
+                    highlight=drawn, y_title="probability")
+
+    def attended(self):
+        """At each step, what the new token attends to in each layer (each head, and their mean) over the window it
+        sees: the keys it cannot see yet have no bar. In a sliding window (the text outgrew the context) each step
+        reads other tokens, and its labels follow."""
+        window = max(len(step.window) for step in self.steps)
+        weights = torch.full((len(self.steps), self.lm.model.config.n_layer, self.lm.model.config.n_head + 1, window),
+                             float("nan"))  # [step, layer, mean and heads, key]
+        for i, step in enumerate(self.steps):
+            seen = step.attention.shape[-1]
+            weights[i, :, 0, :seen] = step.attention.mean(1)
+            weights[i, :, 1:, :seen] = step.attention
+        if self.cropped():
+            labels = [token_labels(self.lm.tokens(step.window)) + [""] * (window - len(step.window)) for step in self.steps]
+        else:
+            labels = token_labels(self.tokens[:window])
+        return bars(weights, labels, over=("step", "layer", "head"), y_title="weight",
+                    title="what the new token attends to (keys after it are not there yet)")
 
     def cropped(self) -> bool:
         """True once the text outgrows the context window (the steps then read a sliding window of its last tokens)."""
         return len(self.tokens) > self.lm.block_size
 
-    def update(self) -> None:
-        """The chosen step's distribution and attention; only the bars' numbers travel."""
-        step = self.steps[self.step.value - 1]
-        position = len(self.prompt_ids) + self.step.value - 1
-        drawn = display_token(self.tokens[position])
-        self.text.value = (html_tokens(self.tokens[: position + 1], highlight=position)
-                           + f"<div>drawn: <b>{html.escape(drawn)}</b> (p = {float(step.probs[step.token_id]):.1%})</div>")
-        top = torch.topk(step.probs, self.CANDIDATES)
-        ids = top.indices.tolist()
-        update_ranked_bars(self.distribution, self.lm.tokens(ids), top.values.tolist(),
-                           ids.index(step.token_id) if step.token_id in ids else -1)
-        weights = step.attention[self.layer.value]
-        weights = (weights.mean(0) if self.head.value < 0 else weights[self.head.value]).tolist()
-        if self.cropped():  # a sliding window: every step reads other tokens, so the labels change too
-            keys = token_labels(self.lm.tokens(step.window))
-            with self.attended.batch_update():
-                self.attended.layout.xaxis.ticktext = keys
-                fill_attended(self.attended.data[0], weights, len(keys))
-            return
-        with self.attended.batch_traces():
-            fill_attended(self.attended.data[0], weights, len(self.attended.data[0].x))
+    @property
+    def step(self) -> int:
+        """The step shown: 1 for the first new token."""
+        return self.view.choice["step"] + 1
 
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"]
 
-def fill_attended(bars: go.Bar, weights: list[float], places: int) -> None:
-    """Bars for `weights` on the first places of `places`, the largest highlighted; the places after them empty."""
-    strongest = max(range(len(weights)), key=weights.__getitem__)
-    empty = places - len(weights)
-    bars.update(y=weights + [0.0] * empty, text=[f"{w:.1%}" for w in weights] + [""] * empty,
-                marker_color=bar_colors(places, strongest))
+    @property
+    def head(self) -> int:
+        """The head shown, or −1 for the mean of the heads."""
+        return self.view.choice["head"] - 1
 
 
 class TrainingExplorer(Explorer):
-    """One head's pattern at each saved training step: watch it form."""
+    """One head's pattern at each saved training step: watch it form. Every snapshot's patterns go to the page once (a
+    kit Stack); the step, layer and head are chosen there."""
 
     def __init__(self, folder, prompt: str, layer: int = 0, head: int = 0):
         super().__init__()
@@ -219,33 +220,35 @@ class TrainingExplorer(Explorer):
         models = {step: checkpoint.load(folder, step=step) for step in self.steps}
         self.patterns = {step: attention.prompt_attention(lm, prompt) for step, lm in models.items()}
         self.losses = checkpoint.losses_at(folder, self.steps)
-        config = models[self.steps[0]].model.config
-        self.step = widgets.SelectionSlider(options=self.steps, value=self.steps[-1], description="training step",
-                                            style={"description_width": "initial"},
-                                            layout=widgets.Layout(width="100%", max_width="480px"))
-        self.layer = int_slider("layer", config.n_layer - 1, min(layer, config.n_layer - 1))
-        self.head = int_slider("head", config.n_head - 1, min(head, config.n_head - 1))
-        self.figure = FigureWidget()
+        layers, heads = self.patterns[self.steps[-1]].patterns.shape[:2]
         tokens = self.patterns[self.steps[-1]].tokens
-        self.masked = masked_cells(len(tokens))
-        self.caption = widgets.HTML(self.title())
-        redraw(self.figure, dot_grid(self.current(), tokens, masked=self.masked, title="attention pattern (dot area ∝ weight)"))
-        self.watch([self.step, self.layer, self.head], self.update)
-        self.widget = widgets.VBox([self.step, row(self.layer, self.head), self.status, self.caption, self.figure])
-
-    def update(self) -> None:
-        update_dot_grid(self.figure, self.current(), self.masked)
-        self.caption.value = self.title()
+        captions = [[[self.title(step, l, h) for h in range(heads)] for l in range(layers)] for step in self.steps]
+        self.view = Stack([text(captions, over=("step", "layer", "head")),
+                           dots(torch.stack([self.patterns[step].patterns for step in self.steps]), token_labels(tokens),
+                                over=("step", "layer", "head"), masked=masked_cells(len(tokens)),
+                                title="attention pattern (dot area ∝ weight)")],
+                          [Control("step", [f"{step:,}" for step in self.steps], label="training step", slider=True)],
+                          step=len(self.steps) - 1, layer=min(layer, layers - 1), head=min(head, heads - 1))
+        self.widget = widgets.VBox([self.status, self.view])
 
     def steps_text(self) -> str:
         return ", ".join(f"{s:,}" for s in self.steps)
 
-    def current(self) -> torch.Tensor:
-        return self.patterns[self.step.value].pattern(self.layer.value, self.head.value)
+    @property
+    def step(self) -> int:
+        return self.steps[self.view.choice["step"]]
 
-    def title(self) -> str:
-        loss = self.losses[self.step.value]
-        return (f"<b>step {self.step.value}</b>: layer {self.layer.value}, head {self.head.value}"
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"]
+
+    @property
+    def head(self) -> int:
+        return self.view.choice["head"]
+
+    def title(self, step: int, layer: int, head: int) -> str:
+        loss = self.losses[step]
+        return (f"<b>step {step}</b>: layer {layer}, head {head}"
                 + (f" (loss on one training batch: {loss:.2f})" if loss is not None else ""))
 
 

@@ -8,15 +8,14 @@ import html
 import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from explainer import attention, designed, forward, heads
-from explainer.figures.common import (Explorer, base_layout, grid_block, grid_step, int_slider, redraw,
-                                      resize_grid_block, row, scored_tokens, token_labels)
-from explainer.figures.live import FigureWidget
+from explainer.figures.attention import masked_cells
+from explainer.figures.common import Explorer, base_layout, scored_tokens, token_labels
+from explainer.figures.kit import Control, Stack, bars, dots, text
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
+from explainer.style import display_token
 
 
 def scores_table(scores: heads.HeadScores | None) -> Table:
@@ -55,85 +54,60 @@ def delta_table(lm: LanguageModel, steps: attention.AttentionSteps, position: in
     }, index=["e", "Δe (this head)", "e + Δe"], formats={"length": "{:.2f}"})
 
 
-def heads_figure(found: heads.LayerHeads, position: int, longest: float | None = None) -> go.Figure:
-    """Every head of the layer: its pattern (small dot grids side by side, one `grid_block`), and the length of its
-    Δe for one token. The bars' axis reaches `longest` (by default the longest of this layer, any token)."""
-    count, n = found.patterns.shape[0], len(found.tokens)
-    step, width = grid_step(n), 760
-    unit = (width - 40) / (count * step - 1)  # px per cell: the grids fill the width, their cells square
-    grids, bars, gap = unit * (n + 1.3), 140, 40  # px high: the grids with their names, the bars, between them
-    height = 80 + grids + gap + bars + 30
-    figure = make_subplots(rows=2, cols=1, row_heights=[grids, bars], vertical_spacing=gap / (height - 110))
-    for trace in grid_block(found.patterns[None], [[f"head {h}" for h in range(count)]], token_labels(found.tokens),
-                            0.95 * unit):
-        figure.add_trace(trace, row=1, col=1)
-    figure.add_trace(go.Bar(x=[f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"],
-                            y=delta_lengths(found, position),
-                            marker_color=[BAR_COLOR] * count + [HIGHLIGHT_COLOR], hovertemplate="%{x}: %{y:.3f}<extra></extra>"),
-                     row=2, col=1)
-    longest = longest_in_layer(found) if longest is None else longest
-    figure.update_yaxes(range=[0, 1.1 * longest], row=2, col=1)
-    figure.update_xaxes(visible=False, range=[-1, count * step - 2], row=1, col=1)
-    figure.update_yaxes(visible=False, range=[n - 0.5, -1.8], scaleanchor="x", row=1, col=1)
-    figure.update_layout(height=round(height), width=width, autosize=False, showlegend=False, title=HEADS_TITLE,
-                         margin=dict(l=20, r=20, t=80, b=30),
-                         annotations=[dict(x=h * step + (n - 1) / 2, y=-1.2, xref="x", yref="y", text=f"head {h}",
-                                           showarrow=False, font=dict(size=13)) for h in range(count)])
-    return figure
-
-
-def delta_lengths(found: heads.LayerHeads, position: int) -> list[float]:
-    """|Δe| of each head for the token at `position`, then of their sum plus the bias."""
-    return found.deltas[:, position].norm(dim=-1).tolist() + [float(found.total[position].norm())]
-
-
-def longest_delta(lm: LanguageModel, prompt: str) -> float:
-    """The longest |Δe| (a head's, or a layer's sum plus bias) of any token in any layer: a bars axis that holds it
-    never has to change, so that moving the layer or the token redraws the bars only."""
-    return max(longest_in_layer(heads.layer_heads(lm, prompt, layer)) for layer in range(lm.model.config.n_layer))
-
-
-def longest_in_layer(found: heads.LayerHeads) -> float:
-    return max(max(delta_lengths(found, p)) for p in range(len(found.tokens)))
-
-
-HEADS_TITLE = "each head's pattern (dot area ∝ weight), and the length of its Δe for the token"
+def delta_lengths(found: heads.LayerHeads) -> torch.Tensor:
+    """|Δe| of each head for each token, then of their sum plus the bias [token, head + 1]."""
+    return torch.cat([found.deltas.norm(dim=-1).T, found.total.norm(dim=-1)[:, None]], dim=1)
 
 
 def heads_caption(found: heads.LayerHeads, position: int) -> str:
-    """What the figure shows now (the title stays, so that moving a control redraws the traces only)."""
+    """Which layer and token the figure shows."""
     return f"<b>layer {found.layer}, token {position} ({html.escape(display_token(found.tokens[position]))})</b>"
 
 
+def heads_facts(found: heads.LayerHeads, position: int) -> str:
+    return (f"{heads_caption(found, position)}: {html.escape(heads.overlap_verdict(found, position).plain)} The sum of "
+            "their Δe plus the bias equals the layer's attention output.")
+
+
+def heads_panels(lm: LanguageModel, prompt: str) -> list:
+    """Every layer's heads side by side (their patterns as small dot grids) and, for each token, the length of each
+    head's Δe and of their sum, with the verdict on how much the heads overlap: all of it chosen in the page."""
+    layers = [heads.layer_heads(lm, prompt, layer) for layer in range(lm.layout.n_layer)]
+    tokens, count = layers[0].tokens, layers[0].patterns.shape[0]
+    positions = range(len(tokens))
+    return [text([[heads_facts(found, p) for p in positions] for found in layers], over=("layer", "token")),
+            dots(torch.stack([found.patterns for found in layers]), token_labels(tokens), over=("layer",),
+                 masked=masked_cells(len(tokens)), tiles=[f"head {h}" for h in range(count)],
+                 title="each head's pattern (dot area ∝ weight; rows: queries, columns: keys)"),
+            bars(torch.stack([delta_lengths(found) for found in layers]),
+                 [f"Δe of head {h}" for h in range(count)] + ["Σ heads + bias"], over=("layer", "token"),
+                 title="the length of each head's Δe for the token, and of their sum", percent=False, highlight=count,
+                 y_title="length")]
+
+
 class HeadsExplorer(Explorer):
-    """Layer and token controls over all heads of a layer side by side."""
+    """Layer and token controls over all heads of a layer side by side. Every layer's patterns and every token's
+    lengths go to the page once (a kit Stack); the layer and the token are chosen there."""
 
     def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
         super().__init__()
         self.lm, self.prompt = lm, prompt
-        tokens = lm.tokens(lm.encode(prompt))
-        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
-        self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
-                                      value=position % len(tokens), description="token")
-        self.longest = longest_delta(lm, prompt)
-        self.figure = FigureWidget()
-        self.facts = widgets.HTML()
-        self.watch([self.layer, self.token], self.update)
-        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.facts, self.figure])
-        self.safely(self.update)
+        self.view = Stack([])
+        self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(layer, position))
 
-    def update(self) -> None:
-        found = heads.layer_heads(self.lm, self.prompt, self.layer.value)
-        position = self.token.value
-        if not self.figure.data:
-            redraw(self.figure, heads_figure(found, position, self.longest))
-        else:  # same prompt, same heads: only the dots' sizes and the bars change
-            with self.figure.batch_traces():
-                resize_grid_block(self.figure.data[1], found.patterns[None])
-                self.figure.data[-1].y = delta_lengths(found, position)
-        self.facts.value = (f"{heads_caption(found, position)}: "
-                            f"{html.escape(heads.overlap_verdict(found, position).plain)} The sum of their Δe plus the bias "
-                            "equals the layer's attention output.")
+    def show(self, layer: int, position: int) -> None:
+        tokens = self.lm.tokens(self.lm.encode(self.prompt))
+        self.view.show(heads_panels(self.lm, self.prompt), [Control("token", token_labels(tokens))])
+        self.view.select(layer=layer, token=position % len(tokens))
+
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"]
+
+    @property
+    def position(self) -> int:
+        return self.view.choice["token"]
 
 
 def overlap_table(found: heads.LayerHeads) -> Table:

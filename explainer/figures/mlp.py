@@ -4,38 +4,26 @@ from __future__ import annotations
 
 import html
 
+from typing import Sequence
+
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 import torch
 
 from explainer import designed, forward, mlp, scale
-from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, redraw, row, scored_tokens
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, base_layout, int_slider, row, scored_tokens, token_labels
+from explainer.figures.kit import Control, Stack, bars, text, tokens
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, display_token
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
-def strongest_neurons(step: mlp.MLPPass, top: int = 40) -> dict:
-    """The `top` strongest neurons after the GELU, strongest first, as a bar trace's numbers: outputs, colours, and
-    each neuron's number (on the bar and on hover)."""
-    order = torch.argsort(step.post.abs(), descending=True)[:top].tolist()
-    values = step.post[order].tolist()
-    return dict(y=values, marker_color=[BAR_COLOR if v > 0 else NEGATIVE_COLOR for v in values],
-                text=[str(i) for i in order], customdata=order)
-
-
-def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | None = None) -> go.Figure:
-    """The neurons of one MLP for one token: the `top` strongest after the GELU, sorted, each bar labelled with its
-    neuron's number. `value_range` fixes the y axis (see `output_range`); by default it fits the bars."""
-    bars = strongest_neurons(step, top)
-    order = bars["customdata"]
-    figure = go.Figure(go.Bar(x=list(range(len(order))), textposition="outside", textangle=-90, textfont_size=10,
-                              cliponaxis=False, hovertemplate="neuron %{customdata}: %{y:.3f}<extra></extra>", **bars))
-    title = f"the {len(order)} strongest of {len(step.post)} neurons after the GELU"
-    return base_layout(figure, title, height=380, yaxis=dict(title="GELU(input)", range=value_range),
-                       xaxis=dict(title="neurons, strongest first (each bar's number names its neuron)", showticklabels=False,
-                                  range=[-0.5, len(order) - 0.5]))
+STRONGEST = 40  # neurons shown for one token, the strongest after the nonlinearity
+TOP_TOKENS = 8  # tokens a neuron's answer raises, and lowers
+ANSWERS_IN_PAGE = 2 * 10**10  # multiply-adds for every neuron's answer through the unembedding: within this (the shipped
+# model needs 4.2e9) all are computed once and the page chooses among them; GPT-2 small (1.4e12) computes one at a time
+CHUNK = 256  # neurons read through the unembedding at once (GPT-2: 256 × 50,257 logits, 51 MB)
 
 
 def firing_line(step: mlp.MLPPass) -> str:
@@ -43,16 +31,6 @@ def firing_line(step: mlp.MLPPass) -> str:
     firing = int((step.post > 0.1).sum())
     return (f"<b>MLP {step.layer} on token {step.position} ({html.escape(display_token(step.tokens[step.position]))})</b>: "
             f"{firing} of {len(step.post)} neurons above 0.1")
-
-
-def output_range(lm: LanguageModel, prompt: str) -> list[float]:
-    """A y axis that holds every neuron's output for any token of the prompt in any layer: fixed, so that a new layer or
-    token redraws the bars and their labels only."""
-    tokens = len(lm.encode(prompt))
-    outputs = [mlp.mlp_pass(lm, prompt, layer, position).post for layer in range(lm.model.config.n_layer)
-               for position in range(tokens)]
-    low, high = min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs)
-    return [low - 0.05 * (high - low), high + 0.05 * (high - low)]
 
 
 def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> Table:
@@ -64,66 +42,114 @@ def pass_table(lm: LanguageModel, step: mlp.MLPPass, top: int = 5) -> Table:
                  index=["vector before the MLP", "what the MLP adds", "vector after"], formats={"length": "{:.2f}"})
 
 
+def mlp_panels(lm: LanguageModel, prompt: str) -> list:
+    """Every token through every MLP, chosen in the page: the strongest neurons after the nonlinearity, sorted, each
+    bar labelled with its neuron's number; how many fire; and what the MLP adds to the vector."""
+    count = len(lm.encode(prompt))
+    passes = [[mlp.mlp_pass(lm, prompt, layer, position) for position in range(count)] for layer in range(lm.layout.n_layer)]
+    post = torch.stack([torch.stack([step.post for step in layer]) for layer in passes])  # [layer, token, neuron]
+    order = torch.argsort(post.abs(), dim=-1, descending=True)[..., :STRONGEST]  # [layer, token, strongest]
+    return [text([[firing_line(step) for step in layer] for layer in passes], over=("layer", "token")),
+            bars(post.gather(-1, order), order.numpy().astype(str), over=("layer", "token"), percent=False, highlight=-1,
+                 signed=True, y_title="output of the nonlinearity",
+                 title=f"the {order.shape[-1]} strongest of {post.shape[-1]} neurons, strongest first (labelled by number)"),
+            text([[pass_table(lm, step).to_html() for step in layer] for layer in passes], over=("layer", "token"))]
+
+
 class MLPExplorer(Explorer):
-    """A prompt's token through one MLP: which neurons fire, and what their sum adds to the vector."""
+    """A prompt's token through one MLP: which neurons fire, and what their sum adds to the vector. Every layer and
+    token goes to the page once (a kit Stack); the layer and the token are chosen there."""
 
     def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
         super().__init__()
         self.lm, self.prompt = lm, prompt
-        tokens = lm.tokens(lm.encode(prompt))
-        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
-        self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(tokens)],
-                                      value=position % len(tokens), description="token")
-        self.value_range = output_range(lm, prompt)
-        self.figure = FigureWidget()
-        self.firing, self.table = widgets.HTML(), widgets.HTML()
-        self.watch([self.layer, self.token], self.update)
-        self.widget = widgets.VBox([row(self.layer, self.token), self.status, self.firing, self.figure, self.table])
-        self.safely(self.update)
+        self.view = Stack([])
+        self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(layer, position))
 
-    def update(self) -> None:
-        step = mlp.mlp_pass(self.lm, self.prompt, self.layer.value, self.token.value)
-        if not self.figure.data:
-            redraw(self.figure, neurons_figure(step, value_range=self.value_range))
-        else:  # the same 40 bars, axes and title: new heights, colours and neuron numbers
-            with self.figure.batch_traces():
-                self.figure.data[0].update(**strongest_neurons(step))
-        self.firing.value = firing_line(step)
-        self.table.value = pass_table(self.lm, step).to_html()
+    def show(self, layer: int, position: int) -> None:
+        tokens = self.lm.tokens(self.lm.encode(self.prompt))
+        self.view.show(mlp_panels(self.lm, self.prompt), [Control("token", token_labels(tokens))])
+        self.view.select(layer=layer, token=position % len(tokens))
+
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"]
+
+    @property
+    def position(self) -> int:
+        return self.view.choice["token"]
 
 
-def answer_html(lm: LanguageModel, layer: int, neuron: int) -> str:
-    up, down = mlp.promoted_tokens(lm, mlp.neuron_answer(lm, layer, neuron))
-    fmt = lambda pairs: html.escape(scored_tokens(pairs, "({:+.2f})"))
-    left = (f"<br><i>{up.left_out + down.left_out} under-trained tokens (notebook 02) ranked among these and are left "
-            "out.</i>" if up.left_out + down.left_out else "")
-    return f"<b>when it fires, it raises</b> {fmt(up)}<br><b>and lowers</b> {fmt(down)}{left}"
+def answers_fit(lm: LanguageModel) -> bool:
+    """Whether every neuron's answer can be computed up front (see ANSWERS_IN_PAGE)."""
+    layout = lm.layout
+    return layout.n_layer * layout.d_mlp * layout.d_model * lm.vocab_size <= ANSWERS_IN_PAGE
 
 
-def contexts_html(lm: LanguageModel, layer: int, neuron: int) -> str:
-    rows = "".join(f"<tr><td>{f.activation:.2f}</td><td>{html_tokens(f.context, highlight=len(f.context) - 1)}</td></tr>"
-                   for f in mlp.top_contexts(lm, layer, neuron))
-    return f"<b>where it fires most in the validation text</b><table>{rows}</table>"
+def neuron_panels(lm: LanguageModel, layers: Sequence[int], neurons: Sequence[int], over: tuple[str, ...]) -> list:
+    """For each layer of `layers` and neuron of `neurons`: where it fires most in the validation text, the tokens its
+    answer raises and lowers, and how many under-trained tokens were left out of them. `over`: ("layer", "neuron")
+    for every choice, () for one neuron."""
+    scan = mlp.neuron_scan(lm)
+    slots = mlp.CONTEXT_BEFORE + 1
+    contexts = np.array([[[context + [-1] * (slots - len(context)) for context in scan.contexts[layer][neuron]]
+                          for neuron in neurons] for layer in layers])  # [layer, neuron, firing, token]
+    strongest = scan.activations[list(layers)][:, list(neurons)]  # [layer, neuron, firing]
+    found = [mlp.promoted(lm, lm.layout.W_out[layer][chunk], TOP_TOKENS)
+             for layer in layers for chunk in torch.tensor(list(neurons)).split(CHUNK)]
+    joined = lambda name: torch.cat([getattr(part, name) for part in found]).view(len(layers), len(neurons), -1)
+    ids = torch.stack([joined("raised"), joined("lowered")], dim=2)  # [layer, neuron, raised or lowered, token]
+    scores = torch.stack([joined("raised_by"), joined("lowered_by")], dim=2)
+    left_out = (joined("raised_left_out") + joined("lowered_left_out"))[..., 0].tolist()  # [layer][neuron]
+    notes = [[f"<i>{count} under-trained tokens (notebook 02) ranked among these and are left out.</i>" if count else ""
+              for count in layer] for layer in left_out]
+    one = (lambda array: array[0, 0]) if not over else (lambda array: array)
+    vocabulary = lambda used: [display_token(token) for token in lm.tokens(used)]
+    return [tokens(one(contexts), vocabulary, over, numbers=one(strongest),
+                   title="where it fires most in the validation text (its activation, then the text up to that token)"),
+            tokens(one(ids.numpy()), vocabulary, over, scores=one(scores), marked=False,
+                   row_labels=["when it fires, it raises", "and lowers"], title="what it adds: the logits it raises and lowers most"),
+            text(notes if over else notes[0][0], over)]
 
 
 class NeuronExplorer(Explorer):
-    """Pick a neuron: the tokens its answer promotes, and the contexts where its question is answered yes."""
+    """Pick a neuron: the tokens its answer promotes, and the contexts where its question is answered yes. Where every
+    neuron's answer is cheap to compute (`answers_fit`: the shipped model), all go to the page once (a kit Stack) and
+    the layer and neuron are chosen there; else (GPT-2 small) the kernel computes the neuron its sliders choose."""
 
-    def __init__(self, lm: LanguageModel, layer: int = 0, neuron: int = 0):
+    def __init__(self, lm: LanguageModel, layer: int = 0, neuron: int = 0, in_page: bool | None = None):
         super().__init__()
         self.lm = lm
-        self.layer = int_slider("layer", lm.model.config.n_layer - 1, layer)
-        self.neuron = int_slider("neuron", lm.layout.d_mlp - 1, neuron)
-        self.neuron.continuous_update = False
-        self.answer, self.contexts = widgets.HTML(), widgets.HTML()
-        self.watch([self.layer, self.neuron], self.update)
-        self.widget = widgets.VBox([row(self.layer, self.neuron), self.status, self.contexts, self.answer])
+        self.in_page = answers_fit(lm) if in_page is None else in_page
+        self.view, self.sliders = Stack([]), []
+        if self.in_page:
+            self.safely(lambda: self.show_all(layer, neuron))
+        else:
+            self.sliders = [int_slider("layer", lm.layout.n_layer - 1, layer), int_slider("neuron", lm.layout.d_mlp - 1, neuron)]
+            self.sliders[1].continuous_update = False
+            self.watch(self.sliders, self.show_one)
+            self.safely(self.show_one)
+        self.widget = widgets.VBox([*([row(*self.sliders)] if self.sliders else []), self.status, self.view])
         self.widget.add_class("explainer-neuron-explorer")
-        self.safely(self.update)
 
-    def update(self) -> None:
-        self.contexts.value = contexts_html(self.lm, self.layer.value, self.neuron.value)
-        self.answer.value = answer_html(self.lm, self.layer.value, self.neuron.value)
+    def show_all(self, layer: int, neuron: int) -> None:
+        mlp.check_neuron(self.lm, layer, neuron)
+        self.view.show(neuron_panels(self.lm, range(self.lm.layout.n_layer), range(self.lm.layout.d_mlp), ("layer", "neuron")))
+        self.view.select(layer=layer, neuron=neuron)
+
+    def show_one(self) -> None:
+        layer, neuron = self.layer, self.neuron
+        mlp.check_neuron(self.lm, layer, neuron)
+        self.view.show(neuron_panels(self.lm, [layer], [neuron], ()))
+
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"] if self.in_page else self.sliders[0].value
+
+    @property
+    def neuron(self) -> int:
+        return self.view.choice["neuron"] if self.in_page else self.sliders[1].value
 
 
 def mlp_share_table(shapes: list[scale.Shape]) -> Table:

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import positions
-from explainer.figures.common import Explorer, base_layout, heatmap, int_slider
+from explainer.figures.common import Explorer, base_layout, heatmap
+from explainer.figures.kit import RopeView
 from explainer.figures.table import Table
 
 
@@ -25,24 +26,26 @@ def encoding_heatmap(encoding: torch.Tensor) -> go.Figure:
 
 
 class RopeExplorer(Explorer):
-    """Two positions and a shift: a RoPE score depends only on the offset between query and key."""
+    """Two positions and a shift: a RoPE score depends only on the offset between query and key. The query and key go
+    to the page once (kit.RopeView), which rotates them to the positions its sliders choose."""
 
     def __init__(self, q: torch.Tensor, k: torch.Tensor, query_position: int = 10, key_position: int = 3, shift: int = 100):
         super().__init__()
         self.q, self.k = q, k
-        self.query_position = int_slider("query position", 200, query_position)
-        self.key_position = int_slider("key position", 200, key_position)
-        self.shift = int_slider("shift both by", 1000, shift)
-        self.readout = widgets.HTML()
-        self.watch([self.query_position, self.key_position, self.shift], self.update)
-        self.widget = widgets.VBox([self.query_position, self.key_position, self.shift, self.status, self.readout])
-        self.safely(self.update)
+        self.view = RopeView(q, k, query_position, key_position, shift)
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def update(self) -> None:
-        m, n, s = self.query_position.value, self.key_position.value, self.shift.value
-        before, after = positions.rope_score(self.q, self.k, m, n), positions.rope_score(self.q, self.k, m + s, n + s)
-        self.readout.value = (f"score at ({m}, {n}) = <b>{before:.6f}</b>; both shifted by {s}: <b>{after:.6f}</b> "
-                              f"(offset {m - n} in both cases)")
+    @property
+    def query_position(self) -> int:
+        return self.view.query_position
+
+    @property
+    def key_position(self) -> int:
+        return self.view.key_position
+
+    @property
+    def shift(self) -> int:
+        return self.view.shift
 
 
 def rope_offset_figure(offsets: list[int], scores: list[float]) -> go.Figure:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
+import torch
 
 from explainer import residual
-from explainer.figures.common import Explorer, base_layout, redraw
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, base_layout, token_labels
+from explainer.figures.kit import Control, Stack, bars, curve, text
 from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
@@ -16,16 +20,18 @@ def stream_title(flow: residual.Stream, position: int) -> str:
     return f"the residual stream of token {position}: {display_token(flow.tokens[position])}"
 
 
-def stream_figure(flow: residual.Stream, position: int) -> go.Figure:
-    """For one token: the length of the running vector after each stage, and the length of what each stage added."""
-    figure = go.Figure([
-        go.Bar(x=flow.stages, y=flow.added_norms(position).tolist(), name="|what this stage added|", marker_color=HIGHLIGHT_COLOR),
-        go.Scatter(x=flow.stages, y=flow.norms(position).tolist(), name="|the running vector|", mode="lines+markers",
-                   line=dict(color=BAR_COLOR, width=3)),
-    ])
-    return base_layout(figure, stream_title(flow, position),
-                       height=400, xaxis=dict(tickangle=-30, automargin=True), yaxis_title="length",
-                       legend=dict(orientation="h", y=-0.35))
+def stream_panels(flow: residual.Stream) -> list:
+    """Every token's stream, chosen in the page: the length of what each stage added (bars) and of the running vector
+    after it (a curve), on one scale."""
+    positions = range(len(flow.tokens))
+    added = torch.stack([flow.added_norms(p) for p in positions])  # [token, stage]
+    norms = torch.stack([flow.norms(p) for p in positions])  # [token, stage]
+    top = 1.05 * float(torch.cat([added, norms]).max())
+    return [text([f"<b>{html.escape(stream_title(flow, p))}</b>" for p in positions], over=("token",)),
+            bars(added, flow.stages, over=("token",), title="|what this stage added|", maximum=top, percent=False,
+                 highlight=-1, y_title="length"),
+            curve(np.arange(len(flow.stages)), norms, over=("token",), title="|the running vector| after each stage",
+                  x_labels=flow.stages, y_title="length", low=0.0, high=top)]
 
 
 def stream_table(flow: residual.Stream, position: int) -> Table:
@@ -36,27 +42,19 @@ def stream_table(flow: residual.Stream, position: int) -> Table:
 
 
 class StreamExplorer(Explorer):
-    """Pick a token of the prompt: its residual stream, stage by stage."""
+    """Pick a token of the prompt: its residual stream, stage by stage. Every token's lengths go to the page once (a kit
+    Stack); the token is chosen there."""
 
     def __init__(self, flow: residual.Stream, position: int = -1):
         super().__init__()
         self.flow = flow
-        self.token = widgets.Dropdown(options=[(f"{i}: {display_token(t)}", i) for i, t in enumerate(flow.tokens)],
-                                      value=position % len(flow.tokens), description="token")
-        self.figure = FigureWidget()
-        self.watch([self.token], self.update)
-        self.widget = widgets.VBox([self.token, self.status, self.figure])
-        self.safely(self.update)
+        self.view = Stack(stream_panels(flow), [Control("token", token_labels(flow.tokens))],
+                          token=position % len(flow.tokens))
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def update(self) -> None:
-        position = self.token.value
-        if not self.figure.data:
-            redraw(self.figure, stream_figure(self.flow, position))
-            return
-        with self.figure.batch_update():
-            self.figure.data[0].y = self.flow.added_norms(position).tolist()
-            self.figure.data[1].y = self.flow.norms(position).tolist()
-            self.figure.layout.title.text = stream_title(self.flow, position)
+    @property
+    def position(self) -> int:
+        return self.view.choice["token"]
 
 
 def layer_norm_figure(steps: residual.LayerNormSteps) -> go.Figure:

@@ -1,10 +1,12 @@
 """The figure kit: figures whose numbers Python sends once, as binary buffers, and whose controls the page answers
 itself, in JavaScript (js/, never Python strings), as bertviz and CircuitsVis do. No plotly inside; SVG drawn directly.
 
-- stack.py: dot grids, value grids, bars and curves (`dots`, `values`, `bars`, `curve`), one above the other in a
-  `Stack` (or alone: DotGrid, ValueGrid, Bars, Curve), with sliders and drop-downs that choose along their arrays'
-  leading axes (a layer, a head, a training step).
+- stack.py: dot grids, value grids, bars, curves, text and rows of tokens (`dots`, `values`, `bars`, `curve`, `text`,
+  `tokens`), one above the other in a `Stack` (or alone: DotGrid, ValueGrid, Bars, Curve), with sliders and drop-downs
+  that choose along their arrays' leading axes (a layer, a head, a training step); `switch` shows other panels for
+  each choice of a control (a word with its own lines).
 - attention.py: AttentionView and StepsView, every head of one prompt at once.
+- positions.py: RopeView, a query and a key rotated to positions chosen in the page.
 - export.py: a kit figure in a static page (the offline gallery), its controls working from file://.
 
 What needs the kernel (a new prompt, model or sample) is a new value of a trait: the view redraws from the new numbers.
@@ -13,8 +15,10 @@ What the page chooses reaches the kernel once the learner leaves the controls, i
 
 from explainer.figures.kit.arrays import unpacked
 from explainer.figures.kit.attention import AttentionView, StepsView
-from explainer.figures.kit.stack import Bars, Control, Curve, DotGrid, Stack, ValueGrid, bars, curve, dots, values
+from explainer.figures.kit.positions import RopeView
+from explainer.figures.kit.stack import (Bars, Control, Curve, DotGrid, Stack, ValueGrid, bars, curve, dots, switch, text,
+                                         tokens, values)
 from explainer.figures.kit.widget import KitWidget
 
-__all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "Stack", "StepsView", "ValueGrid", "bars",
-           "curve", "dots", "unpacked", "values"]
+__all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "RopeView", "Stack", "StepsView",
+           "ValueGrid", "bars", "curve", "dots", "switch", "text", "tokens", "unpacked", "values"]

@@ -1,8 +1,10 @@
-// The kit's components: a dot grid, a value grid, bars, a curve, panels, and the controls the page answers itself.
+// The kit's components: a dot grid (or small ones side by side), a value grid, bars, curves, text, rows of tokens,
+// panels, and the controls the page answers itself.
 // Each is made once for its labels and then given new numbers with update(): only what changed is touched.
 
 const QUERY_TITLE = "query (the token being updated)", KEY_TITLE = "key (the token read)";
 const AXIS_TITLE_PX = 18, SLANT = Math.PI / 3;  // slanted labels rise at 60°
+const SERIES = ["bar", "highlight", "positive", "negative", "dot"];  // curves' colours, in order (--kit-<name>)
 
 /** A titled panel: what a stack puts one above the other. */
 function panel(parent, title) {
@@ -14,17 +16,19 @@ function panel(parent, title) {
 /** The frame of a grid of square cells: row labels on the left, column labels slanted on top, axis titles, a canvas
  * for the cells (cell (row r, column c) is the square at (c·cell, r·cell)), and over it an SVG group `cells` in the
  * same coordinates, with the lines between cells. Thousands of cells are drawn on the canvas in a few milliseconds;
- * as SVG elements the browser took 50-100 ms to paint 64 × 64 of them. */
-function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size, kind}) {
+ * as SVG elements the browser took 50-100 ms to paint 64 × 64 of them. A `plain` frame (a small grid among others) has
+ * no labels and no titles, and cells as small as 2 px to stay within `size`. */
+function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size, kind, plain = false}) {
   const rows = rowLabels.length, columns = columnLabels.length;
   const most = Math.max(rows, columns, 1);  // cells of 9 px or more while the grid fits the output (620 px)
-  const cell = Math.max(Math.min(9, Math.floor(620 / most)), Math.min(34, Math.floor(size / most)));
+  const cell = plain ? Math.max(2, Math.min(34, Math.floor(size / most)))
+    : Math.max(Math.min(9, Math.floor(620 / most)), Math.min(34, Math.floor(size / most)));
   const font = Math.max(7, Math.min(12, cell - 1));
-  const slanted = widest(columnLabels, font);
-  const left = AXIS_TITLE_PX + 8 + Math.ceil(widest(rowLabels, font));
-  const top = AXIS_TITLE_PX + 8 + Math.ceil(slanted * Math.sin(SLANT) + font / 2);
-  const width = left + columns * cell + Math.max(8, Math.ceil(slanted * Math.cos(SLANT) - cell / 2 + 4));
-  const height = top + rows * cell + 6;
+  const slanted = plain ? 0 : widest(columnLabels, font);
+  const left = plain ? 1 : AXIS_TITLE_PX + 8 + Math.ceil(widest(rowLabels, font));
+  const top = plain ? 1 : AXIS_TITLE_PX + 8 + Math.ceil(slanted * Math.sin(SLANT) + font / 2);
+  const width = left + columns * cell + (plain ? 1 : Math.max(8, Math.ceil(slanted * Math.cos(SLANT) - cell / 2 + 4)));
+  const height = top + rows * cell + (plain ? 1 : 6);
   const node = html("div", "kit-grid-box", parent);
   Object.assign(node.style, {width: `${width}px`, height: `${height}px`});
   const canvas = html("canvas", `kit-cells kit-${kind}`, node);
@@ -35,20 +39,22 @@ function gridFrame(parent, {rowLabels, columnLabels, rowTitle, columnTitle, size
   const context = canvas.getContext("2d");
   context.scale(scale, scale);
   const chart = svg("svg", {width, height, class: `kit-grid kit-${kind}`}, node);
-  const labels = svg("g", {"font-size": font, class: "kit-labels"}, chart);
-  rowLabels.forEach((label, r) => {
-    svg("text", {x: left - 5, y: top + (r + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central"}, labels)
-      .textContent = label;
-  });
-  columnLabels.forEach((label, c) => {
-    const x = left + (c + 0.5) * cell, y = top - 5;
-    svg("text", {x, y, transform: `rotate(-60 ${x} ${y})`, "dominant-baseline": "central"}, labels).textContent = label;
-  });
-  svg("text", {x: left + columns * cell / 2, y: 13, "text-anchor": "middle", class: "kit-axis-title"}, chart)
-    .textContent = columnTitle;
-  const middle = top + rows * cell / 2;
-  svg("text", {x: 13, y: middle, transform: `rotate(-90 13 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
-      chart).textContent = rowTitle;
+  if (!plain) {
+    const labels = svg("g", {"font-size": font, class: "kit-labels"}, chart);
+    rowLabels.forEach((label, r) => {
+      svg("text", {x: left - 5, y: top + (r + 0.5) * cell, "text-anchor": "end", "dominant-baseline": "central"}, labels)
+        .textContent = label;
+    });
+    columnLabels.forEach((label, c) => {
+      const x = left + (c + 0.5) * cell, y = top - 5;
+      svg("text", {x, y, transform: `rotate(-60 ${x} ${y})`, "dominant-baseline": "central"}, labels).textContent = label;
+    });
+    svg("text", {x: left + columns * cell / 2, y: 13, "text-anchor": "middle", class: "kit-axis-title"}, chart)
+      .textContent = columnTitle;
+    const middle = top + rows * cell / 2;
+    svg("text", {x: 13, y: middle, transform: `rotate(-90 13 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
+        chart).textContent = rowTitle;
+  }
   const cells = svg("g", {transform: `translate(${left} ${top})`}, chart);
   const lines = [];
   for (let r = 0; r <= rows; r++) lines.push(`M0,${r * cell}H${columns * cell}`);
@@ -94,36 +100,75 @@ function dotGrid(parent, {queries, keys, title, hover, colours, size = 460}) {
     flipped = transposed;
     shown = weights;
     hidden = masked;
-    const {context, cell} = frame, largest = 0.95 * cell / 2;  // the radius of weight 1: a dot that fills its cell
-    context.clearRect(0, 0, frame.columns * cell, frame.rows * cell);
-    const place = i => {  // [x, y] of cell i's corner
-      const q = Math.floor(i / keys.length), k = i % keys.length;
-      return transposed ? [q * cell, k * cell] : [k * cell, q * cell];
-    };
-    context.fillStyle = colours.masked;
-    context.globalAlpha = MASKED_ALPHA;
-    if (masked) for (let i = 0; i < masked.length; i++) if (masked[i]) context.fillRect(...place(i), cell, cell);
-    context.globalAlpha = 1;
-    context.fillStyle = colours.dot;
-    context.beginPath();
-    for (let i = 0; i < weights.length; i++) {
-      const radius = masked && masked[i] ? 0 : largest * Math.sqrt(Math.max(0, weights[i]));
-      if (radius <= 0) continue;
-      const [x, y] = place(i);
-      context.moveTo(x + cell / 2 + radius, y + cell / 2);
-      context.arc(x + cell / 2, y + cell / 2, radius, 0, 2 * Math.PI);
-    }
-    context.fill();
+    paintDots(frame, {weights, masked, transposed, keys: keys.length, colours});
   }
   return {node, update};
 }
 
-/** A square grid of numbers as squares coloured by value (blue > 0 > red, on a scale symmetric about 0), each number
- * written in its square when there is room; −∞ cells (masked) hatched grey, unlike any number's colour. */
-function valueGrid(parent, {queries, keys, title, hover, size = 420, digits = 1}) {
+/** A grid frame's cells painted as dots: weights [query · key] in rows, dot area ∝ weight, masked cells grey. */
+function paintDots(frame, {weights, masked, transposed, keys, colours}) {
+  const {context, cell} = frame, largest = 0.95 * cell / 2;  // the radius of weight 1: a dot that fills its cell
+  context.clearRect(0, 0, frame.columns * cell, frame.rows * cell);
+  const place = i => {  // [x, y] of cell i's corner
+    const q = Math.floor(i / keys), k = i % keys;
+    return transposed ? [q * cell, k * cell] : [k * cell, q * cell];
+  };
+  context.fillStyle = colours.masked;
+  context.globalAlpha = MASKED_ALPHA;
+  if (masked) for (let i = 0; i < masked.length; i++) if (masked[i]) context.fillRect(...place(i), cell, cell);
+  context.globalAlpha = 1;
+  context.fillStyle = colours.dot;
+  context.beginPath();
+  for (let i = 0; i < weights.length; i++) {
+    const radius = masked && masked[i] ? 0 : largest * Math.sqrt(Math.max(0, weights[i]));
+    if (radius <= 0) continue;
+    const [x, y] = place(i);
+    context.moveTo(x + cell / 2 + radius, y + cell / 2);
+    context.arc(x + cell / 2, y + cell / 2, radius, 0, 2 * Math.PI);
+  }
+  context.fill();
+}
+
+/** Several dot grids side by side, each named above it (every head of a layer), wrapping when the output is narrow:
+ * small grids with no labels, their tokens named on hover, `size` px each at most. update({weights, masked,
+ * transposed}): weights [tile · query · key], masked [query · key] for every tile. */
+function dotTiles(parent, {queries, keys, tiles, title, hover, colours, size = 140}) {
   const {node, body} = panel(parent, title);
-  const frame = gridFrame(body, {rowLabels: queries, columnLabels: keys, rowTitle: QUERY_TITLE, columnTitle: KEY_TITLE,
-                                 size, kind: "values"});
+  const row = html("div", "kit-tiles", body), cells = queries.length * keys.length;
+  let frames = [], flipped = null, shown = null, hidden = null;
+  function layout(transposed) {
+    row.textContent = "";
+    frames = tiles.map((name, t) => {
+      const tile = html("div", "kit-tile", row);
+      html("div", "kit-tile-title", tile, name);
+      const frame = gridFrame(tile, {rowLabels: transposed ? keys : queries, columnLabels: transposed ? queries : keys,
+                                     size, kind: "dots", plain: true});
+      hoverCells(frame, hover, (r, c) => {
+        const [q, k] = flipped ? [c, r] : [r, c], i = q * keys.length + k;
+        return [`${name}: query ${queries[q]} → key ${keys[k]}`,
+                hidden && hidden[i] ? "masked" : `weight ${fixed(shown[t * cells + i], 4)}`];
+      });
+      return frame;
+    });
+  }
+  function update({weights, masked = null, transposed = false}) {
+    if (transposed !== flipped) layout(transposed);
+    flipped = transposed;
+    shown = weights;
+    hidden = masked;
+    frames.forEach((frame, t) => paintDots(frame, {weights: weights.subarray(t * cells, (t + 1) * cells), masked,
+                                                   transposed, keys: keys.length, colours}));
+  }
+  return {node, update};
+}
+
+/** A square grid of numbers as squares coloured by value (blue > 0 > red, on a scale symmetric about 0 whose deepest
+ * colours are ±`extent`, by default the largest |number| shown), each number written in its square when there is
+ * room; −∞ cells (masked) hatched grey, unlike any number's colour. `name`: what a number is, on hover. */
+function valueGrid(parent, {queries, keys, title, hover, size = 420, digits = 1, extent: fixedExtent = null,
+                            rowTitle = QUERY_TITLE, columnTitle = KEY_TITLE, name = "score"}) {
+  const {node, body} = panel(parent, title);
+  const frame = gridFrame(body, {rowLabels: queries, columnLabels: keys, rowTitle, columnTitle, size, kind: "values"});
   const {context, cell} = frame;
   const hatch = context.createPattern(hatchTile(), "repeat");
   const pixels = new ImageData(keys.length, queries.length), small = document.createElement("canvas");  // a pixel a cell
@@ -135,12 +180,13 @@ function valueGrid(parent, {queries, keys, title, hover, size = 420, digits = 1}
   let shown = null;
   hoverCells(frame, hover, (q, k) => {
     const value = shown[q * keys.length + k];
-    return [`query ${queries[q]} → key ${keys[k]}`, Number.isFinite(value) ? `score ${fixed(value, 3)}` : "−∞ (masked)"];
+    const where = rowTitle === QUERY_TITLE ? `query ${queries[q]} → key ${keys[k]}` : `${queries[q]} and ${keys[k]}`;
+    return [where, Number.isFinite(value) ? `${name} ${fixed(value, 3)}` : "−∞ (masked)"];
   });
   function update({values}) {  // each square's colour as a pixel, the pixels scaled up to squares, −∞ hatched over
     shown = values;
-    let extent = 0;
-    for (const value of values) if (Number.isFinite(value)) extent = Math.max(extent, Math.abs(value));
+    let extent = fixedExtent || 0;
+    if (!fixedExtent) for (const value of values) if (Number.isFinite(value)) extent = Math.max(extent, Math.abs(value));
     const hatched = new Path2D();
     for (let i = 0; i < values.length; i++) {
       const value = values[i], finite = Number.isFinite(value);
@@ -180,63 +226,82 @@ function hatchTile() {
   return tile;
 }
 
-/** Bars from 0 to `maximum`, each labelled below the axis (slanted) and its value written above it where it fits: no
- * bar crosses a label. update({values, highlight}): highlight is a bar's index (the highlight colour) or -1. */
-function bars(parent, {labels, title, hover, yTitle = "", maximum = 1, percent = true, width = 640, height = 200}) {
+/** Bars from `minimum` (0, or below it for negative values) to `maximum`, each labelled below the axis (slanted) and
+ * its value written at its end where it fits (a negative bar's above the zero line): no bar crosses a label; NaN: no
+ * bar. `sizing`: every label the bars may be given (the room below the axis fits the longest). update({values,
+ * highlight, labels}): highlight is a bar's index (the highlight colour) or -1; labels, when each choice has its own.
+ * `signed`: bars below 0 in the negative colour. */
+function bars(parent, {labels, sizing = labels, title, hover, yTitle = "", maximum = 1, minimum = 0, percent = true,
+                       signed = false, digits = 2, width = 640, height = 200}) {
   const {node, body} = panel(parent, title);
   const count = labels.length, font = 11;
-  const slanted = widest(labels, font);
+  const slanted = widest(sizing, font);
   const slot = Math.max(4, Math.min(48, Math.floor((width - 60) / Math.max(count, 1))));
   const left = Math.max(56, Math.ceil(slanted * Math.cos(SLANT) - slot / 2 + 8)), top = 18;
   const bottom = Math.ceil(slanted * Math.sin(SLANT) + 14);
   const chart = svg("svg", {width: left + count * slot + 10, height: top + height + bottom, class: "kit-bars"}, body);
-  const format = value => percent ? `${fixed(100 * value, slot >= 34 ? 1 : 0)}%` : fixed(value, 2);
-  const y = value => top + height * (1 - Math.max(0, Math.min(value, maximum)) / maximum);
-  for (const tick of niceTicks(0, maximum, 4)) {
-    svg("line", {x1: left, x2: left + count * slot, y1: y(tick), y2: y(tick), class: "kit-gridline"}, chart);
+  const format = value => !Number.isFinite(value) ? ""
+    : percent ? `${fixed(100 * value, slot >= 34 ? 1 : 0)}%` : fixed(value, digits);
+  const y = value => top + height * (maximum - Math.max(minimum, Math.min(value, maximum))) / (maximum - minimum);
+  const zero = y(0);
+  for (const tick of niceTicks(minimum, maximum, 4)) {
+    svg("line", {x1: left, x2: left + count * slot, y1: y(tick), y2: y(tick), class: tick === 0 ? "kit-zeroline" : "kit-gridline"},
+        chart);
     svg("text", {x: left - 6, y: y(tick), "text-anchor": "end", "dominant-baseline": "central", class: "kit-tick"}, chart)
       .textContent = percent ? `${Math.round(100 * tick)}%` : String(tick);
   }
   const middle = top + height / 2;
   svg("text", {x: 12, y: middle, transform: `rotate(-90 12 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
       chart).textContent = yTitle;
-  const rects = [], values = [];
+  const rects = [], values = [], names = [];
+  let current = labels;
   labels.forEach((label, i) => {
     const x = left + (i + 0.5) * slot, base = top + height + 6;
-    rects.push(svg("rect", {x: left + i * slot + 0.1 * slot, width: 0.8 * slot, y: top + height, height: 0, class: "kit-bar"}, chart));
-    svg("text", {x, y: base, transform: `rotate(-60 ${x} ${base})`, "text-anchor": "end", "dominant-baseline": "central",
-                 "font-size": font, class: "kit-bar-label"}, chart).textContent = label;
+    rects.push(svg("rect", {x: left + i * slot + 0.1 * slot, width: 0.8 * slot, y: zero, height: 0, class: "kit-bar"}, chart));
+    names.push(svg("text", {x, y: base, transform: `rotate(-60 ${x} ${base})`, "text-anchor": "end",
+                            "dominant-baseline": "central", "font-size": font, class: "kit-bar-label"}, chart));
+    names[i].textContent = label;
     values.push(svg("text", {x, "text-anchor": "middle", "font-size": 10, class: "kit-bar-value"}, chart));
   });
   let shown = null;
   chart.addEventListener("pointermove", event => {
     const i = Math.floor((event.clientX - chart.getBoundingClientRect().left - left) / slot);
-    if (i < 0 || i >= count || !shown) return hover.hide();
-    hover.show([labels[i], format(shown[i])], event);
+    if (i < 0 || i >= count || !shown || !Number.isFinite(shown[i])) return hover.hide();
+    hover.show([current[i], format(shown[i])], event);
   });
   chart.addEventListener("pointerleave", () => hover.hide());
-  function update({values: heights, highlight = -1}) {
+  function update({values: heights, highlight = -1, labels: now = null}) {
     shown = heights;
+    if (now) current = now;
     for (let i = 0; i < count; i++) {
-      const barTop = y(heights[i]), text = format(heights[i]);
-      setIfChanged(rects[i], "y", barTop.toFixed(2));
-      setIfChanged(rects[i], "height", (top + height - barTop).toFixed(2));
-      setIfChanged(rects[i], "class", i === highlight ? "kit-bar kit-highlight" : "kit-bar");
-      setIfChanged(values[i], "y", (barTop - 4).toFixed(2));
-      const shown = textWidth(text, 10) <= slot ? text : "";
-      if (values[i].textContent !== shown) values[i].textContent = shown;
+      const value = heights[i], end = Number.isFinite(value) ? y(value) : zero, text = format(value);
+      setIfChanged(rects[i], "y", Math.min(end, zero).toFixed(2));
+      setIfChanged(rects[i], "height", Math.abs(zero - end).toFixed(2));
+      setIfChanged(rects[i], "class", i === highlight ? "kit-bar kit-highlight"
+        : signed && value < 0 ? "kit-bar kit-negative" : "kit-bar");
+      setIfChanged(values[i], "y", (Math.min(end, zero) - 4).toFixed(2));
+      const written = textWidth(text, 10) <= slot ? text : "";
+      if (values[i].textContent !== written) values[i].textContent = written;
+      if (now && names[i].textContent !== now[i]) names[i].textContent = now[i];
     }
   }
   return {node, update};
 }
 
 /** y against x as a line with a dot at each point, and a marker that moves along it (the point chosen by a control).
- * The axes are fixed by `low` and `high`, so that every curve the controls choose keeps the same frame. */
-function curve(parent, {x, title, hover, low, high, xTitle = "", yTitle = "", width = 640, height = 240}) {
+ * With `names`, one line per name in its own colour, a legend above, and the marker a vertical line across them.
+ * `xLabels` name the points along the x axis (slanted) instead of numbers. The axes are fixed by `low` and `high`,
+ * so that every curve the controls choose keeps the same frame. update({y, marker}): y [curve · point]. */
+function curve(parent, {x, title, hover, low, high, xTitle = "", yTitle = "", names = null, xLabels = null, width = 640,
+                        height = 240}) {
   const {node, body} = panel(parent, title);
-  const left = 64, top = 14, bottom = 44, right = 16;
+  const series = names || [yTitle], count = x.length, font = 11;
+  const slanted = xLabels ? widest(xLabels, font) : 0;
+  const left = 64, top = names ? 34 : 14, right = xLabels ? Math.max(16, Math.ceil(slanted * Math.cos(SLANT))) : 16;
+  const bottom = xLabels ? Math.ceil(slanted * Math.sin(SLANT) + 32) : 44;
   const chart = svg("svg", {width, height: top + height + bottom, class: "kit-curve"}, body);
-  const [first, last] = [Math.min(...x), Math.max(...x)];
+  const pad = xLabels ? 0.5 : 0;  // named points sit in the middle of their slots, as bars do
+  const [first, last] = [Math.min(...x) - pad, Math.max(...x) + pad];
   const px = v => left + (width - left - right) * (last > first ? (v - first) / (last - first) : 0.5);
   const py = v => top + height * (high > low ? 1 - (v - low) / (high - low) : 0.5);
   for (const tick of niceTicks(low, high, 4)) {
@@ -244,16 +309,35 @@ function curve(parent, {x, title, hover, low, high, xTitle = "", yTitle = "", wi
     svg("text", {x: left - 6, y: py(tick), "text-anchor": "end", "dominant-baseline": "central", class: "kit-tick"}, chart)
       .textContent = String(tick);
   }
-  for (const tick of niceTicks(first, last, 6)) {
-    svg("text", {x: px(tick), y: top + height + 16, "text-anchor": "middle", class: "kit-tick"}, chart).textContent = String(tick);
+  if (xLabels) {
+    xLabels.forEach((label, i) => {
+      const at = px(x[i]), base = top + height + 8;
+      svg("text", {x: at, y: base, transform: `rotate(-60 ${at} ${base})`, "text-anchor": "end",
+                   "dominant-baseline": "central", class: "kit-tick"}, chart).textContent = label;
+    });
+  } else {
+    for (const tick of niceTicks(first, last, 6)) {
+      svg("text", {x: px(tick), y: top + height + 16, "text-anchor": "middle", class: "kit-tick"}, chart).textContent = String(tick);
+    }
   }
-  svg("text", {x: left + (width - left - right) / 2, y: top + height + 38, "text-anchor": "middle", class: "kit-axis-title"},
-      chart).textContent = xTitle;
+  svg("text", {x: left + (width - left - right) / 2, y: top + height + bottom - 6, "text-anchor": "middle",
+               class: "kit-axis-title"}, chart).textContent = xTitle;
   const middle = top + height / 2;
   svg("text", {x: 12, y: middle, transform: `rotate(-90 12 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
       chart).textContent = yTitle;
-  const line = svg("path", {class: "kit-line"}, chart);
-  const points = Array.from(x, v => svg("circle", {cx: px(v), r: 3, class: "kit-point"}, chart));
+  const colour = s => `var(--kit-${SERIES[s % SERIES.length]})`;
+  if (names) {
+    let at = left;
+    names.forEach((name, s) => {
+      svg("line", {x1: at, x2: at + 20, y1: 12, y2: 12, class: "kit-line", style: `stroke: ${colour(s)}`}, chart);
+      svg("text", {x: at + 26, y: 12, "dominant-baseline": "central", class: "kit-legend"}, chart).textContent = name;
+      at += 26 + textWidth(name, 12) + 22;
+    });
+  }
+  const guide = svg("line", {y1: top, y2: top + height, class: "kit-guide"}, chart);
+  const lines = series.map((_, s) => svg("path", {class: "kit-line", style: names ? `stroke: ${colour(s)}` : ""}, chart));
+  const points = series.map((_, s) => Array.from(x, v => svg("circle", {cx: px(v), r: 3, class: "kit-point",
+                                                                         style: names ? `fill: ${colour(s)}` : ""}, chart)));
   const marker = svg("circle", {r: 7, class: "kit-marker"}, chart);
   const label = svg("text", {class: "kit-marker-label", "text-anchor": "middle"}, chart);
   let shown = null;
@@ -261,22 +345,74 @@ function curve(parent, {x, title, hover, low, high, xTitle = "", yTitle = "", wi
     const pointer = event.clientX - chart.getBoundingClientRect().left;
     let nearest = 0;
     x.forEach((v, i) => { if (Math.abs(px(v) - pointer) < Math.abs(px(x[nearest]) - pointer)) nearest = i; });
-    if (shown) hover.show([`${xTitle} ${x[nearest]}`, `${yTitle} ${fixed(shown[nearest], 3)}`], event);
+    if (!shown) return;
+    const where = xLabels ? xLabels[nearest] : `${xTitle} ${x[nearest]}`;
+    hover.show([where, ...series.map((name, s) => `${name} ${fixed(shown[s * count + nearest], 3)}`)], event);
   });
   chart.addEventListener("pointerleave", () => hover.hide());
   function update({y, marker: index = -1}) {
     shown = y;
-    line.setAttribute("d", Array.from(y, (v, i) => `${i ? "L" : "M"}${px(x[i]).toFixed(2)},${py(v).toFixed(2)}`).join(""));
-    points.forEach((point, i) => point.setAttribute("cy", py(y[i]).toFixed(2)));
-    const visible = index >= 0 && index < y.length;
-    marker.style.display = label.style.display = visible ? "" : "none";
-    if (visible) {
-      marker.setAttribute("cx", px(x[index]).toFixed(2));
-      marker.setAttribute("cy", py(y[index]).toFixed(2));
-      label.setAttribute("x", px(x[index]).toFixed(2));
-      label.setAttribute("y", (py(y[index]) - 12).toFixed(2));
-      label.textContent = fixed(y[index], 3);
+    series.forEach((_, s) => {
+      const at = i => py(y[s * count + i]).toFixed(2);
+      lines[s].setAttribute("d", Array.from(x, (v, i) => `${i ? "L" : "M"}${px(v).toFixed(2)},${at(i)}`).join(""));
+      points[s].forEach((point, i) => point.setAttribute("cy", at(i)));
+    });
+    const visible = index >= 0 && index < count;
+    guide.style.display = visible && names ? "" : "none";
+    marker.style.display = label.style.display = visible && !names ? "" : "none";
+    if (!visible) return;
+    const cx = px(x[index]).toFixed(2);
+    if (names) {
+      guide.setAttribute("x1", cx);
+      guide.setAttribute("x2", cx);
+      return;
     }
+    marker.setAttribute("cx", cx);
+    marker.setAttribute("cy", py(y[index]).toFixed(2));
+    label.setAttribute("x", cx);
+    label.setAttribute("y", (py(y[index]) - 12).toFixed(2));
+    label.textContent = fixed(y[index], 3);
+  }
+  return {node, update};
+}
+
+/** HTML that Python wrote, one piece for each choice: update({markup}) shows the chosen one (written only when it
+ * changed). */
+function textPanel(parent, {title}) {
+  const {node, body} = panel(parent, title);
+  body.classList.add("kit-text");
+  let shown = null;
+  return {node, update({markup}) {
+    if (markup !== shown) body.innerHTML = shown = markup;
+  }};
+}
+
+/** Rows of tokens, each boxed, the last of each row marked (`marked`); before each row its label (`rowLabels`) and a
+ * number, after each token its score (signed: +0.52). update({ids, numbers, scores}): ids [row · slot] into `vocabulary` (−1: empty),
+ * numbers [row], scores [row · slot]. */
+function tokenRows(parent, {vocabulary, slots, rowLabels = null, marked = true, digits = 2, title}) {
+  const {node, body} = panel(parent, title);
+  const table = html("table", "kit-token-rows", body);
+  let shown = null;
+  function update({ids, numbers = null, scores = null}) {
+    const rows = [];
+    for (let r = 0; r < ids.length / slots; r++) {
+      const cells = [];
+      let last = -1;
+      for (let t = 0; t < slots; t++) if (ids[r * slots + t] >= 0) last = t;
+      for (let t = 0; t <= last; t++) {
+        const id = ids[r * slots + t];
+        if (id < 0) continue;
+        const value = scores && scores[r * slots + t];
+        const score = scores ? `<span class="kit-token-score">${value > 0 ? "+" : ""}${fixed(value, digits)}</span>` : "";
+        cells.push(`<span class="kit-token${marked && t === last ? " kit-marked" : ""}">${escapeHtml(vocabulary[id])}</span>${score}`);
+      }
+      rows.push("<tr>" + (rowLabels ? `<th>${escapeHtml(rowLabels[r])}</th>` : "")
+        + (numbers ? `<td class="kit-token-number">${fixed(numbers[r], digits)}</td>` : "")
+        + `<td>${cells.join(scores ? " · " : "")}</td></tr>`);
+    }
+    const markup = rows.join("");
+    if (markup !== shown) table.innerHTML = shown = markup;
   }
   return {node, update};
 }
@@ -286,19 +422,21 @@ function controlRow(parent) {
   return html("div", "kit-controls", parent);
 }
 
-/** A slider from `min` to `max`; onMove(value) on every step, in the page. */
-function slider(parent, {label, min, max, step = 1, value, digits = 0}, onMove) {
+/** A slider from `min` to `max`; onMove(value) on every step, in the page. Its readout is the value, or with `labels`
+ * the label of the index chosen (a stage's name, a training step). */
+function slider(parent, {label, min, max, step = 1, value, digits = 0, labels = null}, onMove) {
   const node = html("label", "kit-control kit-slider", parent);
   html("span", "kit-label", node, label);
   const input = html("input", "", node);
   Object.assign(input, {type: "range", min: String(min), max: String(max), step: String(step)});
   const readout = html("output", "kit-readout", node);
+  const written = v => labels ? labels[Number(v)] : Number(v).toFixed(digits);
   const show = v => {
     input.value = String(v);
-    readout.textContent = Number(v).toFixed(digits);
+    readout.textContent = written(v);
   };
   input.addEventListener("input", () => {
-    readout.textContent = Number(input.value).toFixed(digits);
+    readout.textContent = written(input.value);
     onMove(Number(input.value));
   });
   show(value);

@@ -1,7 +1,7 @@
 // Views: what draws one widget from its model (its numbers, sent once, and the choices of its controls). The model is
 // anywidget's in JupyterLab and a plain stand-in in the offline gallery (page.js): get, set, on, off, save_changes.
 
-const VIEWS = {stack: stackView, attention: attentionView, steps: stepsView};
+const VIEWS = {stack: stackView, attention: attentionView, steps: stepsView, rope: ropeView};
 
 /** Draw the widget `model` into `el`; returns what removes it. */
 function kitRender(model, el) {
@@ -69,7 +69,7 @@ function stackView(model, root) {
       const move = value => bound.choose("choice", {...model.get("choice"), [spec.name]: value});
       controls[spec.name] = spec.kind === "dropdown"
         ? dropdown(row, {label: spec.label, options: spec.options, value: choice[spec.name]}, move)
-        : slider(row, {label: spec.label, min: spec.min, max: spec.max, value: choice[spec.name]}, move);
+        : slider(row, {label: spec.label, min: spec.min, max: spec.max, value: choice[spec.name], labels: spec.labels}, move);
     }
     panels = model.get("panels").map(spec => stackPanel(body, spec, hover, model.get("colours")));
     draw();
@@ -87,36 +87,76 @@ function stackView(model, root) {
   return () => bound.close();
 }
 
+/** The flat index of `indices` along axes of sizes `counts` (row-major): where a choice's slice of a flattened list
+ * begins, in units of the slice. */
+function flatIndex(counts, indices) {
+  return indices.reduce((index, i, axis) => index * counts[axis] + i, 0);
+}
+
 /** One panel of a stack, from its spec: draw(choice) shows the arrays at the chosen indices. */
 function stackPanel(parent, spec, hover, colours) {
   const chosen = (array, choice) => at(array, ...spec.over.map(name => choice[name]));
+  // the slice of a flattened list that varies along the first `axes` controls of `over`, `size` items each
+  const sliced = (list, counts, axes, size, choice) => {
+    const index = flatIndex(counts, spec.over.slice(0, axes).map(name => choice[name]));
+    return list.slice(index * size, (index + 1) * size);
+  };
   if (spec.kind === "dots") {
     const weights = decoded(spec.weights), masked = decoded(spec.masked);
-    const grid = dotGrid(parent, {queries: spec.queries, keys: spec.keys, title: spec.title, hover, colours, size: spec.size});
+    const options = {queries: spec.queries, keys: spec.keys, title: spec.title, hover, colours, size: spec.size};
+    const grid = spec.tiles ? dotTiles(parent, {...options, tiles: spec.tiles}) : dotGrid(parent, options);
     return {draw: choice => grid.update({weights: chosen(weights, choice), masked: masked && masked.values,
                                          transposed: spec.transposed})};
   }
   if (spec.kind === "values") {
     const values = decoded(spec.values);
     const grid = valueGrid(parent, {queries: spec.queries, keys: spec.keys, title: spec.title, hover, size: spec.size,
-                                    digits: spec.digits});
+                                    digits: spec.digits, extent: spec.extent, name: spec.name,
+                                    rowTitle: spec.row_title, columnTitle: spec.column_title});
     return {draw: choice => grid.update({values: chosen(values, choice)})};
   }
   if (spec.kind === "bars") {
-    const values = decoded(spec.values);
-    const chart = bars(parent, {labels: spec.labels, title: spec.title, hover, yTitle: spec.y_title, maximum: spec.maximum,
-                                percent: spec.percent});
+    const values = decoded(spec.values), count = values.shape[values.shape.length - 1];
+    const labels = choice => sliced(spec.labels, values.shape, spec.label_axes, count, choice);
+    const chart = bars(parent, {labels: spec.labels.slice(0, count), sizing: spec.labels, title: spec.title, hover,
+                                yTitle: spec.y_title, maximum: spec.maximum, minimum: spec.minimum, percent: spec.percent,
+                                signed: spec.signed, digits: spec.digits});
     return {draw: choice => {
       const heights = chosen(values, choice);
-      const highlight = spec.highlight === "max" ? heights.indexOf(Math.max(...heights)) : spec.highlight;
-      chart.update({values: heights, highlight});
+      const highlight = spec.highlight === "max" ? largestAt(heights)
+        : spec.highlight === "chosen" ? sliced(spec.highlights, values.shape, spec.highlight_axes, 1, choice)[0]
+        : spec.highlight;
+      chart.update({values: heights, highlight, labels: spec.label_axes ? labels(choice) : null});
     }};
   }
   if (spec.kind === "curve") {
     const x = decoded(spec.x).values, y = decoded(spec.y);
     const chart = curve(parent, {x, title: spec.title, hover, low: spec.low, high: spec.high, xTitle: spec.x_title,
-                                 yTitle: spec.y_title});
+                                 yTitle: spec.y_title, names: spec.names, xLabels: spec.x_labels});
     return {draw: choice => chart.update({y: chosen(y, choice), marker: spec.marker === null ? -1 : choice[spec.marker]})};
+  }
+  if (spec.kind === "text") {
+    const shown = textPanel(parent, {title: spec.title});
+    return {draw: choice => shown.update({markup: sliced(spec.pieces, spec.counts, spec.over.length, 1, choice)[0]})};
+  }
+  if (spec.kind === "tokens") {
+    const ids = decoded(spec.ids), numbers = decoded(spec.numbers), scores = decoded(spec.scores);
+    const rows = tokenRows(parent, {vocabulary: spec.vocabulary, slots: ids.shape[ids.shape.length - 1], title: spec.title,
+                                    rowLabels: spec.row_labels, marked: spec.marked, digits: spec.digits});
+    return {draw: choice => rows.update({ids: chosen(ids, choice), numbers: numbers && chosen(numbers, choice),
+                                         scores: scores && chosen(scores, choice)})};
+  }
+  if (spec.kind === "switch") {  // a group of panels per choice, each made the first time it is shown
+    const box = html("div", "kit-switch", parent), groups = [];
+    return {draw: choice => {
+      const index = choice[spec.over[0]];
+      if (!groups[index]) {
+        const holder = html("div", "kit-group", box);
+        groups[index] = {holder, panels: spec.groups[index].map(group => stackPanel(holder, group, hover, colours))};
+      }
+      groups.forEach((group, i) => { if (group) group.holder.style.display = i === index ? "" : "none"; });
+      for (const shown of groups[index].panels) shown.draw(choice);
+    }};
   }
   html("div", "kit-error", parent, `a panel of unknown kind ${spec.kind}`);
   return {draw() {}};
