@@ -287,9 +287,10 @@ def test_next_token_chapter(lm, renders):
     assert_names(scores, len(lm.encode(prompt)), lm.vocab_size, *scores["logits"][:2])
     softmax = marked(marks, "softmax")[0]
     total = float(torch.exp(logits).sum())
-    assert softmax["total"] == pytest.approx(total, rel=1e-6)
-    np.testing.assert_allclose(softmax["exps"], torch.exp(top.values).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(softmax["probs"], torch.softmax(logits, -1)[top.indices].numpy(), atol=1e-7)
+    # the render's float32 sums may run on other threads than ours: logits agree to 1e-4, so their exps to 1e-4 relative
+    assert softmax["total"] == pytest.approx(total, rel=1e-4)
+    np.testing.assert_allclose(softmax["exps"], torch.exp(top.values).numpy(), rtol=1e-4)
+    np.testing.assert_allclose(softmax["probs"], torch.softmax(logits, -1)[top.indices].numpy(), atol=1e-6)
     assert any(f"{total:,.0f}" in text for text in drawn_texts(softmax))
     assert_names(softmax, total, softmax["probs"][0])
     check_rows(frame_at(frames, softmax["time"]), softmax["probs"], None, chapter.SOFTMAX_BARS, chapter.FIRST_ROW_Y, chapter.ROW)
