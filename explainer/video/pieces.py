@@ -126,6 +126,15 @@ def window(animation: Animation, start: float, end: float) -> Animation:
     return animation
 
 
+def settle(scene, *groups: Mobject) -> None:
+    """Make each group one mobject of `scene` again. Animating a group's parts one by one (a FadeIn each, a matrix's
+    `multiply`) adds the parts to the scene separately; a later FadeOut or move of the whole group would leave them
+    behind."""
+    for group in groups:
+        scene.remove(*group.get_family())
+        scene.add(group)
+
+
 class Change(AnimationGroup):
     """`old` becomes `new`, a piece of the same shape (bars with new heights, a grid with new weights, a readout with
     new numbers): shapes move and reshape, texts that read the same move, texts that differ cross-fade (glyphs never
