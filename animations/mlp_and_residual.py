@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from manim import (BLACK, DOWN, LEFT, RIGHT, UP, AnimationGroup, Create, Dot, FadeIn, FadeOut, GrowFromEdge, Indicate, LaggedStart,
-                   Line, Rectangle, ReplacementTransform, Succession, SurroundingRectangle, VGroup)
+                   Line, Rectangle, ReplacementTransform, SurroundingRectangle, VGroup)
 
 from explainer import mlp, residual, settings
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
-from explainer.video.pieces import (GREY, SMALLEST_FONT, LabelledArrow, MatrixGrid, PlotAxes, ProbabilityBars,
+from explainer.video.pieces import (GREY, SMALLEST_FONT, InTurn, LabelledArrow, MatrixGrid, PlotAxes, ProbabilityBars,
                                     VectorColumn, fit, settle, token_box, token_row, typeset)
 from explainer.video.scene import Chapter, caption_parts
 
@@ -74,7 +74,7 @@ def column_title(words: str, column: VGroup, color=GREY) -> VGroup:
 def pour(source: VectorColumn, target: VectorColumn):
     """The source's cells flow into the target's, then the target's numbers appear."""
     ghost, landing = source.cells(), target.cells()
-    return Succession(ReplacementTransform(ghost, landing), AnimationGroup(FadeOut(landing), FadeIn(target)))
+    return InTurn(ReplacementTransform(ghost, landing), AnimationGroup(FadeOut(landing), FadeIn(target)))
 
 
 def grow_bars(groups, lag_ratio: float = 0.25):
@@ -106,7 +106,7 @@ def lookup_bars(found: mlp.AblationResult) -> tuple[VGroup, dict[str, VGroup], f
                                                     (found.ordinary_change[part][layer], BAR_COLOR))):
                 height = max(min(max(change, 0.0), cap) / cap * LOOKUP_HEIGHT, 1e-3)
                 bar = Rectangle(width=min(0.45, slot * 0.25), height=height, stroke_width=0, fill_color=color, fill_opacity=1)
-                bar.move_to([x + (side - 0.5) * min(0.8, slot * 0.4), baseline + height / 2, 0])
+                bar.move_to([x + (side - 0.5) * min(0.9, slot * 0.42), baseline + height / 2, 0])
                 value = typeset(f"{change:+.2f}", font_size=SMALLEST_FONT, color=color).next_to(bar, UP, buff=0.06)
                 drawn = VGroup(bar, value)
                 if change > cap:  # cut short: a gap across the bar says so
@@ -149,15 +149,13 @@ class MlpAndResidual(Chapter):
         title = typeset(f"the length of the vector of {token} after each stage", font_size=SMALLEST_FONT, color=GREY)
         title.move_to([0, 2.75, 0])
         first = flow.stages[0]
-        self.narrate(f"Follow {token}, the last token of this line. Its vector starts as its {first}: "
-                     f"length {norms[0]:.1f}.", grow_bars(bars[1:2]), enter=[FadeIn(row), FadeIn(title), FadeIn(bars[0])])
-        self.narrate(f"Then every block adds to it: each attention, each MLP. None replaces it; the vector is a running "
-                     f"sum, the residual stream. Its length after each of the {len(norms)} stages:",
-                     grow_bars(bars[2:], lag_ratio=0.3), run_time=4)
+        self.narrate(f"Follow {token}: its vector starts as its {first}, then every attention and every MLP adds to "
+                     f"it, never replaces it. This running sum is the residual stream; its length after each stage:",
+                     grow_bars(bars[1:], lag_ratio=0.3), enter=[FadeIn(row), FadeIn(title), FadeIn(bars[0])], run_time=2)
         jump = 1 + int(np.argmax(np.diff(norms)))
-        self.narrate(f"The biggest jump comes with {stage_label(flow.stages[jump])}: from {norms[jump - 1]:.1f} to "
+        self.narrate(f"The biggest jump: {stage_label(flow.stages[jump])}, from {norms[jump - 1]:.1f} to "
                      f"{norms[jump]:.1f}. After the last block: {norms[-1]:.1f}.",
-                     Indicate(bars[1 + jump], color=HIGHLIGHT_COLOR), run_time=2)
+                     Indicate(bars[1 + jump], color=HIGHLIGHT_COLOR), run_time=1)
         self.hold("stream", norms=norms, added=added, jump=jump, labels=labels)
 
     # ---- the LayerNorm the MLP reads through ----
@@ -179,14 +177,14 @@ class MlpAndResidual(Chapter):
         self.narrate(f"Zoom into one addition: MLP {step.layer}. It reads the vector through a "
                      f"{'LayerNorm' if layernorm else 'RMSNorm'}: here are the first {SHOWN} of its {size} numbers.",
                      FadeIn(before), FadeIn(titles[0]), clear=True, keep=[row])
-        how = (f"subtract their mean ({norm.mean:+.2f}), divide by their spread ({norm.std:.2f})" if layernorm else
-               f"divide by their root mean square ({norm.std:.2f})")
-        self.narrate(f"Step one: {how}, so every block reads a vector of the same size whatever the stream's length.",
-                     to_normalised.grow(), pour(before, normalised), FadeIn(titles[1]), run_time=3)
+        how = (f"subtracts their mean ({norm.mean:+.2f}), divides by their spread ({norm.std:.2f})" if layernorm else
+               f"divides by their root mean square ({norm.std:.2f})")
+        self.narrate(f"It {how}, then multiplies by a learned gain{' and adds a bias' if layernorm else ''}: what "
+                     f"the MLP reads, the same size whatever the stream's length.",
+                     InTurn(AnimationGroup(to_normalised.grow(), pour(before, normalised), FadeIn(titles[1])),
+                            AnimationGroup(to_read.grow(), pour(normalised, read), FadeIn(titles[2]))), run_time=3)
         self.mark("normalised", mean=norm.mean, std=norm.std)
-        self.narrate(f"Step two: multiply each number by a learned gain{' and add a learned bias' if layernorm else ''}. "
-                     f"This is what the MLP reads.", to_read.grow(), pour(normalised, read), FadeIn(titles[2]), run_time=3)
-        self.hold("norm", mean=norm.mean, std=norm.std, normalised=norm.normalised[:SHOWN].tolist(),
+        self.hold("read", mean=norm.mean, std=norm.std, normalised=norm.normalised[:SHOWN].tolist(),
                   read=step.read[:SHOWN].tolist())
         settle(self, to_normalised, to_read)
         self.play(FadeOut(before), FadeOut(normalised), FadeOut(to_normalised), FadeOut(to_read), FadeOut(titles),
@@ -207,10 +205,10 @@ class MlpAndResidual(Chapter):
         pre.align_to(W_in.rows, UP).shift(UP * 0.08)
         pre_title = column_title("inputs", pre)
         gated = layout.W_gate[step.layer] is not None
-        self.narrate(f"Up: W_in, {width} × {size}, gives each of {width} neurons its own weighted sum of the {size} numbers "
-                     f"(plus a bias). {len(neurons)} of them drawn: neuron {neurons[-1]} gets {float(step.pre[neurons[-1]]):+.2f}, "
-                     f"neuron {neurons[0]} {float(step.pre[neurons[0]]):+.2f}.",
-                     W_in.multiply(read, pre), FadeIn(equals), FadeIn(pre_title), enter=[FadeIn(W_in)], run_time=5)
+        self.narrate(f"Up: W_in ({width} × {size}) gives each of {width} neurons a weighted sum of the {size} numbers. "
+                     f"{len(neurons)} drawn, from neuron {neurons[-1]} ({float(step.pre[neurons[-1]]):+.2f}) to neuron "
+                     f"{neurons[0]} ({float(step.pre[neurons[0]]):+.2f}).",
+                     W_in.multiply(read, pre), FadeIn(equals), FadeIn(pre_title), enter=[FadeIn(W_in)], run_time=2.5)
         self.hold("up", neurons=neurons, pre=step.pre[neurons].tolist(), weights=up_matrix[:SHOWN, neurons].T.tolist())
         settle(self, pre)
 
@@ -228,25 +226,23 @@ class MlpAndResidual(Chapter):
         xs = torch.linspace(low, high, 200)
         curve = axes.line(xs.tolist(), curve_of(xs).tolist(), color=BAR_COLOR, stroke_width=4)
         zero = Line(axes.point(low, 0), axes.point(high, 0), color=GREY, stroke_width=1, stroke_opacity=0.6)
-        self.narrate(f"Then each neuron's input goes through the {'SiLU' if gated else 'GELU'}: below 0 it comes out near "
-                     "0, above 0 it passes almost unchanged. This curve is the only part of the MLP that is not a "
-                     "multiplication by a matrix.", Create(curve), FadeIn(zero), enter=[FadeIn(axes)], run_time=2)
         post = VectorColumn(step.post[neurons].tolist() + [0.0], shown=len(neurons)).move_to([4.3, 0.3, 0])
         post.align_to(pre, UP)
         post_title = column_title("outputs", post)
-        dots = VGroup(*[Dot(axes.point(float(x), 0.0), radius=0.08, color=HIGHLIGHT_COLOR) for x in inputs])
         on_curve = [axes.point(float(x), float(y)) for x, y in zip(inputs, outputs)]
-        moves = []
-        for i, (dot, entry, target) in enumerate(zip(dots, pre.entries, on_curve)):
-            ghost = entry[0].copy()
-            moves.append(Succession(ReplacementTransform(ghost, dot), dot.animate.move_to(target)))
+        dots = VGroup(*[Dot(point, radius=0.08, color=HIGHLIGHT_COLOR) for point in on_curve])
+        moves = [ReplacementTransform(entry[0].copy(), dot) for dot, entry in zip(dots, pre.entries)]
         fired = f"{step.firing} of {width} neurons above {mlp.FIRES:g}"
         tally = typeset(f"this token: {fired}", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR).move_to([-1.4, 3.0, 0])
-        gate_words = " Gated: each is then multiplied by a second weighted sum, from W_in." if gated else ""
-        self.narrate(f"Each input moves onto the curve: the {len(neurons)} drawn here come out as their outputs. For "
-                     f"this token, {fired} fire.{gate_words}", LaggedStart(*moves, lag_ratio=0.3),
-                     LaggedStart(*[FadeIn(e) for e in [*post.entries, post.brackets, *([post.more] if post.more else [])]],
-                                 lag_ratio=0.1), FadeIn(post_title), FadeIn(tally), run_time=5)
+        gate_words = " Then each is multiplied by its gate, a second weighted sum." if gated else ""
+        self.narrate(f"Each input goes onto the {'SiLU' if gated else 'GELU'} curve, the MLP's one step that is not a "
+                     f"matrix: below 0 it gives about 0, above 0 it passes. Here {fired} fire.{gate_words}",
+                     InTurn(AnimationGroup(Create(curve), FadeIn(zero)),
+                            AnimationGroup(LaggedStart(*moves, lag_ratio=0.3),
+                                           LaggedStart(*[FadeIn(e) for e in [*post.entries, post.brackets,
+                                                                             *([post.more] if post.more else [])]],
+                                                       lag_ratio=0.1), FadeIn(post_title), FadeIn(tally))),
+                     enter=[FadeIn(axes)], run_time=3)
         self.hold("nonlinearity", post=step.post[neurons].tolist(), pre=inputs.tolist(), firing=step.firing,
                   points=[[float(p[0]), float(p[1])] for p in on_curve])
         settle(self, dots, post)
@@ -260,10 +256,10 @@ class MlpAndResidual(Chapter):
         down_equals = typeset("=", font_size=30).next_to(post, RIGHT, buff=0.3)
         added = VectorColumn(step.added, shown=SHOWN).next_to(down_equals, RIGHT, buff=0.3).align_to(W_out.rows, UP)
         added_title = column_title("what the MLP adds", added, POSITIVE_COLOR)
-        self.narrate(f"Down: W_out, {size} × {width}, weighs all {width} outputs into {size} numbers again: what the MLP "
-                     f"adds. The drawn columns are the {len(neurons)} neurons above; the rest add theirs too.",
+        self.narrate(f"Down: W_out ({size} × {width}) weighs all {width} outputs into {size} numbers: what the MLP adds. "
+                     f"Drawn: the columns of the {len(neurons)} neurons above.",
                      W_out.multiply(post, added), FadeIn(down_equals), FadeIn(added_title), enter=[FadeIn(W_out)],
-                     run_time=5)
+                     run_time=2.5)
         self.hold("down", added=step.added[:SHOWN].tolist(), weights=layout.W_out[step.layer][neurons, :SHOWN].T.tolist())
         settle(self, added)
         self.add_to_stream(data, added, added_title, [W_out, post, down_equals], row)
@@ -286,13 +282,12 @@ class MlpAndResidual(Chapter):
                         column_title("the vector passed on", total))
         landings = total.cells(), total.cells()
         self.narrate(f"Added, not replaced: the vector ({lengths[0]:.2f} long) plus the MLP's output ({lengths[1]:.2f}) is "
-                     f"the vector passed on, {lengths[2]:.2f} long. Every block does this.",
-                     Succession(AnimationGroup(FadeIn(before), FadeIn(plus), FadeIn(titles[0])),
-                                AnimationGroup(ReplacementTransform(before.cells(), landings[0]),
-                                               ReplacementTransform(added.cells(), landings[1])),
-                                AnimationGroup(FadeOut(landings[0]), FadeOut(landings[1]), FadeIn(total), FadeIn(equals),
-                                               FadeIn(titles[1]))),
-                     FadeIn(under), run_time=4)
+                     f"the vector passed on, {lengths[2]:.2f} long.",
+                     InTurn(AnimationGroup(ReplacementTransform(before.cells(), landings[0]),
+                                           ReplacementTransform(added.cells(), landings[1])),
+                            AnimationGroup(FadeOut(landings[0]), FadeOut(landings[1]), FadeIn(total), FadeIn(equals),
+                                           FadeIn(titles[1]), FadeIn(under))),
+                     enter=[FadeIn(before), FadeIn(plus), FadeIn(titles[0])], run_time=2.5)
         self.hold("added", lengths=lengths, after=after[:SHOWN].tolist())
 
     # ---- one neuron: a question and an answer ----
@@ -314,20 +309,18 @@ class MlpAndResidual(Chapter):
             text = fit(VGroup(context, token).arrange(RIGHT, buff=0.1), 9.4)
             lines.add(VGroup(bar, value, text.move_to([-4.1, y, 0], aligned_edge=LEFT)))
         activations = [f.activation for f in data.firings]
-        self.narrate(f"One neuron is a question and an answer. Neuron {neuron} fires most for this token "
-                     f"({float(step.post[neuron]):.2f}). Its question: where in the plays does it fire hardest? "
-                     f"Its top {len(activations)}: {activations[0]:.2f} to {activations[-1]:.2f}.",
+        self.narrate(f"A neuron is a question and an answer. Neuron {neuron} fires most here ({float(step.post[neuron]):.2f}); "
+                     f"where does it fire hardest? Its top {len(activations)}: {activations[0]:.2f} to {activations[-1]:.2f}.",
                      LaggedStart(*[FadeIn(line, shift=RIGHT * 0.2) for line in lines], lag_ratio=0.3),
-                     enter=[FadeIn(heading)], clear=True, run_time=3)
+                     enter=[FadeIn(heading)], clear=True, run_time=1.5)
         self.hold("neuron", neuron=neuron, activations=activations, output=float(step.post[neuron]))
         tokens, gains = [t for t, _ in data.answer], [g for _, g in data.answer]
         bars = ProbabilityBars([display_token(t) for t in tokens], [max(g, 0.0) / max(gains) for g in gains], width=9.0,
                                height=1.3, baseline=-1.5, highlight=-1, values=[f"{g:+.2f}" for g in gains])
         answer_title = typeset(f"its answer, row {neuron} of W_out, read through W_U: the tokens it raises most",
                                font_size=SMALLEST_FONT, color=GREY).move_to([0, 0.35, 0])
-        self.narrate(f"Its answer is its row of W_out, the direction it adds when it fires. Read through the unembedding, "
-                     f"it raises these tokens' scores most: {quoted(tokens[0])} by {gains[0]:+.2f}, {quoted(tokens[1])} "
-                     f"by {gains[1]:+.2f}.", FadeIn(answer_title), FadeIn(bars[0]), grow_bars(bars[1:], 0.15), run_time=3)
+        self.narrate(f"Its answer: its row of W_out, read through the unembedding, raises these tokens most: "
+                     f"{quoted(tokens[0])} by {gains[0]:+.2f}, {quoted(tokens[1])} by {gains[1]:+.2f}.", FadeIn(answer_title), FadeIn(bars[0]), grow_bars(bars[1:], 0.15), run_time=1.5)
         self.hold("answer", tokens=tokens, gains=gains)
 
     # ---- where lookups live ----
@@ -342,10 +335,9 @@ class MlpAndResidual(Chapter):
             phrases.add(VGroup(words, shares).arrange(DOWN, aligned_edge=LEFT, buff=0.12))
         phrases.arrange(DOWN, aligned_edge=LEFT, buff=0.35).move_to([0, 1.2, 0])
         example = data.phrases[0]
-        self.narrate(f"The talk's MLPs store facts: “Michael Jordan plays basketball”. A Shakespeare model never read that. "
-                     f"It can store set phrases: “{example.first} {example.second}” is followed by “{example.answer}” "
-                     f"{example.share:.0%} of the time in its training text.",
-                     LaggedStart(*[FadeIn(p, shift=UP * 0.2) for p in phrases], lag_ratio=0.4), clear=True, run_time=3)
+        self.narrate(f"The talk's MLPs store facts this model never read. It can store set phrases: “{example.first} "
+                     f"{example.second}” is followed by “{example.answer}” {example.share:.0%} of the time in its text.",
+                     LaggedStart(*[FadeIn(p, shift=UP * 0.2) for p in phrases], lag_ratio=0.4), clear=True, run_time=1.5)
         self.hold("phrases", phrases=[[p.first, p.second, p.answer, p.share, p.bigram_share] for p in data.phrases[:3]])
         if isinstance(found, mlp.NotMeasured):
             for sentence in caption_parts(mlp.lookup_verdict(found).plain):
@@ -357,10 +349,10 @@ class MlpAndResidual(Chapter):
         legend = VGroup(typeset("orange: cost to the lookups", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR),
                         typeset("blue: cost to ordinary text (the control), nats", font_size=SMALLEST_FONT, color=BAR_COLOR))
         legend.arrange(RIGHT, buff=0.5).move_to([0, 3.15, 0])
-        self.narrate("Where do they live? Replace one part's output by its average over ordinary text (mean-ablation), "
-                     "and measure how much worse the answers get, against how much worse ordinary text gets.",
+        self.narrate("Where do they live? Replace one part's output by its average (mean-ablation): how much worse do "
+                     "the answers get, and ordinary text?",
                      LaggedStart(*[FadeIn(pair, shift=UP * 0.15) for pair in pairs.values()], lag_ratio=0.12),
-                     FadeIn(rows[0][0]), FadeIn(rows[1][0]), enter=[FadeIn(summary), FadeIn(legend)], clear=True, run_time=4)
+                     FadeIn(rows[0][0]), FadeIn(rows[1][0]), enter=[FadeIn(summary), FadeIn(legend)], clear=True, run_time=2)
         changes = {"lookups": found.lookup_change["mlp"] + found.lookup_change["attn"],
                    "ordinary": found.ordinary_change["mlp"] + found.ordinary_change["attn"]}
         self.hold("lookups", **changes, cap=cap, occurrences=found.occurrences, phrases=len(found.phrases),
@@ -368,5 +360,5 @@ class MlpAndResidual(Chapter):
         for index, sentence in enumerate(caption_parts(mlp.lookup_verdict(found).plain)):
             named = [pair for name, pair in pairs.items() if re.search(rf"\b{re.escape(name)}\b", sentence)]
             pointing = [Indicate(pair, color=HIGHLIGHT_COLOR) for pair in named] or [Indicate(summary, color=HIGHLIGHT_COLOR)]
-            self.narrate(sentence, *pointing, run_time=2)
+            self.narrate(sentence, *pointing, run_time=1)
             self.mark(f"verdict {index}", named=[name for name in pairs if re.search(rf"\b{re.escape(name)}\b", sentence)])

@@ -12,7 +12,7 @@ from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, Create, DashedLine, Fa
 
 from explainer import scale, settings
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR
-from explainer.video.pieces import GREY, SMALLEST_FONT, PlotAxes, fit, settle, token_row, typeset
+from explainer.video.pieces import GREY, SMALLEST_FONT, InTurn, PlotAxes, fit, token_row, typeset
 from explainer.video.scene import Chapter
 
 GPT3 = scale.GPT3
@@ -111,15 +111,14 @@ class ScaleAndCost(Chapter):
         strips = VGroup(*[Rectangle(width=strip_width, height=STRIP_HEIGHT, stroke_width=0,
                                     fill_color=ATTENTION_COLOR if i % 2 == 0 else "#1d4ed8", fill_opacity=1)
                           .move_to(corner + np.array([strip_width * (i + 0.5), STRIP_HEIGHT / 2, 0])) for i in range(H)])
-        lines = [self.derivation_line(0, f"one head's W_Q: {d:,} × {k} = {tally.head:,}")]
-        self.narrate(f"GPT-3: where do its weights come from? From its matrices' shapes. Start with one head's query "
-                     f"matrix W_Q, {d:,} × {k}: {tally.head:,} weights. Drawn to scale, it is a thin strip.",
-                     GrowFromEdge(strips[0], DOWN), FadeIn(lines[0]), enter=[FadeIn(sizes)], run_time=2)
-        self.hold("one head", head=tally.head)
-        lines.append(self.derivation_line(1, f"{H} heads: {d:,} × {H * k:,} = {tally.heads:,}"))
-        self.narrate(f"A layer has {H} heads, each with its own W_Q. Side by side they make a {d:,} × {H * k:,} square: "
-                     f"{tally.heads:,} weights.", LaggedStart(*[FadeIn(s) for s in strips[1:]], lag_ratio=0.05),
-                     FadeIn(lines[1]), run_time=4)
+        lines = [self.derivation_line(0, f"one head's W_Q: {d:,} × {k} = {tally.head:,}"),
+                 self.derivation_line(1, f"{H} heads: {d:,} × {H * k:,} = {tally.heads:,}")]
+        self.narrate(f"GPT-3's weights, from its matrices' shapes. One head's query matrix W_Q, {d:,} × {k}, is a thin "
+                     f"strip: {tally.head:,} weights. Its {H} heads side by side make a square: {tally.heads:,}.",
+                     InTurn(AnimationGroup(GrowFromEdge(strips[0], DOWN), FadeIn(lines[0])),
+                            AnimationGroup(FadeIn(strips[1:], lag_ratio=0.05), FadeIn(lines[1]))),
+                     enter=[FadeIn(sizes)], run_time=3)
+        self.mark("one head", head=tally.head)
         self.hold("heads", heads=tally.heads)
 
         # one layer: Q, K, V, O squares and the MLP's two matrices, four squares each
@@ -134,14 +133,11 @@ class ScaleAndCost(Chapter):
         squares = round(tally.layer / (d * d))
         mlp_squares = round((tally.counts["MLP up"] + tally.counts["MLP down"]) / L / (d * d))
         lines.append(self.derivation_line(2, f"a layer: {squares} squares = {tally.layer:,}"))
-        self.narrate(f"Keys, values and the output map are squares too: W_V takes a vector down to {k} numbers a head, "
-                     f"W_O back up. The MLP's W_in is {d:,} × {M:,}, four squares; W_out the same on its side.",
+        self.narrate(f"W_K, W_V (down to {k} numbers a head) and W_O are squares too; the MLP's W_in and W_out, "
+                     f"{d:,} × {M:,}, are {mlp_squares // 2} each. One layer: {squares} squares, {tally.layer:,} weights.",
                      strips.animate.replace(attention[0][0], stretch=True).set_opacity(0),
-                     LaggedStart(*[FadeIn(m) for m in (*attention, mlp_in, mlp_out)], lag_ratio=0.3), run_time=4)
+                     FadeIn(VGroup(*attention, mlp_in, mlp_out), lag_ratio=0.3), FadeIn(lines[2]), run_time=2)
         self.remove(*strips.get_family())
-        self.narrate(f"One layer: {squares} squares of {d:,} × {d:,}, {tally.layer:,} weights; {mlp_squares} of the "
-                     "squares are the MLP's.",
-                     FadeIn(lines[2]), Indicate(VGroup(mlp_in, mlp_out), color=MLP_COLOR, scale_factor=1.05), run_time=2)
         self.hold("layer", layer=tally.layer, squares=squares, mlp_squares=mlp_squares)
 
         # 96 layers, and the embeddings
@@ -151,10 +147,9 @@ class ScaleAndCost(Chapter):
                                     TILE_SQUARE) for i in range(L)])
         lines.append(self.derivation_line(3, f"{L} layers: {L} × {tally.layer:,} = {tally.layers:,}"))
         self.narrate(f"GPT-3 stacks {L} such layers, here each shrunk to a tile: {tally.layers:,} weights.",
-                     block.animate.replace(tiles[0], stretch=True).set_opacity(0),
-                     LaggedStart(*[FadeIn(t) for t in tiles], lag_ratio=0.04), FadeIn(lines[3]), run_time=4)
+                     block.animate.replace(tiles[0], stretch=True).set_opacity(0), FadeIn(tiles, lag_ratio=0.04),
+                     FadeIn(lines[3]), run_time=2)
         self.remove(*block.get_family())
-        settle(self, tiles)
         embedding_width = TILE_SQUARE * V / d
         below = tiles.get_bottom()[1] - 0.35
         W_E = Rectangle(width=embedding_width, height=TILE_SQUARE, stroke_width=0, fill_color=EMBEDDING_COLOR,
@@ -164,20 +159,20 @@ class ScaleAndCost(Chapter):
                                   color=EMBEDDING_COLOR).next_to(W_U, RIGHT, buff=0.2)
         lines.append(self.derivation_line(4, f"W_E and W_U: 2 × {V:,} × {d:,} = {tally.embeddings:,}"))
         lines.append(self.derivation_line(5, f"total: {tally.total:,}", HIGHLIGHT_COLOR, 26))
-        self.narrate(f"Add the embedding W_E and the unembedding W_U, one row per token of {V:,}: {tally.embeddings:,}. "
-                     f"The total: {tally.total:,}, the talk's number.", FadeIn(W_E), FadeIn(W_U), FadeIn(embedding_label),
-                     FadeIn(lines[4]), FadeIn(lines[5], scale=1.2), run_time=3)
+        self.narrate(f"Add W_E and W_U, a row for each of {V:,} tokens: {tally.embeddings:,}. The total: "
+                     f"{tally.total:,}, the talk's number.", FadeIn(W_E), FadeIn(W_U), FadeIn(embedding_label),
+                     FadeIn(lines[4]), FadeIn(lines[5], scale=1.2), run_time=1.5)
         self.hold("tally", counts=tally.counts, total=tally.total, tiles=[list(map(float, origin[:2])), list(tile)])
         left_out = VGroup(*[self.derivation_line(6 + i, f"left out: {kind} ({count:,})", GREY)
                             for i, (kind, count) in enumerate(tally.left_out.items())])
         attention_share, mlp_share = scale.attention_share(GPT3), scale.mlp_share(GPT3)
         shares = self.derivation_line(6 + len(left_out), f"attention {attention_share:.1%} · MLPs {mlp_share:.1%} · "
                                                          f"embeddings {scale.embedding_share(GPT3):.1%}", WHITE_TEXT)
-        self.narrate(f"Left out, as the talk leaves them: the {tally.left_out['position embedding']:,} position "
-                     f"weights and {tally.left_out['biases and LayerNorms']:,} biases and LayerNorm weights. Attention holds "
-                     f"{attention_share:.0%}, the talk's “about one-third”; the MLPs {mlp_share:.0%}.",
+        self.narrate(f"Left out, as in the talk: {tally.left_out['position embedding']:,} position weights and "
+                     f"{tally.left_out['biases and LayerNorms']:,} biases and LayerNorm weights. Attention holds "
+                     f"{attention_share:.0%} (“about one-third”), the MLPs {mlp_share:.0%}.",
                      FadeIn(left_out), FadeIn(shares), Indicate(VGroup(*[t[0] for t in tiles]), color=WHITE_TEXT,
-                                                                 scale_factor=1.0), run_time=3)
+                                                                 scale_factor=1.0), run_time=1.5)
         self.hold("shares", attention=attention_share, mlp=mlp_share, left_out=tally.left_out)
 
     # ---- the KV cache ----
@@ -197,21 +192,20 @@ class ScaleAndCost(Chapter):
             label = typeset(f"step {step + 1}", font_size=SMALLEST_FONT, color=GREY).next_to(row, LEFT, buff=0.3).set_y(y)
             steps.add(VGroup(cells, label))
         cached, recomputed = cache_counts(len(prompt), len(written))
-        self.narrate(f"Generating text, the model reads its own output back, one token at a time. Step 1 reads the "
-                     f"prompt's {len(prompt)} tokens and computes their keys and values (green), in every layer and head.",
-                     FadeIn(steps[0], lag_ratio=0.3), enter=[FadeIn(row[:len(prompt)])], clear=True, run_time=3)
-        self.hold("cache 1", cells=len(prompt))
-        self.narrate(f"Each step adds the token just written. Without a cache, a step recomputes the keys and values of "
-                     f"every token so far (grey). Our model writes {len(written)} tokens here.",
-                     LaggedStart(*[AnimationGroup(FadeIn(box, shift=DOWN * 0.2), FadeIn(step, lag_ratio=0.2))
-                                   for box, step in zip(row[len(prompt):], steps[1:])], lag_ratio=0.6), run_time=6)
+        self.narrate(f"Writing, our model reads its own output back. Step 1 computes keys and values (green) of the "
+                     f"prompt's {len(prompt)} tokens; each later step, for {len(written)} tokens, adds the token just "
+                     f"written and, without a cache, recomputes all the others (grey).",
+                     InTurn(FadeIn(steps[0], lag_ratio=0.3),
+                            LaggedStart(*[AnimationGroup(FadeIn(box, shift=DOWN * 0.2), FadeIn(step, lag_ratio=0.2))
+                                          for box, step in zip(row[len(prompt):], steps[1:])], lag_ratio=0.6)),
+                     enter=[FadeIn(row[:len(prompt)])], clear=True, run_time=3.5)
         counts = VGroup(typeset(f"computed with the KV cache (green): {cached}", font_size=22, color=POSITIVE_COLOR),
                         typeset(f"without it (green and grey): {recomputed}", font_size=22, color=GREY))
         counts.arrange(DOWN, aligned_edge=LEFT, buff=0.2).next_to(steps, DOWN, buff=0.35).set_x(0)
         self.narrate(f"But earlier keys and values never change: the KV cache keeps them and computes only the new "
                      f"token's. {cached} computed instead of {recomputed}; the gap grows with every token.",
                      FadeIn(counts, lag_ratio=0.2), *[Indicate(step[0][-1], color=POSITIVE_COLOR) for step in steps[1:]],
-                     run_time=3)
+                     run_time=1.5)
         self.hold("cache", tokens=tokens, prompt=len(prompt), cached=cached, recomputed=recomputed,
                   rows=[len(step[0]) for step in steps])
 
@@ -231,19 +225,19 @@ class ScaleAndCost(Chapter):
             bars.append(VGroup(bar, value))
         axis = Line([-6.6, baseline, 0], [6.6, baseline, 0], color=GREY, stroke_width=2)
         per = GPT3.n_heads // KV_GROUPS[1]
-        self.narrate(f"The price is memory: keys and values of every layer, head and token. GPT-3 at its full "
-                     f"{GPT3.context:,}-token context, one sequence in 16-bit numbers: {gib[0]:.2f} GiB.",
+        self.narrate(f"The price is memory: keys and values of every layer, head and token. GPT-3, one sequence of "
+                     f"{GPT3.context:,} tokens in 16-bit numbers: {gib[0]:.2f} GiB.",
                      LaggedStart(FadeIn(diagrams[0]), GrowFromEdge(bars[0][0], DOWN), FadeIn(bars[0][1]), lag_ratio=0.4),
-                     enter=[FadeIn(axis)], clear=True, run_time=3)
-        self.hold("memory 1", gib=gib[:1])
+                     enter=[FadeIn(axis)], clear=True, run_time=1.5)
+        self.hold("full memory", gib=gib[:1])
         self.narrate(f"Grouped-query attention lets {per} query heads share one key and value head: "
                      f"{KV_GROUPS[1]} groups, {gib[1]:.2f} GiB.",
                      LaggedStart(FadeIn(diagrams[1]), GrowFromEdge(bars[1][0], DOWN), FadeIn(bars[1][1]), lag_ratio=0.4),
-                     run_time=3)
+                     run_time=1.5)
         self.narrate(f"Multi-query attention: all {GPT3.n_heads} query heads share one, {gib[2]:.2f} GiB. Every "
                      "query head then reads the same keys and values.",
                      LaggedStart(FadeIn(diagrams[2]), GrowFromEdge(bars[2][0], DOWN), FadeIn(bars[2][1]), lag_ratio=0.4),
-                     run_time=3)
+                     run_time=1.5)
         self.hold("memory", gib=gib, groups=list(KV_GROUPS), baseline=baseline, top=top, columns=columns)
 
     def sharing_diagram(self, x: float, kv_heads: int, width: float, name: str) -> VGroup:
@@ -285,8 +279,8 @@ class ScaleAndCost(Chapter):
         self.narrate(f"One more cost. A head's attention pattern has a score for every pair of tokens: {CONTEXTS[0]} tokens "
                      f"make {CONTEXTS[0] ** 2}, {CONTEXTS[1]} make {CONTEXTS[1] ** 2}, {CONTEXTS[2]} make "
                      f"{CONTEXTS[2] ** 2}. Twice the text, four times the cells.",
-                     LaggedStart(*[AnimationGroup(LaggedStart(*[FadeIn(c) for c in grid[0]], lag_ratio=0.02), FadeIn(grid[1]))
-                                   for grid in grids], lag_ratio=0.7), clear=True, run_time=6)
+                     LaggedStart(*[AnimationGroup(FadeIn(grid[0], lag_ratio=0.02), FadeIn(grid[1])) for grid in grids],
+                                 lag_ratio=0.7), clear=True, run_time=3)
         self.hold("squares", sides=list(CONTEXTS), cells=[len(g[0]) for g in grids], cell=PATTERN_CELL)
         self.cost_curves()
 
@@ -321,8 +315,7 @@ class ScaleAndCost(Chapter):
         self.narrate(f"In one of GPT-3's layers, the MLP's work grows like n and the grid's like n²: they cross at "
                      f"{crossing:,} tokens. At GPT-3's {GPT3.context:,}, the MLP still costs {ratio:.0f}× the grid.",
                      Create(mlp_line), Create(attention_line), FadeIn(names), Create(marker), FadeIn(readout),
-                     enter=[FadeIn(axes)],
-                     clear=True, run_time=4)
+                     enter=[FadeIn(axes)], clear=True, run_time=2)
         self.hold("cost", crossing=crossing, ratio=ratio, context=GPT3.context,
                   tflop=[at_context.mlp_flops / tera, at_context.attention_flops / tera])
 

@@ -596,8 +596,8 @@ def test_mlp_and_residual_chapter(lm, renders):
     assert normalised["std"] == pytest.approx(float(torch.sqrt(before.var(unbiased=False) + ln.eps)), rel=1e-5)
     assert_names(normalised, normalised["mean"], normalised["std"])
     assert any(f"{normalised['std']:.2f}" in text for text in drawn_texts(normalised))
-    norm = marked(marks, "norm")[0]
-    expected = F.layer_norm(before, before.shape, ln.weight, ln.bias, ln.eps)
+    norm = marked(marks, "read")[0]
+    expected = F.layer_norm(before, before.shape, ln.weight, ln.bias, ln.eps).detach()
     np.testing.assert_allclose(norm["read"], found[f"read {layer}"][-1][:chapter.SHOWN].numpy(), atol=1e-5)
     np.testing.assert_allclose(norm["read"], expected[:chapter.SHOWN].numpy(), atol=1e-5)
     np.testing.assert_allclose(norm["normalised"], ((before - before.mean()) / normalised["std"])[:chapter.SHOWN].numpy(),
@@ -642,7 +642,7 @@ def test_mlp_and_residual_chapter(lm, renders):
     assert neuron["activations"] == pytest.approx([f.activation for f in firings])
     assert_names(neuron, neuron["neuron"], neuron["output"], neuron["activations"][0], neuron["activations"][-1])
     answer = marked(marks, "answer")[0]
-    gains = model.transformer.h[layer].mlp.c_proj.weight[:, neuron["neuron"]] @ model.lm_head.weight.T  # [V]
+    gains = (model.transformer.h[layer].mlp.c_proj.weight[:, neuron["neuron"]] @ model.lm_head.weight.T).detach()  # [V]
     vocabulary = lm.vocabulary()
     np.testing.assert_allclose(answer["gains"], [float(gains[vocabulary.index(t)]) for t in answer["tokens"]], atol=1e-5)
     assert answer["gains"] == sorted(answer["gains"], reverse=True)
@@ -746,7 +746,7 @@ def test_scale_and_cost_chapter(lm, renders):
                                                             for x, v in zip(memory["columns"], gib) if v / max(gib) > 0.05],
                          BAR_COLOR)
     assert_names(memory, gib[2])
-    assert_names(marked(marks, "memory 1")[0], gib[0], gpt3.context)
+    assert_names(marked(marks, "full memory")[0], gib[0], gpt3.context)
     assert {f"{v:.2f} GiB" for v in gib} <= set(drawn_texts(memory))
 
     squares = marked(marks, "squares")[0]

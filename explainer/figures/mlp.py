@@ -40,8 +40,9 @@ def neurons_figure(step: mlp.MLPPass, top: int = 40, value_range: list[float] | 
 
 def firing_line(step: mlp.MLPPass) -> str:
     """Which MLP and token the bars show, and how many of its neurons fire."""
+    firing = int((step.post > 0.1).sum())
     return (f"<b>MLP {step.layer} on token {step.position} ({html.escape(display_token(step.tokens[step.position]))})</b>: "
-            f"{step.firing} of {len(step.post)} neurons above {mlp.FIRES:g}")
+            f"{firing} of {len(step.post)} neurons above 0.1")
 
 
 def output_range(lm: LanguageModel, prompt: str) -> list[float]:
