@@ -193,8 +193,8 @@ class ScaleAndCost(Chapter):
             steps.add(VGroup(cells, label))
         cached, recomputed = cache_counts(len(prompt), len(written))
         self.narrate(f"Writing, our model reads its own output back. Step 1 computes keys and values (green) of the "
-                     f"prompt's {len(prompt)} tokens; each later step, for {len(written)} tokens, adds the token just "
-                     f"written and, without a cache, recomputes all the others (grey).",
+                     f"prompt's {len(prompt)} tokens; each of {len(written)} later steps adds a token and, without a "
+                     f"cache, recomputes the rest (grey).",
                      InTurn(FadeIn(steps[0], lag_ratio=0.3),
                             LaggedStart(*[AnimationGroup(FadeIn(box, shift=DOWN * 0.2), FadeIn(step, lag_ratio=0.2))
                                           for box, step in zip(row[len(prompt):], steps[1:])], lag_ratio=0.6)),

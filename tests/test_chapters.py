@@ -698,6 +698,12 @@ def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the
     assert follower.current() == {"head": 3}
 
 
+def hue_mask(image: np.ndarray, hue: str) -> np.ndarray:
+    """Pixels clearly blue (blue above red by 60) or orange (red above blue by 60), whatever their brightness."""
+    red, blue = image[..., 0].astype(int), image[..., 2].astype(int)
+    return blue - red > 60 if hue == "blue" else red - blue > 60
+
+
 def test_scale_and_cost_chapter(lm, renders):
     """GPT-3's weights from its shape (and the drawn tiles in the attention : MLP proportion), the KV cache on our
     model's own output against generation without a cache, the cache's memory as bars, the n × n grids and the
@@ -720,7 +726,9 @@ def test_scale_and_cost_chapter(lm, renders):
     (x0, y0), (width, height) = tally["tiles"]  # the first tile's centre and the tiles' pitch
     image = frame_at(frames, tally["time"])
     grid = image[int(y_of(y0 + height)):int(y_of(y0 - 8 * height)), int(x_of(x0 - width / 2)):int(x_of(x0 + 11.5 * width))]
-    blue, orange = color_mask(grid, chapter.ATTENTION_COLOR, 30).sum(), color_mask(grid, chapter.MLP_COLOR, 30).sum()
+    assert hue_mask(hex_to_rgb(chapter.ATTENTION_COLOR)[None, None], "blue").all()
+    assert hue_mask(hex_to_rgb(chapter.MLP_COLOR)[None, None], "orange").all()
+    blue, orange = hue_mask(grid, "blue").sum(), hue_mask(grid, "orange").sum()  # by hue: 6-pixel bands blur at 480p
     assert abs(blue / orange - 4 * d * H * k / (2 * d * M)) < 0.06, "the tiles are attention and MLP in proportion"
     shares = marked(marks, "shares")[0]
     assert shares["left_out"] == {"position embedding": gpt3.context * d, "biases and LayerNorms": 15_360_000}
@@ -752,7 +760,8 @@ def test_scale_and_cost_chapter(lm, renders):
     squares = marked(marks, "squares")[0]
     assert squares["cells"] == [n * n for n in squares["sides"]]
     assert_names(squares, *squares["sides"], *squares["cells"])
-    blue = components(color_mask(frame_at(frames, squares["time"]), BAR_COLOR, 45)[:int(y_of(-1.0))], 100)
+    assert hue_mask(hex_to_rgb(BAR_COLOR)[None, None], "blue").all()
+    blue = components(hue_mask(frame_at(frames, squares["time"]), "blue")[:int(y_of(-1.0))], 100)  # cells and borders
     sides = sorted(blob[:, 1].max() - blob[:, 1].min() + 1 for blob in blue)
     np.testing.assert_allclose(sides, [n * squares["cell"] * PIXELS_PER_UNIT for n in squares["sides"]], atol=2)
     cost = marked(marks, "cost")[0]
