@@ -234,9 +234,9 @@ class MlpAndResidual(Chapter):
         moves = [ReplacementTransform(entry[0].copy(), dot) for dot, entry in zip(dots, pre.entries)]
         fired = f"{step.firing} of {width} neurons above {mlp.FIRES:g}"
         tally = typeset(f"this token: {fired}", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR).move_to([-1.4, 3.0, 0])
-        gate_words = " Then each is multiplied by its gate, a second weighted sum." if gated else ""
-        self.narrate(f"Each input goes onto the {'SiLU' if gated else 'GELU'} curve, the MLP's one step that is not a "
-                     f"matrix: below 0 it gives about 0, above 0 it passes. Here {fired} fire.{gate_words}",
+        gate_words = " Each then gets multiplied by its gate." if gated else ""
+        self.narrate(f"Each input goes onto the {'SiLU' if gated else 'GELU'} curve, the one step that is not a matrix: "
+                     f"below 0 it gives about 0, above 0 it passes. Here {fired} fire.{gate_words}",
                      InTurn(AnimationGroup(Create(curve), FadeIn(zero)),
                             AnimationGroup(LaggedStart(*moves, lag_ratio=0.3),
                                            LaggedStart(*[FadeIn(e) for e in [*post.entries, post.brackets,

@@ -675,6 +675,19 @@ def test_mlp_and_residual_chapter(lm, renders):
     assert_names(verdicts[0], lookups["occurrences"], lookups["phrases"], lookups["recall"])
 
 
+def test_mlp_and_residual_renders_with_a_llama_model(tmp_path):
+    """A model we did not make (LLaMA: RMSNorm, a gated SiLU MLP, RoPE, <s> first): the chapter renders to its last
+    frame, a picture above the caption."""
+    from conftest import load_rgb
+    from models import save_hf, sentencepiece_tokenizer
+
+    folder = save_hf(tmp_path / "llama", "llama", sentencepiece_tokenizer())
+    result = render.render("mlp_and_residual", "low", render.ChapterOptions(model=str(folder), fast=True),
+                           last_frame_only=True, cache_dir=tmp_path / "renders")
+    image = load_rgb(result.video)
+    assert (image[:PICTURE_BOTTOM_PX].max(axis=2) > 40).mean() > 0.01, "the last frame shows a picture"
+
+
 def test_chapter_player_renders_in_the_background_and_shows_the_video_beside_the_notebook(renders, tmp_path):
     """Its render is the one the scale_and_cost check reads (same settings, same cache)."""
     from explainer.chapters import ChapterPlayer
