@@ -14,7 +14,7 @@ from manim import (BLACK, DOWN, LEFT, RIGHT, UP, AnimationGroup, Create, Dot, Fa
 from explainer import mlp, residual, settings
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, display_token, quoted
 from explainer.video.pieces import (GREY, SMALLEST_FONT, InTurn, LabelledArrow, MatrixGrid, PlotAxes, ProbabilityBars,
-                                    VectorColumn, fit, settle, token_box, token_row, typeset)
+                                    VectorColumn, fit, token_box, token_row, typeset)
 from explainer.video.scene import Chapter, caption_parts
 
 SHOWN = 5  # numbers of a vector written out
@@ -58,6 +58,15 @@ def chapter_data(lm, options: dict) -> MlpData:
     return MlpData(step, residual.layer_norm_steps(lm, step.before, layer, "ln_2"), drawn_neurons(step.pre),
                    residual.stream(lm, prompt), neuron, mlp.top_contexts(lm, layer, neuron, before=CONTEXT)[:FIRINGS],
                    list(raised), mlp.set_phrases(), mlp.lookups(lm))
+
+
+def settle(scene, *groups: VGroup) -> None:
+    """Make each group one mobject of `scene` again. Animating a group's parts one by one (a FadeIn each, a matrix's
+    `multiply`) adds the parts to the scene separately; a later FadeOut or move of the whole group would leave them
+    behind."""
+    for group in groups:
+        scene.remove(*group.get_family())
+        scene.add(group)
 
 
 def stage_label(stage: str) -> str:

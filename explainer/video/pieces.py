@@ -126,15 +126,6 @@ def window(animation: Animation, start: float, end: float) -> Animation:
     return animation
 
 
-def settle(scene, *groups: Mobject) -> None:
-    """Make each group one mobject of `scene` again. Animating a group's parts one by one (a FadeIn each, a matrix's
-    `multiply`) adds the parts to the scene separately; a later FadeOut or move of the whole group would leave them
-    behind."""
-    for group in groups:
-        scene.remove(*group.get_family())
-        scene.add(group)
-
-
 class InTurn(Succession):
     """Animations played one after another, each one's shapes joining the scene when its turn comes. (Manim's
     Succession puts every part's shapes on screen at the start: the cells a later step moves into would stand there,
