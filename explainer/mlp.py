@@ -42,6 +42,9 @@ def check_neuron(lm: LanguageModel, layer: int, neuron: int) -> None:
         raise ExplainerError(f"neuron must be 0 … {neurons - 1}, got {neuron}")
 
 
+FIRES = 0.1  # a neuron whose output is above this fires (for a count of firing neurons)
+
+
 @dataclass
 class MLPPass:
     """One token through one MLP."""
@@ -55,6 +58,11 @@ class MLPPass:
     pre_linear: torch.Tensor | None  # a gated MLP's other input, W_in · read + b, that the gate multiplies [M]
     post: torch.Tensor  # after the nonlinearity [M]
     added: torch.Tensor  # W_out · post + b: what the MLP adds to the vector [C]
+
+    @property
+    def firing(self) -> int:
+        """How many neurons fire: output above FIRES."""
+        return int((self.post > FIRES).sum())
 
 
 def mlp_pass(lm: LanguageModel, prompt: str, layer: int, position: int = -1) -> MLPPass:

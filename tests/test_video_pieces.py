@@ -3,12 +3,13 @@ text that never morphs, captions cut to fit, and the frame measure on made-up fr
 
 import numpy as np
 import pytest
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, ReplacementTransform, Square, Transform, VGroup
+from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, FadeIn, FadeOut, ReplacementTransform, Square, Transform,
+                   VGroup)
 from manim.animation.animation import prepare_animation
 
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR
 from explainer.video import frames, layout
-from explainer.video.pieces import (MASKED_OPACITY, SMALLEST_FONT, Change, DotGrid, LabelledArrow, MatrixGrid,
+from explainer.video.pieces import (MASKED_OPACITY, SMALLEST_FONT, Change, DotGrid, InTurn, LabelledArrow, MatrixGrid,
                                     ProbabilityBars, VectorColumn, caption_text, fixed, percent, typeset, value_fill)
 from explainer.video.scene import ChapterError, caption_parts, fits_a_caption, refuse_text_morphs
 from test_chapters import DISTINCT, lab, legibility_problems, masked_color_problems, names
@@ -123,3 +124,22 @@ def test_a_chapter_refuses_a_caption_over_an_empty_picture_or_too_long_for_its_b
             scene.narrate("Nothing is drawn yet.")
         with pytest.raises(ChapterError, match="too long"):
             scene.narrate("word " * 60, FadeIn(typeset("x", font_size=SMALLEST_FONT)))
+
+
+def test_in_turn_puts_each_steps_shapes_on_screen_when_its_turn_comes(tmp_path):
+    """Cells flow into place, then give way to the result (VectorColumn's numbers): with InTurn neither the landing
+    cells nor the result stand on screen before their step; Manim's Succession shows the landing cells from the start
+    (why InTurn exists)."""
+    from manim import Scene, Succession, tempconfig
+
+    with tempconfig({"media_dir": str(tmp_path), "dry_run": True}):
+        for kind, early in ((Succession, True), (InTurn, False)):
+            scene = Scene()
+            ghost, landing, result = Square(), Square().shift(RIGHT * 2), Square().shift(RIGHT * 4)
+            steps = ReplacementTransform(ghost, landing), AnimationGroup(FadeOut(landing), FadeIn(result))
+            scene.compile_animation_data(kind(*steps, run_time=2))
+            scene.begin_animations()
+            on_screen = scene.get_mobject_family_members()
+            assert ghost in on_screen and (landing in on_screen) == early and result not in on_screen, kind.__name__
+            scene.update_to_time(1.5)  # the second step
+            assert result in scene.get_mobject_family_members(), kind.__name__

@@ -126,6 +126,25 @@ def window(animation: Animation, start: float, end: float) -> Animation:
     return animation
 
 
+class InTurn(Succession):
+    """Animations played one after another, each one's shapes joining the scene when its turn comes. (Manim's
+    Succession puts every part's shapes on screen at the start: the cells a later step moves into would stand there,
+    finished, before anything has moved.)"""
+
+    def is_introducer(self) -> bool:
+        return True  # the scene adds nothing up front: each part is added at its turn
+
+    def _setup_scene(self, scene) -> None:
+        self.scene = scene
+
+    def update_active_animation(self, index: int) -> None:
+        if getattr(self, "scene", None) is not None and index < len(self.animations):
+            part = self.animations[index]
+            if not part.is_introducer() and part.mobject is not None:
+                self.scene.add(part.mobject)
+        super().update_active_animation(index)
+
+
 class Change(AnimationGroup):
     """`old` becomes `new`, a piece of the same shape (bars with new heights, a grid with new weights, a readout with
     new numbers): shapes move and reshape, texts that read the same move, texts that differ cross-fade (glyphs never
@@ -300,7 +319,7 @@ class MatrixGrid(VGroup):
         cells fly to the column's cells, then the column's numbers fade in (a lookup: an id picking its row)."""
         ghost = VGroup(*[entry[0].copy() for entry in self.rows[index][:len(column.entries)]])
         landing = column.cells()
-        return Succession(ReplacementTransform(ghost, landing), AnimationGroup(FadeOut(landing), FadeIn(column)))
+        return InTurn(ReplacementTransform(ghost, landing), AnimationGroup(FadeOut(landing), FadeIn(column)))
 
     def multiply(self, vector: VectorColumn, result: VectorColumn, lag_ratio: float = 0.35) -> Animation:
         """The matrix acting on `vector` (its shown entries line up with the shown columns): for each shown row, the
@@ -313,7 +332,7 @@ class MatrixGrid(VGroup):
             over_row = VGroup(*[cell[0].copy().set_fill(ghost[i].get_fill_color(), ghost[i].get_fill_opacity())
                                 for i, cell in enumerate(row[:len(ghost)])])
             into = VGroup(*[entry[0].copy().set_fill(ghost[i].get_fill_color(), 0.9) for i in range(len(ghost))])
-            per_row.append(Succession(ReplacementTransform(ghost, over_row), ReplacementTransform(over_row, into),
+            per_row.append(InTurn(ReplacementTransform(ghost, over_row), ReplacementTransform(over_row, into),
                                       AnimationGroup(FadeOut(into), FadeIn(entry))))
         return AnimationGroup(*frame, LaggedStart(*per_row, lag_ratio=lag_ratio))
 
