@@ -126,6 +126,18 @@ def window(animation: Animation, start: float, end: float) -> Animation:
     return animation
 
 
+def spread(animations: Sequence, parts: int) -> list[list]:
+    """`animations` dealt out in order over `parts` captions (a verdict cut by caption_parts into as many captions as
+    its length needs), as evenly as they go, the first captions taking one more; a caption may get none."""
+    share, extra = divmod(len(animations), parts)
+    dealt, start = [], 0
+    for index in range(parts):
+        end = start + share + (1 if index < extra else 0)
+        dealt.append(list(animations[start:end]))
+        start = end
+    return dealt
+
+
 class Change(AnimationGroup):
     """`old` becomes `new`, a piece of the same shape (bars with new heights, a grid with new weights, a readout with
     new numbers): shapes move and reshape, texts that read the same move, texts that differ cross-fade (glyphs never
