@@ -8,17 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, Create, FadeIn, FadeOut, GrowFromEdge, Indicate, LaggedStart,
-                   Line, Rectangle, RoundedRectangle, Square, SurroundingRectangle, VGroup)
+from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, Create, FadeIn, FadeOut, GrowArrow, GrowFromEdge, Indicate, LaggedStart,
+                   Line, Rectangle, Square, SurroundingRectangle, VGroup, VMobject)
 
 from explainer import designed, heads, scale
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR, display_token, quoted
 from explainer.video.pieces import (GREY, SMALLEST_FONT, Change, DotGrid, LabelledArrow, ProbabilityBars, fit,
-                                    number_cell, spread, tip_to_tail, token_row, typeset)
+                                    number_cell, spread, tip_to_tail, token_row, typeset, wrap)
 from explainer.video.scene import Chapter, caption_parts
 
 MOST_TOKENS = 12  # tokens of the line shown (its first ones: a causal head's numbers for them ignore what follows)
-CONTEXTS = (4, 8, 16, 32)  # context lengths drawn as squares of cells
+CONTEXTS = (8, 16, 32)  # context lengths drawn as squares of cells
 CELL = 0.13  # scene units per cell of those squares
 GPT3_KV_HEADS = (96, 8, 1)  # multi-head, grouped-query, multi-query
 HOLD = 0.5  # seconds a marked moment stays still
@@ -47,7 +47,8 @@ def layer_data(lm, options: dict) -> Layer:
     example = heads.running_example(lm)
     prompt = options.get("prompt") or example.prompt
     found = first_tokens(heads.layer_heads(lm, prompt, options.get("layer", example.layer)), MOST_TOKENS)
-    position = example.noun_position if not options.get("prompt") else len(found.tokens) - 1
+    last = len(found.tokens) - 1
+    position = last if options.get("prompt") or example.noun_position > last else example.noun_position  # the noun, if shown
     return Layer(found, position, prompt)
 
 
@@ -98,19 +99,15 @@ class ManyHeads(Chapter):
             column.move_to([grid.point(position, 0, n)[0], 0, 0])
             grids.add(VGroup(grid, name, column))
         grids.arrange(RIGHT, buff=cell * 1.5).move_to([0, 1.55, 0])
+        centers = [list(g[0].dots.get_center()[:2]) for g in grids]
+        grids = VGroup(*[VGroup(compact(g[0], n), g[1], g[2]) for g in grids])
         layout = self.lm.layout
         own = "W_Q, W_K and W_V" if layout.group_size == 1 else "W_Q (keys and values shared in groups)"
         self.narrate(f"Everything so far was one head. Layer {found.layer} runs {count} heads at once on the same line, "
                      f"each with its own {own}: {count} patterns (queries as columns).",
-                     LaggedStart(*[AnimationGroup(FadeIn(g[1]), FadeIn(g[0].masked), LaggedStart(*[FadeIn(d) for d in g[0].dots],
-                                                                                                  lag_ratio=0.01))
-                                   for g in grids], lag_ratio=0.5),
-                     enter=[FadeIn(row), FadeIn(followed)], clear=True, run_time=5)
-        for g in grids:
-            self.remove(*g[0].dots, *g[0].masked)
-            self.add(g[0])
-        self.hold("heads", HOLD, patterns=found.patterns.tolist(), cell=cell,
-                  centers=[list(g[0].dots.get_center()[:2]) for g in grids])
+                     LaggedStart(*[FadeIn(VGroup(g[1], g[0]), shift=DOWN * 0.2) for g in grids], lag_ratio=0.5),
+                     enter=[FadeIn(row), FadeIn(followed)], clear=True, run_time=1.5)
+        self.hold("heads", HOLD, patterns=found.patterns.tolist(), cell=cell, centers=centers)
         return grids
 
     def overlap(self, layer: Layer, grids: VGroup) -> None:
@@ -120,15 +117,15 @@ class ManyHeads(Chapter):
         shares = found.pattern_overlap()
         table = VGroup()
         numbers = count <= 6
-        side = 0.62 if numbers else 2.6 / count
+        side = 0.8 if numbers else 2.6 / count
         for a in range(count):
             for b in range(count):
                 entry = number_cell(float(shares[a, b]), side, 0.34 if numbers else side, 1.0, "{:.0%}", SMALLEST_FONT, numbers)
                 table.add(entry.move_to([(b - (count - 1) / 2) * side, -(a - (count - 1) / 2) * entry.height, 0]))
-        table.move_to([0.6, -1.0, 0]).align_to([0, -0.05, 0], UP)
+        table.move_to([1.2, -1.0, 0]).align_to([0, -0.05, 0], UP)
         row_names = VGroup(*[typeset(f"head {h}", font_size=SMALLEST_FONT, color=GREY).next_to(table[h * count], LEFT, buff=0.15)
                              for h in range(count)])
-        title = typeset("attention two heads share, over the line", font_size=SMALLEST_FONT, color=GREY)
+        title = typeset(wrap("attention two heads share, over the line", 20), font_size=SMALLEST_FONT, color=GREY)
         title.next_to(row_names, LEFT, buff=0.4).align_to(table, UP)
         fit(title, 12.5 - table.width - row_names.width)
         others = heads.off_diagonal(shares)
@@ -138,7 +135,7 @@ class ManyHeads(Chapter):
                       AnimationGroup(Indicate(table[low], color=HIGHLIGHT_COLOR), Indicate(table[high], color=HIGHLIGHT_COLOR))]
         parts = caption_parts(heads.overlap_verdict(found, position).plain)
         for sentence, dealt in zip(parts, spread(animations, len(parts))):
-            self.narrate(sentence, *(dealt or [Indicate(table, scale_factor=1.05)]))
+            self.narrate(sentence, *(dealt or [Indicate(table, scale_factor=1.05)]), run_time=1)
         self.mark("overlap", mean=float(others.mean()), overlap=shares.tolist())
 
     # ---------- why several heads ----------
@@ -166,7 +163,7 @@ class ManyHeads(Chapter):
         parts = caption_parts(verdict.plain)
         for index, (sentence, dealt) in enumerate(zip(parts, spread(animations, len(parts)))):
             self.narrate(sentence, *(dealt or [Indicate(pictures[2][0], color=HIGHLIGHT_COLOR)]),
-                         enter=[FadeIn(heading)] if index == 0 else (), clear=index == 0)
+                         enter=[FadeIn(heading)] if index == 0 else (), clear=index == 0, run_time=1)
         self.hold("several", HOLD, one=alone.arrived("one", noun), blend=both.arrived("one", noun),
                   two=both.arrived("two", noun))
 
@@ -176,47 +173,50 @@ class ManyHeads(Chapter):
         count = found.patterns.shape[0]
         token = found.tokens[position]
         parts = [(f"head {h}", found.deltas[h, position]) for h in range(count)] + [("bias", found.bias)]
-        arrows, _, total = tip_to_tail(parts, found.total[position], np.array([-5.2, 0.9, 0]), width=10.0)
-        pieces = VGroup(*[LabelledArrow(a.get_start(), a.get_end(), name, color=BAR_COLOR, side=UP if i % 2 == 0 else DOWN,
-                                        stroke_width=4) for i, (a, (name, _)) in enumerate(zip(arrows, parts))])
+        arrows, _, total = tip_to_tail(parts, found.total[position], np.array([-5.0, 0.0, 0]), width=10.0)
+        chain_name = typeset(f"head 0 to head {count - 1}, then the bias, tip to tail", font_size=SMALLEST_FONT,
+                             color=BAR_COLOR).next_to(arrows, UP, buff=0.25).align_to(arrows, LEFT)
         length = float(found.total[position].norm())
-        summed = LabelledArrow(total.get_start() + DOWN * 0.6, total.get_end() + DOWN * 0.6,
+        below = arrows.get_bottom()[1] - 0.45
+        summed = LabelledArrow([total.get_start()[0], below, 0], [total.get_end()[0], below, 0],
                                f"the layer's change to {display_token(token)}: length {length:.1f}", color=POSITIVE_COLOR,
                                side=DOWN, stroke_width=6)
+        VGroup(chain_name, arrows, summed).move_to([0, 0.8, 0])
         self.narrate(f"Each head proposes its own change to {quoted(token)}'s vector. The layer adds all {count}, and one "
                      f"bias: the green arrow, {length:.1f} long.",
-                     LaggedStart(*[p.grow() for p in pieces], lag_ratio=0.5), summed.grow(), clear=True, run_time=5)
+                     LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.5), summed.grow(),
+                     enter=[FadeIn(chain_name)], clear=True, run_time=1.5)
         self.hold("sum", HOLD, lengths=[float(found.deltas[h, position].norm()) for h in range(count)], total=length)
 
     # ---------- heads that share keys and values ----------
-    def wiring(self, queries: int, kv_heads: int, width: float, y: float, labels: bool) -> VGroup:
-        """Query heads in a row over the key/value heads they read, a line from each to its own."""
-        step = width / queries
-        top = VGroup(*[Rectangle(width=step * 0.7, height=0.3, stroke_width=0, fill_color=HIGHLIGHT_COLOR, fill_opacity=1)
-                       .move_to([(i - (queries - 1) / 2) * step, y, 0]) for i in range(queries)])
-        kv_step = width / kv_heads
-        bottom = VGroup(*[Rectangle(width=min(kv_step * 0.7, 1.2), height=0.3, stroke_width=0, fill_color=KV_COLOR, fill_opacity=1)
-                          .move_to([(i - (kv_heads - 1) / 2) * kv_step, y - 1.0, 0]) for i in range(kv_heads)])
+    def wiring(self, queries: int, kv_heads: int, width: float, y: float) -> VGroup:
+        """Query heads in a row over the key/value heads they read, a line from each to its own: (lines, query heads,
+        key/value heads), each one shape."""
+        step, kv_step = width / queries, width / kv_heads
+        top_x = [(i - (queries - 1) / 2) * step for i in range(queries)]
+        bottom_x = [(i - (kv_heads - 1) / 2) * kv_step for i in range(kv_heads)]
+        top = boxes(top_x, y, step * 0.7, HIGHLIGHT_COLOR)
+        bottom = boxes(bottom_x, y - 1.0, min(kv_step * 0.7, 1.2), KV_COLOR)
         group = queries // kv_heads
-        lines = VGroup(*[Line(top[i].get_bottom(), bottom[i // group].get_top(), stroke_width=1.5, color=GREY)
-                         for i in range(queries)])
-        picture = VGroup(lines, top, bottom)
-        if labels:
-            picture.add(VGroup(*[typeset(f"Q{i}", font_size=SMALLEST_FONT, color="#111827").move_to(box)
-                                 for i, box in enumerate(top)]))
-        return picture
+        lines = segments([([top_x[i], y - 0.15, 0], [bottom_x[i // group], y - 0.85, 0]) for i in range(queries)], GREY, 1.5)
+        return VGroup(lines, top, bottom)
 
     def shared_keys(self) -> None:
         layout = self.lm.layout
-        ours = self.wiring(layout.n_head, layout.n_kv_head, min(6.0, 1.0 * layout.n_head), 3.0, False)
-        ours_names = VGroup(typeset(f"our {layout.n_head} query heads", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR)
+        ours = self.wiring(layout.n_head, layout.n_kv_head, min(6.0, 1.0 * layout.n_head), 3.0)
+        ours_names = VGroup(typeset(f"{layout.n_head} query heads", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR)
                             .next_to(ours[1], LEFT, buff=0.3),
                             typeset(f"{layout.n_kv_head} key/value heads", font_size=SMALLEST_FONT, color=KV_COLOR)
                             .next_to(ours[2], LEFT, buff=0.3))
         our_picture = VGroup(ours, ours_names).move_to([0, 2.45, 0])
-        self.narrate(heads.sharing_note(self.lm).replace("*", "") + " A generating model keeps every earlier token's "
-                     "keys and values: its KV cache.", LaggedStart(Create(ours[0]), FadeIn(ours[2]), lag_ratio=0.5),
-                     enter=[FadeIn(ours[1]), FadeIn(ours_names)], clear=True, run_time=3)
+        parts = caption_parts(heads.sharing_note(self.lm).replace("*", "") + " A generating model keeps every earlier "
+                              "token's keys and values: its KV cache.")
+        for index, sentence in enumerate(parts):
+            if index == 0:
+                self.narrate(sentence, LaggedStart(Create(ours[0]), FadeIn(ours[2]), lag_ratio=0.5),
+                             enter=[FadeIn(ours[1]), FadeIn(ours_names)], clear=True, run_time=1)
+            else:
+                self.narrate(sentence, Indicate(ours[2], color=KV_COLOR), run_time=1)
         gpt3 = scale.GPT3
         cache = kv_data()
         top = max(c["bytes"] for c in cache)
@@ -224,7 +224,7 @@ class ManyHeads(Chapter):
         kinds = ("multi-head", "grouped-query", "multi-query")
         for index, (kind, found) in enumerate(zip(kinds, cache)):
             kv = found["kv_heads"]
-            new = self.wiring(gpt3.n_heads, kv, 8.0, 0.5, False).shift(LEFT * 2.2)
+            new = self.wiring(gpt3.n_heads, kv, 8.0, 0.5).shift(LEFT * 2.2)
             names = VGroup(typeset(f"GPT-3's {gpt3.n_heads} query heads", font_size=SMALLEST_FONT, color=HIGHLIGHT_COLOR)
                            .next_to(new[1], UP, buff=0.12),
                            typeset(f"{kv} key/value head{'s' if kv > 1 else ''} ({kind})", font_size=SMALLEST_FONT, color=KV_COLOR)
@@ -246,59 +246,38 @@ class ManyHeads(Chapter):
                 enter = [FadeIn(new[1])]
             else:
                 group = gpt3.n_heads // kv
-                text = (f"{kind.capitalize()} attention: {'every' if kv == 1 else f'each {group}'} query heads share one "
+                sharing = f"all {gpt3.n_heads} query heads share" if kv == 1 else f"each group of {group} query heads shares"
+                text = (f"{kind.capitalize()} attention: {sharing} one "
                         f"key/value head, {kv} in all. The same context needs {gigabytes(found['bytes'])}.")
                 animations = [Change(wiring, picture), GrowFromEdge(bar, DOWN), FadeIn(value), FadeIn(label)]
                 enter = []
-            self.narrate(text, *animations, enter=enter, run_time=3)
+            self.narrate(text, *animations, enter=enter, run_time=1)
             self.hold(f"kv {kv}", HOLD, kv_heads=kv, bytes=found["bytes"])
             wiring = picture
 
     # ---------- layers ----------
     def layers(self) -> None:
-        c = self.lm.model.config
-        blocks = VGroup()
-        for layer in range(c.n_layer):
-            attention = RoundedRectangle(width=1.5, height=0.62, corner_radius=0.1, stroke_color=BAR_COLOR, fill_color="#1e3a8a",
-                                         fill_opacity=0.7)
-            mlp = RoundedRectangle(width=1.5, height=0.62, corner_radius=0.1, stroke_color=HIGHLIGHT_COLOR, fill_color="#78350f",
-                                   fill_opacity=0.7)
-            blocks.add(VGroup(VGroup(attention, typeset(f"{c.n_head} heads", font_size=SMALLEST_FONT).move_to(attention)),
-                              VGroup(mlp, typeset("MLP", font_size=SMALLEST_FONT).move_to(mlp))).arrange(DOWN, buff=0.15))
-        fit(blocks.arrange(RIGHT, buff=0.3), 12.0).move_to([0, 2.4, 0])
-        stream = LabelledArrow(blocks.get_left() + LEFT * 0.4 + DOWN * 1.0, blocks.get_right() + RIGHT * 0.4 + DOWN * 1.0,
-                               "the residual stream: each block adds to it", color=GREY, side=DOWN, stroke_width=3)
-        self.narrate(f"After the heads, an MLP; then the next layer's heads, and so on: {c.n_layer} layers in our model, "
-                     "each adding to the same running vector of every token.",
-                     LaggedStart(*[FadeIn(b, shift=RIGHT * 0.3) for b in blocks], lag_ratio=0.4), stream.grow(), clear=True,
-                     run_time=4)
         gpt3 = scale.GPT3
         patterns = gpt3.n_layers * gpt3.n_heads
         side = 2.4
         square = VGroup(Square(side, stroke_color=BAR_COLOR, stroke_width=1.5),
-                        *[Line([-side / 2, -side / 2 + side * i / gpt3.n_layers, 0], [side / 2, -side / 2 + side * i / gpt3.n_layers, 0],
-                               stroke_width=0.4, color=BAR_COLOR) for i in range(1, gpt3.n_layers)],
-                        *[Line([-side / 2 + side * i / gpt3.n_heads, -side / 2, 0], [-side / 2 + side * i / gpt3.n_heads, side / 2, 0],
-                               stroke_width=0.4, color=BAR_COLOR) for i in range(1, gpt3.n_heads)]).move_to([-1.2, -0.55, 0])
+                        cell_lines(gpt3.n_heads, gpt3.n_layers, side / gpt3.n_heads, side / gpt3.n_layers, 0.4))
+        square.move_to([-1.2, 0.7, 0])
         names = VGroup(typeset(f"{gpt3.n_heads} heads", font_size=SMALLEST_FONT, color=GREY).next_to(square, UP, buff=0.1),
                        typeset(f"{gpt3.n_layers} layers", font_size=SMALLEST_FONT, color=GREY).rotate(np.pi / 2)
                        .next_to(square, LEFT, buff=0.1),
                        typeset(f"= {patterns:,} patterns", font_size=24, color=HIGHLIGHT_COLOR).next_to(square, RIGHT, buff=0.4))
-        self.narrate(f"GPT-3 stacks {gpt3.n_layers} layers of {gpt3.n_heads} heads: {patterns:,} attention patterns in "
-                     "every forward pass, one cell each here.",
-                     FadeOut(stream), Create(square[0]),
-                     LaggedStart(*[Create(line) for line in square[1:]], lag_ratio=0.01), FadeIn(names), run_time=4)
+        self.narrate(f"Layers stack, each its heads and then an MLP: GPT-3 has {gpt3.n_layers} layers of {gpt3.n_heads} heads, "
+                     f"{patterns:,} attention patterns in every forward pass, one cell each here.",
+                     Create(square[0]), Create(square[1]), FadeIn(names), clear=True, run_time=1.5)
         self.hold("gpt-3", HOLD, patterns=patterns)
 
     # ---------- n² ----------
     def square_of(self, n: int) -> VGroup:
         """n × n cells, CELL each, lower-left corner fixed."""
         side = n * CELL
-        lines = [Line([0, i * CELL, 0], [side, i * CELL, 0], stroke_width=1, color=BAR_COLOR) for i in range(1, n)]
-        lines += [Line([i * CELL, 0, 0], [i * CELL, side, 0], stroke_width=1, color=BAR_COLOR) for i in range(1, n)]
         outline = Square(side, stroke_color=BAR_COLOR, stroke_width=2.5, fill_color=BAR_COLOR, fill_opacity=0.25)
-        outline.move_to([side / 2, side / 2, 0])
-        return VGroup(outline, *lines).shift([-6.0, -1.75, 0])
+        return VGroup(outline, cell_lines(n, n, CELL, CELL, 1)).shift([side / 2 - 6.0, side / 2 - 1.75, 0])
 
     def squares(self) -> None:
         c = self.lm.model.config
@@ -315,17 +294,17 @@ class ManyHeads(Chapter):
             picture = VGroup(square, readout, *half)
             if shown is None:
                 self.narrate(f"Each pattern is a square: every token against every token. With n = {n} tokens, "
-                             f"{cost['cells']} cells you can count.", Create(square[0]), LaggedStart(*[Create(line) for line in square[1:]]),
-                             FadeIn(readout), clear=True, run_time=3)
+                             f"{cost['cells']} cells you can count.", Create(square[0]), Create(square[1]),
+                             FadeIn(readout), clear=True, run_time=1)
             else:
                 self.narrate(f"Double the tokens to {n}: the square holds four of the last one, {cost['cells']:,} cells. "
-                             "Attention's work grows as n².", Change(shown, picture), run_time=2.5)
+                             "Attention's work grows as n².", Change(shown, picture), run_time=1)
             self.hold(f"n = {n}", HOLD, **cost)
             shown = picture
         crossover = scale.crossover_context(c.n_embd, c.n_head, c.head_size, c.hidden)
-        self.narrate(f"The MLP's work grows only as n: with our model's sizes, attention would overtake it from n = "
+        self.narrate(f"The MLP's work grows only as n: with this model's sizes, attention would overtake it from n = "
                      f"{crossover:,} (its context stops at {c.block_size}). Very long contexts need cheaper attention.",
-                     Indicate(shown[1][2], color=HIGHLIGHT_COLOR), Indicate(shown[1][3], color=HIGHLIGHT_COLOR), run_time=3)
+                     Indicate(shown[1][2], color=HIGHLIGHT_COLOR), Indicate(shown[1][3], color=HIGHLIGHT_COLOR), run_time=1)
         self.mark("crossover", crossover=crossover)
 
     def flops_bars(self, cost: dict, top: int) -> list[VGroup]:
@@ -336,3 +315,48 @@ class ManyHeads(Chapter):
             words = typeset(f"{name}: {cost[key]:,} FLOPs a layer", font_size=SMALLEST_FONT, color=color)
             bars.append(VGroup(words, bar.next_to(words, DOWN, buff=0.1).align_to(words, LEFT)))
         return bars
+
+
+def segments(ends: list[tuple], color: str, stroke_width: float) -> VMobject:
+    """Line segments drawn as one shape: one mobject to copy and draw, however many segments."""
+    shape = VMobject(stroke_color=color, stroke_width=stroke_width)
+    for start, end in ends:
+        shape.start_new_path(np.array(start, dtype=float))
+        shape.add_line_to(np.array(end, dtype=float))
+    return shape
+
+
+def cell_lines(columns: int, rows: int, width: float, height: float, stroke_width: float) -> VMobject:
+    """The lines between the cells of a grid of columns × rows cells, centred on the origin."""
+    w, h = columns * width, rows * height
+    ends = [([-w / 2, -h / 2 + i * height, 0], [w / 2, -h / 2 + i * height, 0]) for i in range(1, rows)]
+    ends += [([-w / 2 + i * width, -h / 2, 0], [-w / 2 + i * width, h / 2, 0]) for i in range(1, columns)]
+    return segments(ends, BAR_COLOR, stroke_width)
+
+
+def boxes(xs: list[float], y: float, width: float, color: str, height: float = 0.3) -> VMobject:
+    """Filled boxes in a row, centred at `xs` and height `y`, drawn as one shape."""
+    shape = VMobject(stroke_width=0, fill_color=color, fill_opacity=1)
+    for x in xs:
+        corners = [[x - width / 2, y - height / 2, 0], [x + width / 2, y - height / 2, 0], [x + width / 2, y + height / 2, 0],
+                   [x - width / 2, y + height / 2, 0]]
+        shape.start_new_path(np.array(corners[0], dtype=float))
+        for corner in corners[1:] + corners[:1]:
+            shape.add_line_to(np.array(corner, dtype=float))
+    return shape
+
+
+def merged(shapes: list, role: str | None = None) -> VMobject:
+    """Shapes of one style drawn as one (each its own closed path): one mobject to copy and draw instead of many."""
+    shape = VMobject().match_style(shapes[0])
+    for part in shapes:
+        shape.append_points(part.points)
+    shape.role = role
+    return shape
+
+
+def compact(grid: DotGrid, n: int) -> VGroup:
+    """A dot grid as two shapes, its dots and its masked squares (five grids of 144 cells are otherwise 1,000
+    mobjects that every fade copies)."""
+    dots = [grid.dots[q * n + k] for q in range(n) for k in range(q + 1)]
+    return VGroup(merged(list(grid.masked), "masked"), merged(dots))

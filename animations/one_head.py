@@ -59,7 +59,7 @@ def example_data(lm, options: dict) -> Example:
     prompt = options.get("prompt") or found.prompt
     steps = attention.attention_steps(lm, prompt, layer, head)
     steps = first_tokens(steps, MOST_TOKENS)
-    if options.get("prompt"):
+    if options.get("prompt") or found.noun_position >= len(steps.tokens):  # the noun past the tokens shown
         return Example(prompt, layer, head, len(steps.tokens) - 1, None, steps, found)
     return Example(prompt, layer, head, found.noun_position, found.adjective_position, steps, found)
 
