@@ -148,7 +148,7 @@ class OneHead(Chapter):
         self.narrate(f"The talk's sentence through a head whose weights we set by hand. Each word is a vector of "
                      f"{len(head.features)} numbers: a few named features, and its place as a point on a circle.",
                      LaggedStart(*[FadeIn(VGroup(b, c), shift=DOWN * 0.3) for b, c in zip(boxes, columns)], lag_ratio=0.25),
-                     enter=[FadeIn(names)], clear=True, run_time=1.5)
+                     enter=[FadeIn(names)], clear=True, run_time=1)
         self.hold("designed vectors", HOLD, embedding=[rounded(v) for v in head.embedding])
         self.designed_boxes = boxes
 
@@ -177,7 +177,7 @@ class OneHead(Chapter):
                                                self.designed_boxes[adjective].animate.next_to(targets[1], UP, buff=0.15),
                                                run_time=1.5),
                                 FadeIn(W_Q), W_Q.multiply(query_column, q), FadeIn(q_name),
-                                FadeIn(W_K), W_K.multiply(key_column, k), FadeIn(k_name)), run_time=4)
+                                FadeIn(W_K), W_K.multiply(key_column, k), FadeIn(k_name)), run_time=2)
         self.hold("query and key", HOLD, q=steps.q[noun].tolist(), k=steps.k[adjective].tolist())
 
     def aligned_keys(self, head: designed.DesignedHead) -> None:
@@ -205,7 +205,7 @@ class OneHead(Chapter):
                      f"{scores[second]:.1f}.",
                      LaggedStart(*[AnimationGroup(GrowArrow(keys[i]), FadeIn(names[i]), Create(drops[i]))
                                    for i in range(noun + 1)], lag_ratio=0.6),
-                     enter=[query.grow()], clear=True, run_time=2.5)
+                     enter=[query.grow()], clear=True, run_time=1.5)
         self.hold("aligned", HOLD, scores=scores, plane=at.tolist(), query_length=q_length, scale=size,
                   origin=origin[:2].tolist())
 
@@ -219,26 +219,26 @@ class OneHead(Chapter):
         self.narrate(f"Every query against every key: {n} × {n} dot products. A column is one word's query "
                      f"({words[noun]}'s first), a row one key.",
                      LaggedStart(*[FadeIn(VGroup(*[raw[q * n + k] for k in range(n)])) for q in order], lag_ratio=0.4),
-                     enter=[FadeIn(grid.labels)], clear=True, run_time=2.5)
+                     enter=[FadeIn(grid.labels)], clear=True, run_time=1.5)
         self.hold("designed scores", HOLD, scores=steps.scores.tolist())
         future = [q * n + k for q in range(n) for k in range(n) if k > q]
         legend = self.mask_legend(grid)
         self.narrate("A word may read only the words before it: where the key comes later, the score becomes −∞.", LaggedStart(*[AnimationGroup(FadeOut(raw[i]), FadeIn(grid.masked[j]))
-                                                   for j, i in enumerate(future)], lag_ratio=0.08), FadeIn(legend), run_time=2)
+                                                   for j, i in enumerate(future)], lag_ratio=0.08), FadeIn(legend), run_time=1)
         self.hold("designed masked", HOLD, masked=len(future))
         allowed = [q * n + k for q in range(n) for k in range(q + 1)]
         scaled = self.score_cells(grid, steps.scaled, "{:.1f}")
         d_k = steps.q.shape[1]
         self.narrate(f"Divide by √d_k = √{d_k} ≈ {math.sqrt(d_k):.2f}: {words[noun]}'s scores for {words[1]} and "
                      f"{words[2]} become {float(steps.scaled[noun, 1]):.1f} and {float(steps.scaled[noun, 2]):.1f}.",
-                     Change(VGroup(*[raw[i] for i in allowed]), VGroup(*[scaled[i] for i in allowed])), run_time=1.5)
+                     Change(VGroup(*[raw[i] for i in allowed]), VGroup(*[scaled[i] for i in allowed])), run_time=1)
         self.hold("designed scaled", HOLD, scaled=steps.scaled.tolist())
         weights = steps.pattern[noun]
         self.narrate(f"Softmax down each column makes weights that sum to 1: {words[noun]} gives {words[2]} "
                      f"{float(weights[2]):.2f}, {words[1]} {float(weights[1]):.2f}. Dot area ∝ weight.",
                      LaggedStart(*[AnimationGroup(*[FadeOut(scaled[q * n + k]) for k in range(q + 1)],
                                                   *[FadeIn(grid.dots[q * n + k], scale=0.3) for k in range(q + 1)])
-                                   for q in range(n)], lag_ratio=0.4), run_time=2.5)
+                                   for q in range(n)], lag_ratio=0.4), run_time=1.5)
         settle(self, grid)
         self.hold("designed pattern", HOLD, pattern=steps.pattern.tolist(), cell=cell, center=list(grid.center))
 
@@ -277,7 +277,7 @@ class OneHead(Chapter):
         self.narrate(f"The value: W_V maps a vector down to {d_k} numbers (its fluffy, blue, green), W_O maps them back "
                      f"up to {len(head.features)}.",
                      Succession(FadeIn(W_V), W_V.multiply(column, v), FadeIn(v_name), FadeIn(W_O), W_O.multiply(v, out, lag_ratio=0.15)),
-                     enter=[FadeIn(column), FadeIn(names), FadeIn(title)], clear=True, run_time=3.5)
+                     enter=[FadeIn(column), FadeIn(names), FadeIn(title)], clear=True, run_time=2)
         self.hold("value map", HOLD, v=steps.v[word].tolist(), written=written)
 
     def weighted_sums(self, head: designed.DesignedHead) -> None:
@@ -312,7 +312,7 @@ class OneHead(Chapter):
                      f"{float(steps.pattern[noun, 1]):.2f} of {words[1]}'s value and {float(steps.pattern[noun, 2]):.2f} "
                      f"of {words[2]}'s.", FadeIn(sum_names), LaggedStart(*flows, lag_ratio=0.3),
                      enter=[FadeIn(grid.labels), FadeIn(grid.masked), FadeIn(grid.dots), FadeIn(values), FadeIn(heading)],
-                     clear=True, run_time=3)
+                     clear=True, run_time=1.5)
         self.hold("weighted sums", HOLD, z=steps.z.tolist())
         parts = caption_parts(designed.designed_verdict(head).plain)
         nouns = [i for i, w in enumerate(words) if designed.WORD_FEATURES[w].get("noun")]
@@ -364,7 +364,7 @@ class OneHead(Chapter):
                      f"{C} numbers after the LayerNorm (first {SHOWN} shown), times W_Q and W_K.",
                      Succession(moves[0], blocks[0][1].multiply(blocks[0][0], blocks[0][2]), FadeIn(blocks[0][4]),
                                 moves[1], blocks[1][1].multiply(blocks[1][0], blocks[1][2]), FadeIn(blocks[1][4])),
-                     enter=[FadeIn(row), FadeIn(marks), FadeIn(blocks[0][0]), FadeIn(blocks[1][0])], clear=True, run_time=3.5)
+                     enter=[FadeIn(row), FadeIn(marks), FadeIn(blocks[0][0]), FadeIn(blocks[1][0])], clear=True, run_time=2)
         self.hold("trained query", HOLD, x=steps.x[q_at][:SHOWN].tolist(), q=query[:SHOWN].tolist(), k=key[:SHOWN].tolist())
 
     def trained_grid(self, example: Example) -> DotGrid:
@@ -383,10 +383,10 @@ class OneHead(Chapter):
                 "them." if largest < 0 else "Blue is positive, red negative.")
         self.narrate(f"Every query against every key: {n} × {n} scores. {sign}",
                      LaggedStart(*[FadeIn(VGroup(*[cells[q * n + k] for k in range(n)])) for q in range(n)], lag_ratio=0.3),
-                     enter=[FadeIn(grid.labels)], clear=True, run_time=2)
+                     enter=[FadeIn(grid.labels)], clear=True, run_time=1)
         self.narrate(f"For {quoted(tokens[q_at])} the largest is {quoted(tokens[best])}, "
                      f"{float(steps.scores[q_at, best]):.1f}.", FadeIn(column),
-                     LaggedStart(*[FadeIn(r) for r in readout], lag_ratio=0.3), run_time=1.5)
+                     LaggedStart(*[FadeIn(r) for r in readout], lag_ratio=0.3), run_time=1)
         self.hold("trained scores", HOLD, scores=steps.scores[q_at, :q_at + 1].tolist(), largest=largest)
         weights = steps.pattern[q_at]
         top = int(torch.argmax(weights))
@@ -399,7 +399,7 @@ class OneHead(Chapter):
                                  lag_ratio=0.05),
                      LaggedStart(*[AnimationGroup(*[FadeOut(cells[q * n + k]) for k in range(q + 1)],
                                                   *[FadeIn(grid.dots[q * n + k], scale=0.3) for k in range(q + 1)])
-                                   for q in range(n)], lag_ratio=0.3), Change(readout, new_readout), run_time=2.5)
+                                   for q in range(n)], lag_ratio=0.3), Change(readout, new_readout), run_time=1.5)
         settle(self, grid)
         self.hold("trained pattern", HOLD, pattern=steps.pattern.tolist(), cell=cell, center=list(grid.center),
                   weights=weights[:q_at + 1].tolist())
@@ -437,7 +437,7 @@ class OneHead(Chapter):
                      f"{said}", LaggedStart(*[FadeIn(d, scale=0.3) for d in grid.dots], lag_ratio=0.02),
                      FadeIn(title), FadeIn(ours), Indicate(trained.dots[q_at * len(steps.tokens) + top], color=HIGHLIGHT_COLOR),
                      enter=[FadeIn(grid.labels), FadeIn(grid.masked)],
-                     clear=True, keep=[trained.labels, trained.masked, trained.dots], run_time=2)
+                     clear=True, keep=[trained.labels, trained.masked, trained.dots], run_time=1)
         self.hold("side by side", HOLD, designed=float(weights[1] + weights[2]), trained=float(steps.pattern[q_at, top]))
 
     def measured(self, example: Example, trained: DotGrid) -> None:
