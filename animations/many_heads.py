@@ -291,16 +291,18 @@ class ManyHeads(Chapter):
             readout = VGroup(typeset(f"n = {n} tokens", font_size=24, color=HIGHLIGHT_COLOR),
                              typeset(f"{cost['cells']:,} cells in each head's pattern", font_size=SMALLEST_FONT),
                              *self.flops_bars(cost, top)).arrange(DOWN, aligned_edge=LEFT, buff=0.25).move_to([2.6, 0.6, 0])
-            picture = VGroup(square, readout, *half)
+            outline, lines = square
+            picture = VGroup(outline, readout, *half)  # the cell lines fade rather than bend from one grid into the next
             if shown is None:
                 self.narrate(f"Each pattern is a square: every token against every token. With n = {n} tokens, "
-                             f"{cost['cells']} cells you can count.", Create(square[0]), Create(square[1]),
+                             f"{cost['cells']} cells you can count.", Create(outline), Create(lines),
                              FadeIn(readout), clear=True, run_time=1)
             else:
                 self.narrate(f"Double the tokens to {n}: the square holds four of the last one, {cost['cells']:,} cells. "
-                             "Attention's work grows as n².", Change(shown, picture), run_time=1)
+                             "Attention's work grows as n².", Change(shown, picture), FadeOut(shown_lines), FadeIn(lines),
+                             run_time=1)
             self.hold(f"n = {n}", HOLD, **cost)
-            shown = picture
+            shown, shown_lines = picture, lines
         crossover = scale.crossover_context(c.n_embd, c.n_head, c.head_size, c.hidden)
         self.narrate(f"The MLP's work grows only as n: with this model's sizes, attention would overtake it from n = "
                      f"{crossover:,} (its context stops at {c.block_size}). Very long contexts need cheaper attention.",
