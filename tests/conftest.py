@@ -1,5 +1,6 @@
 """Shared fixtures: the project's folders and image helpers for checking rendered frames."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,9 @@ def count_runs(flags: np.ndarray, min_length: int = 3) -> int:
 
 # The tests' tensors are tiny, and this process shares 2 cores with the kernels, Chromium and Manim it starts: a second
 # torch thread only spins waiting for a core (a 300-step tiny training took 99 s on two threads beside that load, 10 s
-# on one). Kernels and subprocesses keep their own settings.
+# on one). The processes it starts (renders, `explainer train`, kernels) run on one thread too, so that a number a
+# render drew and the same number computed here come from the same float32 sums, in the same order.
+os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 
 

@@ -245,16 +245,6 @@ def longest_still(timeline: list) -> float:
     return longest
 
 
-# Chapters still to be moved onto narrate and the shared pieces (issue #33): these checks fail for them until then.
-NOT_YET_LEGIBLE = {"one_head", "many_heads"}
-NOT_YET_MOVING = NOT_YET_LEGIBLE
-
-
-def expected_to_fail(names: set[str], reason: str) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) if name in names else name
-            for name in catalogue.NAMES]
-
-
 # ---------- the chapters ----------
 
 def check_rows(image: np.ndarray, probs: list[float], highlighted: int | None, bars: tuple[float, float],
@@ -650,37 +640,109 @@ def test_near_orthogonal_chapter(renders):
     assert any(names(p["caption"], verdict["half_d"]) and names(p["caption"], verdict["ninety_d"]) for p in parts)
 
 
-def test_one_head_chapter(lm, renders):
-    chapter = chapter_module("one_head")
-    marks, frames = rendered("one_head", renders)
-    example = chapter.example_data(lm, {})
-    n = len(example.steps.tokens)
-    mark = marked(marks, "pattern")[0]
-    np.testing.assert_allclose(mark["pattern"], example.steps.pattern.numpy(), atol=1e-6)
-    image, cell, center = frame_at(frames, mark["time"]), mark["cell"], mark["center"]
-    dots = color_mask(image, "#2563eb", 35)
+def dot_areas(image: np.ndarray, pattern, cell: float, center) -> tuple[np.ndarray, np.ndarray]:
+    """The blue pixels in each allowed cell of a dot grid drawn with queries as columns, and the area each dot should
+    have (∝ its weight)."""
+    n = len(pattern)
+    dots = color_mask(image, DOT_COLOR, 35)
+    half = int(cell * PIXELS_PER_UNIT / 2) - 1
     measured, expected = [], []
     for q in range(n):
         for k in range(q + 1):
             x, y = center[0] + (q - (n - 1) / 2) * cell, center[1] - (k - (n - 1) / 2) * cell  # column = query, row = key
-            half = int(cell * PIXELS_PER_UNIT / 2) - 1
             measured.append(dots[int(y_of(y)) - half:int(y_of(y)) + half, int(x_of(x)) - half:int(x_of(x)) + half].sum())
-            expected.append(np.pi * (0.45 * cell * np.sqrt(float(example.steps.pattern[q, k])) * PIXELS_PER_UNIT) ** 2)
-    measured, expected = np.array(measured, dtype=float), np.array(expected)
+            expected.append(np.pi * (0.45 * cell * np.sqrt(float(pattern[q][k])) * PIXELS_PER_UNIT) ** 2)
+    return np.array(measured, dtype=float), np.array(expected)
+
+
+def check_dot_grid(image: np.ndarray, pattern, cell: float, center) -> None:
+    measured, expected = dot_areas(image, pattern, cell, center)
     big = expected > 30
     ratio = np.median(measured[big] / expected[big])  # anti-aliased edges shave every dot by about the same share
     assert 0.6 < ratio < 1.2
     np.testing.assert_allclose(measured[big], ratio * expected[big], rtol=0.25, atol=6)  # area ∝ weight, dot by dot
     assert (measured[expected < 1] <= 4).all(), "a weight near 0 draws (almost) no dot"
-    masked = marked(marks, "mask")[0]
-    assert masked["masked"] == n * (n - 1) // 2
-    delta = marked(marks, "delta")[0]
-    assert delta["delta_length"] == pytest.approx(float(example.steps.delta[example.query].norm()), rel=1e-5)
-    green = np.argwhere(color_mask(frame_at(frames, delta["time"]), POSITIVE_COLOR, 30))
-    extent = np.hypot(*(green.max(axis=0) - green.min(axis=0)))
-    assert abs(extent - delta["delta_length"] * delta["scale"] * PIXELS_PER_UNIT) <= 6, "the Δe arrow is |Δe| long, to scale"
-    parts = chapter.delta_parts(lm, example)
-    torch_close(parts.sum(0), example.steps.delta[example.query])
+
+
+def masked_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the keys at or before each query (rows = queries)."""
+    n = scores.shape[0]
+    return torch.softmax(scores.masked_fill(torch.ones(n, n).triu(1).bool(), float("-inf")), -1)
+
+
+def test_one_head_chapter(lm, renders):
+    """The designed head's numbers against its matrices applied by hand; the trained head's against the model's own
+    activations; the dot grids drawn to scale; the captions name the numbers drawn."""
+    from explainer import designed, heads
+
+    chapter = chapter_module("one_head")
+    marks, frames = rendered("one_head", renders)
+    head = designed.designed_head()
+    words, e, w = head.words, head.embedding, head.weights
+    noun, adjective = words.index("creature"), words.index("blue")
+    bias = lambda b: 0 if b is None else b
+    q, k, v = e @ w.W_Q + bias(w.b_Q), e @ w.W_K + bias(w.b_K), e @ w.W_V + bias(w.b_V)
+    d_k = q.shape[1]
+    pattern = masked_softmax(q @ k.T / d_k ** 0.5)
+    shown = marked(marks, "query and key")[0]
+    torch_close(torch.tensor(shown["q"]), q[noun])
+    torch_close(torch.tensor(shown["k"]), k[adjective])
+    assert {f"{x:.2f}" for x in shown["q"] + shown["k"]} <= set(drawn_texts(shown))
+    assert_names(shown, d_k, e.shape[1])
+    aligned = marked(marks, "aligned")[0]
+    dots = (q[noun] @ k[:noun + 1].T).numpy()
+    np.testing.assert_allclose(aligned["scores"], dots, atol=1e-4)
+    np.testing.assert_allclose(np.array(aligned["plane"])[:, 0] * aligned["query_length"], dots, atol=1e-4)
+    assert max(aligned["scores"]) > 0, "at least one key really aligns with the query"
+    assert_names(aligned, *sorted(aligned["scores"])[-2:])
+    assert marked(marks, "designed masked")[0]["masked"] == len(words) * (len(words) - 1) // 2
+    scaled = marked(marks, "designed scaled")[0]
+    np.testing.assert_allclose(scaled["scaled"], (q @ k.T / d_k ** 0.5).numpy(), atol=1e-4)
+    assert_names(scaled, scaled["scaled"][noun][1], scaled["scaled"][noun][2], d_k)
+    grid = marked(marks, "designed pattern")[0]
+    np.testing.assert_allclose(grid["pattern"], pattern.numpy(), atol=1e-5)
+    check_dot_grid(frame_at(frames, grid["time"]), grid["pattern"], grid["cell"], grid["center"])
+    assert_names(grid, float(pattern[noun, 1]), float(pattern[noun, 2]))
+    value = marked(marks, "value map")[0]
+    torch_close(torch.tensor(value["v"]), v[adjective])
+    torch_close(torch.tensor(value["written"]), v[adjective] @ w.W_O)
+    sums = marked(marks, "weighted sums")[0]
+    torch_close(torch.tensor(sums["z"]), pattern @ v)
+    assert_names(sums, float(pattern[noun, 1]), float(pattern[noun, 2]))
+    torch_close(torch.tensor(marked(marks, "designed verdict")[0]["delta"]), pattern @ v @ w.W_O)
+
+    example = chapter.example_data(lm, {})
+    layer, index = example.layer, example.head
+    n = len(example.steps.tokens)
+    _, _, cache = lm.run_with_cache(example.prompt)
+    model_q = cache[f"blocks.{layer}.attn.hook_q"][0, :n, index]  # learned positions: no rotation after W_Q
+    group = lm.layout.group_size
+    model_k = cache[f"blocks.{layer}.attn.hook_k"][0, :n, index // group]
+    trained = marked(marks, "trained query")[0]
+    at, key = example.query, chapter.read_key(example)
+    torch_close(torch.tensor(trained["q"]), model_q[at, :chapter.SHOWN])
+    torch_close(torch.tensor(trained["k"]), model_k[key, :chapter.SHOWN])
+    assert {f"{x:+.2f}" for x in trained["x"] + trained["q"] + trained["k"]} <= set(drawn_texts(trained))
+    model_pattern = cache[f"blocks.{layer}.attn.hook_pattern"][0, index, :n, :n]
+    model_scores = model_q @ model_k.T  # [query, key] before ÷√d_k
+    scores = marked(marks, "trained scores")[0]
+    np.testing.assert_allclose(scores["scores"], model_scores[at, :at + 1].numpy(), rtol=1e-4, atol=1e-3)
+    assert scores["largest"] == pytest.approx(float(model_scores[torch.ones(n, n).tril().bool()].max()), abs=1e-3)
+    assert_names(scores, max(scores["scores"]))
+    drawn = marked(marks, "trained pattern")[0]
+    np.testing.assert_allclose(drawn["pattern"], model_pattern.numpy(), atol=1e-5)
+    check_dot_grid(frame_at(frames, drawn["time"]), drawn["pattern"], drawn["cell"], drawn["center"])
+    assert {f"{x:.2f}" for x in drawn["weights"]} <= set(drawn_texts(drawn))
+    assert_names(drawn, float(model_pattern[at].max()))
+    side = marked(marks, "side by side")[0]
+    assert side["designed"] == pytest.approx(float(pattern[noun, 1] + pattern[noun, 2]), abs=1e-6)
+    assert side["trained"] == pytest.approx(float(model_pattern[at].max()), abs=1e-6)
+    assert_names(side, side["designed"])
+    measured = marked(marks, "measured")[0]
+    scored = heads.running_example(lm).scores
+    assert measured["head"] == list(scored.best())
+    assert measured["weights"] == pytest.approx([scored.of(*scored.best())[kind] for kind in measured["kinds"]])
+    assert {f"{x:.2f}" for x in measured["weights"]} <= set(drawn_texts(measured))
 
 
 def torch_close(a, b):
@@ -688,20 +750,74 @@ def torch_close(a, b):
 
 
 def test_many_heads_chapter(lm, renders):
+    """The layer's patterns and summed change against the model's own activations, their overlap against Σ min, the
+    KV cache from GPT-3's shape, the n × n squares to scale; the captions name the numbers drawn."""
+    from explainer import scale
+
     chapter = chapter_module("many_heads")
     marks, frames = rendered("many_heads", renders)
-    found, position, _ = chapter.layer_data(lm, {})
+    layer = chapter.layer_data(lm, {})
+    found, position = layer.found, layer.position
+    n = len(found.tokens)
+    _, _, cache = lm.run_with_cache(layer.prompt)
+    patterns = cache[f"blocks.{found.layer}.attn.hook_pattern"][0, :, :n, :n]  # [head, query, key]
     mark = marked(marks, "heads")[0]
-    np.testing.assert_allclose(mark["patterns"], found.patterns.numpy(), atol=1e-6)
+    np.testing.assert_allclose(mark["patterns"], patterns.numpy(), atol=1e-5)
+    assert_names(mark, found.layer, patterns.shape[0])
+    shared = marked(marks, "overlap")[0]
+    later = patterns[:, 1:]
+    expected = torch.minimum(later[:, None], later[None, :]).sum(-1).mean(-1)  # Σ_k min over the queries after the first
+    np.testing.assert_allclose(shared["overlap"], expected.numpy(), atol=1e-5)
+    off = expected[~torch.eye(len(expected), dtype=torch.bool)]
+    assert shared["mean"] == pytest.approx(float(off.mean()), abs=1e-6)
+    assert f"{float(off.mean()):.0%}" in " ".join(c["text"] for c in marks["captions"])
+    several = marked(marks, "several")[0]
+    drawn = set(drawn_texts(several))
+    shown = [several["one"]["fluffy"]] + [several[case][name] for case in ("blend", "two") for name in ("fluffy", "blue")]
+    assert {f"{v:+.2f}" for v in shown} <= drawn
     total = marked(marks, "sum")[0]
-    assert total["total"] == pytest.approx(float(found.total[position].norm()), rel=1e-5)
+    layer_out = cache[f"blocks.{found.layer}.hook_attn_out"][0, position]
+    assert total["total"] == pytest.approx(float(layer_out.norm()), rel=1e-4)
+    assert_names(total, total["total"], patterns.shape[0])
+    gpt3 = scale.GPT3
+    for mark in marked(marks, "kv "):
+        kv = mark["kv_heads"]
+        expected_bytes = 2 * gpt3.n_layers * kv * gpt3.d_head * gpt3.context * 2  # keys and values, 16-bit
+        assert mark["bytes"] == expected_bytes
+        assert_names(mark, expected_bytes / 1e9, kv)
+        assert f"{expected_bytes / 1e9:.1f} GB" in drawn_texts(mark)
+    stacked = marked(marks, "gpt-3")[0]
+    assert stacked["patterns"] == gpt3.n_layers * gpt3.n_heads
+    assert_names(stacked, stacked["patterns"], gpt3.n_layers)
     sides = {}
     for mark in marked(marks, "n = "):
-        blue = np.argwhere(color_mask(frame_at(frames, mark["time"]), BAR_COLOR, 45))
+        picture = frame_at(frames, mark["time"])[:, :int(x_of(0.0))]  # the square, left of its readout
+        blue = np.argwhere(color_mask(picture, BAR_COLOR, 45))
         sides[mark["n"]] = blue[:, 1].max() - blue[:, 1].min()
         assert mark["cells"] == mark["n"] ** 2
+        assert_names(mark, mark["n"], mark["cells"])
     ratios = [sides[n] / sides[chapter.CONTEXTS[-1]] for n in chapter.CONTEXTS]
     np.testing.assert_allclose(ratios, [n / chapter.CONTEXTS[-1] for n in chapter.CONTEXTS], atol=0.03)
+    c = lm.model.config
+    crossover = marked(marks, "crossover")[0]
+    assert crossover["crossover"] == -(-(c.n_embd * c.hidden) // (c.n_head * c.head_size))
+    assert_names(crossover, crossover["crossover"])
+
+
+def test_many_heads_renders_with_a_model_we_did_not_make(tmp_path):
+    """A tiny Mistral-family folder (rotary positions, one key/value head for its four query heads, '<s>' first): the
+    chapter runs to its end, whose frame holds the n × n square of the longest context, to scale."""
+    from models import save_hf, sentencepiece_tokenizer
+    from PIL import Image
+
+    folder = save_hf(tmp_path / "mistral", "mistral", sentencepiece_tokenizer())
+    result = render.render("many_heads", "low", render.ChapterOptions(model=str(folder)), last_frame_only=True,
+                           cache_dir=tmp_path / "renders")
+    image = np.asarray(Image.open(result.video).convert("RGB"))
+    chapter = chapter_module("many_heads")
+    blue = np.argwhere(color_mask(image[:, :int(x_of(0.0))], BAR_COLOR, 45))
+    side = blue[:, 1].max() - blue[:, 1].min()
+    assert abs(side - chapter.CONTEXTS[-1] * chapter.CELL * PIXELS_PER_UNIT) <= 3
 
 
 def module_outputs(lm, prompt: str) -> dict[str, torch.Tensor]:
@@ -965,7 +1081,7 @@ def test_no_render_sent_a_web_request(renders, network):
 
 # ---------- every chapter, by the same rules (after the player's test, which wants an empty cache) ----------
 
-@pytest.mark.parametrize("name", expected_to_fail(NOT_YET_LEGIBLE, "not yet on the shared pieces"))
+@pytest.mark.parametrize("name", catalogue.NAMES)
 def test_every_marked_moment_is_legible(name, renders):
     marks, _ = rendered(name, renders)
     problems = {m["name"]: legibility_problems(m) + masked_color_problems(m) for m in marks["marks"]}
@@ -973,7 +1089,7 @@ def test_every_marked_moment_is_legible(name, renders):
     assert not problems, problems
 
 
-@pytest.mark.parametrize("name", expected_to_fail(NOT_YET_MOVING, "not yet narrated"))
+@pytest.mark.parametrize("name", catalogue.NAMES)
 def test_the_picture_moves_while_the_caption_speaks(name, renders):
     """On the normal-speed clock the scene keeps in fast mode: 90–240 s long, no still stretch over 10 s, moving
     at least 30 % of the time; on the fast render's frames: the picture (title card aside) is almost never empty,

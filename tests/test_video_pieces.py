@@ -10,7 +10,8 @@ from manim.animation.animation import prepare_animation
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, MASKED_COLOR
 from explainer.video import frames, layout
 from explainer.video.pieces import (MASKED_OPACITY, SMALLEST_FONT, Change, DotGrid, InTurn, LabelledArrow, MatrixGrid,
-                                    ProbabilityBars, VectorColumn, caption_text, fixed, percent, typeset, value_fill)
+                                    ProbabilityBars, VectorColumn, caption_text, fixed, percent, spread, typeset,
+                                    value_fill)
 from explainer.video.scene import ChapterError, caption_parts, fits_a_caption, refuse_text_morphs
 from test_chapters import DISTINCT, lab, legibility_problems, masked_color_problems, names
 
@@ -89,6 +90,15 @@ def test_captions_are_cut_to_fit_and_keep_every_word():
     assert all(fits_a_caption(part) for part in parts)
     assert not any(part.startswith(("0.", "93")) for part in parts), "no cut inside 'step 80: 0.31'"
     assert caption_text(parts[0]).get_top()[1] <= frames.PICTURE_BOTTOM
+
+
+def test_animations_are_dealt_over_captions_in_order_the_first_taking_the_extra():
+    assert spread(list("abcde"), 3) == [["a", "b"], ["c", "d"], ["e"]]
+    assert spread(["a"], 3) == [["a"], [], []]
+    for count, parts in ((7, 2), (2, 5), (6, 3)):
+        dealt = spread(list(range(count)), parts)
+        assert len(dealt) == parts and sum(dealt, []) == list(range(count))
+        assert max(map(len, dealt)) - min(map(len, dealt)) <= 1
 
 
 def test_caption_numbers_are_read_to_their_printed_precision():

@@ -14,7 +14,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from manim import (DOWN, LEFT, RIGHT, UP, WHITE, Animation, AnimationGroup, Arrow, Circle, FadeIn, FadeOut, GrowArrow,
+from manim import (DOWN, LEFT, RIGHT, UP, WHITE, Add, Animation, AnimationGroup, Arrow, Circle, FadeIn, FadeOut, GrowArrow,
                    LaggedStart, Line, ManimColor, MarkupText, Mobject, Rectangle, ReplacementTransform, RoundedRectangle,
                    Square, Succession, Text, VGroup, VMobject, interpolate_color)
 
@@ -129,20 +129,25 @@ def window(animation: Animation, start: float, end: float) -> Animation:
 class InTurn(Succession):
     """Animations played one after another, each one's shapes joining the scene when its turn comes. (Manim's
     Succession puts every part's shapes on screen at the start: the cells a later step moves into would stand there,
-    finished, before anything has moved.)"""
+    finished, before anything has moved.) Each part that would be added up front is paired with an `Add` of its shapes
+    and the pair marked as introducing them, so the scene adds nothing until the part begins."""
 
-    def is_introducer(self) -> bool:
-        return True  # the scene adds nothing up front: each part is added at its turn
+    def __init__(self, *animations: Animation, **kwargs):
+        parts = [part if part.is_introducer() else AnimationGroup(Add(part.mobject), part, introducer=True)
+                 for part in animations]
+        super().__init__(*parts, introducer=True, **kwargs)
 
-    def _setup_scene(self, scene) -> None:
-        self.scene = scene
 
-    def update_active_animation(self, index: int) -> None:
-        if getattr(self, "scene", None) is not None and index < len(self.animations):
-            part = self.animations[index]
-            if not part.is_introducer() and part.mobject is not None:
-                self.scene.add(part.mobject)
-        super().update_active_animation(index)
+def spread(animations: Sequence, parts: int) -> list[list]:
+    """`animations` dealt out in order over `parts` captions (a verdict cut by caption_parts into as many captions as
+    its length needs), as evenly as they go, the first captions taking one more; a caption may get none."""
+    share, extra = divmod(len(animations), parts)
+    dealt, start = [], 0
+    for index in range(parts):
+        end = start + share + (1 if index < extra else 0)
+        dealt.append(list(animations[start:end]))
+        start = end
+    return dealt
 
 
 class Change(AnimationGroup):
