@@ -557,8 +557,8 @@ class LiveTraining:
         self.thread = threading.Thread(target=self.train, name="explainer-live-training", daemon=True)
         self.reporter = threading.Thread(target=self.report_while_training, name="explainer-live-reporter", daemon=True)
         RUNNING.add(self)
+        self.reporter.start()  # first: a short run's thread joins the reporter as it ends
         self.thread.start()
-        self.reporter.start()
 
     def stop(self, wait: bool = True) -> None:
         """Ask the thread to stop after its current step; it saves a checkpoint before it ends. `wait`: return only
