@@ -48,8 +48,12 @@ lab: setup
 	@echo "Starting JupyterLab on http://127.0.0.1:$(LAB_PORT) (the URL with its token follows; Ctrl-C stops it)"
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
+# Two workers, a test file each at a time: most tests run one process on one core (a render, a kernel), so two files
+# side by side use both cores of a small machine; a file's tests share its fixtures on one worker. The browser tests
+# run afterwards on their own: a page that shares its cores with a render can miss anywidget's 2-second start-up limit.
 test: setup test-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests/test_browser.py
 
 # Offline HTML of every notebook, every video, and build/site/index.html (QUALITY=low|medium|high).
 gallery: setup

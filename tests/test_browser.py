@@ -191,8 +191,10 @@ def test_notebook_03_trains_live_while_the_page_watches_and_pauses(lab, browser)
         notebook.move(look_back)  # from "now" back to a kept step: its sample and pattern
         assert "(kept;" in page.evaluate(LIVE_STATE)["counters"]
         page.locator(".widget-button", has_text="Reset").click()
-        wait_for(lambda: page.evaluate(LIVE_STATE)["points"] == 0, 60, "the reset")
-        assert "step 0" in page.evaluate(LIVE_STATE)["counters"] and not notebook.problems(), notebook.problems()
+        # the curve and the counters are separate outputs, redrawn one after the other: wait for both
+        wait_for(lambda: (lambda state: state["points"] == 0 and "step 0" in state["counters"])(page.evaluate(LIVE_STATE)),
+                 60, "the reset to empty the curve and the counters")
+        assert not notebook.problems(), notebook.problems()
     finally:
         notebook.close()
         lab.shutdown_kernels()
