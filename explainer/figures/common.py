@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.errors import ExplainerError
+from explainer.figures.kit import Control, Stack
 from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token, quoted
 
@@ -481,3 +482,30 @@ def set_title(figure: go.Figure, title: str | None) -> None:
     """A new title, sent only if it changed (a title edit lays the figure out again)."""
     if title is not None and figure.layout.title.text != title:
         figure.layout.title.text = title
+
+
+class LayerTokenExplorer(Explorer):
+    """A prompt's panels for every layer and token (from `panels(lm, prompt)`), sent to the page once (a kit Stack);
+    the layer and the token are chosen there."""
+
+    panels: Callable  # (lm, prompt) -> the Stack's panels, over layer and token
+
+    def __init__(self, lm, prompt: str, layer: int = 0, position: int = -1):
+        super().__init__()
+        self.lm, self.prompt = lm, prompt
+        self.view = Stack([])
+        self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(layer, position))
+
+    def show(self, layer: int, position: int) -> None:
+        tokens = self.lm.tokens(self.lm.encode(self.prompt))
+        self.view.show(type(self).panels(self.lm, self.prompt), [Control("token", token_labels(tokens))])
+        self.view.select(layer=layer, token=position % len(tokens))
+
+    @property
+    def layer(self) -> int:
+        return self.view.choice["layer"]
+
+    @property
+    def position(self) -> int:
+        return self.view.choice["token"]

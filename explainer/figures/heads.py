@@ -11,8 +11,8 @@ import torch
 
 from explainer import attention, designed, forward, heads
 from explainer.figures.attention import masked_cells
-from explainer.figures.common import Explorer, base_layout, scored_tokens, token_labels
-from explainer.figures.kit import Control, Stack, bars, dots, text
+from explainer.figures.common import LayerTokenExplorer, base_layout, scored_tokens, token_labels
+from explainer.figures.kit import bars, dots, text
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import display_token
@@ -85,29 +85,11 @@ def heads_panels(lm: LanguageModel, prompt: str) -> list:
                  y_title="length")]
 
 
-class HeadsExplorer(Explorer):
+class HeadsExplorer(LayerTokenExplorer):
     """Layer and token controls over all heads of a layer side by side. Every layer's patterns and every token's
     lengths go to the page once (a kit Stack); the layer and the token are chosen there."""
 
-    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
-        super().__init__()
-        self.lm, self.prompt = lm, prompt
-        self.view = Stack([])
-        self.widget = widgets.VBox([self.status, self.view])
-        self.safely(lambda: self.show(layer, position))
-
-    def show(self, layer: int, position: int) -> None:
-        tokens = self.lm.tokens(self.lm.encode(self.prompt))
-        self.view.show(heads_panels(self.lm, self.prompt), [Control("token", token_labels(tokens))])
-        self.view.select(layer=layer, token=position % len(tokens))
-
-    @property
-    def layer(self) -> int:
-        return self.view.choice["layer"]
-
-    @property
-    def position(self) -> int:
-        return self.view.choice["token"]
+    panels = staticmethod(heads_panels)
 
 
 def overlap_table(found: heads.LayerHeads) -> Table:

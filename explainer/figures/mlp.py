@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import designed, forward, mlp, scale
-from explainer.figures.common import Explorer, base_layout, int_slider, row, scored_tokens, token_labels
-from explainer.figures.kit import Control, Stack, bars, text, tokens
+from explainer.figures.common import Explorer, LayerTokenExplorer, base_layout, int_slider, row, scored_tokens
+from explainer.figures.kit import Stack, bars, text, tokens
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
@@ -56,29 +56,11 @@ def mlp_panels(lm: LanguageModel, prompt: str) -> list:
             text([[pass_table(lm, step).to_html() for step in layer] for layer in passes], over=("layer", "token"))]
 
 
-class MLPExplorer(Explorer):
+class MLPExplorer(LayerTokenExplorer):
     """A prompt's token through one MLP: which neurons fire, and what their sum adds to the vector. Every layer and
     token goes to the page once (a kit Stack); the layer and the token are chosen there."""
 
-    def __init__(self, lm: LanguageModel, prompt: str, layer: int = 0, position: int = -1):
-        super().__init__()
-        self.lm, self.prompt = lm, prompt
-        self.view = Stack([])
-        self.widget = widgets.VBox([self.status, self.view])
-        self.safely(lambda: self.show(layer, position))
-
-    def show(self, layer: int, position: int) -> None:
-        tokens = self.lm.tokens(self.lm.encode(self.prompt))
-        self.view.show(mlp_panels(self.lm, self.prompt), [Control("token", token_labels(tokens))])
-        self.view.select(layer=layer, token=position % len(tokens))
-
-    @property
-    def layer(self) -> int:
-        return self.view.choice["layer"]
-
-    @property
-    def position(self) -> int:
-        return self.view.choice["token"]
+    panels = staticmethod(mlp_panels)
 
 
 def answers_fit(lm: LanguageModel) -> bool:
