@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from explainer.lab import Lab, NotebookPage, chromium
 from explainer.paths import NOTEBOOKS_DIR
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the suite's JupyterLab driver
+from lab import Lab, NotebookPage, chromium  # noqa: E402
 
 
 def import_torch_seconds(runs: int = 3) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 from explainer import attention, settings
 from explainer.figures.kit import AttentionView, StepsView, export
 from explainer.gpt import checkpoint
-from explainer.lab import chromium
+from explainer.browser import chromium
 
 # Move control `i` of the page one step and resolve with the milliseconds from the input event to the frame painted
 # after it (a message posted from that frame's animation callback is handled once the frame is rendered).

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from explainer import learning
 from explainer.gpt.train import PRESETS
-from explainer.lab import Lab, NotebookPage, chromium, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the suite's JupyterLab driver
+from lab import Lab, NotebookPage, chromium, wait_for  # noqa: E402
 
 NOTEBOOK = "03_how_it_learns.ipynb"
 KINDS = {"fell below": "unigram", "reads the character just before": "previous_token",

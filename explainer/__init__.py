@@ -18,11 +18,3 @@ if "ipykernel" in sys.modules:  # in a notebook: the page starts on plotly's bro
 
 __all__ = ["ExplainerError"]
 __version__ = "0.1.0"
-MODEL_MODULES = {"checkpoint", "data", "device", "generate", "model", "tokenizer", "train"}
-
-
-def __getattr__(name: str):
-    """`from explainer import checkpoint` keeps working: the model's modules live in explainer.gpt."""
-    if name in MODEL_MODULES:
-        return importlib.import_module(f"explainer.gpt.{name}")
-    raise AttributeError(f"module 'explainer' has no attribute {name!r}")

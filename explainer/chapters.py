@@ -45,7 +45,6 @@ class ChapterPlayer(Explorer):
         self.on_click(self.button, self.start)
         heading = widgets.HTML(f"<h3>Video · chapter {html.escape(entry.label)}</h3>")
         self.widget = widgets.VBox([heading, self.video, widgets.HBox([self.button, self.progress, self.note]), self.status])
-        self.widget.add_class("explainer-chapter-player")
         self.rendering: threading.Thread | None = None
         self.safely(self.show_cached)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from explainer import lab
+from explainer.browser import chromium
 from explainer.figures.kit import export as kit_export
 from explainer.video import catalogue, render
 from explainer.files import atomic_path
@@ -89,18 +89,24 @@ def unpack_arrays(values: dict, buffers: list[dict]) -> None:
         holder[path[-1]] = array.tolist()
 
 
+CONTAINERS = {"VBoxModel": "column", "GridBoxModel": "column", "BoxModel": "column", "HBoxModel": "row"}
+PAGE_STYLE = """<style>.widget-box.row{display:flex;gap:1em;flex-wrap:wrap;align-items:center}
+.widget-box .control{margin:0.3em 1em 0.3em 0} .needs-python{color:#6b7280;font-style:italic;font-size:90%}</style>"""
+NEEDS_PYTHON = '<span class="needs-python">needs Python: open the notebook in JupyterLab to use it</span>'
+
+
 def static_widget(model_id: str, state: dict, index: list[int]) -> str:
-    """HTML for a widget as it stood at the end of the run (controls become text, figures become plotly divs)."""
+    """HTML for a widget as it stood at the end of the run: kit figures keep their numbers and in-page controls; a
+    control that needs the kernel (a prompt box, a button) is shown disabled, its container saying why once."""
     model = state.get(model_id)
-    if model is None:
+    if model is None or hidden(model["state"], state):
         return ""
     name, values = model["model_name"], model["state"]
-    children = lambda: "".join(static_widget(ref.removeprefix("IPY_MODEL_"), state, index) for ref in values.get("children", []))
-    label = html.escape(str(values.get("description", "")))
-    if name == "VBoxModel" or name == "GridBoxModel":
-        return f"<div class=\"widget-box\">{children()}</div>"
-    if name == "HBoxModel":
-        return f"<div class=\"widget-box\" style=\"display:flex;gap:1em;flex-wrap:wrap\">{children()}</div>"
+    if name in CONTAINERS:
+        children = [state.get(ref.removeprefix("IPY_MODEL_"), {}) for ref in values.get("children", [])]
+        inner = "".join(static_widget(ref.removeprefix("IPY_MODEL_"), state, index) for ref in values.get("children", []))
+        note = NEEDS_PYTHON if any(is_control(child) for child in children) else ""
+        return f'<div class="widget-box {CONTAINERS[name]}">{inner}{note}</div>'
     if name == "AnyModel" and kit_export.is_kit_state(values):
         return kit_export.static_html(values, model.get("buffers", []))
     if name == "AnyModel" and "_widget_data" in values:
@@ -110,21 +116,32 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
         return f"<div>{values.get('value', '')}</div>"
     if name == "OutputModel":
         return "".join(output_html(output, state, index) for output in values.get("outputs", []))
-    if name in ("FloatSliderModel", "IntSliderModel", "FloatLogSliderModel", "SelectionSliderModel"):
-        value = values.get("value", values.get("index"))
-        if name == "SelectionSliderModel":
-            value = values.get("_options_labels", [value])[values.get("index", 0)]
-        return f"<div class=\"control\">{label}: <b>{html.escape(str(value))}</b> <i>(a slider in JupyterLab)</i></div>"
-    if name in ("TextModel", "TextareaModel", "IntTextModel", "FloatTextModel"):
-        return (f"<div class=\"control\">{label}: <code>{html.escape(str(values.get('value', '')))}</code> "
-                "<i>(another needs Python: open the notebook in JupyterLab)</i></div>")
-    if name in ("DropdownModel", "ToggleButtonsModel"):
-        labels = values.get("_options_labels", [])
-        chosen = labels[values["index"]] if labels and values.get("index") is not None else ""
-        return f"<div class=\"control\">{label}: <b>{html.escape(str(chosen))}</b></div>"
-    if name == "CheckboxModel":
-        return f"<div class=\"control\">{'☑' if values.get('value') else '☐'} {label}</div>"
-    return ""  # buttons and layout-only models have no static view
+    if is_control(model):
+        return disabled_control(name, values)
+    return ""  # layout-only models have no view
+
+
+def is_control(model: dict) -> bool:
+    """An ipywidgets control (a box to type in, a button, a slider): what the learner moves to ask the kernel."""
+    name = model.get("model_name", "")
+    return (model.get("model_module") == "@jupyter-widgets/controls" and name not in CONTAINERS
+            and not name.endswith(("HTMLModel", "HTMLMathModel", "LabelModel", "ProgressModel", "ImageModel")))
+
+
+def hidden(values: dict, state: dict) -> bool:
+    """Whether the widget's layout hides it (a progress bar between renders)."""
+    layout = state.get(str(values.get("layout", "")).removeprefix("IPY_MODEL_"), {}).get("state", {})
+    return layout.get("visibility") == "hidden" or layout.get("display") == "none"
+
+
+def disabled_control(name: str, values: dict) -> str:
+    """A control as it stood, greyed out: its label and its value (or a button's text)."""
+    label = html.escape(str(values.get("description", "")))
+    if name == "ButtonModel":
+        return f'<button class="control" disabled>{label}</button>'
+    options = values.get("_options_labels")
+    value = options[values["index"]] if options and values.get("index") is not None else values.get("value", "")
+    return f'<label class="control">{label} <input disabled value="{html.escape(str(value))}"></label>'
 
 
 def output_html(output: dict, state: dict, index: list[int]) -> str:
@@ -198,7 +215,7 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     title, text = summary(notebook)
     body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL).from_notebook_node(make_static(notebook))
     body = glossary_links(REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body)))
-    body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n{kit_export.HEAD}\n</head>", 1)
+    body = body.replace("</head>", f"{MATHJAX_FONTS}\n<script src=\"plotly.min.js\"></script>\n{kit_export.HEAD}\n{PAGE_STYLE}\n</head>", 1)
     for video in LOCAL_VIDEO.findall(body):  # chapters the page plays, rendered beside the notebook
         source = path.parent / "videos" / video
         if source.is_file():
@@ -242,7 +259,7 @@ def screenshot_main_figures(out_dir: Path, names: list[str], width: int = 640) -
     from PIL import Image
 
     shots = {}
-    with lab.chromium(offline=True, viewport={"width": 1100, "height": 900}) as context:
+    with chromium(offline=True, viewport={"width": 1100, "height": 900}) as context:
         for name in names:
             page = context.new_page()
             page.goto((out_dir / f"{name}.html").as_uri())

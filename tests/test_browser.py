@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from explainer.lab import Lab, NotebookPage, chromium, wait_for
+from lab import Lab, NotebookPage, chromium, wait_for
 from explainer.paths import NOTEBOOKS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

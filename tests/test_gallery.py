@@ -1,6 +1,7 @@
-"""`explainer build` on a subset: offline HTML with live plotly figures and typeset formulas, a playable chapter with
-its still, an index whose links resolve and whose summaries are formatted, opened in headless Chromium with the
-network cut off; a failing notebook is named and the rest still built."""
+"""`explainer build` of every notebook and one chapter: offline HTML pages opened in headless Chromium from file://
+with every other request refused. Every control of every kit figure moves its drawing in the static page; controls that
+need the kernel are shown disabled with a note; formulas are typeset, the chapter plays, the index's links resolve and
+its summaries are formatted; a failing notebook is named and the rest still built."""
 
 import re
 from pathlib import Path
@@ -10,19 +11,44 @@ import psutil
 import pytest
 
 from explainer import site as gallery
-from explainer.lab import chromium
+from explainer.paths import NOTEBOOKS_DIR
+from lab import GalleryPage, chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 NOTEBOOK, SCENE = "01_softmax_and_temperature", "scale_and_cost"
+NOTEBOOKS = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    lines = []
-    report = gallery.build(out, [NOTEBOOK], [SCENE], "low", say=lines.append, fast=True)
+    report = gallery.build(out, NOTEBOOKS, [SCENE], "low", say=lambda line: None, fast=True)
     assert report.failures == []
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium(offline=True, viewport={"width": 1300, "height": 1000}) as context:
+        yield context
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_kit_control_moves_its_figure_offline(site, browser, name):
+    """From file://, with the network refused: each kit figure drawn from the numbers in the page, each of its controls
+    moved once changing the drawing, and each control that needs the kernel disabled, its box saying why."""
+    page = GalleryPage(browser, site / f"{name}.html")
+    try:
+        moved = []
+        for control in page.controls():
+            page.move(control)
+            moved.append(control.label)
+        kernel_bound = page.needing_python()
+        assert all(disabled and noted for _, disabled, noted in kernel_bound), kernel_bound
+        assert not page.errors, f"after moving {moved}: {page.errors}"
+        assert not page.requests, f"tried to reach the network: {page.requests}"
+    finally:
+        page.close()
 
 
 def test_index_links_resolve_and_summaries_are_formatted(site):
@@ -80,17 +106,9 @@ def test_offline_pages_show_figures_formulas_and_video(site):
     assert not errors, f"console errors: {errors}"
 
 
-def test_the_build_prints_no_kernel_transport_warning_and_leaves_no_kernel_running(site, capfd):
-    """Each notebook's kernel is shut down when its page is written (a kernel left running warns, when the build
-    ends, that its parent has exited)."""
-    kernels = lambda: [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
-    before = kernels()
-    gallery.build(site, [NOTEBOOK], [], "low", say=lambda line: None)
-    assert "without encryption" not in capfd.readouterr().err
-    assert kernels() == before
-
-
-def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch):
+def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch, capfd):
+    """...and the build prints no kernel transport warning and leaves no kernel running (each notebook's kernel is
+    shut down when its page is written; one left running warns, when the build ends, that its parent has exited)."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Good\nIt works."), nbformat.v4.new_code_cell("1 + 1")])
@@ -98,7 +116,11 @@ def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch
     nbformat.write(good, notebooks / "a_good.ipynb")
     nbformat.write(bad, notebooks / "b_bad.ipynb")
     monkeypatch.setattr(gallery, "NOTEBOOKS_DIR", notebooks)
-    report = gallery.build(tmp_path / "site", scene_names=[])
+    kernels = lambda: [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    before = kernels()
+    report = gallery.build(tmp_path / "site", scene_names=[], say=lambda line: None)
+    assert "without encryption" not in capfd.readouterr().err
+    assert kernels() == before
     assert report.notebooks["a_good"] == "ok" and "ZeroDivisionError" in report.notebooks["b_bad"]
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'href="a_good.html"' in index and "b_bad: <b>failed</b>" in index

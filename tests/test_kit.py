@@ -18,7 +18,7 @@ from explainer.figures import kit
 from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, bars, curve, dots, export, switch, text,
                                    tokens, unpacked, values)
 from explainer.gpt import checkpoint
-from explainer.lab import chromium
+from lab import chromium
 from explainer.paths import PROJECT_ROOT
 from explainer.settings import FLUFFY_PROMPT
 from explainer.style import display_token

@@ -10,7 +10,7 @@ from explainer.paths import ANIMATIONS_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "explainer"
 FOUNDATION = {"errors", "files", "paths", "settings", "style"}
-TOP = {"site", "cli", "lab", "chapters", "__main__", "__init__"}
+TOP = {"site", "cli", "browser", "chapters", "__main__", "__init__"}
 # A layer may import itself and the layers listed for it, nothing else.
 ALLOWED = {
     "foundation": {"foundation"},

@@ -21,7 +21,7 @@ from explainer.gpt import checkpoint, data
 from explainer.gpt.model import GPT, GPTConfig
 from explainer.gpt.tokenizer import CharTokenizer
 from explainer.gpt.train import TrainConfig, Trainer, saved_config
-from explainer.lab import wait_for
+from lab import wait_for
 
 CONTROLS = learning.Controls("character", 65, unigram_entropy=3.3, previous_token_chance=0.06, unigram_real_words=0.25)
 

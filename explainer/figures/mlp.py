@@ -113,7 +113,6 @@ class NeuronExplorer(Explorer):
             self.watch(self.sliders, self.show_one)
             self.safely(self.show_one)
         self.widget = widgets.VBox([*([row(*self.sliders)] if self.sliders else []), self.status, self.view])
-        self.widget.add_class("explainer-neuron-explorer")
 
     def show_all(self, layer: int, neuron: int) -> None:
         mlp.check_neuron(self.lm, layer, neuron)

@@ -1,7 +1,6 @@
 """Drive a real JupyterLab in headless Chromium: start a server on localhost, open a notebook, run it, move every
-control and wait for the figure it drives to redraw. Used by the browser tests, the latency benchmark and the gallery.
-
-Chromium is Debian's (/usr/bin/chromium), driven by Playwright, with no network: nothing is downloaded.
+control and wait for the figure it drives to redraw. Test and benchmark infrastructure (not part of the package):
+the browser tests import it from here, the benchmarks put tests/ on their path. Chromium: explainer.browser.
 """
 
 from __future__ import annotations
@@ -13,22 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from explainer.browser import chromium  # noqa: F401  (the tests and benchmarks open pages with it)
 from explainer.errors import ExplainerError
 from explainer.paths import NOTEBOOKS_DIR
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 TOKEN = "explainer-lab-token"
-WINDOW = {"width": 1280, "height": 900}  # the window the notebooks are made to fit, with the file browser open
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
@@ -87,25 +81,24 @@ class Lab:
         self.log.close()
 
 
-@contextmanager
-def chromium(profile: Path | None = None, offline: bool = False, viewport: dict = WINDOW) -> Iterator:
-    """A Playwright browser context in Debian's Chromium with a fresh profile."""
-    if not CHROMIUM.exists():
-        raise ExplainerError(f"{CHROMIUM} is missing: install Debian's chromium (make test-packages)")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as fresh, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(profile or fresh), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport=viewport, offline=offline)
-        try:
-            yield context
-        finally:
-            context.close()
-
+# What a kit figure draws, as a number: its elements and its canvases' pixels, not its controls (a slider's readout
+# changes with the slider, whether or not the figure follows).
+KIT_DRAWING = r"""
+var KIT_DRAWING = kit => {
+  const drawing = kit.cloneNode(true);
+  drawing.querySelectorAll('.kit-controls').forEach(row => row.remove());
+  let hash = 0;
+  for (const c of drawing.innerHTML) hash = (hash * 31 + c.charCodeAt(0)) | 0;
+  for (const canvas of kit.querySelectorAll('canvas')) {
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < pixels.length; i += 7) hash = (hash * 31 + pixels[i]) | 0;
+  }
+  return hash;
+};
+"""
 
 # JavaScript run in the page. A control's "box" is the widget box that holds it and the figures it drives.
-PAGE_HELPERS = r"""
+PAGE_HELPERS = KIT_DRAWING + r"""
 var INPUT_EVENTS = ['keydown', 'input', 'click'];  // what a learner's move starts with: a key, a choice, a click
 window.__explainer = {
   panel() { return Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === window.__explainerNotebook); },
@@ -151,15 +144,7 @@ window.__explainer = {
       (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
       gd.layout && gd.layout.title && gd.layout.title.text, gd.layout && gd.layout.shapes]));
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
-    const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(kit => {  // its elements and its canvases' pixels
-      let hash = 0;
-      for (const c of kit.innerHTML) hash = (hash * 31 + c.charCodeAt(0)) | 0;
-      for (const canvas of kit.querySelectorAll('canvas')) {
-        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < pixels.length; i += 7) hash = (hash * 31 + pixels[i]) | 0;
-      }
-      return hash;
-    });
+    const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(KIT_DRAWING);
     return JSON.stringify([plots, texts, kits]);
   },
   drawn(i) {
@@ -255,6 +240,21 @@ class Control:
     now: str | None
     maximum: str | None
     in_page: bool = False  # a figure kit control: the page answers it, the kernel is not asked
+
+
+def step(element, control: Control) -> None:
+    """Move a control one step as a learner does: a key press on a slider (back at its end), the next option of a
+    dropdown, a click on a check box."""
+    if control.kind == "slider":
+        at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
+        element.focus()
+        element.press("ArrowLeft" if at_end else "ArrowRight")
+    elif control.kind == "checkbox":
+        element.click()
+    else:
+        options = element.evaluate("e => Array.from(e.options).map(o => o.value)")
+        current = element.evaluate("e => e.selectedIndex")
+        element.select_option(index=(current + 1) % len(options))
 
 
 class NotebookPage:
@@ -355,16 +355,7 @@ class NotebookPage:
         self.page.evaluate(f"() => window.__explainer.watch({control.index})")
         element = self.control_element(control.index)
         self.next_frames()  # a person scrolls, then presses a key: the page draws what the scroll brought into view first
-        if control.kind == "slider":
-            at_end = control.now is not None and control.maximum is not None and float(control.now) >= float(control.maximum)
-            element.focus()
-            element.press("ArrowLeft" if at_end else "ArrowRight")
-        elif control.kind == "checkbox":
-            element.click()
-        else:
-            options = element.evaluate("e => Array.from(e.options).map(o => o.value)")
-            current = element.evaluate("e => e.selectedIndex")
-            element.select_option(index=(current + 1) % len(options))
+        step(element, control)
         try:
             wait_for(lambda: self.page.evaluate(f"() => window.__explainer.signature({control.index})") != before, timeout,
                      f"the figure driven by {control.kind} {control.label!r} in {self.name} to change")
@@ -383,6 +374,72 @@ class NotebookPage:
             raise ExplainerError(f"moving {control.kind} {control.label!r} in {self.name} changed what its figures draw: "
                                  f"{drawn} before, {now} after")
         return took
+
+    def close(self) -> None:
+        self.page.close()
+
+
+GALLERY_HELPERS = KIT_DRAWING + r"""
+window.__gallery = {
+  controls() { return Array.from(document.querySelectorAll('.explainer-kit input, .explainer-kit select')); },
+  describe(i) {
+    const c = this.controls()[i];
+    const kind = c.tagName === 'SELECT' ? 'dropdown' : c.type === 'checkbox' ? 'checkbox' : 'slider';
+    const label = c.closest('.kit-control').querySelector('.kit-label').textContent.trim();
+    return {kind, label, now: kind === 'slider' ? c.value : null, max: kind === 'slider' ? c.max : null};
+  },
+  signature(i) { return KIT_DRAWING(this.controls()[i].closest('.explainer-kit')); },
+  figures() { return document.querySelectorAll('.explainer-kit-figure').length; },
+  drawn() {
+    return Array.from(document.querySelectorAll('.explainer-kit-figure'))
+      .every(f => f.querySelector('.explainer-kit .kit-panel, .explainer-kit svg, .explainer-kit canvas'));
+  },
+  needingPython() {  // kernel-bound controls: each disabled, its box saying why
+    return Array.from(document.querySelectorAll('.widget-box .control')).map(c => {
+      const input = c.matches('button') ? c : c.querySelector('input');
+      const box = c.closest('.widget-box');
+      return [c.textContent.trim() || (input && input.value) || '', !!(input && input.disabled),
+              !!Array.from(box.children).find(e => e.matches('.needs-python'))];
+    });
+  },
+};
+"""
+
+
+class GalleryPage:
+    """A page of the offline gallery opened from file:// with every other request refused: its kit figures drawn from
+    the numbers embedded in it, their controls answered by the page."""
+
+    def __init__(self, context, path: Path):
+        self.page = context.new_page()
+        self.name, self.errors, self.requests = path.stem, [], []
+        self.page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                        else (self.requests.append(route.request.url), route.abort()))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(path.as_uri())
+        self.page.evaluate(GALLERY_HELPERS)
+        wait_for(lambda: self.page.evaluate("() => window.__gallery.drawn()"), 30, f"{self.name}'s kit figures to draw")
+
+    def controls(self) -> list[Control]:
+        found = []
+        for i in range(self.page.evaluate("() => window.__gallery.controls().length")):
+            d = self.page.evaluate(f"() => window.__gallery.describe({i})")
+            found.append(Control(i, d["kind"], d["label"], -1, d["now"], d["max"], in_page=True))
+        return found
+
+    def move(self, control: Control, timeout: float = 10) -> None:
+        """Move a kit control one step; fails unless its figure's drawing changes."""
+        before = self.page.evaluate(f"() => window.__gallery.signature({control.index})")
+        element = self.page.evaluate_handle(f"() => window.__gallery.controls()[{control.index}]").as_element()
+        element.scroll_into_view_if_needed()
+        step(element, control)
+        wait_for(lambda: self.page.evaluate(f"() => window.__gallery.signature({control.index})") != before, timeout,
+                 f"the figure of {control.kind} {control.label!r} in the offline {self.name} to change")
+
+    def needing_python(self) -> list[tuple[str, bool, bool]]:
+        """(text, disabled, its box says it needs Python) for each control that needs the kernel."""
+        return [tuple(found) for found in self.page.evaluate("() => window.__gallery.needingPython()")]
 
     def close(self) -> None:
         self.page.close()
