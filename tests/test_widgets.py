@@ -509,18 +509,26 @@ def test_machine_explorer_highlights_the_stage_and_shows_its_numbers(shipped):
     prompt = "ROMEO:\nBut soft, what light"
     explorer = MachineExplorer(shipped, prompt, stage="embeddings")
     machine = forward.whole_machine(shipped, prompt)
-    bars = explorer.figure.data[0]
-    highlighted = lambda: [i for i, color in enumerate(bars.marker.color) if color == HIGHLIGHT_COLOR]
-    assert highlighted() == [STAGES.index("embeddings")]
+    blocks = machine.after_mlp.shape[0]
+
+    def shown() -> tuple[str, str]:  # the diagram and the numbers the page shows for its choice
+        diagram, numbers = (panel["pieces"][explorer.view.choice["stage"] * blocks + explorer.view.choice["block"]]
+                            for panel in panels(explorer.view))
+        return diagram, numbers
+
+    highlighted = lambda diagram: re.findall(rf"background:{HIGHLIGHT_COLOR};[^>]*><b>([^<]*)</b>", diagram)
+    diagram, numbers = shown()
+    assert highlighted(diagram) == ["embeddings"] and explorer.stage == "embeddings"
     n = len(machine.tokens)
-    assert f"[n = {n}, C = 160]" in bars.text[STAGES.index("embeddings")] and "[V = 8,192]" in bars.text[STAGES.index("logits")]
-    first = f"{float(machine.embeddings[-1, 0]):+.3f}"
-    assert first in explorer.numbers.value and explorer.status.value == ""
-    explorer.stage.value = "MLP"
-    explorer.layer.value = 3
-    assert highlighted() == [STAGES.index("MLP")] and "MLP, block 3" in bars.text[STAGES.index("MLP")]
-    assert f"{float(machine.after_mlp[3, -1, 0]):+.3f}" in explorer.numbers.value and "block 3" in explorer.numbers.value
-    explorer.stage.value = "probabilities"
+    assert f"[n = {n}, C = 160]" in diagram and "[V = 8,192]" in diagram and f"× {blocks}" in diagram
+    assert f"{float(machine.embeddings[-1, 0]):+.3f}" in numbers and explorer.status.value == ""
+    sent = sent_messages(explorer.view)
+    explorer.view.select(stage=STAGES.index("MLP"), block=3)  # as the page's controls choose
+    assert [list(data["state"]) for data, _ in sent] == [["choice"]]  # the choice only: the numbers went once
+    diagram, numbers = shown()
+    assert highlighted(diagram) == ["MLP, block 3"] and (explorer.stage, explorer.layer) == ("MLP", 3)
+    assert f"{float(machine.after_mlp[3, -1, 0]):+.3f}" in numbers and "block 3" in numbers
+    explorer.view.select(stage=STAGES.index("probabilities"))
     best = int(machine.probs.argmax())
-    assert f"{float(machine.probs[best]):.1%}" in explorer.numbers.value
-    assert html.escape(display_token(shipped.tokens([best])[0])) in explorer.numbers.value
+    assert f"{float(machine.probs[best]):.1%}" in shown()[1]
+    assert html.escape(display_token(shipped.tokens([best])[0])) in shown()[1]
