@@ -1,6 +1,6 @@
-"""`explainer build` on a subset: offline HTML with live plotly figures and typeset formulas, a playable chapter with
-its still, an index whose links resolve and whose summaries are formatted, opened in headless Chromium with the
-network cut off; a failing notebook is named and the rest still built."""
+"""`explainer build` on a subset: offline HTML with figure-kit figures whose sliders work, typeset formulas, a playable
+chapter with its still, an index whose links resolve and whose summaries are formatted, opened in headless Chromium
+with the network cut off; a failing notebook is named and the rest still built."""
 
 import re
 from pathlib import Path
@@ -60,12 +60,21 @@ def test_offline_pages_show_figures_formulas_and_video(site):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto((site / f"{NOTEBOOK}.html").as_uri())
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        page.wait_for_selector(".explainer-kit svg", timeout=30_000)
         page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
         typeset_and_fonts_loaded = "() => new Promise(done => MathJax.Hub.Queue(() => document.fonts.ready.then(() => done(true))))"
         page.evaluate(typeset_and_fonts_loaded)
         formulas = page.locator(".MathJax, .MathJax_Display").count()
-        figures = page.locator(".js-plotly-plot").count()
+        figures = page.locator(".explainer-kit").count()
+        sliders = page.locator(".explainer-kit input[type=range]")
+        moved = []  # each temperature slider, answered by the page with no kernel: its bars change
+        for i in range(sliders.count()):
+            bars = lambda: page.locator(".explainer-kit").nth(i).evaluate(
+                "kit => Array.from(kit.querySelectorAll('.kit-bar'), b => b.getAttribute('height'))")
+            before = bars()
+            sliders.nth(i).focus()
+            sliders.nth(i).press("ArrowLeft")
+            moved.append(bars() != before)
         page.goto((site / "index.html").as_uri())
         page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
         page.evaluate(typeset_and_fonts_loaded)
@@ -73,7 +82,7 @@ def test_offline_pages_show_figures_formulas_and_video(site):
             v.preload = 'metadata'; v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1); v.load(); })""")
         stills = page.evaluate("() => Array.from(document.images).length")
         poster = page.evaluate("() => document.querySelector('video').poster")
-    assert figures >= 2 and formulas > 0
+    assert figures >= 2 and formulas > 0 and moved == [True] * figures
     assert duration > 5, "the chapter plays (the browser reads its duration)"
     assert poster.endswith(f"stills/{SCENE}.png") and stills == 0
     assert not requests, f"tried to reach the network: {requests}"
