@@ -1,7 +1,7 @@
 """The figure kit's in-page controls at the size the kit is made for: 12's and 08's views of every head on a 64-token
-line of the shipped model (5 × 5 × 64 × 64 numbers each), in a static page as the gallery writes it, in Chromium at
-the notebooks' 1280-px window. For each control, the time from its input event to the painted frame that shows the new
-drawing, over --moves moves (one step each, back and forth).
+line of the shipped model (5 × 5 × 64 × 64 numbers each) and 01's temperature over GPT-2 small's 50,257 logits, in a
+static page as the gallery writes it, in Chromium at the notebooks' 1280-px window. For each control, the time from its
+input event to the painted frame that shows the new drawing, over --moves moves (one step each, back and forth).
 
     python benchmarks/kit_latency.py [--moves 10]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from explainer import attention, settings
-from explainer.figures.kit import AttentionView, StepsView, export
+from explainer.figures.kit import AttentionView, StepsView, TemperatureBars, export
 from explainer.gpt import checkpoint
 from explainer.browser import chromium
 
@@ -43,6 +43,18 @@ NAMES = """() => Array.from(document.querySelectorAll('.explainer-kit input, .ex
     c => [c.closest('body > div').id, c.closest('.kit-control').querySelector('.kit-label').textContent])"""
 
 
+GPT2_VOCABULARY = 50_257
+
+
+def vocabulary_softmax(show: int = 12) -> TemperatureBars:
+    """01's temperature bars over GPT-2 small's whole vocabulary (the largest the notebooks show): logits drawn at
+    random, the page's softmax redone over all of them at each move."""
+    logits = np.random.default_rng(0).normal(0, 3, GPT2_VOCABULARY)
+    shown = np.argsort(-logits)[:show].tolist()
+    return TemperatureBars(logits, [f"token {i}" for i in shown], shown, others=f"(other {GPT2_VOCABULARY - show:,})",
+                           caption="top {top} ({top_probability}), entropy {entropy} bits")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moves", type=int, default=10)
@@ -52,6 +64,7 @@ def main() -> None:
     found = attention.prompt_attention(lm, line)
     views = {"attention": AttentionView(found.patterns, found.tokens, scores=found.scores),
              "steps": StepsView(attention.prompt_steps(lm, line))}
+    views["softmax"] = vocabulary_softmax()
     rows = []
     with tempfile.TemporaryDirectory() as work, chromium(offline=True) as context:
         export.write_assets(Path(work))

@@ -89,7 +89,8 @@ def test_the_news_prompt_is_off(lab, browser):
 
 
 def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
-    """Notebook 01's seed box refuses a seed torch cannot take, with a message inside the widget."""
+    """Notebook 01's seed box refuses a seed torch cannot take, with a message inside the widget; the sample button
+    draws at the temperature the page's slider chose (T = 0: the top token every time)."""
     notebook = NotebookPage(browser, lab, NOTEBOOKS[0])
     try:
         notebook.run_all()
@@ -102,6 +103,15 @@ def test_a_bad_value_is_shown_in_the_widget_not_only_in_the_log(lab, browser):
         status = page.locator(".jp-OutputArea-output .explainer-status", has_text="seed")
         status.wait_for(timeout=30_000)
         assert "whole number from 0 to" in status.first.text_content()
+        # the temperature is the page's: leaving its slider for the button tells the kernel before the click arrives
+        seed.fill("0")
+        seed.press("Enter")
+        slider = page.locator(".jp-OutputArea-output .explainer-kit input[type=range]").nth(1)
+        slider.focus()
+        slider.press("Home")
+        page.get_by_role("button", name="sample 20 tokens").click()
+        page.locator(".jp-OutputArea-output", has_text="(T = 0.00, seed 0)").first.wait_for(timeout=30_000)
+        assert "×20 (T = 0.00, seed 0)" in page.locator(".jp-OutputArea-output", has_text="counts:").first.text_content()
         assert not notebook.problems(), notebook.problems()
     finally:
         notebook.close()

@@ -86,12 +86,12 @@ def test_offline_pages_show_figures_formulas_and_video(site):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto((site / f"{NOTEBOOK}.html").as_uri())
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        page.wait_for_selector(".explainer-kit svg", timeout=30_000)
         page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
         typeset_and_fonts_loaded = "() => new Promise(done => MathJax.Hub.Queue(() => document.fonts.ready.then(() => done(true))))"
         page.evaluate(typeset_and_fonts_loaded)
         formulas = page.locator(".MathJax, .MathJax_Display").count()
-        figures = page.locator(".js-plotly-plot").count()
+        figures = page.locator(".explainer-kit").count()
         page.goto((site / "index.html").as_uri())
         page.wait_for_function("() => window.MathJax && MathJax.Hub", timeout=30_000)
         page.evaluate(typeset_and_fonts_loaded)
@@ -99,7 +99,7 @@ def test_offline_pages_show_figures_formulas_and_video(site):
             v.preload = 'metadata'; v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1); v.load(); })""")
         stills = page.evaluate("() => Array.from(document.images).length")
         poster = page.evaluate("() => document.querySelector('video').poster")
-    assert figures >= 2 and formulas > 0
+    assert figures >= 2 and formulas > 0  # (test_every_kit_control_moves_its_figure_offline moves them)
     assert duration > 5, "the chapter plays (the browser reads its duration)"
     assert poster.endswith(f"stills/{SCENE}.png") and stills == 0
     assert not requests, f"tried to reach the network: {requests}"

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import attention, positions, site
+from explainer import attention, positions, sampling, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
-from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, bars, curve, dots, export, switch, text,
-                                   tokens, unpacked, values)
+from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, TemperatureBars, bars, curve, dots,
+                                   export, switch, text, tokens, unpacked, values)
 from explainer.gpt import checkpoint
 from lab import chromium
 from explainer.paths import PROJECT_ROOT
@@ -162,6 +162,33 @@ def test_bars_may_change_their_labels_and_highlight_with_the_choice_and_go_below
         bars(heights, list("abcd"), over=("step", "layer"), minimum=0.1)
 
 
+LOGITS = np.concatenate([RNG.normal(0, 1.5, 997), [float("-inf")], [6.0, 6.0]])  # a vocabulary: −∞ and a tie on top
+SHOWN = np.argsort(-LOGITS, kind="stable")[:5].tolist()
+CAPTION = "T {temperature} top {top} {top_probability} H {entropy} sum {sum}"
+
+
+def test_softmax_bars_send_the_logits_once_and_a_temperature_as_a_small_message():
+    view = TemperatureBars(LOGITS, [f"t{i}" for i in SHOWN], SHOWN, others="(other 995)", caption=CAPTION)
+    state = view.get_state()
+    np.testing.assert_array_equal(unpacked(state["logits"]), LOGITS.astype(np.float32))
+    assert state["shown"] == SHOWN and state["others"] == "(other 995)" and tuple(state["temperature_range"]) == (0.0, 5.0, 0.05)
+    sent = sent_messages(view)
+    view.select(temperature=0.5)
+    assert sent == [({"method": "update", "state": {"temperature": 0.5}, "buffer_paths": []}, [])]
+    view.show([1.0, 2.0], ["a", "b"])  # new scores: every one shown, the temperature kept
+    assert view.shown == [0, 1] and view.others == "" and view.temperature == 0.5 and view.caption == CAPTION
+    with pytest.raises(FigureDataError, match="the temperature must be 0 … 5"):
+        view.select(temperature=5.5)
+    with pytest.raises(FigureDataError, match="at least one finite"):
+        view.show([float("-inf")] * 2, ["a", "b"])
+    with pytest.raises(FigureDataError, match="no NaN"):
+        view.show([1.0, float("nan")], ["a", "b"])
+    with pytest.raises(FigureDataError, match="one per token shown"):
+        view.show([1.0, 2.0], ["a"])
+    with pytest.raises(FigureDataError, match="indices of the logits"):
+        view.show([1.0, 2.0], ["a"], shown=[2])
+
+
 def test_an_exported_figure_embeds_its_values_and_bytes_but_not_its_code(found):
     tokens = ["</script><b>", *found.tokens[1:]]  # a token that would close the script element
     view = AttentionView(found.patterns, tokens, layer=1)
@@ -277,6 +304,7 @@ def gallery_page(tmp_path_factory, lm, found, steps):
     widgets["more"] = Stack(more_panels(found, labels, future), [Control("word", ["first", "second"]),
                                                                  Control("layer", [f"L{l}" for l in range(layers)], slider=True)])
     widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
+    widgets["softmax"] = TemperatureBars(LOGITS, [f"t{i}" for i in SHOWN], SHOWN, others="(other 995)", caption=CAPTION)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -512,3 +540,22 @@ def test_the_page_rotates_query_and_key_as_positions_rope_score_does(page):
     press(page, "#rope input >> nth=2", "ArrowLeft", times=30)  # shift 70
     assert shown() == pytest.approx([positions.rope_score(q, k, 15, 3), positions.rope_score(q, k, 85, 73)], abs=1e-6)
     assert "(offset 12 in both cases)" in page.locator("#rope .kit-caption").text_content()
+
+
+@pytest.mark.browser
+def test_the_page_redoes_softmax_with_the_temperature_its_slider_chooses(page):
+    """Bar heights are softmax(logits / T) of the tokens shown, as explainer.sampling computes it, and the others' bar
+    the rest, so that they add up to 100%; the caption's top token, entropy and sum are those of the whole vocabulary."""
+    logits = torch.tensor(LOGITS.astype(np.float32), dtype=torch.float64)
+    heights = lambda: page.evaluate("() => Array.from(document.querySelectorAll('#softmax .kit-bar'), b => +b.getAttribute('height'))")
+    caption = lambda: page.locator("#softmax .kit-caption").text_content()
+    for presses, temperature in ((0, 1.0), (16, 0.2), (4, 0.0)):
+        press(page, "#softmax input", "ArrowLeft", times=presses)
+        probs = sampling.softmax(logits, temperature)
+        expected = probs[SHOWN].tolist() + [1 - float(probs[SHOWN].sum())]
+        np.testing.assert_allclose(heights(), 200 * np.array(expected), atol=0.01)
+        top = f"{100 * float(probs[SHOWN[0]]):.1f}%"
+        assert caption() == (f"T {temperature:.2f} top t{SHOWN[0]} {top} H {float(sampling.entropy(probs)):.2f} "
+                             f"sum {float(probs.sum()):.6f}")
+    assert expected[:2] == [0.5, 0.5], "T = 0: the tie on top shares the mass"
+    assert page.locator("#softmax .kit-readout").text_content() == "0.00"

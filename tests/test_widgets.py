@@ -4,6 +4,7 @@ import gc
 import html
 import json
 import math
+import re
 
 import ipywidgets as widgets
 import numpy as np
@@ -17,7 +18,7 @@ from explainer import learning, sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
 from explainer.figures import live, plotly_code
-from explainer.figures.common import Explorer, temperature_slider
+from explainer.figures.common import Explorer, float_slider
 from explainer.figures.kit import unpacked
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 from explainer.style import display_token, quoted
@@ -31,54 +32,58 @@ def explorer():
     return TemperatureExplorer(TOKENS, LOGITS, temperature=1.0, show=5)
 
 
-def test_temperature_slider_reshapes_the_bars(explorer):
-    before = list(explorer.figure.data[0].y)
-    explorer.slider.value = 0.2
-    after = list(explorer.figure.data[0].y)
-    assert after != before
-    expected = sampling.softmax(LOGITS, 0.2)
-    assert after[:5] == pytest.approx(expected[:5].tolist())
-    assert after[5] == pytest.approx(float(expected[5:].sum()))  # the "other" bar
-    assert max(after) > max(before) and math.isclose(sum(after), 1.0, rel_tol=1e-9)
-    assert list(explorer.figure.data[0].x)[-1] == "(other 3)"
-    assert "T = 0.20" in explorer.summary.value and "entropy" in explorer.summary.value
+def test_temperature_explorer_sends_the_whole_distribution_once_and_the_page_chooses_the_temperature(explorer):
+    """The logits of every token travel once; the bars are the `show` most likely tokens (the order no temperature
+    changes) and one for the others; the temperature is the page's choice (what it draws: tests/test_kit.py)."""
+    state = explorer.view.get_state()
+    np.testing.assert_array_equal(unpacked(state["logits"]), np.float32(LOGITS))
+    order = sorted(range(len(LOGITS)), key=lambda i: -LOGITS[i])
+    assert state["shown"] == order[:5] and state["labels"] == [display_token(TOKENS[i]) for i in order[:5]]
+    assert state["others"] == "(other 3)" and state["temperature"] == 1.0
+    assert "{entropy} bits" in state["caption"] and f"uniform over all 8 tokens would be {math.log2(8):.2f}" in state["caption"]
+    explorer.view.select(temperature=0.2)
+    assert explorer.temperature == 0.2
+    with pytest.raises(ExplainerError, match="0 … 5"):
+        explorer.view.select(temperature=7)
 
 
-def test_sample_button_draws_reproducible_words(explorer):
+def test_sample_button_draws_reproducible_words_at_the_pages_temperature(explorer):
     explorer.sample_button.click()
     first = explorer.samples.value
     assert first.count("|") == explorer.num_samples - 1
     explorer.sample_button.click()
     assert explorer.samples.value == first  # same seed, same words
-    explorer.slider.value = 0.0
+    explorer.view.temperature = 0.0  # as the page's slider sets it
     assert set(explorer.draw_samples()) == {TOKENS[0]}
     assert f"counts: {quoted(TOKENS[0])} ×{explorer.num_samples} (T = 0.00" in explorer.samples.value  # “␣the” ×20
 
 
-def test_playground_updates_and_reports_bad_input():
+def test_playground_sends_the_typed_scores_and_reports_bad_input():
     playground = SoftmaxPlayground("1, 2, 3")
-    assert list(playground.figure.data[0].y) == pytest.approx(sampling.softmax([1, 2, 3]).tolist())
+    shown = lambda: unpacked(playground.view.get_state()["logits"]).tolist()
+    assert shown() == [1, 2, 3] and playground.view.shown == [0, 1, 2] and playground.view.others == ""
     playground.text.value = "0, -inf, 10"
-    assert list(playground.figure.data[0].y)[1] == 0.0
+    assert shown() == [0, float("-inf"), 10] and playground.view.labels == ["0: 0", "1: -inf", "2: 10"]
     playground.text.value = "1, two"
     assert "numbers separated by commas" in playground.status.value
     playground.text.value = "-inf, -inf"
     assert "every logit in a row is -inf" in playground.status.value
     playground.text.value = "1, 2"
-    assert playground.status.value == ""
-    playground.slider.value = 0.5  # same bars: only their heights travel
-    assert list(playground.figure.data[0].y) == pytest.approx(sampling.softmax([1, 2], 0.5).tolist())
-    assert list(playground.figure.data[0].x) == ["0: 1", "1: 2"] and "T = 0.50" in playground.total.value
+    assert playground.status.value == "" and shown() == [1, 2]
+    assert playground.view.labels == ["0: 1", "1: 2"] and "sum of probabilities = {sum}" in playground.view.caption
 
 
 def test_next_token_explorer_shows_the_models_real_distribution():
     lm = checkpoint.load()
     widget = NextTokenExplorer(lm, examples.NEXT_TOKEN_PROMPT)
+    logits = lambda: unpacked(widget.explorer.view.get_state()["logits"])
+    sent = logits()
+    np.testing.assert_allclose(sent, lm.next_token_logits(examples.NEXT_TOKEN_PROMPT).numpy(), rtol=1e-6)
     probs = sampling.softmax(lm.next_token_logits(examples.NEXT_TOKEN_PROMPT))
-    heights = list(widget.explorer.figure.data[0].y)
-    assert heights[:12] == pytest.approx(torch.sort(probs, descending=True).values[:12].tolist(), abs=1e-6)
+    assert widget.explorer.view.shown == torch.sort(probs, descending=True).indices[:12].tolist()
+    assert widget.explorer.view.others == f"(other {lm.vocab_size - 12:,})"
     widget.prompt.value = "JULIET:\nO Romeo, Romeo! wherefore art thou"
-    assert list(widget.explorer.figure.data[0].y) != heights
+    assert not np.array_equal(logits(), sent)
     assert "␣art" in widget.tokens.value and "␣thou" in widget.tokens.value
     widget.prompt.value = ""
     assert "prompt is empty" in widget.status.value
@@ -414,7 +419,7 @@ def test_every_figure_has_plotly_whites_look_for_what_we_draw():
 def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
     """The page sends back 1.0000000000000002 for a temperature of 1.0 as it draws the slider: not a move."""
     explorer, calls = Explorer(), []
-    slider = temperature_slider()
+    slider = float_slider("temperature", 1.0, 0.05, 5.0, 0.05)
     explorer.watch([slider], lambda: calls.append(slider.value))
     slider.value = 1.0000000000000002  # what the page sent back for 1.0 (JupyterLab, 08's temperature)
     assert slider.value != 1.0 and calls == []
@@ -504,18 +509,26 @@ def test_machine_explorer_highlights_the_stage_and_shows_its_numbers(shipped):
     prompt = "ROMEO:\nBut soft, what light"
     explorer = MachineExplorer(shipped, prompt, stage="embeddings")
     machine = forward.whole_machine(shipped, prompt)
-    bars = explorer.figure.data[0]
-    highlighted = lambda: [i for i, color in enumerate(bars.marker.color) if color == HIGHLIGHT_COLOR]
-    assert highlighted() == [STAGES.index("embeddings")]
+    blocks = machine.after_mlp.shape[0]
+
+    def shown() -> tuple[str, str]:  # the diagram and the numbers the page shows for its choice
+        diagram, numbers = (panel["pieces"][explorer.view.choice["stage"] * blocks + explorer.view.choice["block"]]
+                            for panel in panels(explorer.view))
+        return diagram, numbers
+
+    highlighted = lambda diagram: re.findall(rf"background:{HIGHLIGHT_COLOR};[^>]*><b>([^<]*)</b>", diagram)
+    diagram, numbers = shown()
+    assert highlighted(diagram) == ["embeddings"] and explorer.stage == "embeddings"
     n = len(machine.tokens)
-    assert f"[n = {n}, C = 160]" in bars.text[STAGES.index("embeddings")] and "[V = 8,192]" in bars.text[STAGES.index("logits")]
-    first = f"{float(machine.embeddings[-1, 0]):+.3f}"
-    assert first in explorer.numbers.value and explorer.status.value == ""
-    explorer.stage.value = "MLP"
-    explorer.layer.value = 3
-    assert highlighted() == [STAGES.index("MLP")] and "MLP, block 3" in bars.text[STAGES.index("MLP")]
-    assert f"{float(machine.after_mlp[3, -1, 0]):+.3f}" in explorer.numbers.value and "block 3" in explorer.numbers.value
-    explorer.stage.value = "probabilities"
+    assert f"[n = {n}, C = 160]" in diagram and "[V = 8,192]" in diagram and f"× {blocks}" in diagram
+    assert f"{float(machine.embeddings[-1, 0]):+.3f}" in numbers and explorer.status.value == ""
+    sent = sent_messages(explorer.view)
+    explorer.view.select(stage=STAGES.index("MLP"), block=3)  # as the page's controls choose
+    assert [list(data["state"]) for data, _ in sent] == [["choice"]]  # the choice only: the numbers went once
+    diagram, numbers = shown()
+    assert highlighted(diagram) == ["MLP, block 3"] and (explorer.stage, explorer.layer) == ("MLP", 3)
+    assert f"{float(machine.after_mlp[3, -1, 0]):+.3f}" in numbers and "block 3" in numbers
+    explorer.view.select(stage=STAGES.index("probabilities"))
     best = int(machine.probs.argmax())
-    assert f"{float(machine.probs[best]):.1%}" in explorer.numbers.value
-    assert html.escape(display_token(shipped.tokens([best])[0])) in explorer.numbers.value
+    assert f"{float(machine.probs[best]):.1%}" in shown()[1]
+    assert html.escape(display_token(shipped.tokens([best])[0])) in shown()[1]

@@ -100,10 +100,6 @@ def float_slider(description: str, value: float, minimum: float, maximum: float,
                                continuous_update=True, style={"description_width": "initial"}, **options)
 
 
-def temperature_slider(value: float = 1.0, minimum: float = 0.05) -> widgets.FloatSlider:
-    return float_slider("temperature", value, minimum, 5.0, 0.05, readout_format=".2f")
-
-
 def prompt_box(prompt: str, rows: int = 2) -> widgets.Textarea:
     """A prompt editor that applies on Tab or a click outside (not on every key)."""
     return widgets.Textarea(value=prompt, description="prompt", continuous_update=False,

@@ -10,8 +10,9 @@ import plotly.graph_objects as go
 import torch
 
 from explainer import forward
-from explainer.figures.common import Explorer, base_layout, html_tokens, int_slider, row, scored_tokens
-from explainer.figures.live import FigureWidget
+from explainer.errors import FigureDataError
+from explainer.figures.common import Explorer, base_layout, html_tokens, scored_tokens
+from explainer.figures.kit import Control, Stack, text
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.style import HIGHLIGHT_COLOR, display_token
@@ -89,45 +90,26 @@ def stage_shapes(machine: forward.Machine) -> dict[str, str]:
             "probabilities": f"[{V:,}], summing to 1"}
 
 
-def stage_labels(machine: forward.Machine, layer: int) -> list[str]:
-    shapes = stage_shapes(machine)
+def machine_html(machine: forward.Machine, stage: str, layer: int) -> str:
+    """The forward pass as one column of stages (a box each, the chosen one highlighted), with what happens between
+    them and the loaded model's shapes; the two block stages bracketed, × the number of blocks."""
+    L, shapes = machine.after_mlp.shape[0], stage_shapes(machine)
     names = {"attention": f"attention, block {layer}", "MLP": f"MLP, block {layer}"}
-    return [f"<b>{names.get(stage, stage)}</b>   {shapes[stage]}" for stage in STAGES]
-
-
-def machine_figure(machine: forward.Machine, stage: str, layer: int) -> go.Figure:
-    """The forward pass as one column of stages (a bar each, the chosen one highlighted), with what happens between
-    them and the loaded model's shapes."""
-    count, L = len(STAGES), machine.after_mlp.shape[0]
-    figure = go.Figure(go.Bar(
-        y=list(range(count)), x=[1] * count, orientation="h", width=0.56, text=stage_labels(machine, layer),
-        textposition="inside", insidetextanchor="start", textfont=dict(size=14), hoverinfo="skip",
-        **stage_colors(stage)))
     positions = ", plus its position's row of W_pos" if machine.learned_positions else ""
     arrows = [a.format(W_E=list(machine.W_E), W_U=list(machine.W_U), V=machine.W_U[1], L=L, positions=positions)
               for a in ARROWS]
-    for i, label in enumerate(arrows):
-        figure.add_annotation(x=0.03, y=i + 0.72, ax=0.03, ay=i + 0.28, xref="x", yref="y", axref="x", ayref="y",
-                              showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#6b7280", text="")
-        figure.add_annotation(x=0.05, y=i + 0.5, xref="x", yref="y", text=f"<i>{html.escape(label)}</i>", showarrow=False,
-                              xanchor="left", font=dict(size=11, color="#4b5563"))
-    attention, mlp_stage = STAGES.index("attention"), STAGES.index("MLP")
-    figure.add_shape(type="path", xref="x", yref="y", line=dict(color="#6b7280", width=1.5),
-                     path=f"M 1.01 {attention - 0.3} L 1.03 {attention - 0.3} L 1.03 {mlp_stage + 0.3} L 1.01 {mlp_stage + 0.3}")
-    figure.add_annotation(x=1.04, y=(attention + mlp_stage) / 2, xref="x", yref="y", text=f"× {L}", showarrow=False,
-                          xanchor="left", font=dict(size=14))
-    base_layout(figure, "one forward pass of the loaded model, stage by stage", height=70 + 52 * count, showlegend=False,
-                xaxis=dict(visible=False, range=[0, 1.1], fixedrange=True),
-                yaxis=dict(visible=False, range=[count - 0.5, -0.5], fixedrange=True))
-    figure.update_layout(margin=dict(l=10, r=10, t=40, b=10))
-    return figure
-
-
-def stage_colors(stage: str) -> dict:
-    """The bars' fill and text colours: the chosen stage highlighted."""
-    chosen = [s == stage for s in STAGES]
-    return dict(marker_color=[HIGHLIGHT_COLOR if c else FLOW_FILL for c in chosen],
-                textfont_color=["black" if c else FLOW_TEXT for c in chosen])
+    parts = []
+    for i, name in enumerate(STAGES):
+        fill, ink = (HIGHLIGHT_COLOR, "black") if name == stage else (FLOW_FILL, FLOW_TEXT)
+        parts.append(f"<div style='background:{fill};color:{ink};padding:6px 10px;border-radius:3px'>"
+                     f"<b>{html.escape(names.get(name, name))}</b>&emsp;{html.escape(shapes[name])}</div>")
+        if i < len(arrows):
+            parts.append(f"<div style='color:#4b5563;font-size:12px;padding:2px 0 2px 12px'>↓&ensp;"
+                         f"<i>{html.escape(arrows[i])}</i></div>")
+    first, last = 2 * STAGES.index("attention"), 2 * STAGES.index("MLP") + 1  # the block's boxes and the arrow between
+    block = (f"<div style='display:flex;align-items:center;gap:8px'><div style='flex:1;border:1.5px solid #6b7280;"
+             f"border-left:none;padding-right:6px'>{''.join(parts[first:last])}</div><b>× {L}</b></div>")
+    return f"<div style='max-width:620px'>{''.join(parts[:first])}{block}{''.join(parts[last:])}</div>"
 
 
 def numbers_table(values: torch.Tensor, rows: list[str], shown: int = 6) -> str:
@@ -169,26 +151,35 @@ STAGE_TEXT = {"text": "The text:", "tokens": "Tokens:", "embeddings": "Embedding
 
 class MachineExplorer(Explorer):
     """Choose a stage of the forward pass (and which block): its tensor's shape and a few of its numbers, for the real
-    prompt through the loaded model."""
+    prompt through the loaded model. Every stage's numbers for every block are sent to the page once (a kit Stack);
+    the stage and the block are chosen there."""
 
     def __init__(self, lm: LanguageModel, prompt: str, stage: str = "embeddings", layer: int = 0):
         super().__init__()
         self.lm = lm
-        self.machine = forward.whole_machine(lm, prompt)
-        self.stage = widgets.Dropdown(options=list(STAGES), value=stage, description="stage")
-        self.layer = int_slider("block", self.machine.after_mlp.shape[0] - 1, layer)
-        self.figure = FigureWidget(machine_figure(self.machine, stage, layer))
-        self.numbers = widgets.HTML()
-        self.watch([self.stage, self.layer], self.update)
-        self.widget = widgets.VBox([row(self.stage, self.layer), self.status, self.figure, self.numbers])
-        self.safely(self.update)
+        self.view = Stack([])
+        self.widget = widgets.VBox([self.status, self.view])
+        self.safely(lambda: self.show(prompt, stage, layer))
 
-    def update(self) -> None:
-        stage, layer = self.stage.value, self.layer.value
-        with self.figure.batch_traces():  # the same bars: colours and labels only
-            bars = self.figure.data[0]
-            bars.update(text=stage_labels(self.machine, layer), **stage_colors(stage))
-        self.numbers.value = stage_html(self.lm, self.machine, stage, layer)
+    def show(self, prompt: str, stage: str, layer: int) -> None:
+        """The prompt's machine, every stage at every block, in one message; then the stage and block chosen."""
+        if stage not in STAGES:
+            raise FigureDataError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+        self.machine = machine = forward.whole_machine(self.lm, prompt)
+        blocks, over = range(machine.after_mlp.shape[0]), ("stage", "block")
+        self.view.show([text([[machine_html(machine, s, l) for l in blocks] for s in STAGES], over,
+                             title="one forward pass of the loaded model, stage by stage"),
+                        text([[stage_html(self.lm, machine, s, l) for l in blocks] for s in STAGES], over)],
+                       [Control("stage", STAGES)])
+        self.view.select(stage=STAGES.index(stage), block=layer)
+
+    @property
+    def stage(self) -> str:
+        return STAGES[self.view.choice["stage"]]
+
+    @property
+    def layer(self) -> int:
+        return self.view.choice["block"]
 
 
 def unembedding_table(found: forward.Unembedding, shown: int = 4) -> Table:

@@ -1,4 +1,5 @@
-"""Figures for the next token: a softmax playground, and a temperature slider over a model's real distribution."""
+"""Figures for the next token: a softmax playground, and a temperature slider over a model's real distribution (both on
+the figure kit: the logits are sent once and the page applies the temperature)."""
 
 from __future__ import annotations
 
@@ -13,40 +14,40 @@ import torch
 
 from explainer import sampling
 from explainer.errors import LogitsError
-from explainer.figures.common import (Explorer, bar_colors, float_slider, html_tokens, next_token_bars, prompt_box, row,
-                                      temperature_slider)
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, html_tokens, next_token_bars, prompt_box, row
+from explainer.figures.kit import TemperatureBars
 from explainer.figures.table import Table
 from explainer.gpt.checkpoint import LanguageModel
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token, quoted
+from explainer.style import display_token, quoted
 
 
 class TemperatureExplorer(Explorer):
     """A temperature slider reshaping a next-token distribution, and a button that samples from it.
 
-    `tokens` and `logits` cover the whole vocabulary; the chart shows the `show` most likely tokens and
-    one bar for all the others together, so the bars always add up to 100%.
+    `tokens` and `logits` cover the whole vocabulary, sent to the page once; the page redoes the softmax for the
+    temperature its slider chooses and shows the `show` most likely tokens and one bar for all the others together, so
+    the bars always add up to 100%, with the top token and the entropy. Sampling needs the kernel: the button draws
+    at the temperature the page chose.
     """
 
     def __init__(self, tokens: Sequence[str], logits, temperature: float = 1.0, title: str = "",
                  num_samples: int = 20, show: int = 12):
         super().__init__()
         self.num_samples, self.show = num_samples, show
-        self.slider = temperature_slider(temperature, minimum=0.0)
-        self.slider.layout = widgets.Layout(width="100%", max_width="480px")
-        self.slider.add_class("explainer-temperature")
+        self.view = TemperatureBars(title=title or "next-token probabilities", temperature=temperature)
         self.seed = widgets.IntText(value=0, description="seed", layout=widgets.Layout(width="220px"))
         self.sample_button = widgets.Button(description=f"sample {num_samples} tokens", icon="random",
                                             layout=widgets.Layout(width="auto"))
-        self.summary = widgets.HTML()
         self.samples = widgets.HTML()
-        self.figure = FigureWidget(next_token_bars(["…"], [1.0], title or "next-token probabilities"))
-        self.watch([self.slider], lambda: self.update(self.slider.value))
         self.on_click(self.sample_button, self.draw_samples)
-        self.widget = widgets.VBox([self.slider, self.summary, self.figure, row(self.sample_button, self.seed),
-                                    self.samples, self.status])
+        self.widget = widgets.VBox([self.view, row(self.sample_button, self.seed), self.samples, self.status])
         self.widget.add_class("explainer-temperature-explorer")
         self.set_logits(tokens, logits)
+
+    @property
+    def temperature(self) -> float:
+        """The temperature the page's slider chose."""
+        return self.view.temperature
 
     def set_logits(self, tokens: Sequence[str], logits) -> None:
         """Show a new distribution (e.g. for a new prompt) at the current temperature; old samples are cleared."""
@@ -54,40 +55,23 @@ class TemperatureExplorer(Explorer):
         if logits.shape != (len(tokens),):
             raise LogitsError(f"need one logit per token: {len(tokens)} tokens, logits of shape {tuple(logits.shape)}")
         self.tokens, self.logits = list(tokens), logits
-        self.shown, _, _ = sampling.top_with_rest(self.logits, 1.0, self.show)
-        labels = [display_token(self.tokens[i]) for i in self.shown]
-        if len(self.tokens) > len(self.shown):
-            labels.append(f"(other {len(self.tokens) - len(self.shown):,})")
-        self.figure.data[0].x = labels
+        shown, _, _ = sampling.top_with_rest(self.logits, 1.0, self.show)
+        rest = len(self.tokens) - len(shown)
+        caption = (f"<b>T = {{temperature}}</b> &nbsp; <b>top token</b>: {{top}} ({{top_probability}}) &nbsp; "
+                   f"<b>entropy</b>: {{entropy}} bits (uniform over all {len(self.tokens):,} tokens would be "
+                   f"{math.log2(len(self.tokens)):.2f})")
+        self.view.show(logits, [display_token(self.tokens[i]) for i in shown], shown,
+                       others=f"(other {rest:,})" if rest else "", caption=caption)
         self.samples.value = ""
-        self.update(self.slider.value)
-
-    def update(self, temperature: float) -> None:
-        """Recompute the distribution at `temperature` and redraw bars and summary."""
-        _, heights, rest = sampling.top_with_rest(self.logits, temperature, self.show)
-        if len(self.tokens) > len(self.shown):
-            heights.append(rest)
-        best = self.shown[0]
-        probs = sampling.softmax(self.logits, temperature)
-        bits = float(sampling.entropy(probs))
-        with self.figure.batch_traces():  # same bars, fixed axes: only heights, labels and colours move
-            bars = self.figure.data[0]
-            bars.y = heights
-            bars.text = [f"{p:.1%}" for p in heights]
-            bars.marker.color = bar_colors(len(heights), 0)
-        self.summary.value = (
-            f"<b>T = {temperature:.2f}</b> &nbsp; <b>top token</b>: {html.escape(display_token(self.tokens[best]))} ({float(probs[best]):.1%}) &nbsp; "
-            f"<b>entropy</b>: {bits:.2f} bits (uniform over all {len(self.tokens):,} tokens would be "
-            f"{math.log2(len(self.tokens)):.2f})"
-        )
 
     def draw_samples(self) -> list[str]:
-        """Sample `num_samples` tokens at the slider's temperature with the seed box's seed."""
-        draws = sampling.sample(self.logits, self.num_samples, temperature=self.slider.value, seed=self.seed.value)
+        """Sample `num_samples` tokens at the page's temperature with the seed box's seed."""
+        temperature = self.temperature
+        draws = sampling.sample(self.logits, self.num_samples, temperature=temperature, seed=self.seed.value)
         words = [self.tokens[i] for i in draws.tolist()]
         counts = ", ".join(f"{html.escape(quoted(w))} ×{n}" for w, n in Counter(words).most_common())
         self.samples.value = (f"<code>{' | '.join(html.escape(display_token(w)) for w in words)}</code>"
-                              f"<br>counts: {counts} (T = {self.slider.value:.2f}, seed {self.seed.value})")
+                              f"<br>counts: {counts} (T = {temperature:.2f}, seed {self.seed.value})")
         return words
 
 
@@ -125,31 +109,23 @@ def parse_numbers(text: str) -> list[float]:
 
 
 class SoftmaxPlayground(Explorer):
-    """Type any scores (negative, large, -inf) and a temperature; see softmax's output as bars."""
+    """Type any scores (negative, large, -inf) and see softmax's output as bars; the temperature slider is answered in
+    the page. New scores go to the kernel, which parses them and sends them once."""
 
     def __init__(self, text: str = "2, 1, 0.5, -1, -inf", temperature: float = 1.0):
         super().__init__()
         self.text = widgets.Text(value=text, description="scores", continuous_update=False,
                                  layout=widgets.Layout(width="100%", max_width="480px"))
-        self.slider = float_slider("temperature", temperature, 0.0, 5.0, 0.05)
-        self.total = widgets.HTML()
-        self.figure = FigureWidget(next_token_bars(["a"], [1.0], "softmax of the scores"))
-        self.figure.update_layout(xaxis_title="score (logit)", height=360)
-        self.watch([self.text, self.slider], self.update)
-        self.widget = widgets.VBox([self.text, self.slider, self.status, self.total, self.figure])
+        self.view = TemperatureBars(title="softmax of the scores", temperature=temperature,
+                                    caption="T = {temperature}: sum of probabilities = {sum}")
+        self.watch([self.text], self.update)
+        self.widget = widgets.VBox([self.text, self.status, self.view])
         self.safely(self.update)
 
     def update(self) -> None:
         scores = parse_numbers(self.text.value)
-        probs = sampling.softmax(scores, self.slider.value).tolist()
-        labels = [f"{i}: {s:g}" for i, s in enumerate(scores)]
-        new_bars = list(self.figure.data[0].x) != labels  # new scores typed: new axis labels, a full redraw
-        with self.figure.batch_update() if new_bars else self.figure.batch_traces():
-            bars = self.figure.data[0]
-            bars.x, bars.y = labels, probs
-            bars.text = [f"{p:.1%}" for p in probs]
-            bars.marker.color = [HIGHLIGHT_COLOR if p == max(probs) else BAR_COLOR for p in probs]
-        self.total.value = f"T = {self.slider.value:.2f}: sum of probabilities = {sum(probs):.6f}"
+        sampling.softmax(scores)  # refuses what has no softmax (every score -inf, NaN, +inf) with its own message
+        self.view.show(scores, [f"{i}: {s:g}" for i, s in enumerate(scores)])
 
 
 def softmax_steps_table(scores: Sequence[float]) -> Table:
