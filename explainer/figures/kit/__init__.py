@@ -7,6 +7,8 @@ itself, in JavaScript (js/, never Python strings), as bertviz and CircuitsVis do
   each choice of a control (a word with its own lines).
 - attention.py: AttentionView and StepsView, every head of one prompt at once.
 - positions.py: RopeView, a query and a key rotated to positions chosen in the page.
+- plot.py: Plot, layers on x and y axes (linear or log): lines, step histograms, labelled points, arrows, a band, a
+  vertical line (`lines`, `steps`, `points`, `arrows`, `band`, `vline`), chosen by the page's controls as panels are.
 - export.py: a kit figure in a static page (the offline gallery), its controls working from file://.
 
 What needs the kernel (a new prompt, model or sample) is a new value of a trait: the view redraws from the new numbers.
@@ -22,3 +24,7 @@ from explainer.figures.kit.widget import KitWidget
 
 __all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "RopeView", "Stack", "StepsView",
            "ValueGrid", "bars", "curve", "dots", "switch", "text", "tokens", "unpacked", "values"]
+
+from explainer.figures.kit.plot import Plot, arrows, band, lines, points, steps, vline  # noqa: E402
+
+__all__ += ["Plot", "arrows", "band", "lines", "points", "steps", "vline"]
