@@ -253,23 +253,45 @@ def angle_stats(vectors: torch.Tensor, tolerance_cos: float = math.sin(math.radi
     """Max |cos|, mean and spread of the pairwise angles, the share within tolerance, and a histogram (0°–180°)."""
     n, d = vectors.shape
     check_sizes(n, d)
+    return cosine_stats(n, d, off_diagonal_cosines(vectors.float()), tolerance_cos, bins)
+
+
+def cosine_stats(n: int, d: int, cosines, tolerance_cos: float, bins: int) -> AngleStats:
+    """AngleStats of the cosines of every pair, given a block at a time."""
     edges = np.linspace(0, 180, bins + 1)
     histogram = np.zeros(bins)
     count, total, total_sq, within, worst = 0, 0.0, 0.0, 0, 0.0
-    for cosines in off_diagonal_cosines(vectors.float()):
-        angles = torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+    for block in cosines:
+        angles = torch.rad2deg(torch.arccos(block.clamp(-1, 1))).double()
         histogram += torch.histc(angles, bins=bins, min=0, max=180).cpu().numpy()
         count += angles.numel()
         total += float(angles.sum())
         total_sq += float((angles**2).sum())
-        within += int((cosines.abs() <= tolerance_cos).sum())
-        worst = max(worst, float(cosines.abs().max()))
+        within += int((block.abs() <= tolerance_cos).sum())
+        worst = max(worst, float(block.abs().max()))
     mean = total / count
     return AngleStats(n, d, worst, mean, math.sqrt(max(0.0, total_sq / count - mean**2)), within / count,
                       tolerance_cos, histogram, edges)
 
 
-# ---------- packing optimisers ----------
+def angle_stats_by_dimension(n: int, dimensions: list[int], seed: int = 0, tolerance_cos: float = math.sin(math.radians(2)),
+                             bins: int = 180) -> list[AngleStats]:
+    """AngleStats of n random unit vectors in each of `dimensions`, from one draw: in d dimensions, the first d
+    coordinates of n Gaussian vectors of the widest dimension, normalised (each still a uniformly random direction).
+    Their dot products are summed a slice of coordinates at a time, so all cost one n × n product of the widest."""
+    for d in dimensions:
+        check_sizes(n, d)
+    check_memory(n, torch.device("cpu"))
+    gaussian = torch.randn(n, max(dimensions), generator=torch.Generator().manual_seed(seed))
+    dots, done, found = torch.zeros(n, n), 0, {}
+    upper = torch.ones(n, n, dtype=torch.bool).triu_(1)
+    for d in sorted(set(dimensions)):
+        dots += gaussian[:, done:d] @ gaussian[:, done:d].T  # [n, n]: the dot products over the first d coordinates
+        done = d
+        lengths = dots.diagonal().sqrt()
+        found[d] = cosine_stats(n, d, [(dots / lengths[:, None] / lengths[None, :])[upper]], tolerance_cos, bins)
+    return [found[d] for d in dimensions]
+
 
 def check_memory(n: int, device: torch.device) -> None:
     """Refuse an N × N Gram matrix (plus its gradient) that will not fit, before allocating it."""
@@ -283,7 +305,7 @@ def check_memory(n: int, device: torch.device) -> None:
             free = 8 * 2**30
     if needed > MEMORY_FRACTION * free:
         raise GeometryError(
-            f"optimising {n:,} vectors needs about {needed / 2**30:.1f} GiB for the {n:,} × {n:,} cosine matrix, "
+            f"{n:,} vectors need about {needed / 2**30:.1f} GiB for the {n:,} × {n:,} cosine matrix, "
             f"more than half of the {free / 2**30:.1f} GiB free on {device}; use fewer vectors or a bigger device")
 
 

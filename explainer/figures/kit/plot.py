@@ -140,7 +140,8 @@ class Plot(Stack):
     """Layers of one plot (see `lines`, `steps`, `points`, `arrows`, `band`, `vline`) and stack panels above it, with a
     control per name in their `over`. The axes hold every choice's values unless `x_range`, `y_range` say otherwise;
     `equal`: a unit as long across as up (a drawing to scale); `titles`: one per choice of the controls `title_over`
-    (nested as they are)."""
+    (nested as they are); `y_highs`: the y axis's top for each choice of the controls `y_over` (histograms that
+    sharpen with the choice), from the y range's bottom."""
 
     view = traitlets.Unicode("plot").tag(sync=True)
     frame = traitlets.Dict().tag(sync=True)  # the axes, their titles, the titles per choice (js/plot.js: plot)
@@ -163,21 +164,27 @@ class Plot(Stack):
         self.frame_options = options
 
 
-FRAME_OPTIONS = ("x_title", "y_title", "x_log", "y_log", "x_range", "y_range", "equal", "titles", "title_over", "height")
+FRAME_OPTIONS = ("x_title", "y_title", "x_log", "y_log", "x_range", "y_range", "equal", "titles", "title_over", "y_highs",
+                 "y_over", "height")
 
 
 def plot_frame(layers: Sequence[Panel], sizes: dict[str, int], x_title: str = "", y_title: str = "", x_log: bool = False,
                y_log: bool = False, x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
-               equal: bool = False, titles=None, title_over: Sequence[str] = (), height: int = 340) -> dict:
+               equal: bool = False, titles=None, title_over: Sequence[str] = (), y_highs=None, y_over: Sequence[str] = (),
+               height: int = 340) -> dict:
     """What the page needs to draw the axes and the titles."""
-    unknown = [name for name in title_over if name not in sizes]
+    unknown = [name for name in (*title_over, *y_over) if name not in sizes]
     if unknown:
-        raise FigureDataError(f"titles chosen by {', '.join(unknown)}, which no layer names in its `over`")
+        raise FigureDataError(f"titles or y axes chosen by {', '.join(unknown)}, which no layer names in its `over`")
     counts = tuple(sizes[name] for name in title_over)
     found = np.asarray(titles if titles is not None else "", dtype=object)
     if found.shape != counts:
         raise FigureDataError(f"a title for each choice of {', '.join(title_over) or 'nothing'}: shape {counts}, "
                               f"got {found.shape}")
+    highs = np.asarray(y_highs if y_highs is not None else [], dtype=float)
+    if y_over and (highs.shape != tuple(sizes[name] for name in y_over) or y_log or equal):
+        raise FigureDataError(f"a linear y axis's top for each choice of {', '.join(y_over)}: shape "
+                              f"{tuple(sizes[name] for name in y_over)}, got {highs.shape}")
     y = axis_range(extent(layers, 1), y_log, y_range, "y")
     if y_range is None and any(layer.kind == "steps" for layer in layers) and extent(layers, 1).min() >= 0:
         y["low"] = 0.0  # histograms stand on the x axis
@@ -185,4 +192,6 @@ def plot_frame(layers: Sequence[Panel], sizes: dict[str, int], x_title: str = ""
         raise FigureDataError("a drawing to scale (equal) needs linear axes")
     return {"x_title": x_title, "y_title": y_title, "equal": bool(equal), "height": int(height),
             "x": axis_range(extent(layers, 0), x_log, x_range, "x"), "y": y,
-            "titles": [str(t) for t in found.ravel().tolist()], "title_over": list(title_over), "title_counts": list(counts)}
+            "titles": [str(t) for t in found.ravel().tolist()], "title_over": list(title_over), "title_counts": list(counts),
+            "y_highs": highs.ravel().tolist() if y_over else None, "y_over": list(y_over),
+            "y_counts": [sizes[name] for name in y_over]}

@@ -70,7 +70,7 @@ const LAYERS = {lines: linesLayer, steps: stepsLayer, points: pointsLayer, arrow
 
 /** The plot: axes, gridlines, titles, a legend above it, and its layers, back to front in the order given. */
 function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = false, titles = [""], title_over = [],
-                       title_counts = [], height = PLOT_HEIGHT}) {
+                       title_counts = [], y_highs = null, y_over = [], y_counts = [], height = PLOT_HEIGHT}) {
   const {node, body} = panel(parent, "");
   const title = html("div", "kit-title", node);
   node.insertBefore(title, body);
@@ -82,13 +82,23 @@ function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = 
     [xa, ya] = [grow(x, width - PLOT_LEFT - PLOT_RIGHT), grow(y, height)];
   }
   const chart = svg("svg", {width, height: PLOT_TOP + height + PLOT_BOTTOM, class: "kit-plot"}, body);
-  const px = plotAxis(xa, PLOT_LEFT, width - PLOT_RIGHT), py = plotAxis(ya, PLOT_TOP + height, PLOT_TOP);
-  const place = {x: px.place, y: py.place, top: PLOT_TOP, bottom: PLOT_TOP + height, left: PLOT_LEFT, right: width - PLOT_RIGHT};
-  for (const tick of py.ticks) {
-    svg("line", {x1: place.left, x2: place.right, y1: py.place(tick), y2: py.place(tick), class: "kit-gridline"}, chart);
-    svg("text", {x: place.left - 6, y: py.place(tick), "text-anchor": "end", "dominant-baseline": "central", class: "kit-tick"},
-        chart).textContent = py.label(tick);
+  const px = plotAxis(xa, PLOT_LEFT, width - PLOT_RIGHT);
+  const place = {x: px.place, y: null, top: PLOT_TOP, bottom: PLOT_TOP + height, left: PLOT_LEFT, right: width - PLOT_RIGHT};
+  const yTicks = svg("g", {class: "kit-y-ticks"}, chart);
+  let yHigh = null;
+  function yAxis(high) {  // the y axis up to `high`: its ticks and gridlines, and place.y, which the layers read
+    if (high === yHigh) return;
+    yHigh = high;
+    const py = plotAxis({...ya, high}, PLOT_TOP + height, PLOT_TOP);
+    place.y = py.place;
+    yTicks.textContent = "";
+    for (const tick of py.ticks) {
+      svg("line", {x1: place.left, x2: place.right, y1: py.place(tick), y2: py.place(tick), class: "kit-gridline"}, yTicks);
+      svg("text", {x: place.left - 6, y: py.place(tick), "text-anchor": "end", "dominant-baseline": "central", class: "kit-tick"},
+          yTicks).textContent = py.label(tick);
+    }
   }
+  yAxis(ya.high);
   for (const tick of px.ticks) {
     svg("line", {x1: px.place(tick), x2: px.place(tick), y1: place.top, y2: place.bottom, class: "kit-gridline"}, chart);
     svg("text", {x: px.place(tick), y: place.bottom + 16, "text-anchor": "middle", class: "kit-tick"}, chart)
@@ -109,6 +119,7 @@ function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = 
   });
   chart.addEventListener("pointerleave", () => hover.hide());
   return {draw(choice) {
+    if (y_highs) yAxis(y_highs[flatIndex(y_counts, y_over.map(name => choice[name]))]);
     const band = drawn.map(layer => layer.band && layer.band(choice)).find(Boolean) || null;
     const entries = [];
     drawn.forEach(layer => entries.push(...layer.draw(choice, band)));
@@ -138,7 +149,8 @@ function seriesColour(spec, s) {
   return paint(spec.colours ? spec.colours[s % spec.colours.length] : SERIES[s % SERIES.length]);
 }
 
-/** Lines y [*over, series, point] against x [point]; NaN leaves a gap. Named series go in the legend. */
+/** Lines y [*over, series, point] against x [point]; NaN leaves a gap. Named series with a point to draw go in the
+ * legend. */
 function linesLayer(group, spec, place) {
   const x = decoded(spec.x).values, y = decoded(spec.y), count = x.length, series = y.shape[y.shape.length - 2];
   const paths = Array.from({length: series}, (_, s) => svg("path", {class: "kit-line", style: `stroke: ${seriesColour(spec, s)}${
@@ -148,6 +160,7 @@ function linesLayer(group, spec, place) {
     draw(choice) {
       shown = layerSlice(spec, y, choice);
       names = spec.names ? layerTexts(spec, spec.names, spec.name_axes, y.shape, series, choice) : [];
+      const entries = [];
       paths.forEach((path, s) => {
         let d = "", open = false;
         for (let i = 0; i < count; i++) {
@@ -157,8 +170,9 @@ function linesLayer(group, spec, place) {
           open = true;
         }
         setIfChanged(path, "d", d);
+        if (d && names[s]) entries.push({name: names[s], colour: seriesColour(spec, s), dashed: spec.dashed});
       });
-      return names.map((name, s) => ({name, colour: seriesColour(spec, s), dashed: spec.dashed}));
+      return entries;
     },
     describe([left]) {  // the values at the point nearest the pointer along x
       if (!shown || !spec.names) return [];
@@ -171,8 +185,9 @@ function linesLayer(group, spec, place) {
   };
 }
 
-/** Histograms [*over, series, bin] over bin edges [bin + 1] as filled step lines. A name's "{share}" is written as the
- * share of that histogram inside the plot's band (the bins between its edges), computed here. */
+/** Histograms [*over, series, bin] over bin edges [bin + 1] as filled step lines (a series of NaN: not drawn for that
+ * choice). A name's "{share}" is written as the share of that histogram inside the plot's band (the bins between its
+ * edges), computed here. */
 function stepsLayer(group, spec, place) {
   const edges = decoded(spec.edges).values, shares = decoded(spec.shares), bins = edges.length - 1;
   const series = shares.shape[shares.shape.length - 2];
@@ -183,7 +198,11 @@ function stepsLayer(group, spec, place) {
     draw(choice, band) {
       shown = layerSlice(spec, shares, choice);
       names = layerTexts(spec, spec.names, spec.name_axes, shares.shape, series, choice);
-      return areas.map((area, s) => {
+      return areas.flatMap((area, s) => {
+        if (!Number.isFinite(shown[s * bins])) {  // a series with no numbers for this choice: not drawn
+          setIfChanged(area, "d", "");
+          return [];
+        }
         const zero = place.y(0), base = (Number.isFinite(zero) ? Math.min(place.bottom, zero) : place.bottom).toFixed(2);
         let d = `M${place.x(edges[0]).toFixed(2)},${base}`;
         for (let b = 0; b < bins; b++) {
@@ -196,16 +215,16 @@ function stepsLayer(group, spec, place) {
           total += shown[s * bins + b];
           if (band && edges[b] >= band[0] - 1e-9 && edges[b + 1] <= band[1] + 1e-9) inside += shown[s * bins + b];
         }
-        return {name: names[s].replace("{share}", percent(total > 0 ? inside / total : 0)), colour: seriesColour(spec, s),
-                filled: true};
+        return [{name: names[s].replace("{share}", percent(total > 0 ? inside / total : 0)), colour: seriesColour(spec, s),
+                 filled: true}];
       });
     },
     describe([left]) {
       if (!shown) return [];
       const b = edges.findIndex((edge, i) => i < bins && place.x(edge) <= left && left < place.x(edges[i + 1]));
       if (b < 0) return [];
-      return [`${spec.x_name} ${edges[b]}–${edges[b + 1]}`,
-              ...names.map((name, s) => `${name.split(":")[0]}: ${percent(shown[s * bins + b])}`)];
+      return [`${spec.x_name} ${edges[b]}–${edges[b + 1]}`, ...names.flatMap((name, s) =>
+        Number.isFinite(shown[s * bins + b]) ? [`${name.split(":")[0]}: ${percent(shown[s * bins + b])}`] : [])];
     },
   };
 }
