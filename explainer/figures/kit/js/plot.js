@@ -274,7 +274,7 @@ function starPath(cx, cy, r) {
   }).join("") + "Z";
 }
 
-/** Arrows from starts to ends [*over, arrow, 2], each in its colour, its label at its middle. */
+/** Arrows from starts to ends [*over, arrow, 2], each in its colour, its label beside its middle. */
 function arrowsLayer(group, spec, place) {
   const starts = decoded(spec.starts), ends = decoded(spec.ends), count = starts.shape[starts.shape.length - 2];
   const colour = i => paint(spec.colours[i % spec.colours.length]);
@@ -292,8 +292,12 @@ function arrowsLayer(group, spec, place) {
       setIfChanged(shafts[i], "d", `M${x0.toFixed(2)},${y0.toFixed(2)}L${bx.toFixed(2)},${by.toFixed(2)}`);
       setIfChanged(heads[i], "d", `M${x1.toFixed(2)},${y1.toFixed(2)}L${(bx - uy * 5).toFixed(2)},${(by + ux * 5).toFixed(2)}` +
                    `L${(bx + uy * 5).toFixed(2)},${(by - ux * 5).toFixed(2)}Z`);
-      setIfChanged(texts[i], "x", ((x0 + x1) / 2).toFixed(2));
-      setIfChanged(texts[i], "y", ((y0 + y1) / 2).toFixed(2));
+      const [mx, my] = [(x0 + x1) / 2, (y0 + y1) / 2];
+      const inward = uy * ((place.left + place.right) / 2 - mx) - ux * ((place.top + place.bottom) / 2 - my) >= 0 ? 1 : -1;
+      const [nx, ny] = [inward * uy, -inward * ux];  // beside the shaft, on the side of the plot's middle (more room)
+      setIfChanged(texts[i], "x", (mx + 8 * nx).toFixed(2));
+      setIfChanged(texts[i], "y", (my + 10 * ny).toFixed(2));
+      setIfChanged(texts[i], "text-anchor", nx < -0.5 ? "end" : nx > 0.5 ? "start" : "middle");
       if (texts[i].textContent !== labels[i]) texts[i].textContent = labels[i];
     }
     return [];
