@@ -196,6 +196,9 @@ def test_a_plot_sends_its_layers_and_frames_every_choice():
     drawing = kit.Plot(drawing_layers(), equal=True, x_range=(-1, 3))
     assert drawing.frame["x"] == {"low": -1.0, "high": 3.0, "log": False} and drawing.frame["y"]["low"] < 0
     assert kit.Plot(histogram_layers()).frame["y"]["low"] == 0, "histograms stand on the x axis"
+    assert kit.Plot(histogram_layers(), y_highs=[0.5, 1.0], y_over=("k",)).frame["y_highs"] == [0.5, 1.0]
+    with pytest.raises(FigureDataError, match=r"a linear y axis's top for each choice of k: shape \(2,\), got \(3,\)"):
+        kit.Plot(histogram_layers(), y_highs=[0.5, 1.0, 2.0], y_over=("k",))
     drawing.show(drawing_layers()[:1])  # new numbers from the kernel, the frame options kept
     assert drawing.sizes == {} and drawing.frame["x"]["high"] == 3.0 and drawing.frame["equal"]
     with pytest.raises(FigureDataError, match="a log x axis needs values above 0, got 0.0"):
@@ -325,7 +328,8 @@ def gallery_page(tmp_path_factory, lm, found, steps):
     widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
     widgets["plot"] = kit.Plot(plot_layers(), [Control("k", ["one", "two"], slider=True)], x_log=True, y_log=True,
                                titles=["t0", "t1"], title_over=("k",))
-    widgets["histograms"] = kit.Plot(histogram_layers(), [Control("k", ["one", "two"]), Control("band", ["1–3", "0–2"])])
+    widgets["histograms"] = kit.Plot(histogram_layers(), [Control("k", ["one", "two"]), Control("band", ["1–3", "0–2"])],
+                                     y_highs=[0.5, 1.0], y_over=("k",))
     widgets["drawing"] = kit.Plot(drawing_layers(), [Control("k", ["one", "two"])], equal=True)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
@@ -585,11 +589,13 @@ def test_a_plot_places_its_layers_and_its_controls_move_them(page):
         "Array.from(document.querySelectorAll('#histograms path.kit-steps'), p => p.getAttribute('d'))")]
     floor = read("+document.querySelector('#histograms path.kit-steps').getAttribute('d').split(',')[1].split('V')[0]")
     np.testing.assert_allclose((floor - np.array(heights()[0])) / (floor - min(heights()[0])), [0.25, 0.5, 1, 0.75], atol=0.01)
+    assert floor - min(heights()[0]) == pytest.approx(340 * 0.4 / 0.5, abs=0.02), "the y axis up to 0.5 for the first choice"
     assert legend("histograms") == ["one 60.0%", "two 50.0%"]
     page.locator("#histograms select >> nth=1").select_option(index=1)  # the band from 0 to 2
     assert legend("histograms") == ["one 30.0%", "two 50.0%"]
     page.locator("#histograms select >> nth=0").select_option(index=1)
     assert legend("histograms") == ["three 70.0%", "four 50.0%"]
+    assert floor - min(heights()[0]) == pytest.approx(340 * 0.4 / 1.0, abs=0.02), "and up to 1 for the second"
     # a drawing to scale: points where their numbers say, one unit as long across as up, arrows ending on the points
     centres = read("Array.from(document.querySelectorAll('#drawing circle.kit-plot-point'), c => [+c.getAttribute('cx'), +c.getAttribute('cy')])")
     (x0, y0), (x1, y1), (x2, y2) = centres

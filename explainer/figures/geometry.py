@@ -12,7 +12,7 @@ from explainer import geometry as g
 from explainer.figures.common import Explorer, base_layout, row
 from explainer.figures.kit import Control, plot, text
 from explainer.figures.table import Table
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
 
 
 def histogram_name(name: str, stats: g.AngleStats) -> str:
