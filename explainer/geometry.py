@@ -274,28 +274,60 @@ def cosine_stats(n: int, d: int, cosines, tolerance_cos: float, bins: int) -> An
                       tolerance_cos, histogram, edges)
 
 
-def angle_stats_by_dimension(n: int, dimensions: list[int], seed: int = 0, tolerance_cos: float = math.sin(math.radians(2)),
-                             bins: int = 180) -> list[AngleStats]:
-    """AngleStats of n random unit vectors in each of `dimensions`, from one draw: in d dimensions, the first d
-    coordinates of n Gaussian vectors of the widest dimension, normalised (each still a uniformly random direction).
-    Their dot products are summed a slice of coordinates at a time, so all cost one n × n product of the widest."""
-    for d in dimensions:
-        check_sizes(n, d)
-    check_memory(n, torch.device("cpu"))
-    gaussian = torch.randn(n, max(dimensions), generator=torch.Generator().manual_seed(seed))
-    dots, done, found = torch.zeros(n, n), 0, {}
-    upper = torch.ones(n, n, dtype=torch.bool).triu_(1)
-    for d in sorted(set(dimensions)):
-        dots += gaussian[:, done:d] @ gaussian[:, done:d].T  # [n, n]: the dot products over the first d coordinates
-        done = d
-        lengths = dots.diagonal().sqrt()
-        found[d] = cosine_stats(n, d, [(dots / lengths[:, None] / lengths[None, :])[upper]], tolerance_cos, bins)
-    return [found[d] for d in dimensions]
+POOL_ROWS = 100  # RandomDirections draws its vectors in blocks of this many, each block from its own seed
 
 
-def check_memory(n: int, device: torch.device) -> None:
-    """Refuse an N × N Gram matrix (plus its gradient) that will not fit, before allocating it."""
-    needed = 3 * n * n * 4
+class RandomDirections:
+    """N random unit vectors in each of several dimensions: in d dimensions, the first d coordinates of N Gaussian
+    vectors of the widest dimension, normalised (each still a uniformly random direction). Their dot products are kept
+    for every dimension, so that more vectors cost only the new ones' products and fewer cost none; vector i is the
+    same however N got there (drawn in blocks of POOL_ROWS, each from a seed of its own)."""
+
+    def __init__(self, dimensions: list[int], seed: int = 0):
+        self.dimensions = sorted(set(dimensions))
+        for d in self.dimensions:
+            check_sizes(2, d)
+        self.seed = seed
+        self.gaussian = torch.zeros(0, self.dimensions[-1])  # [drawn, widest]
+        self.dots = [torch.zeros(0, 0) for _ in self.dimensions]  # per dimension: [drawn, drawn], over its first d coordinates
+
+    def vectors(self, n: int, d: int) -> torch.Tensor:
+        """The first n unit vectors in d dimensions [n, d]."""
+        self.draw(n)
+        return normalised(self.gaussian[:n, :d])
+
+    def draw(self, n: int) -> None:
+        """Vectors up to n (whole blocks), and their dot products with every vector drawn, in every dimension."""
+        have = self.gaussian.shape[0]
+        if n <= have:
+            return
+        check_memory(n, torch.device("cpu"), copies=len(self.dimensions) + self.dimensions[-1] / n)
+        widest = self.dimensions[-1]
+        new = torch.cat([torch.randn(POOL_ROWS, widest, generator=torch.Generator().manual_seed(hash((self.seed, block))))
+                         for block in range(have // POOL_ROWS, -(-n // POOL_ROWS))])  # [new, widest]
+        every = torch.cat([self.gaussian, new])
+        across, done = torch.zeros(len(every), len(new)), 0  # every vector's dot product with each new one
+        for k, d in enumerate(self.dimensions):
+            across += every[:, done:d] @ new[:, done:d].T
+            done = d
+            self.dots[k] = torch.cat([torch.cat([self.dots[k], across[:have]], 1), across.T])
+        self.gaussian = every
+
+    def stats(self, n: int, tolerance_cos: float = math.sin(math.radians(2)), bins: int = 180) -> dict[int, AngleStats]:
+        """AngleStats of the first n vectors in every dimension."""
+        check_sizes(n, self.dimensions[0])
+        self.draw(n)
+        upper = torch.ones(n, n, dtype=torch.bool).triu_(1)
+        found = {}
+        for d, dots in zip(self.dimensions, self.dots):
+            lengths = dots[:n, :n].diagonal().sqrt()
+            found[d] = cosine_stats(n, d, [(dots[:n, :n] / lengths[:, None] / lengths[None, :])[upper]], tolerance_cos, bins)
+        return found
+
+
+def check_memory(n: int, device: torch.device, copies: float = 3) -> None:
+    """Refuse `copies` N × N matrices (by default a Gram matrix and its gradient) that will not fit, before allocating."""
+    needed = copies * n * n * 4
     if device.type == "cuda":
         free = torch.cuda.mem_get_info(device)[0]
     else:
@@ -305,7 +337,7 @@ def check_memory(n: int, device: torch.device) -> None:
             free = 8 * 2**30
     if needed > MEMORY_FRACTION * free:
         raise GeometryError(
-            f"{n:,} vectors need about {needed / 2**30:.1f} GiB for the {n:,} × {n:,} cosine matrix, "
+            f"{n:,} vectors need about {needed / 2**30:.1f} GiB for their {n:,} × {n:,} cosine matrices, "
             f"more than half of the {free / 2**30:.1f} GiB free on {device}; use fewer vectors or a bigger device")
 
 
@@ -344,8 +376,8 @@ def recipe_loss(vectors: torch.Tensor, identity: torch.Tensor, n: int) -> torch.
 
 def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str = "auto", step_size: float = 0.15,
                    momentum: float = 0.9, threshold: float | None = None, record_every: int = 10,
-                   progress: bool = True, time_limit_s: float | None = None) -> PackingResult:
-    """Our optimiser. A plain push on the worst pairs jams: about N·(d − 1) pairs (one per degree of freedom) end up
+                   progress: bool = True, time_limit_s: float | None = None, start: torch.Tensor | None = None) -> PackingResult:
+    """Our optimiser, from `start` [n, d] (by default n random unit vectors drawn with `seed`). A plain push on the worst pairs jams: about N·(d − 1) pairs (one per degree of freedom) end up
     pressed against the threshold, and for N = 10,000, d = 100 that happens near |cos| = 0.22 whatever the push.
     So the cosines are first shaped as a whole and only then pressed. Shaping is a ladder of stages in which every
     pair above a floor (a share of the current worst |cos|: 0, then 0.4 … 0.9) pushes its two vectors apart with
@@ -362,8 +394,10 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
     check_sizes(n, d)
     if threshold is not None and not 0 <= threshold < 1:
         raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for 95% of the worst pair")
+    if start is not None and tuple(start.shape) != (n, d):
+        raise GeometryError(f"start must hold n × d = {n} × {d} vectors, got {tuple(start.shape)}")
     device = pick_device(device)
-    vectors = random_unit_vectors(n, d, seed).to(device)
+    vectors = (random_unit_vectors(n, d, seed) if start is None else normalised(start.float())).to(device)
     vectors.grad = torch.zeros_like(vectors)
     velocity = torch.zeros_like(vectors)
     pairs = PairBlocks(n, device)

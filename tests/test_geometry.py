@@ -116,6 +116,20 @@ def test_bad_inputs_are_refused():
         g.lecture_recipe(10_000_000, 10, device="cpu")  # the recipe needs the whole N × N matrix; ours works in blocks
 
 
+def test_random_directions_in_every_dimension_keep_their_vectors_however_n_moved():
+    directions = g.RandomDirections([3, 50, 20], seed=1)
+    grown = directions.stats(250, bins=90)  # drawn in three blocks, kept
+    shrunk = directions.stats(120, bins=90)
+    fresh = g.RandomDirections([3, 20, 50], seed=1)
+    for d in (3, 20, 50):  # from the dot products kept, as from the vectors themselves
+        direct = g.angle_stats(fresh.vectors(120, d), bins=90)
+        np.testing.assert_array_equal(shrunk[d].histogram, direct.histogram)
+        assert shrunk[d].max_abs_cos == pytest.approx(direct.max_abs_cos, abs=1e-5) and grown[d].n == 250
+    wide, narrow = fresh.vectors(120, 50), fresh.vectors(120, 3)  # d dimensions: the first d coordinates, normalised
+    torch.testing.assert_close(narrow, g.normalised(wide[:, :3]))
+    assert not torch.equal(fresh.vectors(5, 3), g.RandomDirections([3], seed=2).vectors(5, 3))
+
+
 def test_the_explorer_sends_every_dimensions_histogram_and_the_page_chooses():
     from explainer.figures.geometry import EXPLORER_DIMENSIONS, TOLERANCES, NearOrthogonalExplorer
     from explainer.figures.kit import unpacked
@@ -126,9 +140,7 @@ def test_the_explorer_sends_every_dimensions_histogram_and_the_page_chooses():
     shares, edges = unpacked(panels[2]["shares"]), unpacked(panels[2]["edges"])  # [d, random | optimised, bin]
     explorer.view.select(d=EXPLORER_DIMENSIONS.index(1000), tolerance=TOLERANCES.index(2.0))  # as the page does
     assert explorer.dimension == 1000
-    # in d dimensions: the first d coordinates of one Gaussian draw in the widest, normalised (each a random direction)
-    gaussian = torch.randn(100, max(EXPLORER_DIMENSIONS), generator=torch.Generator().manual_seed(0))
-    found = g.angle_stats(gaussian[:, :1000], tolerance_cos=g.cos_from_degrees(2), bins=360)
+    found = g.angle_stats(g.RandomDirections(list(EXPLORER_DIMENSIONS)).vectors(100, 1000), g.cos_from_degrees(2), bins=360)
     shown = shares[EXPLORER_DIMENSIONS.index(1000)]
     np.testing.assert_allclose(edges, found.bin_edges)
     np.testing.assert_allclose(shown[0], found.histogram / found.histogram.sum(), atol=1.5 / 4950)  # a pair on an edge

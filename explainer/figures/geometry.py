@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ipywidgets as widgets
@@ -30,15 +31,22 @@ EXPLORER_BINS = 360  # half-degree bins: a band of 90° ± any tolerance above h
 def band_facts(n: int, d: int, tolerance_degrees: float) -> str:
     """What the bounds and random vectors say about N vectors in d dimensions and the band 90° ± tolerance (HTML)."""
     eps = g.cos_from_degrees(tolerance_degrees)
-    allowed = g.max_vectors(eps, d)
     levenshtein = g.levenshtein_bound(n, d)
-    count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "
-             f"(they stop at |cos| = √(3/(d + 2)) = {g.bounds_stop_limiting(d):.3f})" if allowed == math.inf
-             else f"at most <b>{allowed:,}</b> vectors can have every pair in the band in {d} dimensions")
     return (f"every pair within 90° ± {tolerance_degrees:g}° means |cos| ≤ {eps:.4f}. "
             f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
             f"(Welch {g.welch_bound(n, d):.4f}" + (f", Levenshtein {levenshtein:.4f}" if levenshtein else "") + "). "
-            f"By the bounds, {count}; a random pair is in the band with probability {g.random_pair_within(eps, d):.1%}.")
+            + band_count(d, tolerance_degrees))
+
+
+@functools.cache
+def band_count(d: int, tolerance_degrees: float) -> str:
+    """What the bounds allow in the band, and how likely a random pair is in it (the same for every N: computed once)."""
+    eps = g.cos_from_degrees(tolerance_degrees)
+    allowed = g.max_vectors(eps, d)
+    count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "
+             f"(they stop at |cos| = √(3/(d + 2)) = {g.bounds_stop_limiting(d):.3f})" if allowed == math.inf
+             else f"at most <b>{allowed:,}</b> vectors can have every pair in the band in {d} dimensions")
+    return f"By the bounds, {count}; a random pair is in the band with probability {g.random_pair_within(eps, d):.1%}."
 
 
 class NearOrthogonalExplorer(Explorer):
@@ -52,6 +60,7 @@ class NearOrthogonalExplorer(Explorer):
         self.n = widgets.IntSlider(value=n, min=10, max=2000, step=10, description="vectors N",
                                    style={"description_width": "initial"}, continuous_update=False)
         self.button = widgets.Button(description="optimise these vectors", icon="compress", layout=widgets.Layout(width="auto"))
+        self.directions = g.RandomDirections(list(EXPLORER_DIMENSIONS), seed=0)  # kept: a new N computes only what is new
         self.random = self.optimised = None  # AngleStats per dimension; (d, AngleStats) of the optimised vectors
         self.controls = [Control("d", [f"{d:,}" for d in EXPLORER_DIMENSIONS], "dimension d", slider=True),
                          Control("tolerance", [f"{t:g}°" for t in TOLERANCES], "90° ±", slider=True)]
@@ -78,7 +87,8 @@ class NearOrthogonalExplorer(Explorer):
     def optimise(self) -> None:
         """Push the vectors of the dimension shown apart; their histogram joins the random one's for that dimension."""
         d = self.dimension
-        result = g.spread_vectors(self.n.value, d, steps=self.optimise_steps, device="cpu", progress=False)
+        result = g.spread_vectors(self.n.value, d, steps=self.optimise_steps, device="cpu", progress=False,
+                                  start=self.directions.vectors(self.n.value, d))
         self.optimised = (d, g.angle_stats(result.vectors, bins=EXPLORER_BINS))
         self.view.show(self.layers(), self.controls, **self.frame())
 
@@ -87,7 +97,8 @@ class NearOrthogonalExplorer(Explorer):
         density of random vectors' angles, for every dimension and tolerance."""
         n = self.n.value
         if self.random is None:
-            self.random = g.angle_stats_by_dimension(n, list(EXPLORER_DIMENSIONS), seed=0, bins=EXPLORER_BINS)
+            found = self.directions.stats(n, bins=EXPLORER_BINS)
+            self.random = [found[d] for d in EXPLORER_DIMENSIONS]
         edges = self.random[0].bin_edges
         shares = np.full((len(EXPLORER_DIMENSIONS), 2, EXPLORER_BINS), np.nan)  # [d, random | optimised, bin]
         names = []
