@@ -169,10 +169,11 @@ class ScalingExplorer(Explorer):
     def __init__(self, d_k: int = 64):
         super().__init__()
         spreads = [scale.dot_product_spread(d) for d in HEAD_SIZES]
-        layers = [plot.steps(SPREAD_BINS, [spread_histograms(s) for s in spreads], [spread_names(s) for s in spreads],
-                             over=("d_k",), x_name="score")]
+        histograms = np.array([spread_histograms(s) for s in spreads])  # [d_k, raw | scaled, bin]
+        layers = [plot.steps(SPREAD_BINS, histograms, [spread_names(s) for s in spreads], over=("d_k",), x_name="score")]
         self.view = plot.Plot(layers, [Control("d_k", [str(d) for d in HEAD_SIZES], slider=True)], x_title="score",
                               y_title="share of pairs", titles=[spread_title(s) for s in spreads], title_over=("d_k",),
+                              y_highs=(1.08 * histograms.max(axis=(1, 2))).tolist(), y_over=("d_k",),
                               d_k=nearest(HEAD_SIZES, d_k))
         self.widget = widgets.VBox([self.status, self.view])
 
