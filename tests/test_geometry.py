@@ -136,8 +136,8 @@ def test_the_explorer_sends_every_dimensions_histogram_and_the_page_chooses():
 
     explorer = NearOrthogonalExplorer(d=10, n=100, optimise_steps=30)
     assert (explorer.dimension, explorer.tolerance_degrees) == (10, 2.0)
-    panels = explorer.view.get_state()["panels"]  # the facts, the band, the histograms, the exact density
-    shares, edges = unpacked(panels[2]["shares"]), unpacked(panels[2]["edges"])  # [d, random | optimised, bin]
+    panel = lambda kind, i=0: [p for p in explorer.view.get_state()["panels"] if p["kind"] == kind][i]
+    shares, edges = unpacked(panel("steps")["shares"]), unpacked(panel("steps")["edges"])  # [d, random | optimised, bin]
     explorer.view.select(d=EXPLORER_DIMENSIONS.index(1000), tolerance=TOLERANCES.index(2.0))  # as the page does
     assert explorer.dimension == 1000
     found = g.angle_stats(g.RandomDirections(list(EXPLORER_DIMENSIONS)).vectors(100, 1000), g.cos_from_degrees(2), bins=360)
@@ -147,14 +147,15 @@ def test_the_explorer_sends_every_dimensions_histogram_and_the_page_chooses():
     assert np.isnan(shares[:, 1]).all(), "no optimised vectors yet"
     inside = shown[0][(edges[:-1] >= 88) & (edges[1:] <= 92)].sum()  # what the page counts in the band 90° ± 2°
     assert inside == pytest.approx(found.fraction_within, abs=1.5 / 4950)
-    band = [unpacked(panels[1][end]) for end in ("low", "high")]
+    band = [unpacked(panel("band")[end]) for end in ("low", "high")]
     np.testing.assert_allclose(band, [[90 - t for t in TOLERANCES], [90 + t for t in TOLERANCES]])
-    assert f"max |cos| {found.max_abs_cos:.3f}, {{share}} of pairs in band" in panels[2]["names"][2 * EXPLORER_DIMENSIONS.index(1000)]
-    facts = panels[0]["pieces"][EXPLORER_DIMENSIONS.index(1000) * len(TOLERANCES) + TOLERANCES.index(2.0)]
+    assert f"max |cos| {found.max_abs_cos:.3f}, {{share}} of pairs in band" in panel("steps")["names"][2 * EXPLORER_DIMENSIONS.index(1000)]
+    facts = panel("text")["pieces"][EXPLORER_DIMENSIONS.index(1000) * len(TOLERANCES) + TOLERANCES.index(2.0)]
     assert f"probability {g.random_pair_within(g.cos_from_degrees(2), 1000):.1%}" in facts
+    assert f"below <b>{g.lower_bound(100, 1000):.4f}</b>" in panel("text", 1)["pieces"][EXPLORER_DIMENSIONS.index(1000)]
     explorer.button.click()  # optimises the vectors of the dimension the page shows
-    optimised = unpacked(explorer.view.get_state()["panels"][2]["shares"])[:, 1]
+    optimised = unpacked(panel("steps")["shares"])[:, 1]
     assert [d for d, row in zip(EXPLORER_DIMENSIONS, optimised) if np.isfinite(row).all()] == [1000]
     explorer.n.value = 200  # new vectors: drawn in the kernel, the optimised ones gone
-    assert np.isnan(unpacked(explorer.view.get_state()["panels"][2]["shares"])[:, 1]).all()
+    assert np.isnan(unpacked(panel("steps")["shares"])[:, 1]).all()
     assert explorer.view.frame["titles"][0] == "200 unit vectors in 2 dimensions" and explorer.dimension == 1000

@@ -28,25 +28,24 @@ ANGLES = np.linspace(0.5, 179.5, 359)  # where the exact density is drawn
 EXPLORER_BINS = 360  # half-degree bins: a band of 90° ± any tolerance above holds whole bins, so its share is exact
 
 
-def band_facts(n: int, d: int, tolerance_degrees: float) -> str:
-    """What the bounds and random vectors say about N vectors in d dimensions and the band 90° ± tolerance (HTML)."""
-    eps = g.cos_from_degrees(tolerance_degrees)
+def bounds_facts(n: int, d: int) -> str:
+    """The lowest worst |cos| the bounds allow N vectors in d dimensions (HTML)."""
     levenshtein = g.levenshtein_bound(n, d)
-    return (f"every pair within 90° ± {tolerance_degrees:g}° means |cos| ≤ {eps:.4f}. "
-            f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
-            f"(Welch {g.welch_bound(n, d):.4f}" + (f", Levenshtein {levenshtein:.4f}" if levenshtein else "") + "). "
-            + band_count(d, tolerance_degrees))
+    return (f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
+            f"(Welch {g.welch_bound(n, d):.4f}" + (f", Levenshtein {levenshtein:.4f}" if levenshtein else "") + ").")
 
 
 @functools.cache
-def band_count(d: int, tolerance_degrees: float) -> str:
-    """What the bounds allow in the band, and how likely a random pair is in it (the same for every N: computed once)."""
+def band_facts(d: int, tolerance_degrees: float) -> str:
+    """What the band 90° ± tolerance means, what the bounds allow in it in d dimensions, and how likely a random pair
+    is in it (HTML; the same for every N: computed once)."""
     eps = g.cos_from_degrees(tolerance_degrees)
     allowed = g.max_vectors(eps, d)
     count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "
              f"(they stop at |cos| = √(3/(d + 2)) = {g.bounds_stop_limiting(d):.3f})" if allowed == math.inf
              else f"at most <b>{allowed:,}</b> vectors can have every pair in the band in {d} dimensions")
-    return f"By the bounds, {count}; a random pair is in the band with probability {g.random_pair_within(eps, d):.1%}."
+    return (f"Every pair within 90° ± {tolerance_degrees:g}° means |cos| ≤ {eps:.4f}. By the bounds, {count}; a random "
+            f"pair is in the band with probability {g.random_pair_within(eps, d):.1%}.")
 
 
 class NearOrthogonalExplorer(Explorer):
@@ -110,7 +109,8 @@ class NearOrthogonalExplorer(Explorer):
             names.append([histogram_name("random", stats), histogram_name("optimised", optimised) if optimised else ""])
         density = np.array([[g.angle_density(ANGLES, d) * (edges[1] - edges[0])] for d in EXPLORER_DIMENSIONS])
         self.highest = np.fmax(np.nanmax(shares, axis=(1, 2)), density.max(axis=(1, 2)))  # per dimension: frame()'s y axis
-        return [text([[band_facts(n, d, t) for t in TOLERANCES] for d in EXPLORER_DIMENSIONS], over=("d", "tolerance")),
+        return [text([[band_facts(d, t) for t in TOLERANCES] for d in EXPLORER_DIMENSIONS], over=("d", "tolerance")),
+                text([bounds_facts(n, d) for d in EXPLORER_DIMENSIONS], over=("d",)),
                   plot.band([90 - t for t in TOLERANCES], [90 + t for t in TOLERANCES], over=("tolerance",)),
                   plot.steps(edges, shares, names, over=("d",), colours=[BAR_COLOR, HIGHLIGHT_COLOR], x_name="angle"),
                   plot.lines(ANGLES, density, names=["random vectors, exact density"], over=("d",), colours=["#111827"],
