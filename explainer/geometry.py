@@ -253,27 +253,81 @@ def angle_stats(vectors: torch.Tensor, tolerance_cos: float = math.sin(math.radi
     """Max |cos|, mean and spread of the pairwise angles, the share within tolerance, and a histogram (0°–180°)."""
     n, d = vectors.shape
     check_sizes(n, d)
+    return cosine_stats(n, d, off_diagonal_cosines(vectors.float()), tolerance_cos, bins)
+
+
+def cosine_stats(n: int, d: int, cosines, tolerance_cos: float, bins: int) -> AngleStats:
+    """AngleStats of the cosines of every pair, given a block at a time."""
     edges = np.linspace(0, 180, bins + 1)
     histogram = np.zeros(bins)
     count, total, total_sq, within, worst = 0, 0.0, 0.0, 0, 0.0
-    for cosines in off_diagonal_cosines(vectors.float()):
-        angles = torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+    for block in cosines:
+        angles = torch.rad2deg(torch.arccos(block.clamp(-1, 1))).double()
         histogram += torch.histc(angles, bins=bins, min=0, max=180).cpu().numpy()
         count += angles.numel()
         total += float(angles.sum())
         total_sq += float((angles**2).sum())
-        within += int((cosines.abs() <= tolerance_cos).sum())
-        worst = max(worst, float(cosines.abs().max()))
+        within += int((block.abs() <= tolerance_cos).sum())
+        worst = max(worst, float(block.abs().max()))
     mean = total / count
     return AngleStats(n, d, worst, mean, math.sqrt(max(0.0, total_sq / count - mean**2)), within / count,
                       tolerance_cos, histogram, edges)
 
 
-# ---------- packing optimisers ----------
+POOL_ROWS = 100  # RandomDirections draws its vectors in blocks of this many, each block from its own seed
 
-def check_memory(n: int, device: torch.device) -> None:
-    """Refuse an N × N Gram matrix (plus its gradient) that will not fit, before allocating it."""
-    needed = 3 * n * n * 4
+
+class RandomDirections:
+    """N random unit vectors in each of several dimensions: in d dimensions, the first d coordinates of N Gaussian
+    vectors of the widest dimension, normalised (each still a uniformly random direction). Their dot products are kept
+    for every dimension, so that more vectors cost only the new ones' products and fewer cost none; vector i is the
+    same however N got there (drawn in blocks of POOL_ROWS, each from a seed of its own)."""
+
+    def __init__(self, dimensions: list[int], seed: int = 0):
+        self.dimensions = sorted(set(dimensions))
+        for d in self.dimensions:
+            check_sizes(2, d)
+        self.seed = seed
+        self.gaussian = torch.zeros(0, self.dimensions[-1])  # [drawn, widest]
+        self.dots = [torch.zeros(0, 0) for _ in self.dimensions]  # per dimension: [drawn, drawn], over its first d coordinates
+
+    def vectors(self, n: int, d: int) -> torch.Tensor:
+        """The first n unit vectors in d dimensions [n, d]."""
+        self.draw(n)
+        return normalised(self.gaussian[:n, :d])
+
+    def draw(self, n: int) -> None:
+        """Vectors up to n (whole blocks), and their dot products with every vector drawn, in every dimension."""
+        have = self.gaussian.shape[0]
+        if n <= have:
+            return
+        check_memory(n, torch.device("cpu"), copies=len(self.dimensions) + self.dimensions[-1] / n)
+        widest = self.dimensions[-1]
+        new = torch.cat([torch.randn(POOL_ROWS, widest, generator=torch.Generator().manual_seed(hash((self.seed, block))))
+                         for block in range(have // POOL_ROWS, -(-n // POOL_ROWS))])  # [new, widest]
+        every = torch.cat([self.gaussian, new])
+        across, done = torch.zeros(len(every), len(new)), 0  # every vector's dot product with each new one
+        for k, d in enumerate(self.dimensions):
+            across += every[:, done:d] @ new[:, done:d].T
+            done = d
+            self.dots[k] = torch.cat([torch.cat([self.dots[k], across[:have]], 1), across.T])
+        self.gaussian = every
+
+    def stats(self, n: int, tolerance_cos: float = math.sin(math.radians(2)), bins: int = 180) -> dict[int, AngleStats]:
+        """AngleStats of the first n vectors in every dimension."""
+        check_sizes(n, self.dimensions[0])
+        self.draw(n)
+        upper = torch.ones(n, n, dtype=torch.bool).triu_(1)
+        found = {}
+        for d, dots in zip(self.dimensions, self.dots):
+            lengths = dots[:n, :n].diagonal().sqrt()
+            found[d] = cosine_stats(n, d, [(dots[:n, :n] / lengths[:, None] / lengths[None, :])[upper]], tolerance_cos, bins)
+        return found
+
+
+def check_memory(n: int, device: torch.device, copies: float = 3) -> None:
+    """Refuse `copies` N × N matrices (by default a Gram matrix and its gradient) that will not fit, before allocating."""
+    needed = copies * n * n * 4
     if device.type == "cuda":
         free = torch.cuda.mem_get_info(device)[0]
     else:
@@ -283,7 +337,7 @@ def check_memory(n: int, device: torch.device) -> None:
             free = 8 * 2**30
     if needed > MEMORY_FRACTION * free:
         raise GeometryError(
-            f"optimising {n:,} vectors needs about {needed / 2**30:.1f} GiB for the {n:,} × {n:,} cosine matrix, "
+            f"{n:,} vectors need about {needed / 2**30:.1f} GiB for their {n:,} × {n:,} cosine matrices, "
             f"more than half of the {free / 2**30:.1f} GiB free on {device}; use fewer vectors or a bigger device")
 
 
@@ -322,8 +376,8 @@ def recipe_loss(vectors: torch.Tensor, identity: torch.Tensor, n: int) -> torch.
 
 def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str = "auto", step_size: float = 0.15,
                    momentum: float = 0.9, threshold: float | None = None, record_every: int = 10,
-                   progress: bool = True, time_limit_s: float | None = None) -> PackingResult:
-    """Our optimiser. A plain push on the worst pairs jams: about N·(d − 1) pairs (one per degree of freedom) end up
+                   progress: bool = True, time_limit_s: float | None = None, start: torch.Tensor | None = None) -> PackingResult:
+    """Our optimiser, from `start` [n, d] (by default n random unit vectors drawn with `seed`). A plain push on the worst pairs jams: about N·(d − 1) pairs (one per degree of freedom) end up
     pressed against the threshold, and for N = 10,000, d = 100 that happens near |cos| = 0.22 whatever the push.
     So the cosines are first shaped as a whole and only then pressed. Shaping is a ladder of stages in which every
     pair above a floor (a share of the current worst |cos|: 0, then 0.4 … 0.9) pushes its two vectors apart with
@@ -340,8 +394,10 @@ def spread_vectors(n: int, d: int, steps: int = 400, seed: int = 0, device: str 
     check_sizes(n, d)
     if threshold is not None and not 0 <= threshold < 1:
         raise GeometryError(f"threshold must be a |cos| in [0, 1), got {threshold}; leave it out for 95% of the worst pair")
+    if start is not None and tuple(start.shape) != (n, d):
+        raise GeometryError(f"start must hold n × d = {n} × {d} vectors, got {tuple(start.shape)}")
     device = pick_device(device)
-    vectors = random_unit_vectors(n, d, seed).to(device)
+    vectors = (random_unit_vectors(n, d, seed) if start is None else normalised(start.float())).to(device)
     vectors.grad = torch.zeros_like(vectors)
     velocity = torch.zeros_like(vectors)
     pairs = PairBlocks(n, device)

@@ -83,11 +83,21 @@ def test_analogy_plane_keeps_the_arithmetic_exact(kv):
 def test_playground_widget_updates_and_reports_errors(kv):
     from explainer.figures.embeddings import AnalogyPlayground
 
+    from explainer.figures.kit import unpacked
+
     playground = AnalogyPlayground(kv)
     assert "rank 2 with the inputs, 1 without" in playground.table.value
-    before = playground.figure.layout.title.text
-    playground.c.value = "girl"
-    assert playground.figure.layout.title.text != before
+    before = playground.view.frame["titles"]
+    playground.c.value = "girl"  # new words: the kernel sends the drawing afresh
+    assert playground.view.frame["titles"] != before and playground.view.frame["equal"]
+    panels = {panel["kind"]: panel for panel in playground.view.get_state()["panels"]}
+    points = E.analogy_plane(kv, E.analogy(kv, "man", "king", "girl", "queen"), extra=["queen"])
+    np.testing.assert_allclose(unpacked(panels["arrows"]["ends"])[2], points["target"], atol=1e-6)  # king + (girl − man)
+    starts = unpacked(panels["arrows"]["starts"])
+    np.testing.assert_allclose(starts[:2], [points["man"]] * 2, atol=1e-6)
+    assert panels["arrows"]["labels"] == ["king − man", "girl − man", "+ (girl − man)"]
+    words, target = [panel for panel in playground.view.get_state()["panels"] if panel["kind"] == "points"]
+    assert words["labels"] == ["man", "king", "girl", "queen (projected)"] and target["labels"] == ["king − man + girl"]
     playground.a.value = "womanx"
     assert "is not among" in playground.status.value
 

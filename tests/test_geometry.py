@@ -116,17 +116,46 @@ def test_bad_inputs_are_refused():
         g.lecture_recipe(10_000_000, 10, device="cpu")  # the recipe needs the whole N × N matrix; ours works in blocks
 
 
-def test_explorer_sliders_change_the_histogram():
-    from explainer.figures.geometry import NearOrthogonalExplorer
+def test_random_directions_in_every_dimension_keep_their_vectors_however_n_moved():
+    directions = g.RandomDirections([3, 50, 20], seed=1)
+    grown = directions.stats(250, bins=90)  # drawn in three blocks, kept
+    shrunk = directions.stats(120, bins=90)
+    fresh = g.RandomDirections([3, 20, 50], seed=1)
+    for d in (3, 20, 50):  # from the dot products kept, as from the vectors themselves
+        direct = g.angle_stats(fresh.vectors(120, d), bins=90)
+        np.testing.assert_array_equal(shrunk[d].histogram, direct.histogram)
+        assert shrunk[d].max_abs_cos == pytest.approx(direct.max_abs_cos, abs=1e-5) and grown[d].n == 250
+    wide, narrow = fresh.vectors(120, 50), fresh.vectors(120, 3)  # d dimensions: the first d coordinates, normalised
+    torch.testing.assert_close(narrow, g.normalised(wide[:, :3]))
+    assert not torch.equal(fresh.vectors(5, 3), g.RandomDirections([3], seed=2).vectors(5, 3))
+
+
+def test_the_explorer_sends_every_dimensions_histogram_and_the_page_chooses():
+    from explainer.figures.geometry import EXPLORER_DIMENSIONS, TOLERANCES, NearOrthogonalExplorer
+    from explainer.figures.kit import unpacked
 
     explorer = NearOrthogonalExplorer(d=10, n=100, optimise_steps=30)
-    before = list(explorer.figure.data[0].y)
-    explorer.d.value = 1000
-    assert list(explorer.figure.data[0].y) != before
-    found = g.angle_stats(g.random_unit_vectors(100, 1000, seed=0))  # a step line through the bin edges: each bin's share
-    steps = explorer.figure.data[0]
-    np.testing.assert_allclose(steps.x, found.bin_edges)
-    np.testing.assert_allclose(steps.y[:-1], found.histogram / found.histogram.sum())
-    assert steps.line.shape == "hv" and steps.y[-1] == steps.y[-2]
-    explorer.button.click()
-    assert len(explorer.figure.data) == 3 and "optimised" in explorer.figure.data[1].name
+    assert (explorer.dimension, explorer.tolerance_degrees) == (10, 2.0)
+    panel = lambda kind, i=0: [p for p in explorer.view.get_state()["panels"] if p["kind"] == kind][i]
+    shares, edges = unpacked(panel("steps")["shares"]), unpacked(panel("steps")["edges"])  # [d, random | optimised, bin]
+    explorer.view.select(d=EXPLORER_DIMENSIONS.index(1000), tolerance=TOLERANCES.index(2.0))  # as the page does
+    assert explorer.dimension == 1000
+    found = g.angle_stats(g.RandomDirections(list(EXPLORER_DIMENSIONS)).vectors(100, 1000), g.cos_from_degrees(2), bins=360)
+    shown = shares[EXPLORER_DIMENSIONS.index(1000)]
+    np.testing.assert_allclose(edges, found.bin_edges)
+    np.testing.assert_allclose(shown[0], found.histogram / found.histogram.sum(), atol=1.5 / 4950)  # a pair on an edge
+    assert np.isnan(shares[:, 1]).all(), "no optimised vectors yet"
+    inside = shown[0][(edges[:-1] >= 88) & (edges[1:] <= 92)].sum()  # what the page counts in the band 90° ± 2°
+    assert inside == pytest.approx(found.fraction_within, abs=1.5 / 4950)
+    band = [unpacked(panel("band")[end]) for end in ("low", "high")]
+    np.testing.assert_allclose(band, [[90 - t for t in TOLERANCES], [90 + t for t in TOLERANCES]])
+    assert f"max |cos| {found.max_abs_cos:.3f}, {{share}} of pairs in band" in panel("steps")["names"][2 * EXPLORER_DIMENSIONS.index(1000)]
+    facts = panel("text")["pieces"][EXPLORER_DIMENSIONS.index(1000) * len(TOLERANCES) + TOLERANCES.index(2.0)]
+    assert f"probability {g.random_pair_within(g.cos_from_degrees(2), 1000):.1%}" in facts
+    assert f"below <b>{g.lower_bound(100, 1000):.4f}</b>" in panel("text", 1)["pieces"][EXPLORER_DIMENSIONS.index(1000)]
+    explorer.button.click()  # optimises the vectors of the dimension the page shows
+    optimised = unpacked(panel("steps")["shares"])[:, 1]
+    assert [d for d, row in zip(EXPLORER_DIMENSIONS, optimised) if np.isfinite(row).all()] == [1000]
+    explorer.n.value = 200  # new vectors: drawn in the kernel, the optimised ones gone
+    assert np.isnan(unpacked(panel("steps")["shares"])[:, 1]).all()
+    assert explorer.view.frame["titles"][0] == "200 unit vectors in 2 dimensions" and explorer.dimension == 1000

@@ -5,6 +5,7 @@ ipywidgets anywhere in explainer/."""
 import base64
 import fnmatch
 import json
+import math
 import re
 import tomllib
 
@@ -16,7 +17,7 @@ from explainer import attention, positions, sampling, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
 from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, TemperatureBars, bars, curve, dots,
-                                   export, switch, text, tokens, unpacked, values)
+                                   export, plot, switch, text, tokens, unpacked, values)
 from explainer.gpt import checkpoint
 from lab import chromium
 from explainer.paths import PROJECT_ROOT
@@ -189,6 +190,54 @@ def test_softmax_bars_send_the_logits_once_and_a_temperature_as_a_small_message(
         view.show([1.0, 2.0], ["a"], shown=[2])
 
 
+def plot_layers() -> list:
+    """A plot of every layer kind, chosen by a slider "k" of two choices: log lines with a gap, two histograms, a band
+    chosen by "band", labelled points, arrows and a vertical line."""
+    return [plot.lines([1, 10, 100], [[[1, 10, 100]], [[2, 20, np.nan]]], names=[["x"], ["2x"]], over=("k",)),
+            plot.vline([10, 50], ["at 10", "at 50"], over=("k",))]
+
+
+def histogram_layers() -> list:
+    shares = np.array([[[0.1, 0.2, 0.4, 0.3], [0.25, 0.25, 0.25, 0.25]], [[0.4, 0.3, 0.2, 0.1], [0.0, 0.5, 0.5, 0.0]]])
+    return [plot.steps([0, 1, 2, 3, 4], shares, [["one {share}", "two {share}"], ["three {share}", "four {share}"]],
+                       over=("k",)),
+            plot.band([1, 0], [3, 2], over=("band",))]
+
+
+def drawing_layers() -> list:
+    return [plot.points([[0, 0], [2, 1], [1, 3]], ["a", "b", "c"]),
+            plot.arrows([[0, 0], [2, 1]], [[2, 1], [1, 3]], ["a → b", "b → c"], ["bar", "#db2777"]),
+            plot.points([[[1, 1]], [[1.5, 2]]], [["star 0"], ["star 1"]], over=("k",), star=True, colour="highlight")]
+
+
+def test_a_plot_sends_its_layers_and_frames_every_choice():
+    shown = kit.Plot(plot_layers(), [Control("k", ["one", "two"], slider=True)], x_log=True, y_log=True, titles=["t0", "t1"],
+                     title_over=("k",), k=1)
+    assert shown.choice == {"k": 1} and shown.view == "plot"
+    panels = shown.get_state()["panels"]
+    np.testing.assert_array_equal(unpacked(panels[0]["y"])[1, 0], np.array([2, 20, np.nan], dtype=np.float32))
+    assert panels[0]["names"] == ["x", "2x"] and panels[0]["name_axes"] == 1 and panels[1]["notes"] == ["at 10", "at 50"]
+    frame = shown.frame
+    assert frame["x"]["log"] and frame["x"]["low"] < 1 and frame["x"]["high"] > 100 and frame["y"]["high"] > 100
+    assert frame["titles"] == ["t0", "t1"] and frame["title_counts"] == [2]
+    drawing = kit.Plot(drawing_layers(), equal=True, x_range=(-1, 3))
+    assert drawing.frame["x"] == {"low": -1.0, "high": 3.0, "log": False} and drawing.frame["y"]["low"] < 0
+    assert kit.Plot(histogram_layers()).frame["y"]["low"] == 0, "histograms stand on the x axis"
+    assert kit.Plot(histogram_layers(), y_highs=[0.5, 1.0], y_over=("k",)).frame["y_highs"] == [0.5, 1.0]
+    with pytest.raises(FigureDataError, match=r"a linear y axis's top for each choice of k: shape \(2,\), got \(3,\)"):
+        kit.Plot(histogram_layers(), y_highs=[0.5, 1.0, 2.0], y_over=("k",))
+    drawing.show(drawing_layers()[:1])  # new numbers from the kernel, the frame options kept
+    assert drawing.sizes == {} and drawing.frame["x"]["high"] == 3.0 and drawing.frame["equal"]
+    with pytest.raises(FigureDataError, match="a log x axis needs values above 0, got 0.0"):
+        kit.Plot([plot.lines([0, 1], [[0, 1]])], x_log=True)
+    with pytest.raises(FigureDataError, match="a histogram of 4 bins needs 5 increasing edges"):
+        plot.steps([0, 1, 2], [[0.5, 0.5, 0, 0]], ["a"])
+    with pytest.raises(FigureDataError, match="a title for each choice of k"):
+        kit.Plot(plot_layers(), titles=["one"], title_over=("k",))
+    with pytest.raises(FigureDataError, match="anchor must be above, below, left or right"):
+        plot.points([[0, 0]], ["a"], anchor="middle")
+
+
 def test_an_exported_figure_embeds_its_values_and_bytes_but_not_its_code(found):
     tokens = ["</script><b>", *found.tokens[1:]]  # a token that would close the script element
     view = AttentionView(found.patterns, tokens, layer=1)
@@ -305,6 +354,11 @@ def gallery_page(tmp_path_factory, lm, found, steps):
                                                                  Control("layer", [f"L{l}" for l in range(layers)], slider=True)])
     widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
     widgets["softmax"] = TemperatureBars(LOGITS, [f"t{i}" for i in SHOWN], SHOWN, others="(other 995)", caption=CAPTION)
+    widgets["plot"] = kit.Plot(plot_layers(), [Control("k", ["one", "two"], slider=True)], x_log=True, y_log=True,
+                               titles=["t0", "t1"], title_over=("k",))
+    widgets["histograms"] = kit.Plot(histogram_layers(), [Control("k", ["one", "two"]), Control("band", ["1–3", "0–2"])],
+                                     y_highs=[0.5, 1.0], y_over=("k",))
+    widgets["drawing"] = kit.Plot(drawing_layers(), [Control("k", ["one", "two"])], equal=True)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -559,3 +613,42 @@ def test_the_page_redoes_softmax_with_the_temperature_its_slider_chooses(page):
                              f"sum {float(probs.sum()):.6f}")
     assert expected[:2] == [0.5, 0.5], "T = 0: the tie on top shares the mass"
     assert page.locator("#softmax .kit-readout").text_content() == "0.00"
+
+
+def test_a_plot_places_its_layers_and_its_controls_move_them(page):
+    read = lambda js: page.evaluate(f"() => {js}")
+    title = lambda id: page.locator(f"#{id} .kit-title").text_content()
+    legend = lambda id: page.locator(f"#{id} .kit-plot-key").all_text_contents()
+    # log axes: 1, 10, 100 evenly spaced along both axes; the vertical line at x = 10 lies on the middle point
+    path = lambda i: [[float(v) for v in p.split(",")] for p in re.findall(r"[-\d.]+,[-\d.]+", read(
+        f"document.querySelectorAll('#plot path.kit-line')[{i}].getAttribute('d')"))]
+    first = path(0)
+    assert len(first) == 3 and first[1] == pytest.approx([(first[0][0] + first[2][0]) / 2, (first[0][1] + first[2][1]) / 2])
+    assert read("+document.querySelector('#plot .kit-guide').getAttribute('x1')") == pytest.approx(first[1][0], abs=0.01)
+    assert title("plot") == "t0" and legend("plot") == ["x"]
+    press(page, "#plot .kit-slider input", "ArrowRight")
+    assert title("plot") == "t1" and legend("plot") == ["2x"] and len(path(0)) == 2, "NaN: the line stops"
+    assert path(0)[0][1] == pytest.approx(first[0][1] - (first[0][1] - first[1][1]) * math.log10(2), abs=0.02)
+    assert page.locator("#plot .kit-plot-label").text_content() == "at 50"
+    # histograms: each bin's height ∝ its share; the band's share of each written in the legend, computed in the page
+    heights = lambda: [[float(v) for v in re.findall(r"V([-\d.]+)H", d)] for d in read(
+        "Array.from(document.querySelectorAll('#histograms path.kit-steps'), p => p.getAttribute('d'))")]
+    floor = read("+document.querySelector('#histograms path.kit-steps').getAttribute('d').split(',')[1].split('V')[0]")
+    np.testing.assert_allclose((floor - np.array(heights()[0])) / (floor - min(heights()[0])), [0.25, 0.5, 1, 0.75], atol=0.01)
+    assert floor - min(heights()[0]) == pytest.approx(340 * 0.4 / 0.5, abs=0.02), "the y axis up to 0.5 for the first choice"
+    assert legend("histograms") == ["one 60.0%", "two 50.0%"]
+    page.locator("#histograms select >> nth=1").select_option(index=1)  # the band from 0 to 2
+    assert legend("histograms") == ["one 30.0%", "two 50.0%"]
+    page.locator("#histograms select >> nth=0").select_option(index=1)
+    assert legend("histograms") == ["three 70.0%", "four 50.0%"]
+    assert floor - min(heights()[0]) == pytest.approx(340 * 0.4 / 1.0, abs=0.02), "and up to 1 for the second"
+    # a drawing to scale: points where their numbers say, one unit as long across as up, arrows ending on the points
+    centres = read("Array.from(document.querySelectorAll('#drawing circle.kit-plot-point'), c => [+c.getAttribute('cx'), +c.getAttribute('cy')])")
+    (x0, y0), (x1, y1), (x2, y2) = centres
+    unit = (x1 - x0) / 2
+    assert y0 - y1 == pytest.approx(unit, abs=0.02) and (x2 - x0, y0 - y2) == pytest.approx((unit, 3 * unit), abs=0.02)
+    tips = read("Array.from(document.querySelectorAll('#drawing .kit-arrow-head'), p => p.getAttribute('d').slice(1).split('L')[0].split(',').map(Number))")
+    np.testing.assert_allclose(tips, [[x1, y1], [x2, y2]], atol=0.01)
+    assert page.locator("#drawing .kit-plot-label").all_text_contents() == ["a", "b", "c", "a → b", "b → c", "star 0"]
+    page.locator("#drawing select").select_option(index=1)
+    assert page.locator("#drawing .kit-plot-label").all_text_contents()[-1] == "star 1"

@@ -338,22 +338,33 @@ def test_scale_explorers_and_rope():
     from explainer.figures.scale import CostExplorer, ScalingExplorer
 
     cost = CostExplorer()
-    cost.width.value = 12
-    d = cost.d_model()
-    expected = scale.layer_cost(int(cost.figure.data[0].x[-1]), d, d // 64, 64, 4 * d).attention_flops
-    assert cost.figure.data[0].y[-1] == expected
-    for width, context in ((cost.width.max, cost.context.max), (cost.width.min, cost.context.min)):  # fixed axes
-        cost.width.value, cost.context.value = width, context  # hold the highest and the lowest curves
-        shown = [v for trace in cost.figure.data[:3] for v in trace.y]
-        low, high = cost.figure.layout.yaxis.range
-        assert 10**low <= min(shown) and max(shown) <= 10**high and cost.figure.layout.xaxis.range == tuple(cost.axes[0])
-        line = cost.figure.data[3]  # the crossover, from the bottom of the axis to its top, and said in its note
-        d = cost.d_model()
+    panels = cost.view.get_state()["panels"]
+    shown, crossovers = unpacked(panels[0]["y"]), unpacked(panels[1]["x"])  # [width, context, curve, point], [width]
+    lengths = unpacked(panels[0]["x"])
+    cost.view.select(width=cost.view.controls[0]["labels"].index("4,096"), context=4)  # what the page chooses
+    d, longest = cost.d_model, cost.max_context
+    assert (d, longest) == (4096, 4096)
+    drawn = shown[cost.view.choice["width"], cost.view.choice["context"]]
+    within = lengths <= longest
+    assert np.isnan(drawn[:, ~within]).all() and lengths[within][-1] == longest, "each curve stops at the longest n"
+    expected = scale.layer_cost(longest, d, d // 64, 64, 4 * d)
+    assert drawn[:, within][:, -1].tolist() == pytest.approx(
+        [expected.attention_flops, expected.mlp_flops, expected.projection_flops], rel=1e-6)
+    low, high = cost.view.frame["y"]["low"], cost.view.frame["y"]["high"]  # fixed axes hold every curve
+    assert low <= np.nanmin(shown) and np.nanmax(shown) <= high and cost.view.frame["y"]["log"]
+    for w, label in enumerate(cost.view.controls[0]["labels"]):  # the crossover of each width, and said in its note
+        d = int(label.replace(",", ""))
         crossover = scale.crossover_context(d, d // 64, 64, 4 * d)
-        assert line.x == (crossover, crossover) and line.y == (10**low, 10**high) and f"n = {crossover:,}" in line.text[1]
+        assert crossovers[w] == crossover and f"n = {crossover:,}" in panels[1]["notes"][w]
+        assert f"d_model = {d:,}" in cost.view.frame["titles"][w]
     scaling = ScalingExplorer(d_k=16)
-    scaling.d_k.value = 256
-    assert "d_k = 256" in scaling.figure.layout.title.text and sum(scaling.figure.data[0].y) == pytest.approx(1, abs=0.02)
+    assert scaling.d_k == 16
+    scaling.view.select(d_k=8)
+    histograms = unpacked(scaling.view.get_state()["panels"][0]["shares"])[scaling.view.choice["d_k"]]
+    spread = scale.dot_product_spread(256)
+    assert scaling.d_k == 256 and "d_k = 256" in scaling.view.frame["titles"][8]
+    np.testing.assert_allclose(histograms[0], np.histogram(spread.raw.numpy(), np.linspace(-60, 60, 121))[0] / 2000, atol=1e-7)
+    assert histograms[1].sum() == pytest.approx(1, abs=0.02)
     q, k = positions.random_query_key()
     rope = RopeExplorer(q, k)
     state = rope.view.get_state()

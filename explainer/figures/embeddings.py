@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import embeddings as E
-from explainer.figures.common import Explorer, base_layout, label_places, redraw, row
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, base_layout, label_places, row
+from explainer.figures.kit import plot
 from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR, quoted
 
@@ -44,39 +44,30 @@ def projection_table(kv, words: list[str], directions: dict[str, np.ndarray]) ->
     return Table.from_matrix(E.project(kv, words, list(directions.values())).tolist(), words, list(directions), "{:.2f}")
 
 
-def analogy_figure(points: dict, a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> go.Figure:
-    """The arithmetic b − a + c drawn as arrows in the plane of a, b, c (see embeddings.analogy_plane)."""
-    figure = go.Figure()
-
-    def arrow(start, end, color, text):
-        figure.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
-                              showarrow=True, arrowhead=3, arrowwidth=2.5, arrowcolor=color, text="")
-        middle = (start + end) / 2
-        figure.add_annotation(x=middle[0], y=middle[1], text=text, showarrow=False, font=dict(color=color, size=13),
-                              bgcolor="rgba(255,255,255,0.7)")
-
-    arrow(points[a], points[b], "#6b7280", f"{b} − {a}")
-    arrow(points[a], points[c], POSITIVE_COLOR, f"{c} − {a}")
-    arrow(points[b], points["target"], POSITIVE_COLOR, f"+ ({c} − {a})")
+def analogy_layers(points: dict, a: str, b: str, c: str, answer: str) -> list:
+    """The arithmetic b − a + c drawn as arrows in the plane of a, b, c (see embeddings.analogy_plane): the words as
+    points, the target as a star, a dotted line from it to the answer."""
     words = [w for w in points if w != "target"]
-    figure.add_trace(go.Scatter(x=[points[w][0] for w in words], y=[points[w][1] for w in words], mode="markers+text",
-                                text=[w if w in (a, b, c) else f"{w} (projected)" for w in words],
-                                textposition="top center", marker=dict(size=11, color=BAR_COLOR),
-                                hovertemplate="%{text}<extra></extra>"))
-    figure.add_trace(go.Scatter(x=[points["target"][0]], y=[points["target"][1]], mode="markers+text",
-                                text=[f"{b} − {a} + {c}"], textposition="top left",
-                                marker=dict(size=14, color=HIGHLIGHT_COLOR, symbol="star"), hoverinfo="skip"))
+    target = points["target"]
+    layers = [plot.arrows([points[a], points[a], points[b]], [points[b], points[c], target],
+                          [f"{b} − {a}", f"{c} − {a}", f"+ ({c} − {a})"], ["#6b7280", POSITIVE_COLOR, POSITIVE_COLOR]),
+              plot.points([points[w] for w in words], [w if w in (a, b, c) else f"{w} (projected)" for w in words],
+                          colour=BAR_COLOR),
+              plot.points([target], [f"{b} − {a} + {c}"], colour=HIGHLIGHT_COLOR, anchor="left", star=True)]
     if answer in points:
-        figure.add_trace(go.Scatter(x=[points["target"][0], points[answer][0]], y=[points["target"][1], points[answer][1]],
-                                    mode="lines", line=dict(color=HIGHLIGHT_COLOR, dash="dot"), hoverinfo="skip"))
-    base_layout(figure, f"{b} − {a} + {c}: cosine {cosine:.3f} with {answer!r} (distance {distance:.3f})", height=520,
-                showlegend=False, xaxis=dict(title=f"along {b} − {a}", zeroline=False),
-                yaxis=dict(title=f"the rest of the plane of {a}, {b}, {c}", scaleanchor="x", zeroline=False))
-    return figure
+        layers.insert(0, plot.lines([target[0], points[answer][0]], [[target[1], points[answer][1]]], colours=[HIGHLIGHT_COLOR],
+                                    dashed=True))
+    return layers
+
+
+def analogy_frame(a: str, b: str, c: str, answer: str, cosine: float, distance: float) -> dict:
+    return dict(titles=f"{b} − {a} + {c}: cosine {cosine:.3f} with {answer!r} (distance {distance:.3f})", equal=True,
+                x_title=f"along {b} − {a}", y_title=f"the rest of the plane of {a}, {b}, {c}", height=400)
 
 
 class AnalogyPlayground(Explorer):
-    """Three word boxes: b − a + c, the ranked answers with and without the inputs, and the arithmetic drawn to scale."""
+    """Three word boxes: b − a + c, the ranked answers with and without the inputs, and the arithmetic drawn to scale
+    (a kit Plot: typed words need the kernel's vectors, so each new word sends the drawing afresh)."""
 
     def __init__(self, kv, b: str = "king", a: str = "man", c: str = "woman", expected: str | None = "queen", topn: int = 8):
         super().__init__()
@@ -86,9 +77,9 @@ class AnalogyPlayground(Explorer):
         self.b, self.a, self.c = box(b, "start from"), box(a, "subtract"), box(c, "add")
         self.expected = box(expected or "", "expect")
         self.table = widgets.HTML()
-        self.figure = FigureWidget()
+        self.view = None
         self.watch([self.a, self.b, self.c, self.expected], self.update)
-        self.widget = widgets.VBox([row(self.b, self.a, self.c, self.expected), self.status, self.table, self.figure])
+        self.widget = widgets.VBox([row(self.b, self.a, self.c, self.expected), self.status, self.table])
         self.safely(self.update)
 
     def update(self) -> None:
@@ -107,8 +98,13 @@ class AnalogyPlayground(Explorer):
         answer = result.expected or result.answer
         points = E.analogy_plane(self.kv, result, extra=[answer])
         target, word = E.unit(result.target), E.unit(E.vector(self.kv, answer))
-        redraw(self.figure, analogy_figure(points, result.a, result.b, result.c, answer, float(target @ word),
-                                           float(np.linalg.norm(target - word))))
+        layers = analogy_layers(points, result.a, result.b, result.c, answer)
+        frame = analogy_frame(result.a, result.b, result.c, answer, float(target @ word), float(np.linalg.norm(target - word)))
+        if self.view is None:  # the first words that draw
+            self.view = plot.Plot(layers, **frame)
+            self.widget.children += (self.view,)
+        else:
+            self.view.show(layers, **frame)
 
 
 def cloud_figure(cloud: E.Cloud, axis_titles: tuple[str, str]) -> go.Figure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ipywidgets as widgets
@@ -9,103 +10,122 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import geometry as g
-from explainer.figures.common import Explorer, base_layout, float_slider, redraw, row
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, base_layout, row
+from explainer.figures.kit import Control, plot, text
 from explainer.figures.table import Table
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
 
 
 def histogram_name(name: str, stats: g.AngleStats) -> str:
-    return f"{name}: max |cos| {stats.max_abs_cos:.3f}, {stats.fraction_within:.1%} of pairs in band"
+    """A histogram's legend: its worst pair, and its share of pairs in the band, which the page writes for the band
+    it shows ({share})."""
+    return f"{name}: max |cos| {stats.max_abs_cos:.3f}, {{share}} of pairs in band"
 
 
-def angle_histogram(stats_by_name: dict[str, g.AngleStats], tolerance_degrees: float, density=None, title: str = "") -> go.Figure:
-    """Histograms (as shares of pairs) of pairwise angles, with the 90° ± tolerance band shaded. Each histogram is one
-    filled step line rather than a bar per bin: the browser redraws one shape instead of 180 when a slider moves."""
-    figure = go.Figure()
-    for (name, stats), color in zip(stats_by_name.items(), [BAR_COLOR, HIGHLIGHT_COLOR, POSITIVE_COLOR]):
-        edges = stats.bin_edges
-        bins = [f"{low:g}°–{high:g}°" for low, high in zip(edges[:-1], edges[1:])]
-        figure.add_trace(go.Scatter(x=edges, y=histogram_steps(stats), name=histogram_name(name, stats), mode="lines",
-                                    line=dict(color=color, width=1, shape="hv"), fill="tozeroy", opacity=0.65,
-                                    text=bins + bins[-1:], hovertemplate="%{text}: %{y:.2%} of pairs"))
-    if density is not None:
-        figure.add_trace(go.Scatter(x=density[0], y=density[1], name="random vectors, exact density", mode="lines",
-                                    line=dict(color="black", dash="dot")))
-    figure.add_vrect(x0=90 - tolerance_degrees, x1=90 + tolerance_degrees, fillcolor=POSITIVE_COLOR, opacity=0.15, line_width=0)
-    return base_layout(figure, title, xaxis_title="angle between a pair (degrees)", yaxis_title="share of pairs",
-                       legend=dict(orientation="h", y=-0.25))
+EXPLORER_DIMENSIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)  # the dimension slider's values
+TOLERANCES = tuple(0.5 * i for i in range(1, 61))  # the tolerance slider's values: 0.5° to 30°
+ANGLES = np.linspace(0.5, 179.5, 359)  # where the exact density is drawn
+EXPLORER_BINS = 360  # half-degree bins: a band of 90° ± any tolerance above holds whole bins, so its share is exact
 
 
-def histogram_steps(stats: g.AngleStats) -> np.ndarray:
-    """A histogram's shares of pairs as the heights of a step line through its bin edges (the last bin's height twice)."""
-    share = stats.histogram / stats.histogram.sum()
-    return np.append(share, share[-1])
+def bounds_facts(n: int, d: int) -> str:
+    """The lowest worst |cos| the bounds allow N vectors in d dimensions (HTML)."""
+    levenshtein = g.levenshtein_bound(n, d)
+    return (f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
+            f"(Welch {g.welch_bound(n, d):.4f}" + (f", Levenshtein {levenshtein:.4f}" if levenshtein else "") + ").")
+
+
+@functools.cache
+def band_facts(d: int, tolerance_degrees: float) -> str:
+    """What the band 90° ± tolerance means, what the bounds allow in it in d dimensions, and how likely a random pair
+    is in it (HTML; the same for every N: computed once)."""
+    eps = g.cos_from_degrees(tolerance_degrees)
+    allowed = g.max_vectors(eps, d)
+    count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "
+             f"(they stop at |cos| = √(3/(d + 2)) = {g.bounds_stop_limiting(d):.3f})" if allowed == math.inf
+             else f"at most <b>{allowed:,}</b> vectors can have every pair in the band in {d} dimensions")
+    return (f"Every pair within 90° ± {tolerance_degrees:g}° means |cos| ≤ {eps:.4f}. By the bounds, {count}; a random "
+            f"pair is in the band with probability {g.random_pair_within(eps, d):.1%}.")
 
 
 class NearOrthogonalExplorer(Explorer):
-    """Dimension, number of vectors and tolerance sliders over the angle histogram of random and optimised vectors."""
+    """The angle histogram of N random (and, on request, optimised) unit vectors: the dimension and the tolerance are
+    chosen in the page among the histograms of every dimension on the slider, sent once (a kit Plot); a new N draws new
+    vectors and optimising runs in the kernel."""
 
     def __init__(self, d: int = 100, n: int = 500, tolerance_degrees: float = 2.0, optimise_steps: int = 150):
         super().__init__()
         self.optimise_steps = optimise_steps
-        style = {"description_width": "initial"}
-        self.d = widgets.FloatLogSlider(value=d, base=10, min=math.log10(2), max=4, step=0.05, description="dimension d",
-                                        readout_format=".0f", style=style, continuous_update=False)
-        self.n = widgets.IntSlider(value=n, min=10, max=2000, step=10, description="vectors N", style=style,
-                                   continuous_update=False)
-        self.tolerance = float_slider("90° ± (degrees)", tolerance_degrees, 0.5, 30, 0.5)
-        self.tolerance.continuous_update = False
+        self.n = widgets.IntSlider(value=n, min=10, max=2000, step=10, description="vectors N",
+                                   style={"description_width": "initial"}, continuous_update=False)
         self.button = widgets.Button(description="optimise these vectors", icon="compress", layout=widgets.Layout(width="auto"))
-        self.facts = widgets.HTML()
-        self.figure = FigureWidget()
-        self.optimised = None
-        self.watch([self.d, self.n, self.tolerance], lambda: self.update(forget=True))
+        self.directions = g.RandomDirections(list(EXPLORER_DIMENSIONS), seed=0)  # kept: a new N computes only what is new
+        self.random = self.optimised = None  # AngleStats per dimension; (d, AngleStats) of the optimised vectors
+        self.controls = [Control("d", [f"{d:,}" for d in EXPLORER_DIMENSIONS], "dimension d", slider=True),
+                         Control("tolerance", [f"{t:g}°" for t in TOLERANCES], "90° ±", slider=True)]
+        self.view = plot.Plot(self.layers(), self.controls, **self.frame(), d=nearest(np.log(EXPLORER_DIMENSIONS), math.log(d)),
+                              tolerance=nearest(TOLERANCES, tolerance_degrees))
+        self.watch([self.n], self.draw)
         self.on_click(self.button, self.optimise)
-        self.widget = widgets.VBox([row(self.d, self.n), row(self.tolerance, self.button), self.status, self.facts, self.figure])
-        self.safely(lambda: self.update(forget=True))
+        self.widget = widgets.VBox([row(self.n, self.button), self.status, self.view])
 
+    @property
     def dimension(self) -> int:
-        return max(2, int(round(self.d.value)))
+        """The dimension the page shows."""
+        return EXPLORER_DIMENSIONS[self.view.choice["d"]]
+
+    @property
+    def tolerance_degrees(self) -> float:
+        return TOLERANCES[self.view.choice["tolerance"]]
+
+    def draw(self) -> None:
+        """New vectors (a new N): every dimension's histogram afresh, the optimised one gone."""
+        self.random = self.optimised = None
+        self.view.show(self.layers(), self.controls, **self.frame())
 
     def optimise(self) -> None:
-        self.facts.value += "<br><i>optimising…</i>"
-        result = g.spread_vectors(self.n.value, self.dimension(), steps=self.optimise_steps, device="cpu", progress=False)
-        self.optimised = result.vectors
-        self.update(forget=False)
+        """Push the vectors of the dimension shown apart; their histogram joins the random one's for that dimension."""
+        d = self.dimension
+        result = g.spread_vectors(self.n.value, d, steps=self.optimise_steps, device="cpu", progress=False,
+                                  start=self.directions.vectors(self.n.value, d))
+        self.optimised = (d, g.angle_stats(result.vectors, bins=EXPLORER_BINS))
+        self.view.show(self.layers(), self.controls, **self.frame())
 
-    def update(self, forget: bool) -> None:
-        d, n = self.dimension(), self.n.value
-        if forget:
-            self.optimised = None
-        eps = g.cos_from_degrees(self.tolerance.value)
-        stats = {"random": g.angle_stats(g.random_unit_vectors(n, d, seed=0), eps)}
-        if self.optimised is not None:
-            stats["optimised"] = g.angle_stats(self.optimised, eps)
-        angles = np.linspace(0.5, 179.5, 359)
-        density = (angles, g.angle_density(angles, d) * (stats["random"].bin_edges[1] - stats["random"].bin_edges[0]))
-        title = f"{n} unit vectors in {d} dimensions"
-        if len(self.figure.data) != len(stats) + 1:  # the optimised histogram came or went: draw afresh
-            redraw(self.figure, angle_histogram(stats, self.tolerance.value, density, title))
-        else:  # same traces: only their heights, their names, the band and the title travel
-            with self.figure.batch_update():
-                for trace, (name, found) in zip(self.figure.data, stats.items()):
-                    trace.update(y=histogram_steps(found), name=histogram_name(name, found))
-                self.figure.data[-1].y = density[1]
-                band = self.tolerance.value
-                self.figure.layout.shapes[0].update(x0=90 - band, x1=90 + band)
-                self.figure.layout.title.text = title
-        allowed = g.max_vectors(eps, d)
-        levenshtein = g.levenshtein_bound(n, d)
-        count = (f"the bounds no longer limit how many vectors can have every pair in the band in {d} dimensions "
-                 f"(they stop at |cos| = √(3/(d + 2)) = {g.bounds_stop_limiting(d):.3f})" if allowed == math.inf
-                 else f"at most <b>{allowed:,}</b> vectors can have every pair in the band in {d} dimensions")
-        self.facts.value = (
-            f"every pair within 90° ± {self.tolerance.value}° means |cos| ≤ {eps:.4f}. "
-            f"Bounds for N = {n}: no arrangement has max |cos| below <b>{g.lower_bound(n, d):.4f}</b> "
-            f"(Welch {g.welch_bound(n, d):.4f}" + (f", Levenshtein {levenshtein:.4f}" if levenshtein else "") + "). "
-            f"By the bounds, {count}; a random pair is in the band with probability {g.random_pair_within(eps, d):.1%}."
-        )
+    def layers(self) -> list:
+        """The facts, the band, the histograms (random, and optimised for the dimension it was run in) and the exact
+        density of random vectors' angles, for every dimension and tolerance."""
+        n = self.n.value
+        if self.random is None:
+            found = self.directions.stats(n, bins=EXPLORER_BINS)
+            self.random = [found[d] for d in EXPLORER_DIMENSIONS]
+        edges = self.random[0].bin_edges
+        shares = np.full((len(EXPLORER_DIMENSIONS), 2, EXPLORER_BINS), np.nan)  # [d, random | optimised, bin]
+        names = []
+        for i, (d, stats) in enumerate(zip(EXPLORER_DIMENSIONS, self.random)):
+            shares[i, 0] = stats.histogram / stats.histogram.sum()
+            optimised = self.optimised[1] if self.optimised and self.optimised[0] == d else None
+            if optimised is not None:
+                shares[i, 1] = optimised.histogram / optimised.histogram.sum()
+            names.append([histogram_name("random", stats), histogram_name("optimised", optimised) if optimised else ""])
+        density = np.array([[g.angle_density(ANGLES, d) * (edges[1] - edges[0])] for d in EXPLORER_DIMENSIONS])
+        self.highest = np.fmax(np.nanmax(shares, axis=(1, 2)), density.max(axis=(1, 2)))  # per dimension: frame()'s y axis
+        return [text([[band_facts(d, t) for t in TOLERANCES] for d in EXPLORER_DIMENSIONS], over=("d", "tolerance")),
+                text([bounds_facts(n, d) for d in EXPLORER_DIMENSIONS], over=("d",)),
+                  plot.band([90 - t for t in TOLERANCES], [90 + t for t in TOLERANCES], over=("tolerance",)),
+                  plot.steps(edges, shares, names, over=("d",), colours=[BAR_COLOR, HIGHLIGHT_COLOR], x_name="angle"),
+                  plot.lines(ANGLES, density, names=["random vectors, exact density"], over=("d",), colours=["#111827"],
+                             dashed=True, x_name="angle")]
+
+    def frame(self) -> dict:
+        """The axes, a title per dimension, and the y axis fitted to each dimension's tallest histogram (layers first)."""
+        return dict(x_title="angle between a pair (degrees)", y_title="share of pairs", x_range=(0, 180),
+                    titles=[f"{self.n.value} unit vectors in {d:,} dimensions" for d in EXPLORER_DIMENSIONS], title_over=("d",),
+                    y_highs=(1.08 * self.highest).tolist(), y_over=("d",))
+
+
+def nearest(values, value: float) -> int:
+    """The index of the value nearest `value` (a slider's position for a value between its steps)."""
+    return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
 def spread_table(dimensions: list[int], tolerance_cos: float, n: int = 400) -> Table:

@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import scale
-from explainer.figures.common import Explorer, base_layout, float_slider, int_slider, redraw
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, base_layout
+from explainer.figures.kit import Control, plot
 from explainer.figures.table import Table
 
 GROUPS = {"embedding": "embeddings", "unembedding": "embeddings", "position embedding": "embeddings",
@@ -69,32 +69,6 @@ def cost_curves(d_model: int, max_context: int) -> CostCurves:
                       f"n = {crossover:,}: attention overtakes the MLP")
 
 
-def cost_figure(d_model: int, max_context: int, axes: tuple[list[float], list[float]] | None = None) -> go.Figure:
-    """FLOPs per layer against the context length: attention's n² against the projections' and MLP's n. `axes` fixes
-    the log axes' (x, y) ranges (see `cost_axes`); by default they fit the curves."""
-    curves = cost_curves(d_model, max_context)
-    figure = go.Figure([go.Scatter(x=curves.lengths, y=flops, name=name) for name, flops in zip(COST_CURVES, curves.flops)])
-    x_range, y_range = axes or (None, None)
-    y_range = y_range or [math.log10(min(min(f) for f in curves.flops)), math.log10(max(max(f) for f in curves.flops))]
-    figure.add_trace(go.Scatter(mode="lines+text", line=dict(dash="dot", color="#374151", width=1.5), showlegend=False,
-                                hoverinfo="skip", cliponaxis=False, **crossover_line(curves, x_range, y_range)))
-    return base_layout(figure, curves.title, height=420, xaxis=dict(type="log", title="context length n", range=x_range),
-                       yaxis=dict(type="log", title="FLOPs per layer (forward)", range=y_range),
-                       legend=dict(orientation="h", y=-0.25))
-
-
-def crossover_line(curves: CostCurves, x_range: list[float] | None, y_range: list[float]) -> dict:
-    """The crossover as a dotted line from the bottom of the y axis to its top (a trace, so that a new width moves it
-    without laying the figure out again), its note at the top: right of the line in the left half of the axis, left
-    of it in the right half, so that the note stays inside the figure."""
-    low, high = x_range or (math.log10(curves.lengths[0]), math.log10(curves.lengths[-1]))
-    side = "right" if math.log10(curves.crossover) < (low + high) / 2 else "left"
-    gap = "\u2003"  # an em space between the line and its note
-    note = gap + curves.note if side == "right" else curves.note + gap
-    return dict(x=[curves.crossover] * 2, y=[10 ** y_range[0], 10 ** y_range[1]], text=["", note],
-                textposition=f"bottom {side}")
-
-
 def cost_axes(narrowest: int, widest: int, max_context: int) -> tuple[list[float], list[float]]:
     """Log-axis ranges (powers of ten) that hold every curve of models from `narrowest` to `widest` wide with
     contexts from 16 to `max_context`: fixed axes, so that moving a slider moves the curves and not the axes."""
@@ -106,34 +80,54 @@ def cost_axes(narrowest: int, widest: int, max_context: int) -> tuple[list[float
     return [math.log10(16), math.log10(max_context)], [math.log10(low) - 0.2, math.log10(high) + 0.2]
 
 
+def cost_width(exponent: float) -> int:
+    """The width for a slider position: 2^exponent, a whole number of heads of 64."""
+    return max(64, int(2**exponent) // 64 * 64)
+
+
+WIDTHS = sorted({cost_width(7 + i / 2) for i in range(15)})  # log₂ d_model from 7 to 14 in halves: 128 … 16,384
+CONTEXT_EXPONENTS = list(range(8, 21))  # log₂ of the longest context, 256 to 1,048,576
+
+
 class CostExplorer(Explorer):
-    """Sliders for the model width and the longest context: where does attention's n² overtake the MLP?"""
+    """Sliders for the model width and the longest context: where does attention's n² overtake the MLP? The curves of
+    every width and context go to the page once (a kit Plot), which answers both sliders."""
 
     def __init__(self, d_model_exponent: float = 10, context_exponent: int = 17):
         super().__init__()
-        self.width = float_slider("log₂ d_model", d_model_exponent, 7, 14, 0.5)
-        self.context = int_slider("log₂ max n", 20, context_exponent, minimum=8)
-        self.axes = cost_axes(self.d_model(self.width.min), self.d_model(self.width.max), 2**self.context.max)
-        self.figure = FigureWidget()
-        self.watch([self.width, self.context], self.update)
-        self.widget = widgets.VBox([self.width, self.context, self.status, self.figure])
-        self.safely(self.update)
+        widths = WIDTHS
+        longest = 2 ** CONTEXT_EXPONENTS[-1]
+        self.axes = cost_axes(widths[0], widths[-1], longest)
+        self.lengths = cost_curves(widths[0], longest).lengths  # 16 … 2^20: every context's points
+        curves = [cost_curves(d, longest) for d in widths]
+        flops = np.array([c.flops for c in curves], dtype=float)  # [width, curve, point]
+        shown = np.array([[np.where(np.array(self.lengths) <= 2**e, f, np.nan) for f in flops] for e in CONTEXT_EXPONENTS])
+        layers = [plot.lines(self.lengths, shown.transpose(1, 0, 2, 3), names=COST_CURVES, over=("width", "context"),
+                             x_name="n ="),
+                  plot.vline([c.crossover for c in curves], [c.note for c in curves], over=("width",))]
+        self.view = plot.Plot(layers, [Control("width", [f"{d:,}" for d in widths], "d_model", slider=True),
+                                       Control("context", [f"{2**e:,}" for e in CONTEXT_EXPONENTS], "longest n", slider=True)],
+                              x_title="context length n", y_title="FLOPs per layer (forward)", x_log=True, y_log=True,
+                              x_range=[10**v for v in self.axes[0]], y_range=[10**v for v in self.axes[1]],
+                              titles=[c.title for c in curves], title_over=("width",),
+                              width=nearest([math.log2(d) for d in widths], d_model_exponent),
+                              context=nearest(CONTEXT_EXPONENTS, context_exponent))
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def d_model(self, exponent: float | None = None) -> int:
-        """The width for a slider position (by default the slider's): 2^exponent, a whole number of heads of 64."""
-        return max(64, int(2 ** (self.width.value if exponent is None else exponent)) // 64 * 64)
+    @property
+    def d_model(self) -> int:
+        """The width the page shows."""
+        return WIDTHS[self.view.choice["width"]]
 
-    def update(self) -> None:
-        """New sizes: the three curves, the crossover line and the title (the axes stay)."""
-        if not self.figure.data:
-            redraw(self.figure, cost_figure(self.d_model(), 2**self.context.value, self.axes))
-            return
-        curves = cost_curves(self.d_model(), 2**self.context.value)
-        with self.figure.batch_traces():
-            for shown, flops in zip(self.figure.data, curves.flops):
-                shown.update(x=curves.lengths, y=flops)
-            self.figure.data[-1].update(crossover_line(curves, *self.axes))
-            self.figure.layout.title.text = curves.title
+    @property
+    def max_context(self) -> int:
+        """The longest context the page shows."""
+        return 2 ** CONTEXT_EXPONENTS[self.view.choice["context"]]
+
+
+def nearest(values: list[float], value: float) -> int:
+    """The index of the value nearest `value` (a slider's position for a value between its steps)."""
+    return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
 def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> Table:
@@ -150,12 +144,14 @@ def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> Table:
 SPREAD_BINS = np.linspace(-60, 60, 121)  # q·k values, one bin per unit
 
 
-def spread_traces(spread: scale.DotProductSpread) -> list[dict]:
-    """The two histograms as bar heights over fixed bins (counted here, so only 120 numbers each travel)."""
-    centres = (SPREAD_BINS[:-1] + SPREAD_BINS[1:]) / 2
-    return [dict(x=centres, y=np.histogram(values.numpy(), SPREAD_BINS)[0] / len(values), name=name)
-            for values, name in ((spread.raw, f"q·k: variance {float(spread.raw.var()):.1f}"),
-                                 (spread.scaled, f"q·k/√d_k: variance {float(spread.scaled.var()):.2f}"))]
+def spread_histograms(spread: scale.DotProductSpread) -> np.ndarray:
+    """The two histograms, q·k and q·k/√d_k, as shares of pairs over fixed bins [2, bin] (counted here, so only 120
+    numbers each travel)."""
+    return np.array([np.histogram(values.numpy(), SPREAD_BINS)[0] / len(values) for values in (spread.raw, spread.scaled)])
+
+
+def spread_names(spread: scale.DotProductSpread) -> list[str]:
+    return [f"q·k: variance {float(spread.raw.var()):.1f}", f"q·k/√d_k: variance {float(spread.scaled.var()):.2f}"]
 
 
 def spread_title(spread: scale.DotProductSpread) -> str:
@@ -163,29 +159,25 @@ def spread_title(spread: scale.DotProductSpread) -> str:
             f"{spread.top_weight_scaled:.2f} scaled")
 
 
-def spread_figure(spread: scale.DotProductSpread) -> go.Figure:
-    figure = go.Figure([go.Bar(**trace, opacity=0.6) for trace in spread_traces(spread)])
-    return base_layout(figure, spread_title(spread), height=380, barmode="overlay", bargap=0,
-                       xaxis_title="score", yaxis_title="share of pairs", legend=dict(orientation="h", y=-0.25))
+HEAD_SIZES = [2**e for e in range(10)]  # the d_k slider's values, 1 to 512
 
 
 class ScalingExplorer(Explorer):
-    """A d_k slider: the spread of q·k with and without ÷√d_k."""
+    """A d_k slider: the spread of q·k with and without ÷√d_k. The histograms for every d_k on the slider go to the
+    page once (a kit Plot), which answers it."""
 
     def __init__(self, d_k: int = 64):
         super().__init__()
-        self.d_k = int_slider("d_k", 512, d_k, minimum=1)
-        self.figure = FigureWidget()
-        self.watch([self.d_k], self.update)
-        self.widget = widgets.VBox([self.d_k, self.status, self.figure])
-        self.safely(self.update)
+        spreads = [scale.dot_product_spread(d) for d in HEAD_SIZES]
+        histograms = np.array([spread_histograms(s) for s in spreads])  # [d_k, raw | scaled, bin]
+        layers = [plot.steps(SPREAD_BINS, histograms, [spread_names(s) for s in spreads], over=("d_k",), x_name="score")]
+        self.view = plot.Plot(layers, [Control("d_k", [str(d) for d in HEAD_SIZES], slider=True)], x_title="score",
+                              y_title="share of pairs", titles=[spread_title(s) for s in spreads], title_over=("d_k",),
+                              y_highs=(1.08 * histograms.max(axis=(1, 2))).tolist(), y_over=("d_k",),
+                              d_k=nearest(HEAD_SIZES, d_k))
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def update(self) -> None:
-        spread = scale.dot_product_spread(self.d_k.value)
-        if not self.figure.data:
-            redraw(self.figure, spread_figure(spread))
-            return
-        with self.figure.batch_update():
-            for shown, trace in zip(self.figure.data, spread_traces(spread)):
-                shown.update(y=trace["y"], name=trace["name"])
-            self.figure.layout.title.text = spread_title(spread)
+    @property
+    def d_k(self) -> int:
+        """The head size the page shows."""
+        return HEAD_SIZES[self.view.choice["d_k"]]

@@ -8,6 +8,8 @@ itself, in JavaScript (js/, never Python strings), as bertviz and CircuitsVis do
 - attention.py: AttentionView and StepsView, every head of one prompt at once.
 - positions.py: RopeView, a query and a key rotated to positions chosen in the page.
 - softmax.py: TemperatureBars, softmax(logits / T) as bars, T chosen in the page.
+- plot.py: Plot, layers on x and y axes (linear or log): lines, step histograms, labelled points, arrows, a band, a
+  vertical line (`lines`, `steps`, `points`, `arrows`, `band`, `vline`), chosen by the page's controls as panels are.
 - export.py: a kit figure in a static page (the offline gallery), its controls working from file://.
 
 What needs the kernel (a new prompt, model or sample) is a new value of a trait: the view redraws from the new numbers.
@@ -16,11 +18,13 @@ What the page chooses reaches the kernel once the learner leaves the controls, i
 
 from explainer.figures.kit.arrays import unpacked
 from explainer.figures.kit.attention import AttentionView, StepsView
+from explainer.figures.kit.plot import Plot, arrows, band, lines, points, steps, vline
 from explainer.figures.kit.positions import RopeView
 from explainer.figures.kit.softmax import TemperatureBars
 from explainer.figures.kit.stack import (Bars, Control, Curve, DotGrid, Stack, ValueGrid, bars, curve, dots, switch, text,
                                          tokens, values)
 from explainer.figures.kit.widget import KitWidget
 
-__all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "RopeView", "Stack", "StepsView",
-           "TemperatureBars", "ValueGrid", "bars", "curve", "dots", "switch", "text", "tokens", "unpacked", "values"]
+__all__ = ["AttentionView", "Bars", "Control", "Curve", "DotGrid", "KitWidget", "Plot", "RopeView", "Stack", "StepsView",
+           "TemperatureBars", "ValueGrid", "arrows", "band", "bars", "curve", "dots", "lines", "points", "steps", "switch",
+           "text", "tokens", "unpacked", "values", "vline"]
