@@ -274,7 +274,7 @@ def cosine_stats(n: int, d: int, cosines, tolerance_cos: float, bins: int) -> An
                       tolerance_cos, histogram, edges)
 
 
-POOL_ROWS = 100  # RandomDirections draws its vectors in blocks of this many, each block from its own seed
+POOL_ROWS = 10  # RandomDirections draws its vectors in blocks of this many (the N slider's step), each from its own seed
 
 
 class RandomDirections:
@@ -290,6 +290,7 @@ class RandomDirections:
         self.seed = seed
         self.gaussian = torch.zeros(0, self.dimensions[-1])  # [drawn, widest]
         self.dots = [torch.zeros(0, 0) for _ in self.dimensions]  # per dimension: [drawn, drawn], over its first d coordinates
+        self.sums: dict[tuple[float, int], list[PairSums]] = {}  # per (tolerance, bins): per dimension
 
     def vectors(self, n: int, d: int) -> torch.Tensor:
         """The first n unit vectors in d dimensions [n, d]."""
@@ -314,15 +315,59 @@ class RandomDirections:
         self.gaussian = every
 
     def stats(self, n: int, tolerance_cos: float = math.sin(math.radians(2)), bins: int = 180) -> dict[int, AngleStats]:
-        """AngleStats of the first n vectors in every dimension."""
+        """AngleStats of the first n vectors in every dimension: read from running sums over the pairs, which grow by
+        the new vectors' pairs only (a slider moved back and forth recounts nothing)."""
         check_sizes(n, self.dimensions[0])
         self.draw(n)
-        upper = torch.ones(n, n, dtype=torch.bool).triu_(1)
+        kept = self.sums.setdefault((tolerance_cos, bins), [PairSums.empty(bins) for _ in self.dimensions])
         found = {}
-        for d, dots in zip(self.dimensions, self.dots):
-            lengths = dots[:n, :n].diagonal().sqrt()
-            found[d] = cosine_stats(n, d, [(dots[:n, :n] / lengths[:, None] / lengths[None, :])[upper]], tolerance_cos, bins)
+        for k, d in enumerate(self.dimensions):
+            kept[k].extend(self.dots[k], n, tolerance_cos)
+            found[d] = kept[k].stats(n, d, tolerance_cos)
         return found
+
+
+@dataclass
+class PairSums:
+    """Sums over the pairs among the first i vectors, for every i counted so far (row i: the pairs (j, i), j < i)."""
+
+    histogram: torch.Tensor  # [counted + 1, bins] pairs per bin of angle, 0°–180°
+    angles: torch.Tensor  # [counted + 1] sum of the angles (degrees, float64)
+    squares: torch.Tensor  # [counted + 1] sum of their squares
+    within: torch.Tensor  # [counted + 1] pairs with |cos| ≤ the tolerance
+    worst: torch.Tensor  # [counted + 1] the largest |cos|
+
+    @classmethod
+    def empty(cls, bins: int) -> "PairSums":
+        zero = torch.zeros(1, dtype=torch.float64)
+        return cls(torch.zeros(1, bins, dtype=torch.float64), zero, zero, zero, zero)
+
+    def extend(self, dots: torch.Tensor, n: int, tolerance_cos: float) -> None:
+        """Count the pairs of vectors up to n from their dot products [drawn, drawn], each as cosine_stats does."""
+        counted, bins = len(self.angles) - 1, self.histogram.shape[1]
+        if n <= counted:
+            return
+        lengths = dots[:n, :n].diagonal().sqrt()
+        cosines = dots[:n, counted:n] / lengths[:n, None] / lengths[None, counted:n]  # [n, new]: pairs (j, i), j < i
+        angles = torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+        pair = torch.arange(n)[:, None] < torch.arange(counted, n)[None, :]  # [n, new]
+        none = torch.zeros((), dtype=torch.float64)
+        new = {"histogram": torch.stack([torch.histc(angles[:i, c], bins=bins, min=0, max=180).double()
+                                         for c, i in enumerate(range(counted, n))]),  # [new, bins], as cosine_stats bins
+               "angles": torch.where(pair, angles, none).sum(0), "squares": torch.where(pair, angles**2, none).sum(0),
+               "within": ((cosines.abs() <= tolerance_cos) & pair).sum(0).double()}
+        for name, found in new.items():
+            setattr(self, name, torch.cat([getattr(self, name), getattr(self, name)[-1] + found.cumsum(0)]))
+        worst = torch.where(pair, cosines.abs(), 0).max(0).values.double()
+        self.worst = torch.cat([self.worst, torch.maximum(self.worst[-1], worst.cummax(0).values)])
+
+    def stats(self, n: int, d: int, tolerance_cos: float) -> AngleStats:
+        count = n * (n - 1) / 2
+        mean = float(self.angles[n]) / count
+        bins = self.histogram.shape[1]
+        return AngleStats(n, d, float(self.worst[n]), mean, math.sqrt(max(0.0, float(self.squares[n]) / count - mean**2)),
+                          float(self.within[n]) / count, tolerance_cos, self.histogram[n].numpy(),
+                          np.linspace(0, 180, bins + 1))
 
 
 def check_memory(n: int, device: torch.device, copies: float = 3) -> None:
