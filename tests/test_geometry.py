@@ -126,7 +126,7 @@ def test_random_directions_in_every_dimension_keep_their_vectors_however_n_moved
         np.testing.assert_array_equal(shrunk[d].histogram, direct.histogram)
         assert shrunk[d].max_abs_cos == pytest.approx(direct.max_abs_cos, abs=1e-5) and grown[d].n == 250
         assert (shrunk[d].mean_angle, shrunk[d].std_angle, shrunk[d].fraction_within) == pytest.approx(
-            (direct.mean_angle, direct.std_angle, direct.fraction_within), rel=1e-9)
+            (direct.mean_angle, direct.std_angle, direct.fraction_within), rel=1e-6)  # float32 cosines, two ways
     wide, narrow = fresh.vectors(120, 50), fresh.vectors(120, 3)  # d dimensions: the first d coordinates, normalised
     torch.testing.assert_close(narrow, g.normalised(wide[:, :3]))
     assert not torch.equal(fresh.vectors(5, 3), g.RandomDirections([3], seed=2).vectors(5, 3))
