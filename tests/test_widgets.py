@@ -120,21 +120,25 @@ def test_stream_explorer_follows_the_chosen_token(shipped):
 
 
 def test_snapshot_explorer_shows_each_steps_guesses():
-    """The training-step slider fills the same bars with that snapshot's most likely tokens (each written above its
-    bar with its probability, the first highlighted) and shows its sample and recorded losses."""
+    """Every step's most likely tokens and probabilities go to the page once, as bars labelled with the tokens (the first
+    highlighted), with its sample and recorded losses; the training-step slider chooses among them in one small message."""
     from explainer.figures.learning import SnapshotExplorer
 
     predictions = learning.snapshot_predictions(None, "ROMEO:\n", top=4, new_tokens=5)
     explorer = SnapshotExplorer(predictions, "ROMEO:\n")
-    bars = explorer.figure.data[0]
-    for found in (predictions[0], predictions[-1], predictions[1]):
-        explorer.step.value = found.step
-        assert list(bars.y) == pytest.approx(found.top_probs) and len(bars.x) == 4
-        assert list(bars.text) == [f"{display_token(t)}<br>{p:.1%}" for t, p in zip(found.top_tokens, found.top_probs)]
-        assert bars.marker.color[0] != bars.marker.color[1], "the most likely token highlighted"
-        assert f"<b>step {found.step}</b>" in explorer.sample.value and html.escape(found.loss_note) in explorer.sample.value
-        assert html.escape(found.sample) in explorer.sample.value and explorer.status.value == ""
-    assert explorer.figure.layout.yaxis.range[1] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
+    assert explorer.step == predictions[-1].step and explorer.status.value == ""
+    sent = sent_messages(explorer.view)
+    explorer.view.select(step=1)
+    assert explorer.step == predictions[1].step and len(sent) == 1 and sent[0][1] == [], "a step is a choice, no numbers"
+    samples, bars = panels(explorer.view)
+    heights = unpacked(bars["values"])
+    for i, found in enumerate(predictions):
+        np.testing.assert_allclose(heights[i], found.top_probs, rtol=1e-6)
+        assert bars["labels"][4 * i:4 * (i + 1)] == [display_token(t) for t in found.top_tokens]
+        assert f"<b>step {found.step}</b>" in samples["pieces"][i] and html.escape(found.loss_note) in samples["pieces"][i]
+        assert html.escape(found.sample) in samples["pieces"][i]
+    assert bars["highlight"] == 0 and bars["label_axes"] == 1, "each step its own tokens, the most likely highlighted"
+    assert bars["maximum"] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
 
 
 def test_context_explorer_stage_and_word(shipped):

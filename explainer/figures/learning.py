@@ -17,12 +17,13 @@ import torch
 
 from explainer import learning, settings
 from explainer.errors import ExplainerError
-from explainer.figures.common import (Explorer, base_layout, dot_grid, float_slider, int_slider, ranked_bars, redraw,
-                                      row, update_dot_grid, update_ranked_bars)
+from explainer.figures.common import (Explorer, base_layout, dot_grid, float_slider, int_slider, redraw, row,
+                                      update_dot_grid)
+from explainer.figures.kit import Control, Stack, bars, text
 from explainer.figures.live import FigureWidget
 from explainer.gpt.train import PRESETS, TrainConfig
 from explainer.settings import DESCENT
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 DESCENT_TITLE = "the cost over (w1, w2), and the path gradient descent takes"
@@ -101,32 +102,30 @@ class DescentExplorer(Explorer):
 
 
 class SnapshotExplorer(Explorer):
-    """A slider over our model's saved training steps: its next-token guess and a sampled continuation at each."""
+    """A slider over our model's saved training steps: its next-token guess and a sampled continuation at each. Every
+    step's guesses and sample go to the page once (a kit Stack); the step is chosen there."""
 
     def __init__(self, predictions: list[learning.SnapshotPrediction], prompt: str):
         super().__init__()
-        self.predictions = {p.step: p for p in predictions}
-        self.prompt = prompt
-        steps = list(self.predictions)
-        self.step = widgets.SelectionSlider(options=steps, value=steps[-1], description="training step",
-                                            style={"description_width": "initial"},
-                                            layout=widgets.Layout(width="100%", max_width="480px"))
-        self.sample = widgets.HTML()
-        top = len(predictions[0].top_tokens)
-        self.figure = FigureWidget(ranked_bars(top, "what comes next, at the step chosen: its most likely tokens",
-                                               tallest=max(p.top_probs[0] for p in predictions)))
-        self.watch([self.step], self.update)
-        self.widget = widgets.VBox([self.step, self.status, self.sample, self.figure])
-        self.safely(self.update)
+        self.predictions, self.prompt = predictions, prompt
+        self.view = Stack([text([self.sample_html(found) for found in predictions], over=("step",)),
+                           bars([found.top_probs for found in predictions],
+                                [[display_token(t) for t in found.top_tokens] for found in predictions], over=("step",),
+                                title="what comes next, at the step chosen: its most likely tokens", highlight=0,
+                                maximum=max(found.top_probs[0] for found in predictions), y_title="probability")],
+                          [Control("step", [f"{found.step:,}" for found in predictions], label="training step", slider=True)],
+                          step=len(predictions) - 1)
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def update(self) -> None:
-        """The step's guesses into bars at fixed places (their tokens written above them): only numbers travel, and
-        the figure keeps its layout (new token labels on its axis would lay it out again)."""
-        found = self.predictions[self.step.value]
-        update_ranked_bars(self.figure, found.top_tokens, found.top_probs, highlight=0)
-        self.sample.value = (f"<b>step {found.step}</b> (loss {html.escape(found.loss_note)}): a sample"
-                             f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
-                             f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")
+    @property
+    def step(self) -> int:
+        """The training step shown."""
+        return self.predictions[self.view.choice["step"]].step
+
+    def sample_html(self, found: learning.SnapshotPrediction) -> str:
+        return (f"<b>step {found.step}</b> (loss {html.escape(found.loss_note)}): a sample"
+                f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
+                f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")
 
 
 # ---------- watching it learn, live ----------
