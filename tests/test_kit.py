@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import attention, positions, site
+from explainer import attention, learning, positions, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
+from explainer.figures.kit.descent import DescentView
 from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, bars, curve, dots, export, switch, text,
                                    tokens, unpacked, values)
 from explainer.gpt import checkpoint
@@ -86,6 +87,34 @@ def test_the_views_refuse_numbers_and_choices_they_cannot_show(found, steps):
         StepsView(steps, query=n)
     with pytest.raises(FigureDataError, match="MiB, more than the 64 MiB"):
         kit.arrays.as_float32(np.zeros((5, 5, 1024, 1024)), "scores")
+
+
+def descent_view(**choice) -> DescentView:
+    """The toy's cost surface and points, as notebook 03 sends them."""
+    model = learning.toy()
+    w1, _, cost = learning.surface(model, resolution=41)
+    return DescentView(model.x.tolist(), model.y.tolist(), cost.log10(), extent=float(w1[-1]), **choice)
+
+
+def test_a_descent_view_sends_its_points_exactly_and_checks_its_choices():
+    model = learning.toy()
+    view = descent_view(start=(-0.3, 2.5), learning_rate=0.2, steps=150)
+    state = view.get_state()
+    assert state["x"] == model.x.tolist() and state["y"] == model.y.tolist(), "float64 as JSON: the page's sums start equal"
+    np.testing.assert_allclose(unpacked(state["surface"]), learning.surface(model, resolution=41)[2].log10().numpy(), rtol=1e-6)
+    sent = []
+    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    view.select(start=(1.5, -1.0), steps=20)
+    assert sent == [({"method": "update", "state": {"start_w1": 1.5, "start_w2": -1.0, "steps": 20}, "buffer_paths": []},
+                     [])], "a new start is one small message: the page descends itself"
+    with pytest.raises(FigureDataError, match="the start must be two weights within ±3"):
+        view.select(start=(3.5, 0))
+    with pytest.raises(FigureDataError, match="the learning rate must be 0.01 … 1"):
+        view.select(learning_rate=0)
+    with pytest.raises(FigureDataError, match="steps must be 0 … 300"):
+        view.select(steps=301)
+    with pytest.raises(FigureDataError, match="x and y must be two lists of one length"):
+        DescentView([0.0, 1.0], [0.0], np.zeros((2, 2)))
 
 
 def test_a_stack_offers_a_control_per_axis_and_checks_its_numbers():
@@ -277,6 +306,7 @@ def gallery_page(tmp_path_factory, lm, found, steps):
     widgets["more"] = Stack(more_panels(found, labels, future), [Control("word", ["first", "second"]),
                                                                  Control("layer", [f"L{l}" for l in range(layers)], slider=True)])
     widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
+    widgets["descent"] = descent_view(start=(-0.3, 2.5), learning_rate=0.2, steps=150)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -512,3 +542,47 @@ def test_the_page_rotates_query_and_key_as_positions_rope_score_does(page):
     press(page, "#rope input >> nth=2", "ArrowLeft", times=30)  # shift 70
     assert shown() == pytest.approx([positions.rope_score(q, k, 15, 3), positions.rope_score(q, k, 85, 73)], abs=1e-6)
     assert "(offset 12 in both cases)" in page.locator("#rope .kit-caption").text_content()
+
+
+DESCENT_DRAWN = """() => {
+    const points = d => d.slice(1).split('L').map(p => p.split(',').map(Number));
+    const start = document.querySelector('#descent .kit-descent-start');
+    return {line: points(document.querySelector('#descent .kit-descent-line').getAttribute('d')),
+            start: [+start.getAttribute('cx'), +start.getAttribute('cy')],
+            caption: document.querySelector('#descent .kit-caption').textContent};
+}"""
+
+
+@pytest.mark.browser
+def test_the_page_descends_as_learning_gradient_descent_does(page):
+    """The path the page draws is Python's gradient descent (in pixels, through the map's axes: 400 px for 6 units),
+    its caption Python's costs and end; sliders and a click on the map move the start, the rate and the steps."""
+    model = learning.toy()
+    pixels = lambda path: np.stack([54 + (path[:, 0] + 3) / 6 * 400, 10 + (3 - path[:, 1]) / 6 * 400], axis=1)
+
+    def check(start, rate, steps):
+        descent = learning.gradient_descent(model, start, rate, steps)
+        drawn = page.evaluate(DESCENT_DRAWN)
+        np.testing.assert_allclose(drawn["line"], pixels(descent.path.numpy()), atol=0.006)
+        assert drawn["start"] == pytest.approx(pixels(np.array([start]))[0], abs=0.006)
+        end = descent.path[-1].tolist()
+        assert drawn["caption"] == (f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {steps} "
+                                    f"steps, ending at w1 = {end[0]:.2f}, w2 = {end[1]:.2f}")
+
+    check((-0.3, 2.5), 0.2, 150)
+    press(page, "#descent .kit-slider input >> nth=0", "ArrowRight", times=8)  # start w1 0.1
+    press(page, "#descent .kit-slider input >> nth=2", "ArrowRight", times=30)  # learning rate 0.5
+    press(page, "#descent .kit-slider input >> nth=3", "ArrowLeft", times=100)  # 50 steps
+    check((0.1, 2.5), 0.5, 50)
+    box = page.locator("#descent .kit-heatmap").bounding_box()
+    page.mouse.click(box["x"] + 54 + 100, box["y"] + 10 + 300)  # (-1.5, -1.5)
+    check((-1.5, -1.5), 0.5, 50)
+    assert page.locator("#descent .kit-slider .kit-readout >> nth=1").text_content() == "-1.50", "the slider follows"
+    colours = page.evaluate("""() => {
+        const canvas = document.querySelector('#descent canvas.kit-heat'), scale = canvas.width / 400;
+        const at = (w1, w2) => Array.from(canvas.getContext('2d').getImageData(
+            Math.round((w1 + 3) / 6 * 400 * scale), Math.round((3 - w2) / 6 * 400 * scale), 1, 1).data);
+        return [at(1.2, 1.5), at(-1.2, -1.5), at(-2.9, 2.9)];
+    }""")
+    brightness = [sum(colour[:3]) for colour in colours]
+    assert brightness[0] < brightness[2] and brightness[1] < brightness[2], "the minima dark, the high corner bright"

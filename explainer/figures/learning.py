@@ -17,9 +17,9 @@ import torch
 
 from explainer import learning, settings
 from explainer.errors import ExplainerError
-from explainer.figures.common import (Explorer, base_layout, dot_grid, float_slider, int_slider, redraw, row,
-                                      update_dot_grid)
+from explainer.figures.common import Explorer, base_layout, dot_grid, redraw, row, update_dot_grid
 from explainer.figures.kit import Control, Stack, bars, text
+from explainer.figures.kit.descent import DescentView
 from explainer.figures.live import FigureWidget
 from explainer.gpt.train import PRESETS, TrainConfig
 from explainer.settings import DESCENT
@@ -27,78 +27,30 @@ from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 DESCENT_TITLE = "the cost over (w1, w2), and the path gradient descent takes"
-
-
-def descent_outcome(descent: learning.Descent) -> str:
-    end = descent.path[-1]
-    return (f"cost <b>{float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f}</b> after {len(descent.path) - 1} "
-            f"steps, ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}")
-
-
-DOT = 0.03  # half the width of a step's dot, in units of w (2 to 3 px on the 6-unit axes)
-START = 6.5  # the start marker's radius in pixels
-
-
-def path_shapes(path: torch.Tensor) -> list[dict]:
-    """The descent's path [steps + 1, 2] as layout shapes: its line, a dot at each step, and the start. Shapes, not
-    traces: plotly.js redraws shapes alone, where a changed trace makes it recompute every trace, the contours included
-    (a move took 56-124 ms that way against 12-17 ms, in Chromium here)."""
-    points = path.tolist()
-    line = "M" + "L".join(f"{x:.4f},{y:.4f}" for x, y in points)
-    dots = "".join(f"M{x - DOT:.4f},{y:.4f}L{x:.4f},{y + DOT:.4f}L{x + DOT:.4f},{y:.4f}L{x:.4f},{y - DOT:.4f}Z"
-                   for x, y in points)  # a small diamond
-    x, y = points[0]
-    return [dict(type="path", path=line, line=dict(color="white", width=2)),
-            dict(type="path", path=dots, fillcolor="white", line=dict(width=0)),
-            dict(type="circle", xsizemode="pixel", ysizemode="pixel", xanchor=x, yanchor=y, x0=-START, x1=START,
-                 y0=-START, y1=START, fillcolor=HIGHLIGHT_COLOR, line=dict(color="black", width=1))]
-
-
-def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
-    """The cost over (w1, w2) as contours, and the path gradient descent takes from its start."""
-    w1, w2, cost = learning.surface(model)
-    figure = go.Figure(go.Contour(x=w1.tolist(), y=w2.tolist(), z=cost.log10().tolist(), colorscale="Viridis",
-                                  ncontours=30, colorbar=dict(title="log₁₀ cost"),
-                                  hovertemplate="w1 %{x:.2f}, w2 %{y:.2f}<extra></extra>"))
-    base_layout(figure, DESCENT_TITLE, height=520, showlegend=False, shapes=path_shapes(descent.path),
-                xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
-                yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])]))
-    return figure
+DESCENT_STEPS, DESCENT_RATE = 300, 1.0  # the sliders' most steps and highest learning rate
 
 
 class DescentExplorer(Explorer):
-    """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps."""
+    """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps. The
+    cost surface goes to the page once (kit.DescentView); the page descends from the chosen start itself."""
 
     def __init__(self, start: tuple[float, float] = DESCENT.start, learning_rate: float = DESCENT.learning_rate,
                  steps: int = DESCENT.steps):
         super().__init__()
         self.model = learning.toy()
-        self.w1 = float_slider("start w1", start[0], -3, 3, 0.05)
-        self.w2 = float_slider("start w2", start[1], -3, 3, 0.05)
-        self.rate = float_slider("learning rate", learning_rate, 0.01, 1.0, 0.01)
-        self.steps = int_slider("steps", 300, steps)
-        self.outcome = widgets.HTML()  # not the figure's title: a new title lays the contours out again
-        self.figure = FigureWidget()
-        self.watch([self.w1, self.w2, self.rate, self.steps], self.update)
-        self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.outcome,
-                                    self.figure])
-        self.safely(self.update)
-        self.figure.data[0].on_click(lambda trace, points, state: self.safely(lambda: self.start_at(points)))
+        w1, _, cost = learning.surface(self.model)
+        self.view = DescentView(self.model.x.tolist(), self.model.y.tolist(), cost.log10(), extent=float(w1[-1]),
+                                start=start, learning_rate=learning_rate, steps=steps, max_rate=DESCENT_RATE,
+                                max_steps=DESCENT_STEPS, title=DESCENT_TITLE)
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def start_at(self, points) -> None:
-        """A click on the surface moves the starting point there."""
-        if points.xs:
-            with self.w1.hold_trait_notifications(), self.w2.hold_trait_notifications():
-                self.w1.value, self.w2.value = points.xs[0], points.ys[0]
+    @property
+    def start(self) -> tuple[float, float]:
+        return self.view.start_w1, self.view.start_w2
 
-    def update(self) -> None:
-        """Descend again; on a redraw only the path's shapes travel (the surface stays)."""
-        descent = learning.gradient_descent(self.model, (self.w1.value, self.w2.value), self.rate.value, self.steps.value)
-        if not self.figure.data:
-            redraw(self.figure, surface_figure(self.model, descent))
-        else:
-            self.figure.layout.shapes = path_shapes(descent.path)
-        self.outcome.value = descent_outcome(descent)
+    def descent(self) -> learning.Descent:
+        """The descent the page draws, from the start, learning rate and steps it chose."""
+        return learning.gradient_descent(self.model, self.start, self.view.learning_rate, self.view.steps)
 
 
 class SnapshotExplorer(Explorer):
