@@ -16,6 +16,7 @@ from explainer import attention, learning, positions, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
 from explainer.figures.kit.descent import DescentView
+from explainer.figures.kit.live import NOW, LiveView
 from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, bars, curve, dots, export, switch, text,
                                    tokens, unpacked, values)
 from explainer.gpt import checkpoint
@@ -115,6 +116,41 @@ def test_a_descent_view_sends_its_points_exactly_and_checks_its_choices():
         view.select(steps=301)
     with pytest.raises(FigureDataError, match="x and y must be two lists of one length"):
         DescentView([0.0, 1.0], [0.0], np.zeros((2, 2)))
+
+
+def live_view(found) -> LiveView:
+    """A run's view with made-up numbers: two curves, a mark, three kept steps of the prompt's patterns and the latest."""
+    view = LiveView(grid_title="one head", colours={"batch": "#888888", "validation": "#3b82f6", "reference": "#f59e0b",
+                                                    "mark": "#dc2626"})
+    view.new_run([display_token(t) for t in found.tokens], "the loss", 5.0, (3.0, "frequencies alone: 3.00"))
+    view.show_curves((np.arange(0, 400, 10), 4 - np.arange(40) / 20), ([0, 200, 400], [4.5, 2.5, 2.0]), (0, 800))
+    view.marks = [{"step": 200, "loss": 2.5, "label": "below", "text": "step 200: below the frequencies"}]
+    patterns = found.patterns.numpy()
+    view.show_patterns([0, 200, 400], np.stack([patterns, patterns[::-1], patterns[:, ::-1]]),
+                       ["<b>sample 0</b>", "<b>sample 200</b>", "<b>sample 400</b>"], patterns[::-1, ::-1], "<b>sample now</b>")
+    return view
+
+
+def test_a_live_view_sends_what_changed_and_its_choices_alone(found):
+    view = live_view(found)
+    sent = []
+    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    view.show_curves((np.arange(0, 400, 10), 4 - np.arange(40) / 20), ([0, 200, 400, 600], [4.5, 2.5, 2.0, 1.9]), (0, 800))
+    assert [sorted(data["state"]) for data, _ in sent] == [["validation_losses", "validation_steps"]], "only what changed"
+    sent.clear()
+    view.select(look_back=200, layer=1, head=2)
+    assert sent == [({"method": "update", "state": {"look_back": 200, "layer": 1, "head": 2}, "buffer_paths": []}, [])]
+    patterns = found.patterns.numpy()
+    view.show_patterns([0, 400], np.stack([patterns, patterns]), ["a", "b"], patterns, "now")
+    assert view.look_back == NOW, "a step no longer kept: follow the training again"
+    with pytest.raises(FigureDataError, match="look back at one of the kept steps"):
+        view.select(look_back=200)
+    with pytest.raises(FigureDataError, match="layer must be 0 … 4"):
+        view.select(layer=5)
+    with pytest.raises(FigureDataError, match="a sample per kept step"):
+        view.show_patterns([0, 400], np.stack([patterns, patterns]), ["a"], patterns, "now")
+    with pytest.raises(FigureDataError, match="patterns must be"):
+        view.show_patterns([0], patterns[None, :, :, :3], ["a"], patterns, "now")
 
 
 def test_a_stack_offers_a_control_per_axis_and_checks_its_numbers():
@@ -307,6 +343,7 @@ def gallery_page(tmp_path_factory, lm, found, steps):
                                                                  Control("layer", [f"L{l}" for l in range(layers)], slider=True)])
     widgets["rope"] = RopeView(*positions.random_query_key(), query_position=10, key_position=3, shift=100)
     widgets["descent"] = descent_view(start=(-0.3, 2.5), learning_rate=0.2, steps=150)
+    widgets["live"] = live_view(found)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -586,3 +623,28 @@ def test_the_page_descends_as_learning_gradient_descent_does(page):
     }""")
     brightness = [sum(colour[:3]) for colour in colours]
     assert brightness[0] < brightness[2] and brightness[1] < brightness[2], "the minima dark, the high corner bright"
+
+
+@pytest.mark.browser
+def test_the_live_view_draws_its_curves_and_looks_back_among_the_kept_steps(page, found):
+    """The loss chart puts each point where its axes say (x 0 … 800 over the plot's width, loss 0 … 5 over its height),
+    the mark's star on its point; the look-back slider and the head choose the pattern and sample drawn, in the page."""
+    paths = page.evaluate("""() => Array.from(document.querySelectorAll('#live .kit-lines path.kit-series'),
+                                             p => p.getAttribute('d').slice(1).split('L').map(q => q.split(',').map(Number)))""")
+    batches, validation = np.array(paths[0]), np.array(paths[1])
+    assert len(batches) == 40 and len(validation) == 3
+    left, right, top, height = 56, 700 - 16, 10, 240
+    place = lambda x, y: (left + (right - left) * np.asarray(x) / 800, top + height * (1 - np.asarray(y) / 5))
+    np.testing.assert_allclose(validation, np.stack(place([0, 200, 400], [4.5, 2.5, 2.0]), axis=1), atol=0.06)
+    np.testing.assert_allclose(batches[:, 1], place(0, 4 - np.arange(40) / 20)[1], atol=0.06)
+    star = page.evaluate("() => (b => ({x: b.x, y: b.y, width: b.width, height: b.height}))"
+                         "(document.querySelector('#live path.kit-mark').getBBox())")
+    assert (star["x"] + star["width"] / 2, star["y"] + star["height"] / 2) == pytest.approx(place(200, 2.5), abs=1.5)
+    sample = lambda: page.locator("#live .kit-sample").text_content()
+    patterns = found.patterns.numpy()
+    assert sample() == "sample now"
+    assert_areas_are(page, "live", patterns[::-1, ::-1][0, 0])  # the latest: layer 0, head 0
+    press(page, "#live .kit-slider input", "ArrowLeft", times=2)  # now → 400 → 200
+    assert sample() == "sample 200" and page.locator("#live .kit-readout").text_content() == "200"
+    page.locator("#live select >> nth=1").select_option(index=2)  # head 2
+    assert_areas_are(page, "live", patterns[::-1][0, 2])  # the kept step 200: layer 0, head 2

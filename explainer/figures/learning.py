@@ -12,15 +12,13 @@ from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
-import torch
 
 from explainer import learning, settings
 from explainer.errors import ExplainerError
-from explainer.figures.common import Explorer, base_layout, dot_grid, redraw, row, update_dot_grid
+from explainer.figures.common import Explorer, row, token_labels
 from explainer.figures.kit import Control, Stack, bars, text
 from explainer.figures.kit.descent import DescentView
-from explainer.figures.live import FigureWidget
+from explainer.figures.kit.live import LiveView
 from explainer.gpt.train import PRESETS, TrainConfig
 from explainer.settings import DESCENT
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
@@ -84,66 +82,27 @@ class SnapshotExplorer(Explorer):
 
 TRAIN_CURVE_COLOR = "rgba(100, 116, 139, 0.55)"
 MOMENT_COLOR = "#dc2626"
-LABEL_ROWS = 3  # moment labels sit on their own rows near the top, so that they never overlap one another
+LIVE_COLOURS = {"batch": TRAIN_CURVE_COLOR, "validation": BAR_COLOR, "reference": HIGHLIGHT_COLOR, "mark": MOMENT_COLOR}
+GRID_TITLE = "where each position looks: the chosen head on a fixed line"
 
 
 def loss_axis_end(step: int, start: int, interval: int) -> int:
     """The loss curve's x axis ends at start + 4 evaluations, doubled as often as needed to hold `step`: it moves
-    (a new layout) only a few times, however long the run."""
+    (a new frame) only a few times, however long the run."""
     span = 4 * interval
     while start + span < step:
         span *= 2
     return start + span
 
 
-def live_loss_figure(controls: learning.Controls, progress: learning.Progress, start: int, end: int) -> go.Figure:
-    """The loss as it trains: one training batch every 10 steps, the validation loss at each measurement, and the
-    moments (a star on the validation curve, its label on a row of its own above); the unigram entropy as a dashed
-    line, the control of the first moment. Axes that change only when the x axis doubles."""
-    figure = go.Figure([
-        go.Scatter(x=progress.curve[0], y=progress.curve[1], name="one training batch", mode="lines",
-                   line=dict(color=TRAIN_CURVE_COLOR, width=1), hovertemplate="step %{x}: batch loss %{y:.3f}<extra></extra>"),
-        go.Scatter(x=progress.evaluations[0], y=progress.evaluations[1], name="validation", mode="lines+markers",
-                   line=dict(color=BAR_COLOR, width=2), marker=dict(size=6),
-                   hovertemplate="step %{x}: validation loss %{y:.3f}<extra></extra>"),
-        go.Scatter(name="moment lines", mode="lines", line=dict(color=MOMENT_COLOR, width=1, dash="dot"),
-                   hoverinfo="skip", showlegend=False),
-        go.Scatter(name="moments", mode="markers", marker=dict(symbol="star", size=13, color=MOMENT_COLOR),
-                   hovertemplate="%{text}<extra></extra>", showlegend=False),
-        go.Scatter(name="moment labels", mode="text", textfont=dict(color=MOMENT_COLOR, size=12), hoverinfo="skip",
-                   showlegend=False),
-    ])
-    set_moment_marks(figure, progress, controls, start, end)
-    entropy = controls.unigram_entropy
-    return base_layout(figure, f"the loss as it trains (nats per {controls.unit})", height=340, showlegend=True,
-                       legend=dict(orientation="h", x=0, y=-0.22),
-                       xaxis=dict(title="step", range=[start, end]),
-                       yaxis=dict(title="loss", range=[0, loss_axis_top(controls)]),
-                       shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=entropy, y1=entropy,
-                                    line=dict(color=HIGHLIGHT_COLOR, width=1.5, dash="dash"))],
-                       annotations=[dict(xref="paper", x=1, xanchor="right", y=entropy, yanchor="bottom", showarrow=False,
-                                         text=f"{controls.unit} frequencies alone: {entropy:.2f}",
-                                         font=dict(color=HIGHLIGHT_COLOR, size=12))])
-
-
 def loss_axis_top(controls: learning.Controls) -> float:
     return 1.1 * controls.uniform_loss
 
 
-def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: learning.Controls, start: int,
-                     end: int) -> None:
-    """The moments into traces 2, 3 and 4 of `live_loss_figure`: a star on the validation curve at each moment's
-    step, its label on a row of its own near the top (left of its star in the right part of the axis, so that it stays
-    inside), a dotted line between them."""
+def moment_marks(progress: learning.Progress) -> list[dict]:
+    """Each moment as the loss chart marks it: a star on the validation curve at its step, its label, its finding."""
     losses = dict(zip(*progress.evaluations))
-    steps = [m.step for m in progress.moments]
-    stars = [losses[s] for s in steps]
-    rows = [loss_axis_top(controls) * (0.95 - 0.08 * (i % LABEL_ROWS)) for i in range(len(steps))]
-    figure.data[2].update(x=[x for s in steps for x in (s, s, None)],
-                          y=[y for star, row in zip(stars, rows) for y in (star, row, None)])
-    figure.data[3].update(x=steps, y=stars, text=[m.text for m in progress.moments])
-    figure.data[4].update(x=steps, y=rows, text=[f" {m.label} " for m in progress.moments],
-                          textposition=["middle left" if s > start + 0.6 * (end - start) else "middle right" for s in steps])
+    return [{"step": m.step, "loss": float(losses[m.step]), "label": m.label, "text": m.text} for m in progress.moments]
 
 
 def sample_html(measurement: learning.Measurement, prompt: str, now: bool) -> str:
@@ -172,14 +131,15 @@ def counters_html(progress: learning.Progress) -> str:
             f"loads it, <code>explainer train --out ... --resume</code> goes on training it</div>")
 
 
-NOW = -1  # the look-back slider's last position: follow the training
 CONTINUE = "continue"  # the size choice that keeps training the loaded model
 
 
 class LiveTrainer(Explorer):
     """Train / Pause / Reset a small model in the background while the page shows its loss, its moments, a sample and
-    one head's attention on a fixed line; a slider looks back at the weights kept at a handful of steps. `model`, if
-    given, is offered as a third choice of size: keep training it (refused, with the reason, if it does not fit)."""
+    one head's attention on a fixed line; a slider looks back at the weights kept at a handful of steps. The buttons and
+    the size talk to the kernel; each progress report sends the page what changed (kit.LiveView), and the look-back
+    step, layer and head are chosen there among the kept steps and the latest. `model`, if given, is offered as a third
+    choice of size: keep training it (refused, with the reason, if it does not fit)."""
 
     def __init__(self, model=None, sizes: dict[str, TrainConfig] | None = None, prompt: str = settings.LIVE_PROMPT,
                  out_dir: str | Path = learning.LIVE_DIR):
@@ -195,20 +155,7 @@ class LiveTrainer(Explorer):
             sizes.append((f"continue {model.name}", CONTINUE))
         self.size = widgets.Dropdown(options=sizes, value=sizes[0][1], description="size",
                                      style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
-        self.counters = widgets.HTML()
-        self.loss_figure = FigureWidget()
-        self.moments = widgets.HTML()
-        self.sample = widgets.HTML()
-        self.layer = widgets.Dropdown(description="layer", style={"description_width": "initial"},
-                                      layout=widgets.Layout(width="120px"))
-        self.head = widgets.Dropdown(description="head", style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="120px"))
-        self.look_back = widgets.SelectionSlider(options=[("now", NOW)], value=NOW, description="look back at step",
-                                                 style={"description_width": "initial"}, continuous_update=True,
-                                                 layout=widgets.Layout(width="100%", max_width="520px"))
-        self.grid = FigureWidget()
-        self.look_back_box = widgets.Box()  # holds the slider once there is more than one kept step to look back at
-        self.view_box = widgets.VBox([self.look_back_box, self.sample, row(self.layer, self.head), self.grid])
+        self.view = LiveView(grid_title=GRID_TITLE, colours=LIVE_COLOURS)
         self.interrupts = InterruptWatch(lambda: self.live.stop(wait=False))
         self.live: learning.LiveTraining | None = None
         self.progress: learning.Progress | None = None
@@ -216,9 +163,8 @@ class LiveTrainer(Explorer):
         self.on_click(self.pause_button, self.pause)
         self.on_click(self.reset_button, self.reset)
         self.watch([self.size], self.new_size)
-        self.watch([self.layer, self.head, self.look_back], self.draw_view)
         self.widget = widgets.VBox([row(self.train_button, self.pause_button, self.reset_button, self.size), self.status,
-                                    self.counters, self.loss_figure, self.moments, self.view_box])
+                                    self.view])
         self.safely(self.new_size)
 
     # ----- the controls (the kernel's main thread) -----
@@ -246,22 +192,14 @@ class LiveTrainer(Explorer):
         self.begin()
 
     def begin(self) -> None:
-        """Draw a run that has not trained yet, every figure made anew with its numbers (a figure laid out anew takes
-        no transition in the same moment: plotly.js has not set up its animations for it yet)."""
-        progress, config, start = self.live.progress(), self.live.trainer.model.config, self.live.first_step
-        with self.lock:
-            self.progress = None  # moving the layer and head below draws nothing of the old run
-            self.layer.options, self.head.options = list(range(config.n_layer)), list(range(config.n_head))
-            self.layer.value, self.head.value = 0, 0
-            end = loss_axis_end(start, start, self.live.config.eval_interval)
-            redraw(self.loss_figure, live_loss_figure(self.live.watcher.controls, progress, start, end))
-            redraw(self.grid, dot_grid(progress.latest.pattern[0, 0], self.live.watcher.line_tokens, masked=self.future(),
-                                       size_px=400, title="where each position looks: the chosen head on a fixed line"))
-            self.update_look_back(progress)
-            self.counters.value = counters_html(progress)
-            self.moments.value = moments_html(progress)
-            self.sample.value = sample_html(progress.latest, self.prompt, now=True)
-            self.progress = progress
+        """Show a run that has not trained yet: its line, its chart's frame, and its first measurement."""
+        progress, controls = self.live.progress(), self.live.watcher.controls
+        entropy = controls.unigram_entropy
+        with self.lock, self.view.hold_sync():
+            self.progress = None  # everything below is drawn anew
+            self.view.new_run(token_labels(self.live.watcher.line_tokens), f"the loss as it trains (nats per {controls.unit})",
+                              loss_axis_top(controls), (entropy, f"{controls.unit} frequencies alone: {entropy:.2f}"))
+            self.show(progress)
 
     # ----- drawing (from either thread) -----
 
@@ -272,55 +210,26 @@ class LiveTrainer(Explorer):
         self.safely(lambda: self.show(progress))
 
     def show(self, progress: learning.Progress) -> None:
-        """What changed since the last progress drawn: only numbers travel, and the loss axis when it doubles."""
-        with self.lock:
+        """What changed since the last progress drawn, in one message: the counters and the curves (small) always;
+        the moments, and the kept steps' and the latest patterns and samples, when a measurement changed them."""
+        with self.lock, self.view.hold_sync():
             before, self.progress = self.progress, progress
-            self.counters.value = counters_html(progress)
+            self.view.counters = counters_html(progress)
             start = self.live.first_step
             end = loss_axis_end(progress.step, start, self.live.config.eval_interval)
-            new_axis = self.loss_figure.layout.xaxis.range[1] != end
-            with self.loss_figure.batch_traces():
-                self.loss_figure.data[0].update(x=np.asarray(progress.curve[0]), y=np.asarray(progress.curve[1]))
-                if before.evaluations != progress.evaluations:
-                    self.loss_figure.data[1].update(x=np.asarray(progress.evaluations[0]),
-                                                    y=np.asarray(progress.evaluations[1]))
-                if before.moments != progress.moments or new_axis:
-                    set_moment_marks(self.loss_figure, progress, self.live.watcher.controls, start, end)
-                if new_axis:
-                    self.loss_figure.layout.xaxis.range = [start, end]
-            if before.moments != progress.moments:
-                self.moments.value = moments_html(progress)
-                if any(m.kind == "previous_token" for m in progress.moments if m not in before.moments):
-                    self.layer.value, self.head.value = progress.latest.strongest_previous_token_head()  # the new head
-            if set(before.kept) != set(progress.kept):
-                self.update_look_back(progress)
-            if before.latest is not progress.latest:
-                self.draw_view()
+            self.view.show_curves(progress.curve, progress.evaluations, (start, end))
+            if before is None or before.moments != progress.moments:
+                self.view.marks, self.view.moments = moment_marks(progress), moments_html(progress)
+            if before is None or before.latest is not progress.latest or set(before.kept) != set(progress.kept):
+                kept = sorted(progress.kept)
+                self.view.show_patterns(kept, np.stack([progress.kept[step].pattern for step in kept]),
+                                        [sample_html(progress.kept[step], self.prompt, now=False) for step in kept],
+                                        progress.latest.pattern, sample_html(progress.latest, self.prompt, now=True))
+            if before is not None and any(m.kind == "previous_token" for m in progress.moments if m not in before.moments):
+                layer, head = progress.latest.strongest_previous_token_head()  # the new head
+                self.view.select(layer=layer, head=head)
         if progress.error:  # the training thread stopped on it: say so here
             raise ExplainerError(progress.error)
-
-    def update_look_back(self, progress: learning.Progress) -> None:
-        """The slider over the kept steps, shown once there is more than one."""
-        chosen = self.look_back.value
-        options = [(f"{step:,}", step) for step in sorted(progress.kept)] + [("now", NOW)]
-        self.look_back.options = options
-        self.look_back.value = chosen if chosen in dict(options).values() else NOW
-        self.look_back_box.children = [self.look_back] if len(progress.kept) > 1 else []  # (the others stay drawn)
-
-    def draw_view(self) -> None:
-        """The sample and the chosen head's pattern at the chosen step (or the latest)."""
-        with self.lock:
-            progress = self.progress
-            if progress is None or self.layer.value is None or self.head.value is None:
-                return
-            now = self.look_back.value == NOW or self.look_back.value not in progress.kept
-            measurement = progress.latest if now else progress.kept[self.look_back.value]
-            self.sample.value = sample_html(measurement, self.prompt, now)
-            update_dot_grid(self.grid, measurement.pattern[self.layer.value, self.head.value], self.future())
-
-    def future(self) -> np.ndarray:
-        n = len(self.live.watcher.line_tokens)
-        return np.triu(np.ones((n, n), dtype=bool), 1)
 
 
 class InterruptWatch:
