@@ -42,7 +42,7 @@ TARGET_SECONDS = {"unigram": 60, "previous_token": 60, "words": 120}
 BOX = """const train = Array.from(window.__explainer.root().querySelectorAll('.widget-button'))
         .find(b => b.textContent.trim() === 'Train');
     const box = train.closest('.jp-OutputArea-output');
-    const counters = Array.from(box.querySelectorAll('.widget-html-content')).find(e => e.textContent.includes('of training'));"""
+    const counters = box.querySelector('.explainer-kit .kit-counters');"""
 PAGE = f"""() => {{
     {BOX}
     return {{counters: counters.textContent, updates: window.__liveUpdates,

@@ -173,9 +173,14 @@ def printed(page, code: str) -> str:
 LIVE_STATE = """() => {
     const train = Array.from(window.__explainer.root().querySelectorAll('button')).find(b => b.textContent.trim() === 'Train');
     const box = train.closest('.jp-OutputArea-output');
-    const [loss, grid] = box.querySelectorAll('.js-plotly-plot');
-    return {points: loss.data[0].x.length, evaluations: loss.data[1].x.length, sizes: Array.from(grid.data[0].marker.size),
-            counters: Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent).join(' | ')};
+    const [batches, validation] = box.querySelectorAll('.kit-lines path.kit-series');
+    const points = path => (path.getAttribute('d') || '').split(/[ML]/).length - 1;
+    const grid = box.querySelector('canvas.kit-dots');
+    const pixels = grid.getContext('2d').getImageData(0, 0, grid.width, grid.height).data;
+    let sizes = 0;
+    for (let i = 0; i < pixels.length; i += 4) sizes = (sizes * 31 + pixels[i + 3]) | 0;
+    return {points: points(batches), evaluations: points(validation), sizes,
+            counters: Array.from(box.querySelectorAll('.kit-counters, .kit-sample')).map(e => e.textContent).join(' | ')};
 }"""
 
 

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import attention, positions, sampling, site
+from explainer import attention, learning, positions, sampling, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
 from explainer.figures.kit import (AttentionView, Control, RopeView, Stack, StepsView, TemperatureBars, bars, curve, dots,
                                    export, plot, switch, text, tokens, unpacked, values)
+from explainer.figures.kit.descent import DescentView
+from explainer.figures.kit.live import NOW, LiveView
 from explainer.gpt import checkpoint
 from lab import chromium
 from explainer.paths import PROJECT_ROOT
@@ -87,6 +89,69 @@ def test_the_views_refuse_numbers_and_choices_they_cannot_show(found, steps):
         StepsView(steps, query=n)
     with pytest.raises(FigureDataError, match="MiB, more than the 64 MiB"):
         kit.arrays.as_float32(np.zeros((5, 5, 1024, 1024)), "scores")
+
+
+def descent_view(**choice) -> DescentView:
+    """The toy's cost surface and points, as notebook 03 sends them."""
+    model = learning.toy()
+    w1, _, cost = learning.surface(model, resolution=41)
+    return DescentView(model.x.tolist(), model.y.tolist(), cost.log10(), extent=float(w1[-1]), **choice)
+
+
+def test_a_descent_view_sends_its_points_exactly_and_checks_its_choices():
+    model = learning.toy()
+    view = descent_view(start=(-0.3, 2.5), learning_rate=0.2, steps=150)
+    state = view.get_state()
+    assert state["x"] == model.x.tolist() and state["y"] == model.y.tolist(), "float64 as JSON: the page's sums start equal"
+    np.testing.assert_allclose(unpacked(state["surface"]), learning.surface(model, resolution=41)[2].log10().numpy(), rtol=1e-6)
+    sent = []
+    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    view.select(start=(1.5, -1.0), steps=20)
+    assert sent == [({"method": "update", "state": {"start_w1": 1.5, "start_w2": -1.0, "steps": 20}, "buffer_paths": []},
+                     [])], "a new start is one small message: the page descends itself"
+    with pytest.raises(FigureDataError, match="the start must be two weights within ±3"):
+        view.select(start=(3.5, 0))
+    with pytest.raises(FigureDataError, match="the learning rate must be 0.01 … 1"):
+        view.select(learning_rate=0)
+    with pytest.raises(FigureDataError, match="steps must be 0 … 300"):
+        view.select(steps=301)
+    with pytest.raises(FigureDataError, match="x and y must be two lists of one length"):
+        DescentView([0.0, 1.0], [0.0], np.zeros((2, 2)))
+
+
+def live_view(found) -> LiveView:
+    """A run's view with made-up numbers: two curves, a mark, three kept steps of the prompt's patterns and the latest."""
+    view = LiveView(grid_title="one head", colours={"batch": "#888888", "validation": "#3b82f6", "reference": "#f59e0b",
+                                                    "mark": "#dc2626"})
+    view.new_run([display_token(t) for t in found.tokens], "the loss", 5.0, (3.0, "frequencies alone: 3.00"))
+    view.show_curves((np.arange(0, 400, 10), 4 - np.arange(40) / 20), ([0, 200, 400], [4.5, 2.5, 2.0]), (0, 800))
+    view.marks = [{"step": 200, "loss": 2.5, "label": "below", "text": "step 200: below the frequencies"}]
+    patterns = found.patterns.numpy()
+    view.show_patterns([0, 200, 400], np.stack([patterns, patterns[::-1], patterns[:, ::-1]]),
+                       ["<b>sample 0</b>", "<b>sample 200</b>", "<b>sample 400</b>"], patterns[::-1, ::-1], "<b>sample now</b>")
+    return view
+
+
+def test_a_live_view_sends_what_changed_and_its_choices_alone(found):
+    view = live_view(found)
+    sent = []
+    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    view.show_curves((np.arange(0, 400, 10), 4 - np.arange(40) / 20), ([0, 200, 400, 600], [4.5, 2.5, 2.0, 1.9]), (0, 800))
+    assert [sorted(data["state"]) for data, _ in sent] == [["validation_losses", "validation_steps"]], "only what changed"
+    sent.clear()
+    view.select(look_back=200, layer=1, head=2)
+    assert sent == [({"method": "update", "state": {"look_back": 200, "layer": 1, "head": 2}, "buffer_paths": []}, [])]
+    patterns = found.patterns.numpy()
+    view.show_patterns([0, 400], np.stack([patterns, patterns]), ["a", "b"], patterns, "now")
+    assert view.look_back == NOW, "a step no longer kept: follow the training again"
+    with pytest.raises(FigureDataError, match="look back at one of the kept steps"):
+        view.select(look_back=200)
+    with pytest.raises(FigureDataError, match="layer must be 0 … 4"):
+        view.select(layer=5)
+    with pytest.raises(FigureDataError, match="a sample per kept step"):
+        view.show_patterns([0, 400], np.stack([patterns, patterns]), ["a"], patterns, "now")
+    with pytest.raises(FigureDataError, match="patterns must be"):
+        view.show_patterns([0], patterns[None, :, :, :3], ["a"], patterns, "now")
 
 
 def test_a_stack_offers_a_control_per_axis_and_checks_its_numbers():
@@ -359,6 +424,8 @@ def gallery_page(tmp_path_factory, lm, found, steps):
     widgets["histograms"] = kit.Plot(histogram_layers(), [Control("k", ["one", "two"]), Control("band", ["1–3", "0–2"])],
                                      y_highs=[0.5, 1.0], y_over=("k",))
     widgets["drawing"] = kit.Plot(drawing_layers(), [Control("k", ["one", "two"])], equal=True)
+    widgets["descent"] = descent_view(start=(-0.3, 2.5), learning_rate=0.2, steps=150)
+    widgets["live"] = live_view(found)
     state = {name: saved_state(widget) for name, widget in widgets.items()}
     body = "".join(f'<div id="{name}">{site.static_widget(name, state, [0])}</div>' for name in widgets)
     out = tmp_path_factory.mktemp("kit")
@@ -652,3 +719,72 @@ def test_a_plot_places_its_layers_and_its_controls_move_them(page):
     assert page.locator("#drawing .kit-plot-label").all_text_contents() == ["a", "b", "c", "a → b", "b → c", "star 0"]
     page.locator("#drawing select").select_option(index=1)
     assert page.locator("#drawing .kit-plot-label").all_text_contents()[-1] == "star 1"
+
+
+DESCENT_DRAWN = """() => {
+    const points = d => d.slice(1).split('L').map(p => p.split(',').map(Number));
+    const start = document.querySelector('#descent .kit-descent-start');
+    return {line: points(document.querySelector('#descent .kit-descent-line').getAttribute('d')),
+            start: [+start.getAttribute('cx'), +start.getAttribute('cy')],
+            caption: document.querySelector('#descent .kit-caption').textContent};
+}"""
+
+
+@pytest.mark.browser
+def test_the_page_descends_as_learning_gradient_descent_does(page):
+    """The path the page draws is Python's gradient descent (in pixels, through the map's axes: 400 px for 6 units),
+    its caption Python's costs and end; sliders and a click on the map move the start, the rate and the steps."""
+    model = learning.toy()
+    pixels = lambda path: np.stack([54 + (path[:, 0] + 3) / 6 * 400, 10 + (3 - path[:, 1]) / 6 * 400], axis=1)
+
+    def check(start, rate, steps):
+        descent = learning.gradient_descent(model, start, rate, steps)
+        drawn = page.evaluate(DESCENT_DRAWN)
+        np.testing.assert_allclose(drawn["line"], pixels(descent.path.numpy()), atol=0.006)
+        assert drawn["start"] == pytest.approx(pixels(np.array([start]))[0], abs=0.006)
+        end = descent.path[-1].tolist()
+        assert drawn["caption"] == (f"cost {float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f} after {steps} "
+                                    f"steps, ending at w1 = {end[0]:.2f}, w2 = {end[1]:.2f}")
+
+    check((-0.3, 2.5), 0.2, 150)
+    press(page, "#descent .kit-slider input >> nth=0", "ArrowRight", times=8)  # start w1 0.1
+    press(page, "#descent .kit-slider input >> nth=2", "ArrowRight", times=30)  # learning rate 0.5
+    press(page, "#descent .kit-slider input >> nth=3", "ArrowLeft", times=100)  # 50 steps
+    check((0.1, 2.5), 0.5, 50)
+    box = page.locator("#descent .kit-heatmap").bounding_box()
+    page.mouse.click(box["x"] + 54 + 100, box["y"] + 10 + 300)  # (-1.5, -1.5)
+    check((-1.5, -1.5), 0.5, 50)
+    assert page.locator("#descent .kit-slider .kit-readout >> nth=1").text_content() == "-1.50", "the slider follows"
+    colours = page.evaluate("""() => {
+        const canvas = document.querySelector('#descent canvas.kit-heat'), scale = canvas.width / 400;
+        const at = (w1, w2) => Array.from(canvas.getContext('2d').getImageData(
+            Math.round((w1 + 3) / 6 * 400 * scale), Math.round((3 - w2) / 6 * 400 * scale), 1, 1).data);
+        return [at(1.2, 1.5), at(-1.2, -1.5), at(-2.9, 2.9)];
+    }""")
+    brightness = [sum(colour[:3]) for colour in colours]
+    assert brightness[0] < brightness[2] and brightness[1] < brightness[2], "the minima dark, the high corner bright"
+
+
+@pytest.mark.browser
+def test_the_live_view_draws_its_curves_and_looks_back_among_the_kept_steps(page, found):
+    """The loss chart puts each point where its axes say (x 0 … 800 over the plot's width, loss 0 … 5 over its height),
+    the mark's star on its point; the look-back slider and the head choose the pattern and sample drawn, in the page."""
+    paths = page.evaluate("""() => Array.from(document.querySelectorAll('#live .kit-lines path.kit-series'),
+                                             p => p.getAttribute('d').slice(1).split('L').map(q => q.split(',').map(Number)))""")
+    batches, validation = np.array(paths[0]), np.array(paths[1])
+    assert len(batches) == 40 and len(validation) == 3
+    left, right, top, height = 56, 700 - 16, 10, 240
+    place = lambda x, y: (left + (right - left) * np.asarray(x) / 800, top + height * (1 - np.asarray(y) / 5))
+    np.testing.assert_allclose(validation, np.stack(place([0, 200, 400], [4.5, 2.5, 2.0]), axis=1), atol=0.06)
+    np.testing.assert_allclose(batches[:, 1], place(0, 4 - np.arange(40) / 20)[1], atol=0.06)
+    star = page.evaluate("() => (b => ({x: b.x, y: b.y, width: b.width, height: b.height}))"
+                         "(document.querySelector('#live path.kit-mark').getBBox())")
+    assert (star["x"] + star["width"] / 2, star["y"] + star["height"] / 2) == pytest.approx(place(200, 2.5), abs=1.5)
+    sample = lambda: page.locator("#live .kit-sample").text_content()
+    patterns = found.patterns.numpy()
+    assert sample() == "sample now"
+    assert_areas_are(page, "live", patterns[::-1, ::-1][0, 0])  # the latest: layer 0, head 0
+    press(page, "#live .kit-slider input", "ArrowLeft", times=2)  # now → 400 → 200
+    assert sample() == "sample 200" and page.locator("#live .kit-readout").text_content() == "200"
+    page.locator("#live select >> nth=1").select_option(index=2)  # head 2
+    assert_areas_are(page, "live", patterns[::-1][0, 2])  # the kept step 200: layer 0, head 2

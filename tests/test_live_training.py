@@ -230,30 +230,40 @@ def test_a_model_too_large_for_the_memory_at_hand_is_refused(corpus):
 # ---------- the page's widget, in-process ----------
 
 def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp_path):
+    """Each progress sends the page the counters and curves; the kept steps' and the latest patterns and samples when a
+    measurement adds them; looking back, the layer and the head are choices among them, one small message each."""
+    from explainer.figures.kit import unpacked
+    from explainer.figures.kit.live import NOW
     from explainer.figures.learning import LiveTrainer
 
     view = LiveTrainer(sizes={"test": tiny(corpus)}, out_dir=tmp_path)
-    assert view.status.value == "" and "ready" in view.counters.value and view.look_back not in view.look_back_box.children
-    grid_before = list(view.grid.data[0].marker.size)
+    page = view.view
+    state = lambda name: page.get_state()[name]
+    assert view.status.value == "" and "ready" in page.counters and page.kept_steps == [0], "one step kept: no slider yet"
+    first = unpacked(state("latest_pattern"))
     view.train_button.click()
     wait_for(lambda: view.live.trainer.step >= 12, 120, "12 steps")
     view.pause_button.click()
     progress = view.live.progress()
-    assert "paused" in view.counters.value and str(tmp_path / "test") in view.counters.value
-    assert list(view.loss_figure.data[0].x) == list(progress.curve[0])
-    assert list(view.loss_figure.data[1].y) == list(progress.evaluations[1])
-    latest = progress.latest.pattern[view.layer.value, view.head.value]
-    sizes = list(view.grid.data[0].marker.size)
-    below = np.tril_indices(len(latest))  # the grid's dots, row by row
-    assert sizes != grid_before and sizes == pytest.approx(view.grid.data[0].meta * np.sqrt(latest[below]))
-    assert view.look_back in view.look_back_box.children and [v for _, v in view.look_back.options][:3] == [0, 5, 10]
-    view.look_back.value = 5
-    assert "the sample at step 5" in view.sample.value and "kept" in view.sample.value
-    view.head.value = 1
-    assert list(view.grid.data[0].marker.size) == pytest.approx(view.grid.data[0].meta * np.sqrt(progress.kept[5].pattern[0, 1][below]))
+    assert "paused" in page.counters and str(tmp_path / "test") in page.counters
+    assert unpacked(state("batch_steps")).tolist() == list(progress.curve[0])
+    np.testing.assert_allclose(unpacked(state("validation_losses")), progress.evaluations[1], rtol=1e-6)
+    latest = unpacked(state("latest_pattern"))
+    np.testing.assert_allclose(latest, progress.latest.pattern, rtol=1e-6)
+    assert not np.allclose(latest, first), "the pattern changed as it trained"
+    assert page.kept_steps[:3] == [0, 5, 10] and page.kept_steps == sorted(progress.kept)
+    kept = unpacked(state("kept_patterns"))
+    np.testing.assert_allclose(kept[1], progress.kept[5].pattern, rtol=1e-6)
+    assert "the sample at step 5" in page.kept_samples[1] and "kept" in page.kept_samples[1]
+    assert "now" in page.latest_sample and f"step {progress.latest.step:,}" in page.latest_sample
+    sent = []
+    page.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    page.select(look_back=5, head=1)
+    assert [(data["state"], buffers) for data, buffers in sent] == [({"look_back": 5, "head": 1}, [])], "choices only"
+    assert view.progress is progress or view.progress.step == progress.step
     view.reset_button.click()
-    assert "ready" in view.counters.value and "step 0" in view.counters.value and len(view.loss_figure.data[0].x) == 0
-    assert view.look_back not in view.look_back_box.children and view.status.value == ""
+    assert "ready" in page.counters and "step 0" in page.counters and len(unpacked(state("batch_steps"))) == 0
+    assert page.kept_steps == [0] and page.look_back == NOW and view.status.value == ""
 
 
 # ---------- in a kernel: an interrupt stops training, a shutdown leaves no thread ----------

@@ -125,21 +125,25 @@ def test_stream_explorer_follows_the_chosen_token(shipped):
 
 
 def test_snapshot_explorer_shows_each_steps_guesses():
-    """The training-step slider fills the same bars with that snapshot's most likely tokens (each written above its
-    bar with its probability, the first highlighted) and shows its sample and recorded losses."""
+    """Every step's most likely tokens and probabilities go to the page once, as bars labelled with the tokens (the first
+    highlighted), with its sample and recorded losses; the training-step slider chooses among them in one small message."""
     from explainer.figures.learning import SnapshotExplorer
 
     predictions = learning.snapshot_predictions(None, "ROMEO:\n", top=4, new_tokens=5)
     explorer = SnapshotExplorer(predictions, "ROMEO:\n")
-    bars = explorer.figure.data[0]
-    for found in (predictions[0], predictions[-1], predictions[1]):
-        explorer.step.value = found.step
-        assert list(bars.y) == pytest.approx(found.top_probs) and len(bars.x) == 4
-        assert list(bars.text) == [f"{display_token(t)}<br>{p:.1%}" for t, p in zip(found.top_tokens, found.top_probs)]
-        assert bars.marker.color[0] != bars.marker.color[1], "the most likely token highlighted"
-        assert f"<b>step {found.step}</b>" in explorer.sample.value and html.escape(found.loss_note) in explorer.sample.value
-        assert html.escape(found.sample) in explorer.sample.value and explorer.status.value == ""
-    assert explorer.figure.layout.yaxis.range[1] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
+    assert explorer.step == predictions[-1].step and explorer.status.value == ""
+    sent = sent_messages(explorer.view)
+    explorer.view.select(step=1)
+    assert explorer.step == predictions[1].step and len(sent) == 1 and sent[0][1] == [], "a step is a choice, no numbers"
+    samples, bars = panels(explorer.view)
+    heights = unpacked(bars["values"])
+    for i, found in enumerate(predictions):
+        np.testing.assert_allclose(heights[i], found.top_probs, rtol=1e-6)
+        assert bars["labels"][4 * i:4 * (i + 1)] == [display_token(t) for t in found.top_tokens]
+        assert f"<b>step {found.step}</b>" in samples["pieces"][i] and html.escape(found.loss_note) in samples["pieces"][i]
+        assert html.escape(found.sample) in samples["pieces"][i]
+    assert bars["highlight"] == 0 and bars["label_axes"] == 1, "each step its own tokens, the most likely highlighted"
+    assert bars["maximum"] >= max(p.top_probs[0] for p in predictions), "the tallest bar fits"
 
 
 def test_context_explorer_stage_and_word(shipped):
@@ -304,32 +308,22 @@ def test_heads_explorer_sums_the_layers_heads(shipped):
     assert heads.overlap_verdict(found, position).plain in html.unescape(facts["pieces"][2 * facts["counts"][1] + position])
 
 
-def drawn_path(explorer) -> np.ndarray:
-    """The points of the descent's line as drawn: 'M x,y L x,y ...' in units of w."""
-    return np.array([[float(v) for v in point.split(",")] for point in explorer.figure.layout.shapes[0].path[1:].split("L")])
-
-
-def test_descent_explorer_moves_with_its_sliders_and_a_click():
+def test_descent_explorer_sends_its_surface_once_and_the_page_descends():
+    """The toy's points and cost surface go to the page once; a new start (the sliders, a click on the map) is one small
+    message, and the descent Python reads is gradient_descent from the page's choice."""
     from explainer.figures.learning import DescentExplorer
 
     explorer = DescentExplorer(steps=20)
-    title, surface = explorer.figure.layout.title.text, explorer.figure.data
-    sent = sent_state_keys(explorer.figure)
-    explorer.w1.value = 1.5
-    descent = learning.gradient_descent(explorer.model, (1.5, explorer.w2.value), explorer.rate.value, 20)
-    np.testing.assert_allclose(drawn_path(explorer), descent.path.numpy(), atol=1e-4)
-    assert explorer.figure.layout.shapes[1].path.count("Z") == 21  # a dot per point
-    assert f"{float(descent.costs[-1]):.4f}</b> after 20 steps" in explorer.outcome.value
-    # only the shapes travel: no trace edit, which would make plotly.js recompute the contours
-    assert sent == [["_py2js_relayout"]] and explorer.figure.data == surface
-    assert explorer.figure.layout.title.text == title
-
-    class Points:  # what plotly hands a click callback
-        xs, ys = [-2.0], [-1.0]
-
-    explorer.start_at(Points())
-    start = explorer.figure.layout.shapes[2]
-    assert (start.xanchor, start.yanchor) == (-2.0, -1.0) and tuple(drawn_path(explorer)[0]) == (-2.0, -1.0)
+    state = explorer.view.get_state()
+    w1, w2, cost = learning.surface(explorer.model)
+    np.testing.assert_allclose(unpacked(state["surface"]), cost.log10().numpy(), rtol=1e-6)
+    assert state["x"] == explorer.model.x.tolist() and state["extent"] == float(w1[-1]) and state["steps"] == 20
+    sent = sent_messages(explorer.view)
+    explorer.view.select(start=(1.5, explorer.start[1]))
+    assert len(sent) == 1 and sent[0][1] == [], "a start is a choice, no numbers"
+    descent = learning.gradient_descent(explorer.model, (1.5, explorer.start[1]), explorer.view.learning_rate, 20)
+    np.testing.assert_allclose(explorer.descent().path.numpy(), descent.path.numpy())
+    assert explorer.status.value == ""
 
 
 def test_scale_explorers_and_rope():

@@ -12,187 +12,97 @@ from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
-import torch
 
 from explainer import learning, settings
 from explainer.errors import ExplainerError
-from explainer.figures.common import (Explorer, base_layout, dot_grid, float_slider, int_slider, ranked_bars, redraw,
-                                      row, update_dot_grid, update_ranked_bars)
-from explainer.figures.live import FigureWidget
+from explainer.figures.common import Explorer, row, token_labels
+from explainer.figures.kit import Control, Stack, bars, text
+from explainer.figures.kit.descent import DescentView
+from explainer.figures.kit.live import LiveView
 from explainer.gpt.train import PRESETS, TrainConfig
 from explainer.settings import DESCENT
-from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
+from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR, display_token
 
 
 DESCENT_TITLE = "the cost over (w1, w2), and the path gradient descent takes"
-
-
-def descent_outcome(descent: learning.Descent) -> str:
-    end = descent.path[-1]
-    return (f"cost <b>{float(descent.costs[0]):.3f} → {float(descent.costs[-1]):.4f}</b> after {len(descent.path) - 1} "
-            f"steps, ending at w1 = {float(end[0]):.2f}, w2 = {float(end[1]):.2f}")
-
-
-DOT = 0.03  # half the width of a step's dot, in units of w (2 to 3 px on the 6-unit axes)
-START = 6.5  # the start marker's radius in pixels
-
-
-def path_shapes(path: torch.Tensor) -> list[dict]:
-    """The descent's path [steps + 1, 2] as layout shapes: its line, a dot at each step, and the start. Shapes, not
-    traces: plotly.js redraws shapes alone, where a changed trace makes it recompute every trace, the contours included
-    (a move took 56-124 ms that way against 12-17 ms, in Chromium here)."""
-    points = path.tolist()
-    line = "M" + "L".join(f"{x:.4f},{y:.4f}" for x, y in points)
-    dots = "".join(f"M{x - DOT:.4f},{y:.4f}L{x:.4f},{y + DOT:.4f}L{x + DOT:.4f},{y:.4f}L{x:.4f},{y - DOT:.4f}Z"
-                   for x, y in points)  # a small diamond
-    x, y = points[0]
-    return [dict(type="path", path=line, line=dict(color="white", width=2)),
-            dict(type="path", path=dots, fillcolor="white", line=dict(width=0)),
-            dict(type="circle", xsizemode="pixel", ysizemode="pixel", xanchor=x, yanchor=y, x0=-START, x1=START,
-                 y0=-START, y1=START, fillcolor=HIGHLIGHT_COLOR, line=dict(color="black", width=1))]
-
-
-def surface_figure(model: learning.Toy, descent: learning.Descent) -> go.Figure:
-    """The cost over (w1, w2) as contours, and the path gradient descent takes from its start."""
-    w1, w2, cost = learning.surface(model)
-    figure = go.Figure(go.Contour(x=w1.tolist(), y=w2.tolist(), z=cost.log10().tolist(), colorscale="Viridis",
-                                  ncontours=30, colorbar=dict(title="log₁₀ cost"),
-                                  hovertemplate="w1 %{x:.2f}, w2 %{y:.2f}<extra></extra>"))
-    base_layout(figure, DESCENT_TITLE, height=520, showlegend=False, shapes=path_shapes(descent.path),
-                xaxis=dict(title="w1", range=[float(w1[0]), float(w1[-1])]),
-                yaxis=dict(title="w2", range=[float(w2[0]), float(w2[-1])]))
-    return figure
+DESCENT_STEPS, DESCENT_RATE = 300, 1.0  # the sliders' most steps and highest learning rate
 
 
 class DescentExplorer(Explorer):
-    """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps."""
+    """Sliders (or a click on the surface) for the starting point, and the learning rate and number of steps. The
+    cost surface goes to the page once (kit.DescentView); the page descends from the chosen start itself."""
 
     def __init__(self, start: tuple[float, float] = DESCENT.start, learning_rate: float = DESCENT.learning_rate,
                  steps: int = DESCENT.steps):
         super().__init__()
         self.model = learning.toy()
-        self.w1 = float_slider("start w1", start[0], -3, 3, 0.05)
-        self.w2 = float_slider("start w2", start[1], -3, 3, 0.05)
-        self.rate = float_slider("learning rate", learning_rate, 0.01, 1.0, 0.01)
-        self.steps = int_slider("steps", 300, steps)
-        self.outcome = widgets.HTML()  # not the figure's title: a new title lays the contours out again
-        self.figure = FigureWidget()
-        self.watch([self.w1, self.w2, self.rate, self.steps], self.update)
-        self.widget = widgets.VBox([row(self.w1, self.w2), row(self.rate, self.steps), self.status, self.outcome,
-                                    self.figure])
-        self.safely(self.update)
-        self.figure.data[0].on_click(lambda trace, points, state: self.safely(lambda: self.start_at(points)))
+        w1, _, cost = learning.surface(self.model)
+        self.view = DescentView(self.model.x.tolist(), self.model.y.tolist(), cost.log10(), extent=float(w1[-1]),
+                                start=start, learning_rate=learning_rate, steps=steps, max_rate=DESCENT_RATE,
+                                max_steps=DESCENT_STEPS, title=DESCENT_TITLE)
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def start_at(self, points) -> None:
-        """A click on the surface moves the starting point there."""
-        if points.xs:
-            with self.w1.hold_trait_notifications(), self.w2.hold_trait_notifications():
-                self.w1.value, self.w2.value = points.xs[0], points.ys[0]
+    @property
+    def start(self) -> tuple[float, float]:
+        return self.view.start_w1, self.view.start_w2
 
-    def update(self) -> None:
-        """Descend again; on a redraw only the path's shapes travel (the surface stays)."""
-        descent = learning.gradient_descent(self.model, (self.w1.value, self.w2.value), self.rate.value, self.steps.value)
-        if not self.figure.data:
-            redraw(self.figure, surface_figure(self.model, descent))
-        else:
-            self.figure.layout.shapes = path_shapes(descent.path)
-        self.outcome.value = descent_outcome(descent)
+    def descent(self) -> learning.Descent:
+        """The descent the page draws, from the start, learning rate and steps it chose."""
+        return learning.gradient_descent(self.model, self.start, self.view.learning_rate, self.view.steps)
 
 
 class SnapshotExplorer(Explorer):
-    """A slider over our model's saved training steps: its next-token guess and a sampled continuation at each."""
+    """A slider over our model's saved training steps: its next-token guess and a sampled continuation at each. Every
+    step's guesses and sample go to the page once (a kit Stack); the step is chosen there."""
 
     def __init__(self, predictions: list[learning.SnapshotPrediction], prompt: str):
         super().__init__()
-        self.predictions = {p.step: p for p in predictions}
-        self.prompt = prompt
-        steps = list(self.predictions)
-        self.step = widgets.SelectionSlider(options=steps, value=steps[-1], description="training step",
-                                            style={"description_width": "initial"},
-                                            layout=widgets.Layout(width="100%", max_width="480px"))
-        self.sample = widgets.HTML()
-        top = len(predictions[0].top_tokens)
-        self.figure = FigureWidget(ranked_bars(top, "what comes next, at the step chosen: its most likely tokens",
-                                               tallest=max(p.top_probs[0] for p in predictions)))
-        self.watch([self.step], self.update)
-        self.widget = widgets.VBox([self.step, self.status, self.sample, self.figure])
-        self.safely(self.update)
+        self.predictions, self.prompt = predictions, prompt
+        self.view = Stack([text([self.sample_html(found) for found in predictions], over=("step",)),
+                           bars([found.top_probs for found in predictions],
+                                [[display_token(t) for t in found.top_tokens] for found in predictions], over=("step",),
+                                title="what comes next, at the step chosen: its most likely tokens", highlight=0,
+                                maximum=max(found.top_probs[0] for found in predictions), y_title="probability")],
+                          [Control("step", [f"{found.step:,}" for found in predictions], label="training step", slider=True)],
+                          step=len(predictions) - 1)
+        self.widget = widgets.VBox([self.status, self.view])
 
-    def update(self) -> None:
-        """The step's guesses into bars at fixed places (their tokens written above them): only numbers travel, and
-        the figure keeps its layout (new token labels on its axis would lay it out again)."""
-        found = self.predictions[self.step.value]
-        update_ranked_bars(self.figure, found.top_tokens, found.top_probs, highlight=0)
-        self.sample.value = (f"<b>step {found.step}</b> (loss {html.escape(found.loss_note)}): a sample"
-                             f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
-                             f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")
+    @property
+    def step(self) -> int:
+        """The training step shown."""
+        return self.predictions[self.view.choice["step"]].step
+
+    def sample_html(self, found: learning.SnapshotPrediction) -> str:
+        return (f"<b>step {found.step}</b> (loss {html.escape(found.loss_note)}): a sample"
+                f"<div style='white-space:pre-wrap;font-family:monospace'><span style='color:#6b7280'>"
+                f"{html.escape(self.prompt)}</span>{html.escape(found.sample)}</div>")
 
 
 # ---------- watching it learn, live ----------
 
 TRAIN_CURVE_COLOR = "rgba(100, 116, 139, 0.55)"
 MOMENT_COLOR = "#dc2626"
-LABEL_ROWS = 3  # moment labels sit on their own rows near the top, so that they never overlap one another
+LIVE_COLOURS = {"batch": TRAIN_CURVE_COLOR, "validation": BAR_COLOR, "reference": HIGHLIGHT_COLOR, "mark": MOMENT_COLOR}
+GRID_TITLE = "where each position looks: the chosen head on a fixed line"
 
 
 def loss_axis_end(step: int, start: int, interval: int) -> int:
     """The loss curve's x axis ends at start + 4 evaluations, doubled as often as needed to hold `step`: it moves
-    (a new layout) only a few times, however long the run."""
+    (a new frame) only a few times, however long the run."""
     span = 4 * interval
     while start + span < step:
         span *= 2
     return start + span
 
 
-def live_loss_figure(controls: learning.Controls, progress: learning.Progress, start: int, end: int) -> go.Figure:
-    """The loss as it trains: one training batch every 10 steps, the validation loss at each measurement, and the
-    moments (a star on the validation curve, its label on a row of its own above); the unigram entropy as a dashed
-    line, the control of the first moment. Axes that change only when the x axis doubles."""
-    figure = go.Figure([
-        go.Scatter(x=progress.curve[0], y=progress.curve[1], name="one training batch", mode="lines",
-                   line=dict(color=TRAIN_CURVE_COLOR, width=1), hovertemplate="step %{x}: batch loss %{y:.3f}<extra></extra>"),
-        go.Scatter(x=progress.evaluations[0], y=progress.evaluations[1], name="validation", mode="lines+markers",
-                   line=dict(color=BAR_COLOR, width=2), marker=dict(size=6),
-                   hovertemplate="step %{x}: validation loss %{y:.3f}<extra></extra>"),
-        go.Scatter(name="moment lines", mode="lines", line=dict(color=MOMENT_COLOR, width=1, dash="dot"),
-                   hoverinfo="skip", showlegend=False),
-        go.Scatter(name="moments", mode="markers", marker=dict(symbol="star", size=13, color=MOMENT_COLOR),
-                   hovertemplate="%{text}<extra></extra>", showlegend=False),
-        go.Scatter(name="moment labels", mode="text", textfont=dict(color=MOMENT_COLOR, size=12), hoverinfo="skip",
-                   showlegend=False),
-    ])
-    set_moment_marks(figure, progress, controls, start, end)
-    entropy = controls.unigram_entropy
-    return base_layout(figure, f"the loss as it trains (nats per {controls.unit})", height=340, showlegend=True,
-                       legend=dict(orientation="h", x=0, y=-0.22),
-                       xaxis=dict(title="step", range=[start, end]),
-                       yaxis=dict(title="loss", range=[0, loss_axis_top(controls)]),
-                       shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=entropy, y1=entropy,
-                                    line=dict(color=HIGHLIGHT_COLOR, width=1.5, dash="dash"))],
-                       annotations=[dict(xref="paper", x=1, xanchor="right", y=entropy, yanchor="bottom", showarrow=False,
-                                         text=f"{controls.unit} frequencies alone: {entropy:.2f}",
-                                         font=dict(color=HIGHLIGHT_COLOR, size=12))])
-
-
 def loss_axis_top(controls: learning.Controls) -> float:
     return 1.1 * controls.uniform_loss
 
 
-def set_moment_marks(figure: go.Figure, progress: learning.Progress, controls: learning.Controls, start: int,
-                     end: int) -> None:
-    """The moments into traces 2, 3 and 4 of `live_loss_figure`: a star on the validation curve at each moment's
-    step, its label on a row of its own near the top (left of its star in the right part of the axis, so that it stays
-    inside), a dotted line between them."""
+def moment_marks(progress: learning.Progress) -> list[dict]:
+    """Each moment as the loss chart marks it: a star on the validation curve at its step, its label, its finding."""
     losses = dict(zip(*progress.evaluations))
-    steps = [m.step for m in progress.moments]
-    stars = [losses[s] for s in steps]
-    rows = [loss_axis_top(controls) * (0.95 - 0.08 * (i % LABEL_ROWS)) for i in range(len(steps))]
-    figure.data[2].update(x=[x for s in steps for x in (s, s, None)],
-                          y=[y for star, row in zip(stars, rows) for y in (star, row, None)])
-    figure.data[3].update(x=steps, y=stars, text=[m.text for m in progress.moments])
-    figure.data[4].update(x=steps, y=rows, text=[f" {m.label} " for m in progress.moments],
-                          textposition=["middle left" if s > start + 0.6 * (end - start) else "middle right" for s in steps])
+    return [{"step": m.step, "loss": float(losses[m.step]), "label": m.label, "text": m.text} for m in progress.moments]
 
 
 def sample_html(measurement: learning.Measurement, prompt: str, now: bool) -> str:
@@ -221,14 +131,15 @@ def counters_html(progress: learning.Progress) -> str:
             f"loads it, <code>explainer train --out ... --resume</code> goes on training it</div>")
 
 
-NOW = -1  # the look-back slider's last position: follow the training
 CONTINUE = "continue"  # the size choice that keeps training the loaded model
 
 
 class LiveTrainer(Explorer):
     """Train / Pause / Reset a small model in the background while the page shows its loss, its moments, a sample and
-    one head's attention on a fixed line; a slider looks back at the weights kept at a handful of steps. `model`, if
-    given, is offered as a third choice of size: keep training it (refused, with the reason, if it does not fit)."""
+    one head's attention on a fixed line; a slider looks back at the weights kept at a handful of steps. The buttons and
+    the size talk to the kernel; each progress report sends the page what changed (kit.LiveView), and the look-back
+    step, layer and head are chosen there among the kept steps and the latest. `model`, if given, is offered as a third
+    choice of size: keep training it (refused, with the reason, if it does not fit)."""
 
     def __init__(self, model=None, sizes: dict[str, TrainConfig] | None = None, prompt: str = settings.LIVE_PROMPT,
                  out_dir: str | Path = learning.LIVE_DIR):
@@ -244,20 +155,7 @@ class LiveTrainer(Explorer):
             sizes.append((f"continue {model.name}", CONTINUE))
         self.size = widgets.Dropdown(options=sizes, value=sizes[0][1], description="size",
                                      style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
-        self.counters = widgets.HTML()
-        self.loss_figure = FigureWidget()
-        self.moments = widgets.HTML()
-        self.sample = widgets.HTML()
-        self.layer = widgets.Dropdown(description="layer", style={"description_width": "initial"},
-                                      layout=widgets.Layout(width="120px"))
-        self.head = widgets.Dropdown(description="head", style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="120px"))
-        self.look_back = widgets.SelectionSlider(options=[("now", NOW)], value=NOW, description="look back at step",
-                                                 style={"description_width": "initial"}, continuous_update=True,
-                                                 layout=widgets.Layout(width="100%", max_width="520px"))
-        self.grid = FigureWidget()
-        self.look_back_box = widgets.Box()  # holds the slider once there is more than one kept step to look back at
-        self.view_box = widgets.VBox([self.look_back_box, self.sample, row(self.layer, self.head), self.grid])
+        self.view = LiveView(grid_title=GRID_TITLE, colours=LIVE_COLOURS)
         self.interrupts = InterruptWatch(lambda: self.live.stop(wait=False))
         self.live: learning.LiveTraining | None = None
         self.progress: learning.Progress | None = None
@@ -265,9 +163,8 @@ class LiveTrainer(Explorer):
         self.on_click(self.pause_button, self.pause)
         self.on_click(self.reset_button, self.reset)
         self.watch([self.size], self.new_size)
-        self.watch([self.layer, self.head, self.look_back], self.draw_view)
         self.widget = widgets.VBox([row(self.train_button, self.pause_button, self.reset_button, self.size), self.status,
-                                    self.counters, self.loss_figure, self.moments, self.view_box])
+                                    self.view])
         self.safely(self.new_size)
 
     # ----- the controls (the kernel's main thread) -----
@@ -295,22 +192,14 @@ class LiveTrainer(Explorer):
         self.begin()
 
     def begin(self) -> None:
-        """Draw a run that has not trained yet, every figure made anew with its numbers (a figure laid out anew takes
-        no transition in the same moment: plotly.js has not set up its animations for it yet)."""
-        progress, config, start = self.live.progress(), self.live.trainer.model.config, self.live.first_step
-        with self.lock:
-            self.progress = None  # moving the layer and head below draws nothing of the old run
-            self.layer.options, self.head.options = list(range(config.n_layer)), list(range(config.n_head))
-            self.layer.value, self.head.value = 0, 0
-            end = loss_axis_end(start, start, self.live.config.eval_interval)
-            redraw(self.loss_figure, live_loss_figure(self.live.watcher.controls, progress, start, end))
-            redraw(self.grid, dot_grid(progress.latest.pattern[0, 0], self.live.watcher.line_tokens, masked=self.future(),
-                                       size_px=400, title="where each position looks: the chosen head on a fixed line"))
-            self.update_look_back(progress)
-            self.counters.value = counters_html(progress)
-            self.moments.value = moments_html(progress)
-            self.sample.value = sample_html(progress.latest, self.prompt, now=True)
-            self.progress = progress
+        """Show a run that has not trained yet: its line, its chart's frame, and its first measurement."""
+        progress, controls = self.live.progress(), self.live.watcher.controls
+        entropy = controls.unigram_entropy
+        with self.lock, self.view.hold_sync():
+            self.progress = None  # everything below is drawn anew
+            self.view.new_run(token_labels(self.live.watcher.line_tokens), f"the loss as it trains (nats per {controls.unit})",
+                              loss_axis_top(controls), (entropy, f"{controls.unit} frequencies alone: {entropy:.2f}"))
+            self.show(progress)
 
     # ----- drawing (from either thread) -----
 
@@ -321,55 +210,26 @@ class LiveTrainer(Explorer):
         self.safely(lambda: self.show(progress))
 
     def show(self, progress: learning.Progress) -> None:
-        """What changed since the last progress drawn: only numbers travel, and the loss axis when it doubles."""
-        with self.lock:
+        """What changed since the last progress drawn, in one message: the counters and the curves (small) always;
+        the moments, and the kept steps' and the latest patterns and samples, when a measurement changed them."""
+        with self.lock, self.view.hold_sync():
             before, self.progress = self.progress, progress
-            self.counters.value = counters_html(progress)
+            self.view.counters = counters_html(progress)
             start = self.live.first_step
             end = loss_axis_end(progress.step, start, self.live.config.eval_interval)
-            new_axis = self.loss_figure.layout.xaxis.range[1] != end
-            with self.loss_figure.batch_traces():
-                self.loss_figure.data[0].update(x=np.asarray(progress.curve[0]), y=np.asarray(progress.curve[1]))
-                if before.evaluations != progress.evaluations:
-                    self.loss_figure.data[1].update(x=np.asarray(progress.evaluations[0]),
-                                                    y=np.asarray(progress.evaluations[1]))
-                if before.moments != progress.moments or new_axis:
-                    set_moment_marks(self.loss_figure, progress, self.live.watcher.controls, start, end)
-                if new_axis:
-                    self.loss_figure.layout.xaxis.range = [start, end]
-            if before.moments != progress.moments:
-                self.moments.value = moments_html(progress)
-                if any(m.kind == "previous_token" for m in progress.moments if m not in before.moments):
-                    self.layer.value, self.head.value = progress.latest.strongest_previous_token_head()  # the new head
-            if set(before.kept) != set(progress.kept):
-                self.update_look_back(progress)
-            if before.latest is not progress.latest:
-                self.draw_view()
+            self.view.show_curves(progress.curve, progress.evaluations, (start, end))
+            if before is None or before.moments != progress.moments:
+                self.view.marks, self.view.moments = moment_marks(progress), moments_html(progress)
+            if before is None or before.latest is not progress.latest or set(before.kept) != set(progress.kept):
+                kept = sorted(progress.kept)
+                self.view.show_patterns(kept, np.stack([progress.kept[step].pattern for step in kept]),
+                                        [sample_html(progress.kept[step], self.prompt, now=False) for step in kept],
+                                        progress.latest.pattern, sample_html(progress.latest, self.prompt, now=True))
+            if before is not None and any(m.kind == "previous_token" for m in progress.moments if m not in before.moments):
+                layer, head = progress.latest.strongest_previous_token_head()  # the new head
+                self.view.select(layer=layer, head=head)
         if progress.error:  # the training thread stopped on it: say so here
             raise ExplainerError(progress.error)
-
-    def update_look_back(self, progress: learning.Progress) -> None:
-        """The slider over the kept steps, shown once there is more than one."""
-        chosen = self.look_back.value
-        options = [(f"{step:,}", step) for step in sorted(progress.kept)] + [("now", NOW)]
-        self.look_back.options = options
-        self.look_back.value = chosen if chosen in dict(options).values() else NOW
-        self.look_back_box.children = [self.look_back] if len(progress.kept) > 1 else []  # (the others stay drawn)
-
-    def draw_view(self) -> None:
-        """The sample and the chosen head's pattern at the chosen step (or the latest)."""
-        with self.lock:
-            progress = self.progress
-            if progress is None or self.layer.value is None or self.head.value is None:
-                return
-            now = self.look_back.value == NOW or self.look_back.value not in progress.kept
-            measurement = progress.latest if now else progress.kept[self.look_back.value]
-            self.sample.value = sample_html(measurement, self.prompt, now)
-            update_dot_grid(self.grid, measurement.pattern[self.layer.value, self.head.value], self.future())
-
-    def future(self) -> np.ndarray:
-        n = len(self.live.watcher.line_tokens)
-        return np.triu(np.ones((n, n), dtype=bool), 1)
 
 
 class InterruptWatch:

@@ -10,6 +10,8 @@ itself, in JavaScript (js/, never Python strings), as bertviz and CircuitsVis do
 - softmax.py: TemperatureBars, softmax(logits / T) as bars, T chosen in the page.
 - plot.py: Plot, layers on x and y axes (linear or log): lines, step histograms, labelled points, arrows, a band, a
   vertical line (`lines`, `steps`, `points`, `arrows`, `band`, `vline`), chosen by the page's controls as panels are.
+- descent.py: DescentView, gradient descent on the toy's cost surface redone in the page as its sliders move.
+- live.py: LiveView, a training run's loss curves, moments, samples and patterns, looked back at in the page.
 - export.py: a kit figure in a static page (the offline gallery), its controls working from file://.
 
 What needs the kernel (a new prompt, model or sample) is a new value of a trait: the view redraws from the new numbers.

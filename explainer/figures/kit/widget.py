@@ -12,7 +12,7 @@ from explainer import style
 
 HERE = Path(__file__).parent
 # joined into one scope, in this order
-SOURCES = ("draw.js", "components.js", "views.js", "attention.js", "positions.js", "softmax.js", "plot.js")
+SOURCES = ("draw.js", "components.js", "views.js", "attention.js", "positions.js", "softmax.js", "plot.js", "descent.js", "live.js")
 KIT = "explainer-kit/1"  # marks a kit widget in a notebook's saved widget state (what the gallery exports)
 COLOURS = {"dot": style.DOT_COLOR, "bar": style.BAR_COLOR, "highlight": style.HIGHLIGHT_COLOR,
            "masked": style.MASKED_COLOR, "positive": style.POSITIVE_COLOR, "negative": style.NEGATIVE_COLOR,

@@ -1,7 +1,7 @@
 // Views: what draws one widget from its model (its numbers, sent once, and the choices of its controls). The model is
 // anywidget's in JupyterLab and a plain stand-in in the offline gallery (page.js): get, set, on, off, save_changes.
 
-const VIEWS = {stack: stackView, attention: attentionView, steps: stepsView, rope: ropeView, softmax: softmaxView, plot: plotView};
+const VIEWS = {stack: stackView, attention: attentionView, steps: stepsView, rope: ropeView, softmax: softmaxView, plot: plotView, descent: descentView, live: liveView};
 
 /** Draw the widget `model` into `el`; returns what removes it. */
 function kitRender(model, el) {
