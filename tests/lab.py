@@ -296,13 +296,14 @@ class NotebookPage:
         return self.kernel_status() == "idle" and all(p not in ("[*]:", "[ ]:") for p in prompts)
 
     def widgets_drawn(self) -> bool:
-        """Every widget output has its view, and every plotly figure its SVG."""
+        """Every widget output has its view, and every plotly figure (JupyterLab draws them in its own time) its SVG."""
         return self.page.evaluate("""() => {
             const root = window.__explainer.root();
             const views = window.__explainer.widgetViews();
             const plots = Array.from(root.querySelectorAll('.jp-OutputArea-output .js-plotly-plot'));
+            const outputs = Array.from(root.querySelectorAll('[data-mime-type="application/vnd.plotly.v1+json"]'));
             return views.every(v => v.children.length > 0 && !v.textContent.includes('Loading widget'))
-                && plots.every(p => p.querySelector('.main-svg'));
+                && plots.every(p => p.querySelector('.main-svg')) && outputs.every(o => o.querySelector('.main-svg'));
         }""")
 
     def outputs_of_kind(self, mime: str) -> list[str]:
@@ -314,6 +315,14 @@ class NotebookPage:
         return ([f"stderr: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.stderr")]
                 + [f"error: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.error")]
                 + [f"console: {e}" for e in self.errors])
+
+    def figure_problems(self) -> list[str]:
+        """A plotly figure inside a widget (explorers are the figure kit's), or a plotly output that drew nothing."""
+        return self.page.evaluate("""() => [
+            ...window.__explainer.widgetViews().filter(v => v.querySelector('.js-plotly-plot'))
+              .map(v => `a plotly figure in a widget: ${v.textContent.slice(0, 80)}`),
+            ...Array.from(window.__explainer.root().querySelectorAll('[data-mime-type="application/vnd.plotly.v1+json"]'))
+              .filter(o => !o.querySelector('.main-svg')).map(o => `a plotly output not drawn: ${o.textContent.slice(0, 80)}`)]""")
 
     def layout_problems(self) -> list[str]:
         """Figures or boxes wider than their output area, cut labels, and figure titles that overlap or leave their
