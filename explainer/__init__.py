@@ -8,13 +8,7 @@ Layers, each importing only from those above it in this list:
     site.py, cli.py                           the gallery build and the command line
 """
 
-import importlib
-import sys
-
 from explainer.errors import ExplainerError
-
-if "ipykernel" in sys.modules:  # in a notebook: the page starts on plotly's browser code (about a second) while torch loads
-    importlib.import_module("explainer.figures")
 
 __all__ = ["ExplainerError"]
 __version__ = "0.1.0"

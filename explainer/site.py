@@ -1,14 +1,13 @@
 """`explainer build`: every notebook executed and exported to offline HTML, every scene rendered, one index page.
 
-Offline means: plotly.js and the figure kit's script are copied once beside the pages, and no page loads anything from
-the web. Figures built on the kit (explainer.figures.kit) keep their numbers and their controls, which the page answers
-from file://; other widgets are replaced by static views of their state at the end of the run (the default figure, the
-controls' values as text).
+Offline means: plotly.js (for static figures) and the figure kit's script are copied once beside the pages, and no
+page loads anything from the web. Every explorer is drawn by the kit (explainer.figures.kit): it keeps its numbers and
+its controls, which the page answers from file://; a control that needs the kernel (a prompt box, a button) is shown
+disabled, its box saying so once.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import numpy as np
 
 from explainer.browser import chromium
 from explainer.figures.kit import export as kit_export
@@ -36,11 +34,6 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY = "application/vnd.plotly.v1+json"
 REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
 REMOTE_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
-# Plotly's FigureWidget sends later changes as messages, so its stored state is the figure it was created with.
-# Run last in the build's kernel, this copies every FigureWidget's current figure into that state.
-SYNC_FIGURES = """import gc as _gc, plotly.graph_objects as _go
-for _widget in [_o for _o in _gc.get_objects() if isinstance(_o, _go.FigureWidget)]:
-    _widget._widget_data, _widget._widget_layout = _widget._data, _widget._layout"""
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # copied beside the pages from jupyter-server-mathjax
 # jupyter-server-mathjax ships the STIX-Web fonts only: tell MathJax to use them (its default, TeX, is not there).
 # MathJax measures fonts against a face that never loads, `url('about:blank')`, which a file:// page reports as a
@@ -72,23 +65,6 @@ def plotly_div(figure: dict, index: list[int]) -> str:
             f"{payload}.data, {payload}.layout, {{responsive: true}});</script>")
 
 
-def unpack_arrays(values: dict, buffers: list[dict]) -> None:
-    """Put numpy arrays that travelled as binary buffers ({dtype, shape} + base64 data) back as plain lists."""
-    for buffer in buffers:
-        *path, last = buffer["path"]
-        if last != "buffer":
-            continue
-        holder = values
-        try:
-            for key in path[:-1]:
-                holder = holder[key]
-            spec = holder[path[-1]]
-            array = np.frombuffer(base64.b64decode(buffer["data"]), dtype=spec["dtype"]).reshape(spec["shape"])
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
-        holder[path[-1]] = array.tolist()
-
-
 CONTAINERS = {"VBoxModel": "column", "GridBoxModel": "column", "BoxModel": "column", "HBoxModel": "row"}
 PAGE_STYLE = """<style>.widget-box.row{display:flex;gap:1em;flex-wrap:wrap;align-items:center}
 .widget-box .control{margin:0.3em 1em 0.3em 0} .needs-python{color:#6b7280;font-style:italic;font-size:90%}</style>"""
@@ -109,9 +85,6 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
         return f'<div class="widget-box {CONTAINERS[name]}">{inner}{note}</div>'
     if name == "AnyModel" and kit_export.is_kit_state(values):
         return kit_export.static_html(values, model.get("buffers", []))
-    if name == "AnyModel" and "_widget_data" in values:
-        unpack_arrays(values, model.get("buffers", []))
-        return plotly_div({"data": values["_widget_data"], "layout": values["_widget_layout"]}, index)
     if name in ("HTMLModel", "HTMLMathModel"):
         return f"<div>{values.get('value', '')}</div>"
     if name == "OutputModel":
@@ -197,7 +170,6 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(SYNC_FIGURES))
     previous = os.environ.get("PLOTLY_RENDERER")
     os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"  # figures as JSON, which make_static draws with local plotly.js
     try:
@@ -211,7 +183,6 @@ def export_notebook(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[s
             os.environ.pop("PLOTLY_RENDERER", None)
         else:
             os.environ["PLOTLY_RENDERER"] = previous
-    notebook.cells.pop()  # the state-syncing cell is not part of the page
     title, text = summary(notebook)
     body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX_URL).from_notebook_node(make_static(notebook))
     body = glossary_links(REMOTE_LINK.sub("", REMOTE_SCRIPT.sub("", body)))

@@ -133,29 +133,21 @@ window.__explainer = {
     const control = this.controls()[i];
     let node = control.closest('.widget-vbox, .widget-box'), best = node;
     while (node && node.closest('.jp-OutputArea-output')) {
-      if (node.querySelector('.js-plotly-plot, .widget-html-content, .explainer-kit') && node.classList.contains('widget-vbox')) { best = node; break; }
+      if (node.querySelector('.widget-html-content, .explainer-kit') && node.classList.contains('widget-vbox')) { best = node; break; }
       node = node.parentElement && node.parentElement.closest('.widget-vbox, .widget-box');
     }
     return best || control.closest('.jp-OutputArea-output');
   },
   signature(i) {
     const box = this.box(i);
-    const plots = Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => JSON.stringify([
-      (gd.data || []).map(t => [t.x, t.y, t.z, t.text, t.marker && t.marker.size, t.marker && t.marker.color]),
-      gd.layout && gd.layout.title && gd.layout.title.text, gd.layout && gd.layout.shapes]));
     const texts = Array.from(box.querySelectorAll('.widget-html-content')).map(e => e.textContent);
     const kits = Array.from(box.querySelectorAll('.explainer-kit')).map(KIT_DRAWING);
-    return JSON.stringify([plots, texts, kits]);
+    return JSON.stringify([texts, kits]);
   },
   drawn(i) {
-    // per figure of the box, the kinds of trace drawn (a layer with something in it); per kit figure, its panels on
-    // screen (a kit switch keeps the panels of other choices, hidden)
-    const box = this.box(i);
-    return Array.from(box.querySelectorAll('.js-plotly-plot')).map(gd => Array.from(
-      gd.querySelectorAll('.contourlayer, .heatmaplayer, .scatterlayer, .barlayer, .imagelayer'))
-      .filter(layer => layer.querySelector('path, image')).map(layer => layer.classList[0]).sort().join(' '))
-      .concat(Array.from(box.querySelectorAll('.explainer-kit .kit-panel svg')).filter(chart => chart.getClientRects().length)
-        .map(chart => chart.getAttribute('class')));
+    // per kit figure of the box, its charts on screen (a kit switch keeps the panels of other choices, hidden)
+    return Array.from(this.box(i).querySelectorAll('.explainer-kit .kit-panel svg')).filter(chart => chart.getClientRects().length)
+      .map(chart => chart.getAttribute('class'));
   },
   watch(i) {
     const box = this.box(i);
@@ -168,7 +160,6 @@ window.__explainer = {
     if (window.__observer) window.__observer.disconnect();
     window.__observer = new MutationObserver(() => window.__touch());
     window.__observer.observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
-    box.querySelectorAll('.js-plotly-plot').forEach(gd => { if (gd.on && !gd.__explainerWatched) { gd.on('plotly_afterplot', () => window.__touch()); gd.__explainerWatched = true; } });
     // messages from the page to the kernel (comm messages: a widget's new value), counted from the input on
     const kernel = this.panel().sessionContext.session.kernel;
     if (window.__kernelSlot) window.__kernelSlot.signal.disconnect(window.__kernelSlot.slot);
@@ -296,13 +287,14 @@ class NotebookPage:
         return self.kernel_status() == "idle" and all(p not in ("[*]:", "[ ]:") for p in prompts)
 
     def widgets_drawn(self) -> bool:
-        """Every widget output has its view, and every plotly figure its SVG."""
+        """Every widget output has its view, and every plotly figure (JupyterLab draws them in its own time) its SVG."""
         return self.page.evaluate("""() => {
             const root = window.__explainer.root();
             const views = window.__explainer.widgetViews();
             const plots = Array.from(root.querySelectorAll('.jp-OutputArea-output .js-plotly-plot'));
+            const outputs = Array.from(root.querySelectorAll('[data-mime-type="application/vnd.plotly.v1+json"]'));
             return views.every(v => v.children.length > 0 && !v.textContent.includes('Loading widget'))
-                && plots.every(p => p.querySelector('.main-svg'));
+                && plots.every(p => p.querySelector('.main-svg')) && outputs.every(o => o.querySelector('.main-svg'));
         }""")
 
     def outputs_of_kind(self, mime: str) -> list[str]:
@@ -314,6 +306,14 @@ class NotebookPage:
         return ([f"stderr: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.stderr")]
                 + [f"error: {t}" for t in self.outputs_of_kind("application/vnd.jupyter.error")]
                 + [f"console: {e}" for e in self.errors])
+
+    def figure_problems(self) -> list[str]:
+        """A plotly figure inside a widget (explorers are the figure kit's), or a plotly output that drew nothing."""
+        return self.page.evaluate("""() => [
+            ...window.__explainer.widgetViews().filter(v => v.querySelector('.js-plotly-plot'))
+              .map(v => `a plotly figure in a widget: ${v.textContent.slice(0, 80)}`),
+            ...Array.from(window.__explainer.root().querySelectorAll('[data-mime-type="application/vnd.plotly.v1+json"]'))
+              .filter(o => !o.querySelector('.main-svg')).map(o => `a plotly output not drawn: ${o.textContent.slice(0, 80)}`)]""")
 
     def layout_problems(self) -> list[str]:
         """Figures or boxes wider than their output area, cut labels, and figure titles that overlap or leave their

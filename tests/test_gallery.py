@@ -126,13 +126,3 @@ def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch
     assert 'href="a_good.html"' in index and "b_bad: <b>failed</b>" in index
     assert (tmp_path / "site" / "a_good.html").is_file() and not (tmp_path / "site" / "b_bad.html").exists()
 
-
-def test_numpy_arrays_sent_as_widget_buffers_are_restored():
-    import base64
-
-    import numpy as np
-
-    values = {"_widget_data": [{"type": "bar", "y": {"dtype": "float64", "shape": [3]}}]}
-    data = base64.b64encode(np.array([0.5, 0.25, 0.25]).tobytes()).decode()
-    gallery.unpack_arrays(values, [{"path": ["_widget_data", 0, "y", "buffer"], "data": data, "encoding": "base64"}])
-    assert values["_widget_data"][0]["y"] == [0.5, 0.25, 0.25]

@@ -61,23 +61,6 @@ def test_a_kernel_runs_torch_on_one_thread_unless_told_otherwise(threads, torch_
     assert notebook.cells[0].outputs[0]["text"].split() == [threads or "1"]
 
 
-def test_a_kernel_sends_plotlys_code_before_it_loads_torch():
-    """The page evaluates plotly's code (about 1.5 s) while the kernel loads torch (about 2 s), not after it."""
-    watch = ("import sys\n"
-             "class Watch:\n"
-             "    def find_spec(self, name, path=None, target=None):\n"
-             "        if name == 'torch' and 'code' not in seen:\n"
-             "            carrier = sys.modules.get('explainer.figures.plotly_code')\n"
-             "            seen['code'] = carrier is not None and carrier._plotly_code is not None\n"
-             "seen = {}\n"
-             "sys.meta_path.insert(0, Watch())\n"
-             "from explainer import sampling\n"
-             "print(seen['code'], 'torch' in sys.modules)")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(watch)])
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    assert notebook.cells[0].outputs[0]["text"].split() == ["True", "True"]
-
-
 # ---------- every notebook with models we did not make ----------
 
 def nanogpt_char(folder: Path, bias: bool) -> Path:

@@ -10,14 +10,12 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.basewidget import BaseFigureWidget
 import pytest
 import torch
 
 from explainer import learning, sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
-from explainer.figures import live, plotly_code
 from explainer.figures.common import Explorer, float_slider
 from explainer.figures.kit import unpacked
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
@@ -387,20 +385,6 @@ def test_a_moved_control_runs_torch_on_one_thread_and_gives_the_threads_back():
         torch.set_num_threads(before)
 
 
-def live_widgets() -> list:
-    """Widgets not closed (ipywidgets' own registry is deprecated)."""
-    return [o for o in gc.get_objects() if issubclass(type(o), widgets.Widget) and o.comm is not None]
-
-
-def test_figures_carry_no_plotly_code_and_the_kernel_sends_it_once():
-    """Every figure waits for the page's one copy of plotly's 5 MB widget code; one PlotlyCode widget carries it."""
-    figures = [live.FigureWidget() for _ in range(3)]
-    carriers = [w for w in live_widgets() if isinstance(w, plotly_code.PlotlyCode)]
-    assert len(carriers) == 1 and json.dumps(plotly_code.PLOTLY_CODE) in carriers[0]._esm
-    assert all(len(f._esm) < 3_000 and plotly_code.PLOTLY_CODE_KEY in f._esm for f in figures)  # glue only
-    assert plotly_code.PLOTLY_CODE == str(BaseFigureWidget._esm)  # the code plotly's own figure would send
-
-
 def flat(properties: dict, prefix: str = "") -> dict:
     """{"a": {"b": 1}} as {"a.b": 1}; colours in lower case."""
     out = {}
@@ -432,78 +416,11 @@ def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
     assert calls == [1.05]
 
 
-def test_live_figures_do_not_count_their_views():
-    """Each view drawn would send the kernel a message, and the kernel would be busy after Run All for nothing."""
-    assert live.FigureWidget()._view_count is None
-
-
 def sent_messages(widget) -> list[tuple[dict, list]]:
     """Each message the widget sends from now on: its data and its binary buffers."""
     sent = []
     widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
     return sent
-
-
-def sent_state_keys(figure) -> list[list[str]]:
-    """The state keys of each message the figure sends from now on."""
-    sent = []
-    figure.comm.send = lambda data=None, *args, **kwargs: sent.append(list(data["state"]))
-    return sent
-
-
-def test_an_edit_is_one_message_and_an_equal_edit_later_is_sent_again():
-    """plotly sends four messages an edit (two counters, the edit, a null); here one. Setting a title back to what an
-    earlier edit set still travels: the page may show another one by then."""
-    figure = live.FigureWidget(go.Scatter(x=[0, 1], y=[0, 1], mode="markers", marker=dict(size=[4, 8])))
-    sent = sent_state_keys(figure)
-    with figure.batch_traces():
-        figure.data[0].marker.size = [5, 9]
-    for title in ["one", "two", "one"]:
-        figure.layout.title.text = title
-    assert sent == [["_py2js_animate"]] + [["_py2js_relayout"]] * 3
-
-
-def test_a_trace_batch_over_a_contour_redraws_the_figure():
-    """plotly.js's transition path wipes a contour: a figure with one gets a full update, not a trace frame."""
-    figure = live.FigureWidget([go.Contour(z=[[0, 1], [1, 0]]), go.Scatter(x=[0, 1], y=[0, 1])])
-    sent = sent_state_keys(figure)
-    with figure.batch_traces():
-        figure.data[1].x = [1, 0]
-    assert sent == [["_py2js_update"]] and list(figure.data[1].x) == [1, 0]
-
-
-def test_a_plain_figure_is_shown_as_a_figure_widget_with_its_numbers():
-    """The notebook renderer shows a go.Figure through the shared code (no second plotly from JupyterLab's renderer)."""
-    figure = go.Figure(go.Bar(x=["a", "b"], y=[0.25, 0.75]), layout={"title": {"text": "two bars"}})
-    bundle = pio.renderers["explainer"].to_mimebundle(figure.to_dict())
-    model_id = bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
-    [shown] = [w for w in live_widgets() if w.model_id == model_id]
-    assert list(shown.data[0].y) == [0.25, 0.75] and shown.layout.title.text == "two bars"
-
-
-def test_new_numbers_in_fixed_axes_travel_as_a_redraw_of_the_traces_only():
-    """batch_traces sends trace edits as a Plotly.animate frame with no replot, and a new title as a relayout."""
-    figure = live.FigureWidget(go.Scatter(x=[0, 1], y=[0, 1], mode="markers", marker=dict(size=[4, 8])),
-                               layout={"title": {"text": "before"}})
-    sent = {"animate": [], "relayout": [], "update": []}
-    for kind in sent:
-        figure.observe(lambda change, kind=kind: change.new and sent[kind].append(change.new), names=f"_py2js_{kind}")
-    with figure.batch_traces():
-        figure.data[0].marker.size = [6, 2]
-    [frame] = sent["animate"]
-    assert frame["animation_opts"]["frame"]["redraw"] is False and frame["animation_opts"]["transition"]["duration"] == 0
-    assert list(frame["style_data"][0]["marker.size"]) == [6, 2] and frame["layout_data"] == {}
-    figure.add_trace(go.Bar(x=[0], y=[1], xaxis="x2", yaxis="y2"))  # plotly.js empties a subplot left out of a frame
-    with figure.batch_traces():
-        figure.data[1].y = [2]
-    assert sent["animate"][-1]["style_traces"] == [1, 0] and sent["animate"][-1]["style_data"][1] == {}
-    sent["animate"].clear()
-    figure.data = figure.data[:1]
-    with figure.batch_traces():
-        figure.data[0].marker.size = [1, 1]
-        figure.layout.title.text = "after"
-    assert len(sent["animate"]) == 1 and sent["relayout"][-1]["relayout_data"] == {"title.text": "after"}
-    assert not sent["update"] and list(figure.data[0].marker.size) == [1, 1] and figure.layout.title.text == "after"
 
 
 def test_machine_explorer_highlights_the_stage_and_shows_its_numbers(shipped):

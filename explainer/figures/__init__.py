@@ -1,10 +1,9 @@
-"""What the learner sees: one module per concept holds its plotly figures and its widgets (common.py: shared pieces;
-live.py: live figures and the notebook renderer; plotly_code.py: plotly's browser code, once per page; kit/: the
-figure kit, whose figures get their numbers once and answer their controls in the page).
+"""What the learner sees: one module per concept holds its explorers (drawn by the figure kit, kit/) and its static
+plotly figures; common.py: the pieces they share.
 
-Importing plotly's widgets imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
-installed (Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a
-kernel. Nothing here validates IRIs, so it is marked as absent (jsonschema then skips that one format check).
+Importing plotly imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is installed
+(Jupyter's event schemas pull it in) only to check IRI formats; building its grammar takes seconds in a kernel. Nothing
+here validates IRIs, so it is marked as absent (jsonschema then skips that one format check).
 
 In a notebook's kernel, torch runs on one thread: the browser draws on the same cores, and a second thread makes each
 of the small model's operations wait for a core the page holds (a generated token took 26 ms with two threads against
@@ -18,10 +17,14 @@ import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from explainer.figures import plotly_code  # noqa: E402  in a kernel, sends plotly's browser code: first
-from explainer.figures import live  # noqa: E402  (after the rfc3987 line) sets the notebook's figure renderer
 
-if plotly_code.in_kernel() and "OMP_NUM_THREADS" not in os.environ:
+def in_kernel() -> bool:
+    """Whether this Python is a notebook's kernel."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return getattr(shell, "kernel", None) is not None
+
+
+if in_kernel() and "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = "1"  # torch reads it when it starts its threads
     if "torch" in sys.modules:  # started already
         sys.modules["torch"].set_num_threads(1)

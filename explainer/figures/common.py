@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import sys
 import threading
 import warnings
@@ -15,10 +16,11 @@ from typing import Callable, Iterable, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import qualitative
 
 from explainer.errors import ExplainerError
 from explainer.figures.kit import Control, Stack
-from explainer.figures.live import FigureWidget
 from explainer.style import BAR_COLOR, DOT_COLOR, HIGHLIGHT_COLOR, display_token, quoted
 
 MAX_WIDTH = 760  # pixels: the widest a fixed-size figure may be
@@ -27,6 +29,27 @@ MASKED_FILL = "rgba(209, 213, 219, 0.45)"  # masked (future) cells: a light grey
 ERROR_STYLE = "color:#b91c1c"
 NOTE_STYLE = "color:#b45309"
 
+
+# ---------- the look of static figures, and how a notebook shows them ----------
+
+GRID = "#EBF0F8"
+AXIS = dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, zerolinewidth=2, ticks="", automargin=True,
+            title_standoff=15)
+COLORBAR = dict(colorbar=dict(outlinewidth=0, ticks=""))
+# Every figure is white: plotly_white's look for the traces we draw. plotly_white itself also styles 3-D scenes,
+# maps and two dozen trace types; validating it took 0.25 s of every notebook's first cell. Set once here: a template
+# named in a figure's layout is checked property by property each time, the default one is taken as it is.
+pio.templates["explainer"] = go.layout.Template(
+    layout=dict(autotypenumbers="strict", colorway=qualitative.Plotly, font_color="#2a3f5f",
+                hovermode="closest", hoverlabel_align="left", paper_bgcolor="white", plot_bgcolor="white",
+                xaxis=AXIS, yaxis=AXIS, title_x=0.05, shapedefaults_line_color="#2a3f5f",
+                annotationdefaults=dict(arrowcolor="#2a3f5f", arrowhead=0, arrowwidth=1)),
+    data=dict(heatmap=[COLORBAR], contour=[COLORBAR], bar=[dict(marker_line=dict(color="white", width=0.5))]))
+pio.templates.default = "explainer"
+# Static figures go to the page as plotly's JSON, which JupyterLab's plotly renderer (the jupyterlab-plotly extension
+# installed with plotly) draws; a choice made outside (PLOTLY_RENDERER) wins.
+if "PLOTLY_RENDERER" not in os.environ:
+    pio.renderers.default = "plotly_mimetype"
 
 # ---------- widgets that report their own errors ----------
 
@@ -155,33 +178,6 @@ def next_token_bars(tokens: Sequence[str], probs: Sequence[float], title: str = 
     return figure
 
 
-def ranked_bars(count: int, title: str = "", tallest: float = 1.0) -> go.Figure:
-    """Bars for the `count` most likely next tokens at fixed places, the most likely first, each token written above
-    its bar with its probability; `update_ranked_bars` fills them. Axes that never change (up to `tallest`, the
-    highest probability to come): a new distribution moves only the bars and their text."""
-    figure = go.Figure(go.Bar(
-        x=list(range(count)), y=[0.0] * count, text=[""] * count, textposition="outside", cliponaxis=False,
-        marker_color=[BAR_COLOR] * count, hovertemplate="%{text}<extra></extra>",
-    ))
-    return base_layout(figure, title, yaxis=dict(title="probability", range=[0, 1.25 * tallest], tickformat=".0%"),
-                       xaxis=dict(title="candidates, most likely first", showticklabels=False, range=[-0.5, count - 0.5]))
-
-
-def update_ranked_bars(figure: FigureWidget, tokens: Sequence[str], probs: Sequence[float], highlight: int) -> None:
-    """New candidates for a figure made by `ranked_bars`; bar `highlight` in the highlight colour."""
-    probs = [float(p) for p in probs]
-    with figure.batch_traces():
-        figure.data[0].update(y=probs, text=[f"{display_token(t)}<br>{p:.1%}" for t, p in zip(tokens, probs)],
-                              marker_color=bar_colors(len(probs), highlight))
-
-
-def row_bars(weights, tokens: Sequence[str], title: str = "") -> go.Figure:
-    """One query's attention weights over the keys as bars."""
-    figure = next_token_bars([f"{i}:{t}" for i, t in enumerate(tokens)][: len(weights)], [float(w) for w in weights], title)
-    figure.update_layout(xaxis_title="key (the token read)", yaxis_title="weight")
-    return figure
-
-
 def heatmap(values, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "", colorscale: str = "RdBu",
             zmid: float | None = 0.0, x_title: str = "", y_title: str = "", height: int = 460) -> go.Figure:
     """A labelled heatmap of a 2-D array (scores, embeddings, similarities); non-finite cells are left blank."""
@@ -222,11 +218,6 @@ def label_places(x, y, labels: Sequence[str], plot_px: tuple[int, int] = (640, 4
         places.append(place)
         boxes.append(box)
     return places
-
-
-def dot_sizes(weights, max_size: float = MAX_DOT_SIZE) -> list[float]:
-    """Marker diameters with area proportional to weight: diameter = max_size · √weight."""
-    return [max_size * math.sqrt(max(0.0, float(w))) for w in weights]
 
 
 def scored_tokens(pairs: Iterable[tuple[str, float]], number: str = "{:.2f}") -> str:
@@ -336,11 +327,6 @@ def grid_block_weights(patterns) -> np.ndarray:
     return np.clip(patterns[..., query, key], 0, None).ravel()
 
 
-def resize_grid_block(dots, patterns) -> None:
-    """New patterns (same shape) for the dots trace of a `grid_block`."""
-    set_dot_weights(dots, grid_block_weights(patterns))
-
-
 def value_grid(values, tokens: Sequence[str], title: str = "", size_px: int = 420) -> go.Figure:
     """A square [n, n] array (attention scores) as a grid of squares coloured by value, blue above 0 and red below,
     laid out like `dot_grid` (rows = queries, columns = keys); non-finite cells (−∞) are masked, grey."""
@@ -381,21 +367,6 @@ def add_masked_shape(figure: go.Figure, masked: np.ndarray, transpose: bool) -> 
                                 fillcolor=MASKED_FILL, line=dict(width=0), hoverinfo="skip"))
 
 
-def move_masked_shape(shape, masked: np.ndarray) -> None:
-    """Move a grid's grey shape (its trace 1) over new masked cells, only if they changed. In a `batch_traces`
-    plotly.js moves it with the dots, as it moves lines, without laying the figure out again."""
-    x_line, y_line = outline_xy(np.asarray(masked, dtype=bool), bool(shape.meta))
-    if not all(np.array_equal(np.asarray(now, dtype=float), new, equal_nan=True)
-               for now, new in ((shape.x, x_line), (shape.y, y_line))):
-        shape.update(x=x_line, y=y_line)
-
-
-def traces_batch(figure: go.Figure):
-    """`batch_traces` for a live figure (new numbers only, no new layout); a plain figure has nothing to batch."""
-    batch = getattr(figure, "batch_traces", None)
-    return batch() if batch else nullcontext()
-
-
 def grid_layout(figure: go.Figure, queries: Sequence[str], keys: Sequence[str], transpose: bool, title: str,
                 size_px: int) -> go.Figure:
     """The axes of a grid of cells at integer places: token labels on top and left, the first token at the top."""
@@ -432,52 +403,6 @@ def masked_outline(masked: np.ndarray) -> np.ndarray:
     corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [np.nan, np.nan]])
     cells = np.argwhere(masked)[:, ::-1]  # (key, query)
     return (cells[:, None, :] + corners[None]).reshape(-1, 2)
-
-
-def update_dot_grid(figure: go.Figure, pattern, masked, title: str | None = None) -> None:
-    """Re-size the dots of a figure made by `dot_grid` for a new pattern of the same shape: only the sizes (and the
-    weights shown on hover) travel, as binary arrays, and the title only if it changed. A grid of every cell also
-    takes a new mask: its grey shape moves with the dots."""
-    masked = np.asarray(masked, dtype=bool)
-    with traces_batch(figure):
-        resize_dots(figure.data[0], pattern, masked)
-        if len(figure.data) > 1:
-            move_masked_shape(figure.data[1], masked)
-        set_title(figure, title)
-
-
-def resize_dots(dots, pattern, masked) -> None:
-    """New weights for the dots trace of a `dot_grid`: their sizes and the weights shown on hover (masked cells of a
-    grid of every cell get size 0)."""
-    pattern, masked = np.asarray(pattern, dtype=float), np.asarray(masked, dtype=bool)
-    set_dot_weights(dots, np.where(masked, 0.0, pattern).ravel() if len(dots.customdata) == pattern.size else pattern[~masked])
-
-
-def set_dot_weights(dots, weights) -> None:
-    """A dots trace's new weights: their sizes (area ∝ weight; `meta` is the size of a weight-1 dot) and the weights
-    shown on hover."""
-    dots.marker.size = dots.meta * np.sqrt(np.clip(weights, 0, None))
-    dots.customdata = weights
-
-
-def redraw(target: go.FigureWidget, source: go.Figure) -> None:
-    """Copy a freshly built figure into a displayed FigureWidget in one message."""
-    with target.batch_update():
-        if len(target.data) != len(source.data) or any(a.type != b.type for a, b in zip(target.data, source.data)):
-            target.data = []
-            target.add_traces(source.data)
-        else:
-            for shown, new in zip(target.data, source.data):
-                shown.update(new.to_plotly_json(), overwrite=True)
-        layout = source.layout.to_plotly_json()
-        layout.pop("template", None)  # the widget has the same default template: checking it again costs 20 ms
-        target.layout.update(layout, overwrite=True)
-
-
-def set_title(figure: go.Figure, title: str | None) -> None:
-    """A new title, sent only if it changed (a title edit lays the figure out again)."""
-    if title is not None and figure.layout.title.text != title:
-        figure.layout.title.text = title
 
 
 class LayerTokenExplorer(Explorer):
