@@ -5,7 +5,8 @@ and sends every head at once. For prompts up to 64 tokens:
     python benchmarks/attention_latency.py [--quick]
 
 Baseline in the same process: what one move cost the kernel before the figure kit (the head's plotly dot grid built
-and copied into a live figure), beside what a new prompt costs now (all heads, and the bytes they travel as).
+and turned into the JSON a figure travels as), beside what a new prompt costs now (all heads, and the bytes they
+travel as).
 """
 
 import argparse
@@ -17,7 +18,6 @@ import numpy as np
 from explainer import attention
 from explainer.figures import common as viz
 from explainer.figures.attention import AttentionExplorer
-from explainer.figures.live import FigureWidget
 from explainer.gpt import checkpoint
 
 PROMPT = ("ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. "
@@ -38,11 +38,11 @@ def new_prompts(explorer: AttentionExplorer, count: int) -> list[float]:
 
 def plotly_moves(lm, count: int) -> list[float]:
     """Seconds per move the way the explorer answered one before the kit: the head's dot grid rebuilt in Python."""
-    found, figure, times = attention.cached_prompt_attention(lm, PROMPT), FigureWidget(), []
+    found, times = attention.cached_prompt_attention(lm, PROMPT), []
     masked = ~attention.causal_mask(len(found.tokens))
     for i in range(count):
         started = time.perf_counter()
-        viz.redraw(figure, viz.dot_grid(found.pattern(i % 5, (i // 5) % 5), found.tokens, masked=masked))
+        viz.dot_grid(found.pattern(i % 5, (i // 5) % 5), found.tokens, masked=masked).to_json()
         times.append(time.perf_counter() - started)
     return times
 

@@ -185,7 +185,7 @@ window.__explainer = {
     return wide;
   },
   crowded(i) {
-    // in each figure (live FigureWidgets and static figures alike): titles must not overlap nor leave the figure
+    // in each static plotly figure: titles must not overlap nor leave the figure
     const found = [];
     this.outputs()[i].querySelectorAll('.svg-container').forEach(gd => {
       const frame = gd.getBoundingClientRect();

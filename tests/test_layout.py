@@ -1,7 +1,6 @@
 """The shape of the project holds as it grows: imports flow one way between layers, and notebooks hold no logic."""
 
 import ast
-import re
 from pathlib import Path
 
 import nbformat
@@ -123,28 +122,3 @@ def test_the_figure_widget_check_catches_plotlys(tmp_path):
     module = tmp_path / "figure.py"
     module.write_text("import plotly.graph_objects as go\nfrom plotly.graph_objs import FigureWidget\nfigure = go.FigureWidget()\n")
     assert plotly_widgets_used(module) == [2, 3]
-
-
-# Private names of plotly's and ipywidgets' widget machinery (and of plotly.js's globals replaced in the page): code
-# that reaches them breaks on a minor release. A library that cannot do what we need gets a small component of ours.
-PRIVATE = re.compile(r"\b_(?:send|batch|perform|js2py|py2js)_\w+|\b_view_count\b|\b_widget_(?:data|layout)\b"
-                     r"|\b_last_(?:layout|trace)_edit_id\b|\b_(?:property_lock|holding_sync|states_to_send|trait_notifiers)\b"
-                     r"|\.(?:_data|_layout)\b|\bPlotly\.\w+\s*=(?!=)")
-SOURCES = sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.js"), *ANIMATIONS_DIR.rglob("*.py"),
-                  *(PROJECT_ROOT / "benchmarks").glob("*.py"), PROJECT_ROOT / "tests" / "lab.py"])
-
-
-def private_names(text: str) -> list[str]:
-    return [match.group(0).strip() for match in PRIVATE.finditer(text)]
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
-def test_no_private_name_of_plotly_or_ipywidgets_is_used(path):
-    assert not private_names(path.read_text(encoding="utf-8"))
-
-
-def test_the_private_name_check_catches_them():
-    found = private_names("w._send_relayout_msg(x); w._batch_trace_edits; w._view_count; w._perform_batch_animate()\n"
-                          "fig._data; f._widget_layout; Plotly.relayout = edit; if (Plotly.restyle === f) {}")
-    assert found == ["_send_relayout_msg", "_batch_trace_edits", "_view_count", "_perform_batch_animate", "._data",
-                     "_widget_layout", "Plotly.relayout ="]

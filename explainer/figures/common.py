@@ -233,13 +233,11 @@ def token_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:
 def dot_grid(
     pattern, tokens: Sequence[str], transpose: bool = False, title: str = "",
     masked=None, max_size: float | None = None, size_px: int = 480, query_tokens: Sequence[str] | None = None,
-    first_position: int = 0, every_cell: bool = False,
+    first_position: int = 0,
 ) -> go.Figure:
     """Attention as a grid of dots (area ∝ weight). Rows = queries, columns = keys; `transpose` gives the
     3Blue1Brown layout (queries as columns). `masked` ([n, n] booleans) marks cells drawn as grey crosses.
-    `first_position` numbers the labels when the grid shows a window of a longer text. `every_cell` lists a dot for
-    every cell (masked ones of size 0) and always draws the masked shape, so that `update_dot_grid` can change the
-    mask as well as the weights."""
+    `first_position` numbers the labels when the grid shows a window of a longer text."""
     grid = np.asarray(pattern, dtype=float)
     n_query, n_key = grid.shape
     size_px = min(size_px, MAX_WIDTH - 170)
@@ -248,7 +246,7 @@ def dot_grid(
     keys = token_labels(tokens, first_position)[-n_key:]
     queries = token_labels(query_tokens or tokens, first_position)[-n_query:]
     masked = np.asarray(masked, dtype=bool) if masked is not None else np.zeros((n_query, n_key), dtype=bool)
-    shown = np.argwhere(np.ones_like(masked) if every_cell else ~masked)  # (query, key) pairs, row by row
+    shown = np.argwhere(~masked)  # (query, key) pairs, row by row
     x, y = (shown[:, 0], shown[:, 1]) if transpose else (shown[:, 1], shown[:, 0])  # numeric places: fast to redraw
     weights = np.where(masked, 0.0, grid)[shown[:, 0], shown[:, 1]]
     figure = go.Figure(go.Scatter(
@@ -256,7 +254,7 @@ def dot_grid(
         marker=dict(size=max_size * np.sqrt(np.clip(weights, 0, None)), color=DOT_COLOR, line=dict(width=0)),
         customdata=weights, meta=max_size, hovertemplate="%{text}<br>weight %{customdata:.4f}<extra></extra>",
     ))
-    if masked.any() or every_cell:  # one grey shape over all masked cells: drawn distinctly, and cheap to redraw
+    if masked.any():  # one grey shape over all masked cells: drawn distinctly
         add_masked_shape(figure, masked, transpose)
     return grid_layout(figure, queries, keys, transpose, title, size_px)
 
