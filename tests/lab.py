@@ -392,7 +392,8 @@ window.__gallery = {
   figures() { return document.querySelectorAll('.explainer-kit-figure').length; },
   drawn() {
     return Array.from(document.querySelectorAll('.explainer-kit-figure'))
-      .every(f => f.querySelector('.explainer-kit .kit-panel, .explainer-kit svg, .explainer-kit canvas'));
+      .every(f => f.querySelector('.explainer-kit .kit-panel, .explainer-kit svg, .explainer-kit canvas')
+        || (f.querySelector('.explainer-kit .kit-caption') || {}).textContent);  // a view that writes its numbers
   },
   needingPython() {  // kernel-bound controls: each disabled, its box saying why
     return Array.from(document.querySelectorAll('.widget-box .control')).map(c => {

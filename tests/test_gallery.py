@@ -78,11 +78,11 @@ def test_pages_load_nothing_from_the_network(site):
     assert 'src="mathjax/MathJax.js' in page and (site / "mathjax" / "MathJax.js").is_file()
 
 
-def test_offline_pages_show_figures_formulas_and_video(site):
-    with chromium(offline=True, viewport={"width": 1300, "height": 1000}) as context:
-        requests, errors = [], []
-        context.route(re.compile(r"^https?://"), lambda route: (requests.append(route.request.url), route.abort()))
-        page = context.new_page()
+def test_offline_pages_show_figures_formulas_and_video(site, browser):
+    requests, errors = [], []
+    page = browser.new_page()
+    try:
+        page.route(re.compile(r"^https?://"), lambda route: (requests.append(route.request.url), route.abort()))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto((site / f"{NOTEBOOK}.html").as_uri())
@@ -99,6 +99,8 @@ def test_offline_pages_show_figures_formulas_and_video(site):
             v.preload = 'metadata'; v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1); v.load(); })""")
         stills = page.evaluate("() => Array.from(document.images).length")
         poster = page.evaluate("() => document.querySelector('video').poster")
+    finally:
+        page.close()
     assert figures >= 2 and formulas > 0  # (test_every_kit_control_moves_its_figure_offline moves them)
     assert duration > 5, "the chapter plays (the browser reads its duration)"
     assert poster.endswith(f"stills/{SCENE}.png") and stills == 0
