@@ -41,7 +41,6 @@ class TemperatureExplorer(Explorer):
         self.samples = widgets.HTML()
         self.on_click(self.sample_button, self.draw_samples)
         self.widget = widgets.VBox([self.view, row(self.sample_button, self.seed), self.samples, self.status])
-        self.widget.add_class("explainer-temperature-explorer")
         self.set_logits(tokens, logits)
 
     @property
