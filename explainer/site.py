@@ -114,7 +114,8 @@ def disabled_control(name: str, values: dict) -> str:
         return f'<button class="control" disabled>{label}</button>'
     options = values.get("_options_labels")
     value = options[values["index"]] if options and values.get("index") is not None else values.get("value", "")
-    return f'<label class="control">{label} <input disabled value="{html.escape(str(value))}"></label>'
+    size = max(4, len(str(value)))  # the whole value shows
+    return f'<label class="control">{label} <input disabled size="{size}" value="{html.escape(str(value))}"></label>'
 
 
 def output_html(output: dict, state: dict, index: list[int]) -> str:

@@ -128,3 +128,24 @@ def test_a_failing_notebook_is_named_and_the_rest_is_built(tmp_path, monkeypatch
     assert 'href="a_good.html"' in index and "b_bad: <b>failed</b>" in index
     assert (tmp_path / "site" / "a_good.html").is_file() and not (tmp_path / "site" / "b_bad.html").exists()
 
+
+
+def test_controls_that_need_the_kernel_are_shown_disabled_and_their_box_says_why_once():
+    def model(name, module="@jupyter-widgets/controls", **state):
+        return {"model_name": name, "model_module": module, "state": state}
+
+    state = {
+        "box": model("VBoxModel", children=["IPY_MODEL_row", "IPY_MODEL_text", "IPY_MODEL_bar"]),
+        "row": model("HBoxModel", children=["IPY_MODEL_button", "IPY_MODEL_size"]),
+        "button": model("ButtonModel", description="Train"),
+        "size": model("DropdownModel", description="size", index=1, _options_labels=["tiny", "small (2 layers)"]),
+        "text": model("HTMLModel", description="", value="<b>ready</b>"),
+        "bar": model("ButtonModel", description="hidden button", layout="IPY_MODEL_hidden"),
+        "hidden": model("LayoutModel", "@jupyter-widgets/base", visibility="hidden"),
+    }
+    page = gallery.static_widget("box", state, [0])
+    assert '<button class="control" disabled>Train</button>' in page
+    assert 'size <input disabled size="16" value="small (2 layers)">' in page
+    assert "<b>ready</b>" in page and "hidden button" not in page
+    assert page.count("needs Python") == 1 and page.index("needs Python") < page.index("<b>ready</b>"), \
+        "said once, in the row of controls"
