@@ -81,7 +81,8 @@ def static_widget(model_id: str, state: dict, index: list[int]) -> str:
     if name in CONTAINERS:
         children = [state.get(ref.removeprefix("IPY_MODEL_"), {}) for ref in values.get("children", [])]
         inner = "".join(static_widget(ref.removeprefix("IPY_MODEL_"), state, index) for ref in values.get("children", []))
-        note = NEEDS_PYTHON if any(is_control(child) for child in children) else ""
+        shown = [child for child in children if is_control(child) and not hidden(child["state"], state)]
+        note = NEEDS_PYTHON if shown else ""
         return f'<div class="widget-box {CONTAINERS[name]}">{inner}{note}</div>'
     if name == "AnyModel" and kit_export.is_kit_state(values):
         return kit_export.static_html(values, model.get("buffers", []))
