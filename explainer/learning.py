@@ -22,7 +22,7 @@ import torch
 
 from explainer import attention, settings
 from explainer.errors import ExplainerError
-from explainer.gpt import checkpoint, data, external
+from explainer.gpt import budget, checkpoint, data, external
 from explainer.gpt.device import ThreadTrial, one_thread
 from explainer.gpt.model import GPT
 from explainer.gpt.train import PRESETS, TrainConfig, Tokens, Trainer, prepare_tokens, snapshot_schedule
@@ -455,6 +455,17 @@ def check_trainable(model: GPT, config: TrainConfig, available: int | None = Non
             f"machine with more memory")
 
 
+def check_watchable(model: GPT, config: TrainConfig) -> None:
+    """Refuse a run whose evaluations (eval_iters batches of each split, at the start and at every measurement) would
+    keep the page waiting much longer than a notebook cell should, at this model's speed on this machine."""
+    tokens = 2 * config.eval_iters * config.batch_size * config.block_size
+    seconds = tokens / budget.tokens_per_second(model)
+    if seconds > budget.SECONDS:
+        raise budget.TooSlowError(f"one evaluation of this model ({model.num_parameters():,} weights) would take about "
+                                  f"{seconds:.0f} s here, at the start and at every measurement; watch a smaller model "
+                                  "learn, or use a faster machine")
+
+
 def size_summary(config: TrainConfig) -> str:
     return f"{config.n_layer} layers × {config.n_head} heads, {config.n_embd} wide"
 
@@ -513,6 +524,7 @@ class LiveTraining:
         self.config = continued_config(start, config) if start is not None else config
         if start is not None:
             check_trainable(start.model, self.config)
+            check_watchable(start.model, self.config)
         self.start_model = start
         self.tokens = (live_tokens(self.config.corpus, self.config.tokenizer, self.config.vocab_size) if start is None
                        else prepare_tokens(self.config, start.tokenizer))

@@ -17,7 +17,7 @@ import torch
 
 from explainer import attention, learning
 from explainer.errors import ExplainerError
-from explainer.gpt import checkpoint, data
+from explainer.gpt import budget, checkpoint, data
 from explainer.gpt.model import GPT, GPTConfig
 from explainer.gpt.tokenizer import CharTokenizer
 from explainer.gpt.train import TrainConfig, Trainer, saved_config
@@ -226,6 +226,19 @@ def test_a_model_too_large_for_the_memory_at_hand_is_refused(corpus):
     with pytest.raises(learning.TrainingMemoryError, match="needs about .* GiB, more than 80% of the"):
         learning.check_trainable(model, config, available=needed)
 
+
+
+def test_a_model_too_slow_to_evaluate_while_the_page_waits_is_refused(corpus, monkeypatch):
+    """Its evaluation reads 2 × eval_iters batches: refused when that takes longer than a notebook cell should, at the
+    speed the model measures here (as measured for a 124 M GPT-2 on this machine: about 56 s)."""
+    model = GPT(GPTConfig(vocab_size=65, block_size=32, n_layer=1, n_head=2, n_embd=16))
+    config = tiny(corpus)
+    tokens = 2 * config.eval_iters * config.batch_size * config.block_size
+    monkeypatch.setattr(budget, "tokens_per_second", lambda m: tokens / (budget.SECONDS - 1))
+    learning.check_watchable(model, config)
+    monkeypatch.setattr(budget, "tokens_per_second", lambda m: tokens / (7 * budget.SECONDS))
+    with pytest.raises(budget.TooSlowError, match=f"would take about {7 * budget.SECONDS:.0f} s here"):
+        learning.check_watchable(model, config)
 
 # ---------- the page's widget, in-process ----------
 
