@@ -35,6 +35,14 @@ def check_choice(name: str, value: int, count: int) -> int:
     return int(value)
 
 
+def select_head(widget, layer: int | None, head: int | None, layers: int, heads: int) -> None:
+    """Set a view's `layer` and `head` (None: kept), each checked against how many there are."""
+    if layer is not None:
+        widget.layer = check_choice("layer", layer, layers)
+    if head is not None:
+        widget.head = check_choice("head", head, heads)
+
+
 def check_temperature(value: float) -> float:
     low, high, _ = TEMPERATURES
     if not low <= float(value) <= high:
@@ -86,10 +94,7 @@ class AttentionView(KitWidget):
         """Choose from Python, as the page's controls do."""
         layers, heads = self.patterns.shape[:2] if self.patterns is not None else (1, 1)
         with self.hold_sync():
-            if layer is not None:
-                self.layer = check_choice("layer", layer, layers)
-            if head is not None:
-                self.head = check_choice("head", head, heads)
+            select_head(self, layer, head, layers, heads)
             if temperature is not None:
                 self.temperature = check_temperature(temperature)
             if transposed is not None:
@@ -142,10 +147,7 @@ class StepsView(KitWidget):
         if mask is not None and mask not in attention.MASK_VARIANTS:
             raise FigureDataError(f"mask must be one of {', '.join(attention.MASK_VARIANTS)}, got {mask!r}")
         with self.hold_sync():
-            if layer is not None:
-                self.layer = check_choice("layer", layer, layers)
-            if head is not None:
-                self.head = check_choice("head", head, heads)
+            select_head(self, layer, head, layers, heads)
             if query is not None:
                 self.query = check_choice("query", query, n)
             if temperature is not None:

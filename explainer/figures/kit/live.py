@@ -17,7 +17,7 @@ import traitlets
 
 from explainer.errors import FigureDataError
 from explainer.figures.kit.arrays import ARRAY_SYNC, Array, as_float32
-from explainer.figures.kit.attention import check_choice
+from explainer.figures.kit.attention import select_head
 from explainer.figures.kit.widget import KitWidget
 
 NOW = -1  # the look-back choice that follows the training
@@ -107,10 +107,7 @@ class LiveView(KitWidget):
         latest)."""
         layers, heads = self.latest_pattern.shape[:2] if self.latest_pattern is not None else (1, 1)
         with self.hold_sync():
-            if layer is not None:
-                self.layer = check_choice("layer", layer, layers)
-            if head is not None:
-                self.head = check_choice("head", head, heads)
+            select_head(self, layer, head, layers, heads)
             if look_back is not None:
                 if look_back != NOW and look_back not in self.kept_steps:
                     raise FigureDataError(f"look back at one of the kept steps {self.kept_steps} or NOW, got {look_back}")

@@ -7,40 +7,11 @@ const SUPERSCRIPT = {"-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 
 
 /** A stack whose panels may be layers of one plot (drawn together, in the place of the first) beside stack panels. */
 function plotView(model, root) {
-  const bound = binding(model, root), hover = hoverBox(root);
-  const row = controlRow(root), body = html("div", "kit-stack", root);
-  let controls = {}, panels = [];
-
-  function build() {
-    row.textContent = "";
-    body.textContent = "";
-    const choice = model.get("choice");
-    controls = {};
-    for (const spec of model.get("controls")) {
-      const move = value => bound.choose("choice", {...model.get("choice"), [spec.name]: value});
-      controls[spec.name] = spec.kind === "dropdown"
-        ? dropdown(row, {label: spec.label, options: spec.options, value: choice[spec.name]}, move)
-        : slider(row, {label: spec.label, min: spec.min, max: spec.max, value: choice[spec.name], labels: spec.labels}, move);
-    }
+  return stackView(model, root, {more: ["frame"], makePanels(body, hover) {
     const specs = model.get("panels"), layers = specs.filter(spec => spec.kind in LAYERS);
-    panels = [];
-    for (const spec of specs) {
-      if (!(spec.kind in LAYERS)) panels.push(stackPanel(body, spec, hover, model.get("colours")));
-      else if (spec === layers[0]) panels.push(plot(body, {...model.get("frame"), layers, hover}));
-    }
-    draw();
-  }
-
-  function draw() {
-    const choice = model.get("choice");
-    for (const [name, control] of Object.entries(controls)) control.set(choice[name]);
-    for (const panel of panels) panel.draw(choice);
-  }
-
-  bound.watch(["panels", "controls", "frame"], build);
-  bound.watch(["choice"], draw);
-  build();
-  return () => bound.close();
+    return specs.filter(spec => !(spec.kind in LAYERS) || spec === layers[0]).map(spec => spec.kind in LAYERS
+      ? plot(body, {...model.get("frame"), layers, hover}) : stackPanel(body, spec, hover, model.get("colours")));
+  }});
 }
 
 /** An axis from `low` to `high` (on a log axis: their logarithms' ends, the values themselves > 0) onto [from, to] px. */

@@ -54,8 +54,10 @@ function binding(model, root) {
 }
 
 /** Panels one above the other and the controls that choose what they show: each control indexes a leading axis of the
- * panels' arrays that name it in `over` (a layer, a head, a training step), or moves a curve's marker. */
-function stackView(model, root) {
+ * panels' arrays that name it in `over` (a layer, a head, a training step), or moves a curve's marker. A view built on
+ * it (plotView) may make its panels otherwise (`makePanels(body, hover)`: each with draw(choice)) and redraw on more of
+ * the model's values (`more`). */
+function stackView(model, root, {makePanels = null, more = []} = {}) {
   const bound = binding(model, root), hover = hoverBox(root);
   const row = controlRow(root), body = html("div", "kit-stack", root);
   let controls = {}, panels = [];
@@ -71,7 +73,8 @@ function stackView(model, root) {
         ? dropdown(row, {label: spec.label, options: spec.options, value: choice[spec.name]}, move)
         : slider(row, {label: spec.label, min: spec.min, max: spec.max, value: choice[spec.name], labels: spec.labels}, move);
     }
-    panels = model.get("panels").map(spec => stackPanel(body, spec, hover, model.get("colours")));
+    panels = makePanels ? makePanels(body, hover)
+      : model.get("panels").map(spec => stackPanel(body, spec, hover, model.get("colours")));
     draw();
   }
 
@@ -81,7 +84,7 @@ function stackView(model, root) {
     for (const panel of panels) panel.draw(choice);
   }
 
-  bound.watch(["panels", "controls"], build);
+  bound.watch(["panels", "controls", ...more], build);
   bound.watch(["choice"], draw);
   build();
   return () => bound.close();
