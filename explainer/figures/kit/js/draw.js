@@ -119,3 +119,11 @@ function at(array, ...indices) {
   });
   return array.values.subarray(offset, offset + size);
 }
+
+/** A five-pointed star's path centred at (cx, cy), `r` px to its points. */
+function starPath(cx, cy, r) {
+  return Array.from({length: 10}, (_, i) => {
+    const angle = Math.PI / 5 * i - Math.PI / 2, reach = i % 2 ? r * 0.45 : r;
+    return `${i ? "L" : "M"}${(cx + reach * Math.cos(angle)).toFixed(2)},${(cy + reach * Math.sin(angle)).toFixed(2)}`;
+  }).join("") + "Z";
+}

@@ -70,7 +70,7 @@ function lineChart(parent, {title, hover, xTitle = "", yTitle = "", width = 700,
       const sx = px(mark.x), sy = py(mark.y), row = py(y1 * (0.95 - 0.08 * (i % MARK_ROWS)));
       const style = `fill: ${mark.colour}`;
       svg("line", {x1: sx, x2: sx, y1: sy, y2: row, stroke: mark.colour, "stroke-dasharray": "2 3", class: "kit-mark-line"}, drawn);
-      svg("path", {d: star(sx, sy, 7), style, class: "kit-mark"}, drawn);
+      svg("path", {d: starPath(sx, sy, 7), style, class: "kit-mark"}, drawn);
       const leftward = sx > left + 0.6 * (width - left - right);
       svg("text", {x: sx + (leftward ? -6 : 6), y: row, "text-anchor": leftward ? "end" : "start", "dominant-baseline": "central",
                    style, class: "kit-mark-label"}, drawn).textContent = mark.label;
@@ -78,14 +78,6 @@ function lineChart(parent, {title, hover, xTitle = "", yTitle = "", width = 700,
     });
   }
   return {node, update};
-}
-
-/** A five-pointed star's path centred at (x, y), `r` px to its points. */
-function star(x, y, r) {
-  return Array.from({length: 10}, (_, i) => {
-    const angle = -Math.PI / 2 + i * Math.PI / 5, radius = i % 2 ? r * 0.45 : r;
-    return `${i ? "L" : "M"}${(x + radius * Math.cos(angle)).toFixed(1)},${(y + radius * Math.sin(angle)).toFixed(1)}`;
-  }).join("") + "Z";
 }
 
 /** The live view: counters, the loss chart, the moments, then the look-back slider (once two steps are kept), the

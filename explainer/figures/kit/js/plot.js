@@ -238,13 +238,6 @@ function pointsLayer(group, spec, place) {
   };
 }
 
-function starPath(cx, cy, r) {
-  return Array.from({length: 10}, (_, i) => {
-    const angle = Math.PI / 5 * i - Math.PI / 2, reach = i % 2 ? r * 0.45 : r;
-    return `${i ? "L" : "M"}${(cx + reach * Math.cos(angle)).toFixed(2)},${(cy + reach * Math.sin(angle)).toFixed(2)}`;
-  }).join("") + "Z";
-}
-
 /** Arrows from starts to ends [*over, arrow, 2], each in its colour, its label beside its middle. */
 function arrowsLayer(group, spec, place) {
   const starts = decoded(spec.starts), ends = decoded(spec.ends), count = starts.shape[starts.shape.length - 2];
