@@ -95,7 +95,7 @@ def build_command(args: argparse.Namespace) -> None:
 
 def precomputed_files() -> dict:
     """What `explainer precompute NAME` writes into data/ (each file records the command that made it)."""
-    from explainer import geometry, heads, mlp, scaling_laws, vocabulary
+    from explainer import geometry, heads, mlp, probes, scaling_laws, vocabulary
 
     return {"packings": (geometry.write_packings, "our optimiser's packings of 100-d vectors (notebook on near-orthogonality)"),
             "modifier-pairs": (heads.write_modifier_pairs, "word pairs of the validation text, by kind (the running example and its controls)"),
@@ -104,6 +104,9 @@ def precomputed_files() -> dict:
             "token-counts": (vocabulary.write_token_counts, "how often each token occurs in the training text (under-trained tokens)"),
             "set-phrases": (mlp.write_set_phrases, "three-word phrases whose last word needs the word two back"),
             "lookups": (mlp.write_lookups, "those phrases recalled with each MLP and attention layer mean-ablated"),
+            "position-profiles": (heads.write_position_profiles, "how each head spreads its attention over positions back"),
+            "nonlinear-neuron": (mlp.write_nonlinear_neuron, "the neuron whose activation is most an AND of two features"),
+            "probes": (probes.write_probes, "linear probes for three features of the text at every stage, and their controls"),
             "scaling": (scaling_laws.write_scaling, "five model sizes trained on the same text, for the scaling law (about 20 minutes)")}
 
 

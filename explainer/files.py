@@ -44,6 +44,22 @@ def read_json(path: Path, remake: str) -> dict:
         raise ExplainerError(f"{path} is not valid JSON ({error}); make it again with `{remake}`") from None
 
 
+def write_measurement(path: Path, remake: str, digest: str, record: dict) -> None:
+    """A measurement of the model whose weights file has this SHA-256, with the command that makes it again."""
+    write_json(path, {"made_by": remake, "weights_sha256": digest, **record})
+
+
+def shipped_measurement(path: Path, remake: str, digest: str | None) -> dict | None:
+    """The record `write_measurement` left in `path` when it was measured on the weights with this digest (the shipped
+    model), else None: measure now."""
+    if digest is None or not Path(path).is_file():
+        return None
+    shipped = read_json(path, remake)
+    if shipped.get("weights_sha256") != digest:
+        return None
+    return {k: v for k, v in shipped.items() if k not in ("made_by", "weights_sha256")}
+
+
 FileVersion = tuple[str, int, int, int]  # resolved path, inode, mtime (ns), size
 
 

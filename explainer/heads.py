@@ -28,7 +28,7 @@ from functools import lru_cache
 import torch
 
 from explainer.errors import ExplainerError
-from explainer.files import read_json, write_json
+from explainer.files import read_json, shipped_measurement, write_json, write_measurement
 from explainer.gpt import budget, data
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.gpt.hooks import act_name
@@ -302,9 +302,9 @@ def write_running_example() -> str:
     example = find_running_example(lm)
     record = {k: v for k, v in asdict(example).items() if k != "scores"}
     scores = example.scores
-    write_json(EXAMPLE_FILE, {"made_by": EXAMPLE_REMAKE, "weights_sha256": lm.digest, "example": record,
-                              "scores": {"weights": {k: w.tolist() for k, w in scores.weights.items()},
-                                         "pairs": scores.pairs, "uniform": scores.uniform}})
+    write_measurement(EXAMPLE_FILE, EXAMPLE_REMAKE, lm.digest, {
+        "example": record, "scores": {"weights": {k: w.tolist() for k, w in scores.weights.items()}, "pairs": scores.pairs,
+                                      "uniform": scores.uniform}})
     return str(EXAMPLE_FILE)
 
 
@@ -312,12 +312,11 @@ def write_running_example() -> str:
 def running_example(lm: LanguageModel) -> RunningExample:
     """The running example for this model: read from EXAMPLE_FILE when it was measured on these exact weights (the
     shipped model), else measured now (a few seconds)."""
-    if EXAMPLE_FILE.is_file():
-        shipped = read_json(EXAMPLE_FILE, EXAMPLE_REMAKE)
-        if shipped["weights_sha256"] == lm.digest:
-            s = shipped["scores"]
-            scores = HeadScores({k: torch.tensor(w) for k, w in s["weights"].items()}, s["pairs"], s["uniform"])
-            return RunningExample(**shipped["example"], scores=scores)
+    shipped = shipped_measurement(EXAMPLE_FILE, EXAMPLE_REMAKE, lm.digest)
+    if shipped is not None:
+        s = shipped["scores"]
+        scores = HeadScores({k: torch.tensor(w) for k, w in s["weights"].items()}, s["pairs"], s["uniform"])
+        return RunningExample(**shipped["example"], scores=scores)
     try:
         return find_running_example(lm, cap=affordable_pairs(lm))
     except budget.TooSlowError as error:
@@ -542,7 +541,7 @@ def offset_weights(patterns: torch.Tensor) -> torch.Tensor:
     return torch.stack([(rows * (column == c)).sum(-1) for c in range(OFFSETS + 2)], -1).mean(-2)
 
 
-def position_profile(lm: LanguageModel, layer: int, seed: int = 0) -> PositionProfile:
+def measure_position_profile(lm: LanguageModel, layer: int, seed: int = 0) -> PositionProfile:
     from explainer.attention import causal_mask, check_layer_head
 
     check_layer_head(lm, layer, 0)
@@ -559,6 +558,37 @@ def position_profile(lm: LanguageModel, layer: int, seed: int = 0) -> PositionPr
     return PositionProfile(layer, columns, per_window.mean(0),
                            torch.stack([per_window[:half].mean(0), per_window[half:].mean(0)]),
                            offset_weights(uniform), len(windows))
+
+
+PROFILES_FILE = DATA_DIR / "precomputed" / "position_profiles.json"
+PROFILES_REMAKE = "explainer precompute position-profiles"
+
+
+def write_position_profiles() -> str:
+    """Measure every layer of the shipped model and write PROFILES_FILE (`explainer precompute position-profiles`)."""
+    from explainer.gpt import checkpoint
+
+    lm = checkpoint.load()
+    records = []
+    for layer in range(lm.layout.n_layer):
+        found = measure_position_profile(lm, layer)
+        records.append({**asdict(found), **{k: getattr(found, k).tolist() for k in ("profile", "halves", "uniform")}})
+    write_measurement(PROFILES_FILE, PROFILES_REMAKE, lm.digest, {"layers": records})
+    return str(PROFILES_FILE)
+
+
+@lru_cache(maxsize=16)
+def position_profile(lm: LanguageModel, layer: int) -> PositionProfile:
+    """measure_position_profile, read from PROFILES_FILE when it was measured on these exact weights (the shipped
+    model), else measured now (about 2 s a layer for the shipped model's size)."""
+    shipped = shipped_measurement(PROFILES_FILE, PROFILES_REMAKE, lm.digest)
+    if shipped is None:
+        return measure_position_profile(lm, layer)
+    from explainer.attention import check_layer_head
+
+    check_layer_head(lm, layer, 0)
+    record = shipped["layers"][layer]
+    return PositionProfile(**{**record, **{k: torch.tensor(record[k]) for k in ("profile", "halves", "uniform")}})
 
 
 def variation_distance(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

@@ -15,14 +15,14 @@ import math
 import re
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
 from explainer.errors import ExplainerError
-from explainer.files import read_json, write_json
+from explainer.files import read_json, shipped_measurement, write_json, write_measurement
 from explainer.gpt import budget, data
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.gpt.hooks import act_name
@@ -191,9 +191,9 @@ def write_neurons(top: int = 5) -> str:
 
     lm = checkpoint.load()
     scan = scan_validation_text(lm, top)
-    write_json(NEURONS_FILE, {"made_by": NEURONS_REMAKE, "weights_sha256": lm.digest, "text": "the validation text",
-                              "window": lm.block_size, "activations": scan.activations.double().round(decimals=3).tolist(),
-                              "token_index": scan.token_index.tolist(), "contexts": scan.contexts})
+    write_measurement(NEURONS_FILE, NEURONS_REMAKE, lm.digest, {
+        "text": "the validation text", "window": lm.block_size, "activations": scan.activations.double().round(decimals=3).tolist(),
+        "token_index": scan.token_index.tolist(), "contexts": scan.contexts})
     return str(NEURONS_FILE)
 
 
@@ -217,8 +217,8 @@ def top_contexts(lm: LanguageModel, layer: int, neuron: int, before: int = CONTE
 @lru_cache(maxsize=4)
 def neuron_scan(lm: LanguageModel) -> NeuronScan:
     """The validation text's scan: read from NEURONS_FILE if made with these exact weights, else run now."""
-    shipped = read_json(NEURONS_FILE, NEURONS_REMAKE) if NEURONS_FILE.is_file() else {}
-    if lm.digest is not None and shipped.get("weights_sha256") == lm.digest and "contexts" in shipped:
+    shipped = shipped_measurement(NEURONS_FILE, NEURONS_REMAKE, lm.digest)
+    if shipped is not None:
         return NeuronScan(torch.tensor(shipped["activations"]), torch.tensor(shipped["token_index"]), shipped["contexts"])
     window = min(lm.block_size, SCAN_WINDOW)
     return scan_validation_text(lm, tokens=max(window, min(LIVE_SCAN_TOKENS, budget.affordable_tokens(lm.model))))
@@ -415,8 +415,7 @@ def write_lookups() -> str:
     lm = checkpoint.load()
     found = measure_lookups(lm)
     record = {k: v for k, v in vars(found).items() if k != "phrases"}
-    write_json(LOOKUPS_FILE, {"made_by": LOOKUPS_REMAKE, "weights_sha256": lm.digest, **record,
-                              "phrases": [vars(p) for p in found.phrases]})
+    write_measurement(LOOKUPS_FILE, LOOKUPS_REMAKE, lm.digest, {**record, "phrases": [vars(p) for p in found.phrases]})
     return str(LOOKUPS_FILE)
 
 
@@ -428,11 +427,9 @@ def lookups(lm: LanguageModel) -> AblationResult | NotMeasured:
     """measure_lookups, read from LOOKUPS_FILE when it was measured on these exact weights, else measured now on as
     many windows as the time budget allows (NotMeasured, saying why, when it allows too few or the tokenizer splits
     every answer)."""
-    if LOOKUPS_FILE.is_file() and lm.digest is not None:
-        shipped = read_json(LOOKUPS_FILE, LOOKUPS_REMAKE)
-        if shipped["weights_sha256"] == lm.digest:
-            fields = {k: v for k, v in shipped.items() if k not in ("made_by", "weights_sha256")}
-            return AblationResult(**{**fields, "phrases": [Phrase(**p) for p in fields["phrases"]]})
+    shipped = shipped_measurement(LOOKUPS_FILE, LOOKUPS_REMAKE, lm.digest)
+    if shipped is not None:
+        return AblationResult(**{**shipped, "phrases": [Phrase(**p) for p in shipped["phrases"]]})
     passes = 2 * lm.layout.n_layer + 1
     size = min(lm.block_size, LOOKUP_WINDOW)
     try:
@@ -513,7 +510,7 @@ class NeuronInteraction:
         return float(m[1, 1] - m[1, 0] - m[0, 1] + m[0, 0])
 
 
-def nonlinear_neuron(lm: LanguageModel, seed: int = 0) -> NeuronInteraction:
+def measure_nonlinear_neuron(lm: LanguageModel, seed: int = 0) -> NeuronInteraction:
     """Over windows of the validation text, the neuron whose activation the AND of two features explains most beyond
     their sum, with its input's share and, as control, the best any neuron reaches on shuffled labels."""
     from explainer import probes
@@ -537,6 +534,32 @@ def nonlinear_neuron(lm: LanguageModel, seed: int = 0) -> NeuronInteraction:
     means = torch.tensor([[float(activation[c].mean()) if c.any() else math.nan for c in row] for row in cells])
     counts = torch.tensor([[int(c.sum()) for c in row] for row in cells])
     return NeuronInteraction(INTERACTING, layer, neuron, means, counts, share, input_share, shuffled, len(a))
+
+
+INTERACTION_FILE = DATA_DIR / "precomputed" / "nonlinear_neuron.json"
+INTERACTION_REMAKE = "explainer precompute nonlinear-neuron"
+
+
+def write_nonlinear_neuron() -> str:
+    """Measure the shipped model and write INTERACTION_FILE (`explainer precompute nonlinear-neuron`)."""
+    from explainer.gpt import checkpoint
+
+    lm = checkpoint.load()
+    found = measure_nonlinear_neuron(lm)
+    write_measurement(INTERACTION_FILE, INTERACTION_REMAKE, lm.digest,
+                      {**asdict(found), "means": found.means.tolist(), "counts": found.counts.tolist()})
+    return str(INTERACTION_FILE)
+
+
+@lru_cache(maxsize=4)
+def nonlinear_neuron(lm: LanguageModel) -> NeuronInteraction:
+    """measure_nonlinear_neuron, read from INTERACTION_FILE when it was measured on these exact weights (the shipped
+    model), else measured now (about 2 s for the shipped model's size)."""
+    shipped = shipped_measurement(INTERACTION_FILE, INTERACTION_REMAKE, lm.digest)
+    if shipped is None:
+        return measure_nonlinear_neuron(lm)
+    return NeuronInteraction(**{**shipped, "features": tuple(shipped["features"]), "means": torch.tensor(shipped["means"]),
+                                "counts": torch.tensor(shipped["counts"])})
 
 
 NONLINEAR, ABOVE_SHUFFLED = 0.01, 5.0  # the AND explains at least 1 % of the variance, and 5× the best on shuffled labels

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import torch
 
-from explainer.files import read_json, write_json
+from explainer.files import shipped_measurement, write_measurement
 from explainer.gpt import data
 from explainer.gpt.checkpoint import LanguageModel
 from explainer.paths import DATA_DIR
@@ -53,8 +53,7 @@ def write_token_counts() -> str:
 
     lm = checkpoint.load()
     counts = count_tokens(lm, training_text(lm))
-    write_json(COUNTS_FILE, {"made_by": COUNTS_REMAKE, "weights_sha256": lm.digest, "text": "the training text",
-                             "counts": counts.tolist()})
+    write_measurement(COUNTS_FILE, COUNTS_REMAKE, lm.digest, {"text": "the training text", "counts": counts.tolist()})
     return str(COUNTS_FILE)
 
 
@@ -62,10 +61,9 @@ def write_token_counts() -> str:
 def training_counts(lm: LanguageModel) -> torch.Tensor | None:
     """Each token's count in the model's training text [V]: shipped for the shipped model, counted now (a second or
     two) for other checkpoints of ours, None when the training text is not at hand."""
-    if COUNTS_FILE.is_file() and lm.digest is not None:
-        shipped = read_json(COUNTS_FILE, COUNTS_REMAKE)
-        if shipped["weights_sha256"] == lm.digest:
-            return torch.tensor(shipped["counts"])
+    shipped = shipped_measurement(COUNTS_FILE, COUNTS_REMAKE, lm.digest)
+    if shipped is not None:
+        return torch.tensor(shipped["counts"])
     text = training_text(lm)
     return None if text is None else count_tokens(lm, text)
 

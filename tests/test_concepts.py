@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer import context, heads, learning, mlp, residual, scale, settings, vocabulary
+from explainer import context, heads, learning, mlp, probes, residual, scale, settings, vocabulary
+from explainer.files import shipped_measurement
 from explainer.gpt import checkpoint, data
 
 
@@ -169,6 +170,29 @@ def test_the_shipped_lookups_are_what_measurement_gives(lm):
     for part in ("mlp", "attn"):
         assert shipped.lookup_change[part] == pytest.approx(measured.lookup_change[part], abs=1e-4)
         assert shipped.ordinary_change[part] == pytest.approx(measured.ordinary_change[part], abs=1e-4)
+
+
+def test_the_shipped_probes_interaction_and_position_profiles_are_what_measurement_gives(lm):
+    """Notebooks 11, 13 and 15 read these files for the shipped model (seconds each to measure while a notebook runs);
+    measured again here, on a machine whose thread count may differ (so balanced accuracies within a few tokens)."""
+    for path, remake in ((probes.PROBES_FILE, probes.PROBES_REMAKE), (mlp.INTERACTION_FILE, mlp.INTERACTION_REMAKE),
+                         (heads.PROFILES_FILE, heads.PROFILES_REMAKE)):
+        assert shipped_measurement(path, remake, lm.digest), f"{path.name} is not the shipped model's: run `{remake}`"
+    for shipped, measured in zip(probes.probe_all(lm), probes.measure_probes(lm)):
+        assert (shipped.feature, shipped.stages, shipped.tokens) == (measured.feature, measured.stages, measured.tokens)
+        assert shipped.accuracy == pytest.approx(measured.accuracy, abs=2e-3)
+        assert shipped.shuffled == pytest.approx(measured.shuffled, abs=2e-3)
+        assert (F.cosine_similarity(shipped.directions, measured.directions) > 0.999).all()
+    shipped, measured = mlp.nonlinear_neuron(lm), mlp.measure_nonlinear_neuron(lm)
+    assert (shipped.layer, shipped.neuron, shipped.tokens) == (measured.layer, measured.neuron, measured.tokens)
+    torch.testing.assert_close(shipped.means, measured.means, atol=1e-4, rtol=0)
+    assert torch.equal(shipped.counts, measured.counts)
+    assert (shipped.share, shipped.shuffled) == pytest.approx((measured.share, measured.shuffled), abs=1e-4)
+    for layer in range(lm.model.config.n_layer):
+        shipped, measured = heads.position_profile(lm, layer), heads.measure_position_profile(lm, layer)
+        assert (shipped.columns, shipped.windows) == (measured.columns, measured.windows)
+        for name in ("profile", "halves", "uniform"):
+            torch.testing.assert_close(getattr(shipped, name), getattr(measured, name), atol=1e-5, rtol=0)
 
 
 def test_many_heads_add_up_and_value_maps_have_low_rank(lm):

@@ -9,15 +9,17 @@ the scores at another temperature), and for StepsView the scale, the mask varian
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import traitlets
 
-from explainer import attention
 from explainer.errors import FigureDataError
 from explainer.figures.kit.arrays import ARRAY_SYNC, Array, as_float32
 from explainer.figures.kit.widget import KitWidget
 from explainer.style import display_token
+
+if TYPE_CHECKING:  # the views take its numbers; importing it (and torch) is left to the code that makes them
+    from explainer import attention
 
 TEMPERATURES = (0.05, 5.0, 0.05)  # the temperature slider: lowest, highest, step
 
@@ -113,8 +115,7 @@ class StepsView(KitWidget):
     residual_norms = Array(allow_none=True).tag(**ARRAY_SYNC)  # |e| [layer, query]
     value_gram = Array(allow_none=True).tag(**ARRAY_SYNC)  # [layer, head, key, key]
     reads = Array(allow_none=True).tag(**ARRAY_SYNC)  # [layer, head, query, key]
-    mask_variants = traitlets.List(traitlets.Tuple(traitlets.Unicode(), traitlets.Unicode()),
-                                   default_value=list(attention.MASK_VARIANTS.items())).tag(sync=True)
+    mask_variants = traitlets.List(traitlets.Tuple(traitlets.Unicode(), traitlets.Unicode())).tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
     head = traitlets.Int(0).tag(sync=True)
     query = traitlets.Int(0).tag(sync=True)
@@ -125,7 +126,10 @@ class StepsView(KitWidget):
 
     def __init__(self, found: attention.PromptSteps | None = None, layer: int = 0, head: int = 0, query: int | None = None,
                  temperature: float = 1.0, scaled: bool = True, mask: str = "minus_inf"):
+        from explainer.attention import MASK_VARIANTS
+
         super().__init__()
+        self.mask_variants = list(MASK_VARIANTS.items())
         if found is not None:
             self.show(found)
             self.select(layer, head, len(found.tokens) - 1 if query is None else query, temperature, scaled, mask)
@@ -144,8 +148,9 @@ class StepsView(KitWidget):
                temperature: float | None = None, scaled: bool | None = None, mask: str | None = None) -> None:
         """Choose from Python, as the page's controls do."""
         layers, heads, n = self.scores.shape[:3] if self.scores is not None else (1, 1, 1)
-        if mask is not None and mask not in attention.MASK_VARIANTS:
-            raise FigureDataError(f"mask must be one of {', '.join(attention.MASK_VARIANTS)}, got {mask!r}")
+        variants = dict(self.mask_variants)
+        if mask is not None and mask not in variants:
+            raise FigureDataError(f"mask must be one of {', '.join(variants)}, got {mask!r}")
         with self.hold_sync():
             select_head(self, layer, head, layers, heads)
             if query is not None:
