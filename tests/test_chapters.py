@@ -811,7 +811,7 @@ def test_many_heads_renders_with_a_model_we_did_not_make(tmp_path):
     from PIL import Image
 
     folder = save_hf(tmp_path / "mistral", "mistral", sentencepiece_tokenizer())
-    result = render.render("many_heads", "low", render.ChapterOptions(model=str(folder)), last_frame_only=True,
+    result = render.render("many_heads", "low", render.ChapterOptions(model=str(folder), fast=True), last_frame_only=True,
                            cache_dir=tmp_path / "renders")
     image = np.asarray(Image.open(result.video).convert("RGB"))
     chapter = chapter_module("many_heads")
