@@ -707,6 +707,11 @@ def test_a_plot_places_its_layers_and_its_controls_move_them(page):
     page.locator("#histograms select >> nth=0").select_option(index=1)
     assert legend("histograms") == ["three 70.0%", "four 50.0%"]
     assert floor - min(heights()[0]) == pytest.approx(340 * 0.4 / 1.0, abs=0.02), "and up to 1 for the second"
+    # drawn as faint as the style sheet says, once: the layer's group does not dim its band or histograms again
+    opacity = lambda selector: read(f"""(() => {{ let o = 1;
+        for (let e = document.querySelector('{selector}'); e; e = e.parentElement) o *= +getComputedStyle(e).opacity;
+        return o; }})()""")
+    assert (opacity("#histograms rect.kit-band"), opacity("#histograms path.kit-steps")) == pytest.approx((0.2, 0.55))
     # a drawing to scale: points where their numbers say, one unit as long across as up, arrows ending on the points
     centres = read("Array.from(document.querySelectorAll('#drawing circle.kit-plot-point'), c => [+c.getAttribute('cx'), +c.getAttribute('cy')])")
     (x0, y0), (x1, y1), (x2, y2) = centres

@@ -81,7 +81,7 @@ function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = 
   const middle = PLOT_TOP + height / 2;
   svg("text", {x: 14, y: middle, transform: `rotate(-90 14 ${middle})`, "text-anchor": "middle", class: "kit-axis-title"},
       chart).textContent = y_title;
-  const drawn = layers.map(spec => LAYERS[spec.kind](svg("g", {class: `kit-layer kit-${spec.kind}`}, chart), spec, place));
+  const drawn = layers.map(spec => LAYERS[spec.kind](svg("g", {class: `kit-layer kit-layer-${spec.kind}`}, chart), spec, place));
   chart.addEventListener("pointermove", event => {
     const frame = chart.getBoundingClientRect(), at = [event.clientX - frame.left, event.clientY - frame.top];
     const lines = drawn.flatMap(layer => layer.describe ? layer.describe(at) : []);
