@@ -18,7 +18,7 @@ WINDOW = {"width": 1280, "height": 900}  # the window the notebooks are made to 
 
 
 @contextmanager
-def chromium(profile: Path | None = None, offline: bool = False, viewport: dict = WINDOW) -> Iterator:
+def chromium(offline: bool = False, viewport: dict = WINDOW) -> Iterator:
     """A Playwright browser context in Debian's Chromium with a fresh profile."""
     if not CHROMIUM.exists():
         raise ExplainerError(f"{CHROMIUM} is missing: install Debian's chromium (make test-packages)")
@@ -26,7 +26,7 @@ def chromium(profile: Path | None = None, offline: bool = False, viewport: dict 
 
     with tempfile.TemporaryDirectory() as fresh, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(profile or fresh), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            user_data_dir=fresh, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
             viewport=viewport, offline=offline)
         try:
             yield context

@@ -253,25 +253,36 @@ def angle_stats(vectors: torch.Tensor, tolerance_cos: float = math.sin(math.radi
     """Max |cos|, mean and spread of the pairwise angles, the share within tolerance, and a histogram (0°–180°)."""
     n, d = vectors.shape
     check_sizes(n, d)
-    return cosine_stats(n, d, off_diagonal_cosines(vectors.float()), tolerance_cos, bins)
-
-
-def cosine_stats(n: int, d: int, cosines, tolerance_cos: float, bins: int) -> AngleStats:
-    """AngleStats of the cosines of every pair, given a block at a time."""
-    edges = np.linspace(0, 180, bins + 1)
     histogram = np.zeros(bins)
-    count, total, total_sq, within, worst = 0, 0.0, 0.0, 0, 0.0
-    for block in cosines:
-        angles = torch.rad2deg(torch.arccos(block.clamp(-1, 1))).double()
-        histogram += torch.histc(angles, bins=bins, min=0, max=180).cpu().numpy()
-        count += angles.numel()
+    total, total_sq, within, worst = 0.0, 0.0, 0, 0.0
+    for block in off_diagonal_cosines(vectors.float()):
+        angles = pair_angles(block)
+        histogram += angle_histogram(angles, bins).cpu().numpy()
         total += float(angles.sum())
         total_sq += float((angles**2).sum())
         within += int((block.abs() <= tolerance_cos).sum())
         worst = max(worst, float(block.abs().max()))
+    return summed_stats(n, d, total, total_sq, within, worst, tolerance_cos, histogram)
+
+
+def pair_angles(cosines: torch.Tensor) -> torch.Tensor:
+    """Angles in degrees (float64) of the given cosines."""
+    return torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+
+
+def angle_histogram(angles: torch.Tensor, bins: int) -> torch.Tensor:
+    """Angles counted in `bins` equal bins from 0° to 180° [bins]."""
+    return torch.histc(angles, bins=bins, min=0, max=180).double()
+
+
+def summed_stats(n: int, d: int, total: float, total_sq: float, within: float, worst: float, tolerance_cos: float,
+                 histogram: np.ndarray) -> AngleStats:
+    """AngleStats of the n (n − 1) / 2 pairs of n vectors from sums over them: of the angles, of their squares, of the
+    pairs within tolerance, and the largest |cos|."""
+    count = n * (n - 1) / 2
     mean = total / count
-    return AngleStats(n, d, worst, mean, math.sqrt(max(0.0, total_sq / count - mean**2)), within / count,
-                      tolerance_cos, histogram, edges)
+    return AngleStats(n, d, worst, mean, math.sqrt(max(0.0, total_sq / count - mean**2)), within / count, tolerance_cos,
+                      histogram, np.linspace(0, 180, len(histogram) + 1))
 
 
 POOL_ROWS = 10  # RandomDirections draws its vectors in blocks of this many (the N slider's step), each from its own seed
@@ -343,17 +354,16 @@ class PairSums:
         return cls(torch.zeros(1, bins, dtype=torch.float64), zero, zero, zero, zero)
 
     def extend(self, dots: torch.Tensor, n: int, tolerance_cos: float) -> None:
-        """Count the pairs of vectors up to n from their dot products [drawn, drawn], each as cosine_stats does."""
+        """Count the pairs of vectors up to n from their dot products [drawn, drawn], each as angle_stats does."""
         counted, bins = len(self.angles) - 1, self.histogram.shape[1]
         if n <= counted:
             return
         lengths = dots[:n, :n].diagonal().sqrt()
         cosines = dots[:n, counted:n] / lengths[:n, None] / lengths[None, counted:n]  # [n, new]: pairs (j, i), j < i
-        angles = torch.rad2deg(torch.arccos(cosines.clamp(-1, 1))).double()
+        angles = pair_angles(cosines)
         pair = torch.arange(n)[:, None] < torch.arange(counted, n)[None, :]  # [n, new]
         none = torch.zeros((), dtype=torch.float64)
-        new = {"histogram": torch.stack([torch.histc(angles[:i, c], bins=bins, min=0, max=180).double()
-                                         for c, i in enumerate(range(counted, n))]),  # [new, bins], as cosine_stats bins
+        new = {"histogram": torch.stack([angle_histogram(angles[:i, c], bins) for c, i in enumerate(range(counted, n))]),
                "angles": torch.where(pair, angles, none).sum(0), "squares": torch.where(pair, angles**2, none).sum(0),
                "within": ((cosines.abs() <= tolerance_cos) & pair).sum(0).double()}
         for name, found in new.items():
@@ -362,12 +372,8 @@ class PairSums:
         self.worst = torch.cat([self.worst, torch.maximum(self.worst[-1], worst.cummax(0).values)])
 
     def stats(self, n: int, d: int, tolerance_cos: float) -> AngleStats:
-        count = n * (n - 1) / 2
-        mean = float(self.angles[n]) / count
-        bins = self.histogram.shape[1]
-        return AngleStats(n, d, float(self.worst[n]), mean, math.sqrt(max(0.0, float(self.squares[n]) / count - mean**2)),
-                          float(self.within[n]) / count, tolerance_cos, self.histogram[n].numpy(),
-                          np.linspace(0, 180, bins + 1))
+        return summed_stats(n, d, float(self.angles[n]), float(self.squares[n]), float(self.within[n]),
+                            float(self.worst[n]), tolerance_cos, self.histogram[n].numpy())
 
 
 def check_memory(n: int, device: torch.device, copies: float = 3) -> None:

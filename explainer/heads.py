@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Sequence
 
 import torch
 
@@ -541,27 +542,33 @@ def offset_weights(patterns: torch.Tensor) -> torch.Tensor:
     return torch.stack([(rows * (column == c)).sum(-1) for c in range(OFFSETS + 2)], -1).mean(-2)
 
 
-def measure_position_profile(lm: LanguageModel, layer: int, seed: int = 0) -> PositionProfile:
+def measure_position_profiles(lm: LanguageModel, layers: Sequence[int], seed: int = 0) -> list[PositionProfile]:
+    """PositionProfile of each of `layers`, all from one pass of the same random windows through the model."""
     from explainer.attention import causal_mask, check_layer_head
 
-    check_layer_head(lm, layer, 0)
+    for layer in layers:
+        check_layer_head(lm, layer, 0)
     window = measure_window(lm)
     if window <= 2 * OFFSETS:
         raise ExplainerError(f"this model's context ({lm.block_size} tokens) is too short to measure {OFFSETS} offsets")
     count = budget.windows_for(lm.model, PROFILE_WINDOWS, window, least=20)
     windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count, seed)
-    name = act_name("pattern", layer)
-    per_window = torch.cat([offset_weights(cache[name]) for cache in lm.scan(windows, name)])  # [window, head, column]
-    uniform = causal_mask(window).float() / torch.arange(1, window + 1)[:, None]
+    names = [act_name("pattern", layer) for layer in layers]
+    kept = {name: [] for name in names}
+    for cache in lm.scan(windows, names):
+        for name in names:
+            kept[name].append(offset_weights(cache[name]))  # [batch, head, column]
+    per_window = [torch.cat(kept[name]) for name in names]  # per layer: [window, head, column]
+    uniform = offset_weights(causal_mask(window).float() / torch.arange(1, window + 1)[:, None])
     half = len(windows) // 2
     columns = ["itself"] + [f"{d} back" for d in range(1, OFFSETS)] + ["first token", "the rest"]
-    return PositionProfile(layer, columns, per_window.mean(0),
-                           torch.stack([per_window[:half].mean(0), per_window[half:].mean(0)]),
-                           offset_weights(uniform), len(windows))
+    return [PositionProfile(layer, columns, found.mean(0), torch.stack([found[:half].mean(0), found[half:].mean(0)]),
+                            uniform, len(windows)) for layer, found in zip(layers, per_window)]
 
 
 PROFILES_FILE = DATA_DIR / "precomputed" / "position_profiles.json"
 PROFILES_REMAKE = "explainer precompute position-profiles"
+TENSORS = ("profile", "halves", "uniform")  # PositionProfile's fields stored as nested lists
 
 
 def write_position_profiles() -> str:
@@ -569,26 +576,30 @@ def write_position_profiles() -> str:
     from explainer.gpt import checkpoint
 
     lm = checkpoint.load()
-    records = []
-    for layer in range(lm.layout.n_layer):
-        found = measure_position_profile(lm, layer)
-        records.append({**asdict(found), **{k: getattr(found, k).tolist() for k in ("profile", "halves", "uniform")}})
+    records = [{**asdict(found), **{k: getattr(found, k).tolist() for k in TENSORS}}
+               for found in measure_position_profiles(lm, range(lm.layout.n_layer))]
     write_measurement(PROFILES_FILE, PROFILES_REMAKE, lm.digest, {"layers": records})
     return str(PROFILES_FILE)
 
 
-@lru_cache(maxsize=16)
-def position_profile(lm: LanguageModel, layer: int) -> PositionProfile:
-    """measure_position_profile, read from PROFILES_FILE when it was measured on these exact weights (the shipped
-    model), else measured now (about 2 s a layer for the shipped model's size)."""
+@lru_cache(maxsize=4)
+def shipped_position_profiles(lm: LanguageModel) -> list[PositionProfile] | None:
+    """Every layer's PositionProfile from PROFILES_FILE when it was measured on these exact weights, else None."""
     shipped = shipped_measurement(PROFILES_FILE, PROFILES_REMAKE, lm.digest)
     if shipped is None:
-        return measure_position_profile(lm, layer)
+        return None
+    return [PositionProfile(**{**record, **{k: torch.tensor(record[k]) for k in TENSORS}}) for record in shipped["layers"]]
+
+
+@lru_cache(maxsize=16)
+def position_profile(lm: LanguageModel, layer: int) -> PositionProfile:
+    """The layer's PositionProfile: the shipped model's read from PROFILES_FILE, any other's measured now (about 2 s
+    a layer for the shipped model's size)."""
     from explainer.attention import check_layer_head
 
     check_layer_head(lm, layer, 0)
-    record = shipped["layers"][layer]
-    return PositionProfile(**{**record, **{k: torch.tensor(record[k]) for k in ("profile", "halves", "uniform")}})
+    shipped = shipped_position_profiles(lm)
+    return shipped[layer] if shipped is not None else measure_position_profiles(lm, [layer])[0]
 
 
 def variation_distance(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

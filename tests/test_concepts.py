@@ -188,8 +188,9 @@ def test_the_shipped_probes_interaction_and_position_profiles_are_what_measureme
     torch.testing.assert_close(shipped.means, measured.means, atol=1e-4, rtol=0)
     assert torch.equal(shipped.counts, measured.counts)
     assert (shipped.share, shipped.shuffled) == pytest.approx((measured.share, measured.shuffled), abs=1e-4)
-    for layer in range(lm.model.config.n_layer):
-        shipped, measured = heads.position_profile(lm, layer), heads.measure_position_profile(lm, layer)
+    layers = range(lm.model.config.n_layer)
+    for layer, measured in zip(layers, heads.measure_position_profiles(lm, layers)):
+        shipped = heads.position_profile(lm, layer)
         assert (shipped.columns, shipped.windows) == (measured.columns, measured.windows)
         for name in ("profile", "halves", "uniform"):
             torch.testing.assert_close(getattr(shipped, name), getattr(measured, name), atol=1e-5, rtol=0)

@@ -1,14 +1,11 @@
 """Widgets in-process: moving a control changes the figure to the right numbers."""
 
-import gc
 import html
-import json
 import math
 import re
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 import torch
@@ -16,7 +13,7 @@ import torch
 from explainer import learning, sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
-from explainer.figures.common import Explorer, float_slider
+from explainer.figures.common import Explorer
 from explainer.figures.kit import unpacked
 from explainer.figures.sampling import NextTokenExplorer, SoftmaxPlayground, TemperatureExplorer
 from explainer.style import display_token, quoted
@@ -408,7 +405,7 @@ def test_every_figure_has_plotly_whites_look_for_what_we_draw():
 def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
     """The page sends back 1.0000000000000002 for a temperature of 1.0 as it draws the slider: not a move."""
     explorer, calls = Explorer(), []
-    slider = float_slider("temperature", 1.0, 0.05, 5.0, 0.05)
+    slider = widgets.FloatSlider(value=1.0, min=0.05, max=5.0, step=0.05, description="temperature")
     explorer.watch([slider], lambda: calls.append(slider.value))
     slider.value = 1.0000000000000002  # what the page sent back for 1.0 (JupyterLab, 08's temperature)
     assert slider.value != 1.0 and calls == []

@@ -118,15 +118,15 @@ def int_slider(description: str, maximum: int, value: int = 0, minimum: int = 0,
                              style={"description_width": "initial"}, **options)
 
 
-def float_slider(description: str, value: float, minimum: float, maximum: float, step: float, **options) -> widgets.FloatSlider:
-    return widgets.FloatSlider(value=value, min=minimum, max=maximum, step=step, description=description,
-                               continuous_update=True, style={"description_width": "initial"}, **options)
-
-
 def prompt_box(prompt: str, rows: int = 2) -> widgets.Textarea:
     """A prompt editor that applies on Tab or a click outside (not on every key)."""
     return widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
                             layout=widgets.Layout(width="100%", max_width="640px", height=f"{30 * rows + 10}px"))
+
+
+def nearest(values: Sequence[float], value: float) -> int:
+    """The index of the value nearest `value` (a slider's position for a value between its steps)."""
+    return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
 def row(*children: widgets.Widget) -> widgets.HBox:

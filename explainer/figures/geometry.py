@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import geometry as g
-from explainer.figures.common import Explorer, base_layout, row
+from explainer.figures.common import Explorer, base_layout, nearest, row
 from explainer.figures.kit import Control, plot, text
 from explainer.figures.table import Table
 from explainer.style import BAR_COLOR, HIGHLIGHT_COLOR
@@ -121,11 +121,6 @@ class NearOrthogonalExplorer(Explorer):
         return dict(x_title="angle between a pair (degrees)", y_title="share of pairs", x_range=(0, 180),
                     titles=[f"{self.n.value} unit vectors in {d:,} dimensions" for d in EXPLORER_DIMENSIONS], title_over=("d",),
                     y_highs=(1.08 * self.highest).tolist(), y_over=("d",))
-
-
-def nearest(values, value: float) -> int:
-    """The index of the value nearest `value` (a slider's position for a value between its steps)."""
-    return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
 def spread_table(dimensions: list[int], tolerance_cos: float, n: int = 400) -> Table:

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer import scale
-from explainer.figures.common import Explorer, base_layout
+from explainer.figures.common import Explorer, base_layout, nearest
 from explainer.figures.kit import Control, plot
 from explainer.figures.table import Table
 
@@ -69,17 +69,6 @@ def cost_curves(d_model: int, max_context: int) -> CostCurves:
                       f"n = {crossover:,}: attention overtakes the MLP")
 
 
-def cost_axes(narrowest: int, widest: int, max_context: int) -> tuple[list[float], list[float]]:
-    """Log-axis ranges (powers of ten) that hold every curve of models from `narrowest` to `widest` wide with
-    contexts from 16 to `max_context`: fixed axes, so that moving a slider moves the curves and not the axes."""
-    def flops(d_model: int, n: int) -> list[int]:
-        cost = scale.layer_cost(n, d_model, *cost_shape(d_model))
-        return [cost.attention_flops, cost.mlp_flops, cost.projection_flops]
-
-    low, high = min(flops(narrowest, 16)), max(flops(widest, max_context))
-    return [math.log10(16), math.log10(max_context)], [math.log10(low) - 0.2, math.log10(high) + 0.2]
-
-
 def cost_width(exponent: float) -> int:
     """The width for a slider position: 2^exponent, a whole number of heads of 64."""
     return max(64, int(2**exponent) // 64 * 64)
@@ -87,6 +76,7 @@ def cost_width(exponent: float) -> int:
 
 WIDTHS = sorted({cost_width(7 + i / 2) for i in range(15)})  # log₂ d_model from 7 to 14 in halves: 128 … 16,384
 CONTEXT_EXPONENTS = list(range(8, 21))  # log₂ of the longest context, 256 to 1,048,576
+MARGIN = 10**0.2  # the y axis a little beyond the lowest and highest curve, and fixed: a slider moves curves, not axes
 
 
 class CostExplorer(Explorer):
@@ -95,22 +85,19 @@ class CostExplorer(Explorer):
 
     def __init__(self, d_model_exponent: float = 10, context_exponent: int = 17):
         super().__init__()
-        widths = WIDTHS
-        longest = 2 ** CONTEXT_EXPONENTS[-1]
-        self.axes = cost_axes(widths[0], widths[-1], longest)
-        self.lengths = cost_curves(widths[0], longest).lengths  # 16 … 2^20: every context's points
-        curves = [cost_curves(d, longest) for d in widths]
+        curves = [cost_curves(d, 2 ** CONTEXT_EXPONENTS[-1]) for d in WIDTHS]
+        lengths = curves[0].lengths  # 16 … 2^20: every context's points
         flops = np.array([c.flops for c in curves], dtype=float)  # [width, curve, point]
-        shown = np.array([[np.where(np.array(self.lengths) <= 2**e, f, np.nan) for f in flops] for e in CONTEXT_EXPONENTS])
-        layers = [plot.lines(self.lengths, shown.transpose(1, 0, 2, 3), names=COST_CURVES, over=("width", "context"),
+        shown = np.array([[np.where(np.array(lengths) <= 2**e, f, np.nan) for f in flops] for e in CONTEXT_EXPONENTS])
+        layers = [plot.lines(lengths, shown.transpose(1, 0, 2, 3), names=COST_CURVES, over=("width", "context"),
                              x_name="n ="),
                   plot.vline([c.crossover for c in curves], [c.note for c in curves], over=("width",))]
-        self.view = plot.Plot(layers, [Control("width", [f"{d:,}" for d in widths], "d_model", slider=True),
+        self.view = plot.Plot(layers, [Control("width", [f"{d:,}" for d in WIDTHS], "d_model", slider=True),
                                        Control("context", [f"{2**e:,}" for e in CONTEXT_EXPONENTS], "longest n", slider=True)],
                               x_title="context length n", y_title="FLOPs per layer (forward)", x_log=True, y_log=True,
-                              x_range=[10**v for v in self.axes[0]], y_range=[10**v for v in self.axes[1]],
+                              x_range=[lengths[0], lengths[-1]], y_range=[np.nanmin(flops) / MARGIN, np.nanmax(flops) * MARGIN],
                               titles=[c.title for c in curves], title_over=("width",),
-                              width=nearest([math.log2(d) for d in widths], d_model_exponent),
+                              width=nearest([math.log2(d) for d in WIDTHS], d_model_exponent),
                               context=nearest(CONTEXT_EXPONENTS, context_exponent))
         self.widget = widgets.VBox([self.status, self.view])
 
@@ -123,11 +110,6 @@ class CostExplorer(Explorer):
     def max_context(self) -> int:
         """The longest context the page shows."""
         return 2 ** CONTEXT_EXPONENTS[self.view.choice["context"]]
-
-
-def nearest(values: list[float], value: float) -> int:
-    """The index of the value nearest `value` (a slider's position for a value between its steps)."""
-    return min(range(len(values)), key=lambda i: abs(values[i] - value))
 
 
 def kv_cache_memory_table(shape: scale.Shape, tokens: int) -> Table:

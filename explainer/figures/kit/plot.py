@@ -153,7 +153,7 @@ class Plot(Stack):
 
     def show(self, layers: Sequence[Panel], controls: Sequence[Control] = (), **options) -> None:
         """New layers (new numbers from the kernel: new words, a new sample), and the frame for them, in one message."""
-        options = {**getattr(self, "frame_options", {}), **options}
+        options = {**self.frame_options, **options}
         plotted = [layer for layer in layers if layer.kind in KINDS]
         if not plotted:
             raise FigureDataError("a plot needs at least one layer (lines, steps, points, arrows, band or vline)")
@@ -185,8 +185,9 @@ def plot_frame(layers: Sequence[Panel], sizes: dict[str, int], x_title: str = ""
     if y_over and (highs.shape != tuple(sizes[name] for name in y_over) or y_log or equal):
         raise FigureDataError(f"a linear y axis's top for each choice of {', '.join(y_over)}: shape "
                               f"{tuple(sizes[name] for name in y_over)}, got {highs.shape}")
-    y = axis_range(extent(layers, 1), y_log, y_range, "y")
-    if y_range is None and any(layer.kind == "steps" for layer in layers) and extent(layers, 1).min() >= 0:
+    heights = extent(layers, 1)
+    y = axis_range(heights, y_log, y_range, "y")
+    if y_range is None and any(layer.kind == "steps" for layer in layers) and heights.min() >= 0:
         y["low"] = 0.0  # histograms stand on the x axis
     if equal and (x_log or y_log):
         raise FigureDataError("a drawing to scale (equal) needs linear axes")
