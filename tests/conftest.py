@@ -11,6 +11,13 @@ from PIL import Image
 from explainer.paths import ANIMATIONS_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
 
 
+def sent_messages(widget) -> list[tuple[dict, list]]:
+    """Each message the widget sends from now on: its data and its binary buffers."""
+    sent = []
+    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    return sent
+
+
 def hex_to_rgb(color: str) -> np.ndarray:
     color = color.lstrip("#")
     return np.array([int(color[i:i + 2], 16) for i in (0, 2, 4)])

@@ -389,7 +389,6 @@ window.__gallery = {
     return {kind, label, now: kind === 'slider' ? c.value : null, max: kind === 'slider' ? c.max : null};
   },
   signature(i) { return KIT_DRAWING(this.controls()[i].closest('.explainer-kit')); },
-  figures() { return document.querySelectorAll('.explainer-kit-figure').length; },
   drawn() {
     return Array.from(document.querySelectorAll('.explainer-kit-figure'))
       .every(f => f.querySelector('.explainer-kit .kit-panel, .explainer-kit svg, .explainer-kit canvas')

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import sent_messages
 from explainer import attention, learning, positions, sampling, site
 from explainer.errors import FigureDataError
 from explainer.figures import kit
@@ -43,13 +44,6 @@ def found(lm):
 @pytest.fixture(scope="module")
 def steps(lm):
     return attention.prompt_steps(lm, FLUFFY_PROMPT)
-
-
-def sent_messages(widget) -> list[tuple[dict, list]]:
-    """Each message the widget sends from now on: its data and its binary buffers."""
-    sent = []
-    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
-    return sent
 
 
 # ---------- in-process: the numbers sent ----------
@@ -104,8 +98,7 @@ def test_a_descent_view_sends_its_points_exactly_and_checks_its_choices():
     state = view.get_state()
     assert state["x"] == model.x.tolist() and state["y"] == model.y.tolist(), "float64 as JSON: the page's sums start equal"
     np.testing.assert_allclose(unpacked(state["surface"]), learning.surface(model, resolution=41)[2].log10().numpy(), rtol=1e-6)
-    sent = []
-    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    sent = sent_messages(view)
     view.select(start=(1.5, -1.0), steps=20)
     assert sent == [({"method": "update", "state": {"start_w1": 1.5, "start_w2": -1.0, "steps": 20}, "buffer_paths": []},
                      [])], "a new start is one small message: the page descends itself"
@@ -134,8 +127,7 @@ def live_view(found) -> LiveView:
 
 def test_a_live_view_sends_what_changed_and_its_choices_alone(found):
     view = live_view(found)
-    sent = []
-    view.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    sent = sent_messages(view)
     view.show_curves((np.arange(0, 400, 10), 4 - np.arange(40) / 20), ([0, 200, 400, 600], [4.5, 2.5, 2.0, 1.9]), (0, 800))
     assert [sorted(data["state"]) for data, _ in sent] == [["validation_losses", "validation_steps"]], "only what changed"
     sent.clear()
@@ -680,6 +672,7 @@ def test_the_page_redoes_softmax_with_the_temperature_its_slider_chooses(page):
     assert page.locator("#softmax .kit-readout").text_content() == "0.00"
 
 
+@pytest.mark.browser
 def test_a_plot_places_its_layers_and_its_controls_move_them(page):
     read = lambda js: page.evaluate(f"() => {js}")
     title = lambda id: page.locator(f"#{id} .kit-title").text_content()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import sent_messages
 from explainer import attention, learning
 from explainer.errors import ExplainerError
 from explainer.gpt import budget, checkpoint, data
@@ -269,8 +270,7 @@ def test_the_live_trainer_widget_trains_pauses_looks_back_and_resets(corpus, tmp
     np.testing.assert_allclose(kept[1], progress.kept[5].pattern, rtol=1e-6)
     assert "the sample at step 5" in page.kept_samples[1] and "kept" in page.kept_samples[1]
     assert "now" in page.latest_sample and f"step {progress.latest.step:,}" in page.latest_sample
-    sent = []
-    page.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
+    sent = sent_messages(page)
     page.select(look_back=5, head=1)
     assert [(data["state"], buffers) for data, buffers in sent] == [({"look_back": 5, "head": 1}, [])], "choices only"
     assert view.progress is progress or view.progress.step == progress.step

@@ -10,6 +10,7 @@ import plotly.io as pio
 import pytest
 import torch
 
+from conftest import sent_messages
 from explainer import learning, sampling, settings as examples
 from explainer.gpt import checkpoint
 from explainer.errors import ExplainerError
@@ -411,13 +412,6 @@ def test_a_slider_snapping_its_value_to_its_grid_redraws_nothing():
     assert slider.value != 1.0 and calls == []
     slider.value = 1.05
     assert calls == [1.05]
-
-
-def sent_messages(widget) -> list[tuple[dict, list]]:
-    """Each message the widget sends from now on: its data and its binary buffers."""
-    sent = []
-    widget.comm.send = lambda data=None, metadata=None, buffers=None: sent.append((data, list(buffers or [])))
-    return sent
 
 
 def test_machine_explorer_highlights_the_stage_and_shows_its_numbers(shipped):

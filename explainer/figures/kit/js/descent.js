@@ -136,7 +136,7 @@ function descentView(model, root) {
                          high: extent, xTitle: "w1", yTitle: "w2", colourTitle: model.get("colour_title")});
     line = svg("path", {class: "kit-descent-line", fill: "none", stroke: "#ffffff", "stroke-width": 2}, map.layer);
     dots = svg("path", {class: "kit-descent-dots", fill: "#ffffff"}, map.layer);
-    start = svg("circle", {r: 6.5, class: "kit-marker kit-descent-start", stroke: "#000000", "stroke-width": 1}, map.layer);
+    start = svg("circle", {r: 6.5, class: "kit-marker kit-descent-start"}, map.layer);
     map.chart.setAttribute("tabindex", "0");  // a click gives it the focus: leaving it tells the kernel the new start
     Object.assign(map.chart.style, {cursor: "crosshair", outline: "none"});
     map.chart.addEventListener("click", event => {

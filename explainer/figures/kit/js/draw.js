@@ -72,6 +72,11 @@ function fixed(value, digits) {
   return Number.isFinite(value) ? value.toFixed(digits) : (value < 0 ? "−∞" : "∞");
 }
 
+/** Python's f"{x:.1%}" (another number of digits if given). */
+function percent(value, digits = 1) {
+  return `${fixed(100 * value, digits)}%`;
+}
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})[c]);
 }

@@ -50,8 +50,8 @@ function lineChart(parent, {title, hover, xTitle = "", yTitle = "", width = 700,
     if (reference) {
       svg("line", {x1: left, x2: width - right, y1: py(reference.y), y2: py(reference.y), stroke: reference.colour,
                    "stroke-width": 1.5, "stroke-dasharray": "6 4", class: "kit-reference"}, drawn);
-      svg("text", {x: width - right, y: py(reference.y) - 4, "text-anchor": "end", fill: reference.colour,
-                   style: `fill: ${reference.colour}`, class: "kit-tick"}, drawn).textContent = reference.label;
+      svg("text", {x: width - right, y: py(reference.y) - 4, "text-anchor": "end", style: `fill: ${reference.colour}`,
+                   class: "kit-tick"}, drawn).textContent = reference.label;
     }
     let at = left;
     for (const line of series) {
@@ -90,7 +90,7 @@ function liveView(model, root) {
   const moments = html("div", "kit-text kit-moments", root);
   const lookRow = controlRow(root), sample = html("div", "kit-text kit-sample", root), headRow = controlRow(root);
   const gridBox = html("div", "", root);
-  let lookBack = null, layer = null, head = null, grid = null, gridFor = null, shape = null;
+  let lookBack = null, lookIndex = null, layer = null, head = null, grid = null, gridFor = null, future = null, shape = null;
 
   const colour = name => (model.get("colours_of") || {})[name] || "#6b7280";
   function drawCurves() {
@@ -111,10 +111,9 @@ function liveView(model, root) {
     lookRow.textContent = headRow.textContent = "";
     const steps = model.get("kept_steps"), latest = decoded(model.get("latest_pattern"));
     const labels = [...steps.map(s => s.toLocaleString("en-US")), "now"];
-    const index = () => { const i = steps.indexOf(model.get("look_back")); return i < 0 ? steps.length : i; };
-    lookBack = steps.length > 1 ? slider(lookRow, {label: "look back at step", min: 0, max: steps.length, value: index(), labels},
+    lookIndex = () => { const i = steps.indexOf(model.get("look_back")); return i < 0 ? steps.length : i; };
+    lookBack = steps.length > 1 ? slider(lookRow, {label: "look back at step", min: 0, max: steps.length, value: lookIndex(), labels},
                                          i => bound.choose("look_back", i < steps.length ? steps[i] : -1)) : null;
-    if (lookBack) lookBack.index = index;
     const [layers, heads] = latest ? latest.shape : [1, 1];
     shape = `${layers} ${heads}`;
     const options = count => Array.from({length: count}, (_, i) => [i, String(i)]);
@@ -125,7 +124,7 @@ function liveView(model, root) {
 
   function drawView() {  // the sample and the pattern at the chosen step (or the latest), for the chosen head
     const steps = model.get("kept_steps"), chosen = steps.indexOf(model.get("look_back"));
-    if (lookBack) lookBack.set(lookBack.index());
+    if (lookBack) lookBack.set(lookIndex());
     layer.set(model.get("layer"));
     head.set(model.get("head"));
     sample.innerHTML = chosen < 0 ? model.get("latest_sample") : model.get("kept_samples")[chosen];
@@ -137,8 +136,8 @@ function liveView(model, root) {
       grid = dotGrid(gridBox, {queries: tokens, keys: tokens, title: model.get("grid_title"), hover,
                                colours: model.get("colours"), size: 400});
       gridFor = tokens;
+      future = causalFuture(n);
     }
-    const future = new Float32Array(n * n).map((_, i) => (i % n > Math.floor(i / n) ? 1 : 0));
     const indices = chosen < 0 ? [model.get("layer"), model.get("head")] : [chosen, model.get("layer"), model.get("head")];
     grid.update({weights: at(patterns, ...indices), masked: future});
   }

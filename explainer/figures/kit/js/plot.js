@@ -30,11 +30,6 @@ function paint(colour) {
   return /^[a-z]+$/.test(colour) && SERIES.concat(["masked", "ink"]).includes(colour) ? `var(--kit-${colour})` : colour;
 }
 
-/** Python's f"{x:.1%}". */
-function percent(value) {
-  return `${(100 * value).toFixed(1)}%`;
-}
-
 // Each layer kind: make(chart, spec, place) once, then draw(choice) with the chosen slices.
 const LAYERS = {lines: linesLayer, steps: stepsLayer, points: pointsLayer, arrows: arrowsLayer, band: bandLayer,
                 vline: vlineLayer};
@@ -46,6 +41,7 @@ function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = 
   const title = html("div", "kit-title", node);
   node.insertBefore(title, body);
   const legend = html("div", "kit-plot-legend", body);
+  let legendMarkup = "";  // the last written: the DOM gives back quotes unescaped
   let width = PLOT_WIDTH, [xa, ya] = [x, y];
   if (equal) {  // one unit as many px across as up: the wider range decides, the other grows about its middle
     const across = (x.high - x.low) / (width - PLOT_LEFT - PLOT_RIGHT), up = (y.high - y.low) / height;
@@ -101,19 +97,8 @@ function plot(parent, {layers, hover, x_title = "", y_title = "", x, y, equal = 
         ? `<rect x="1" y="1" width="20" height="8" style="fill: ${colour}; opacity: 0.6"></rect>`
         : `<line x1="1" x2="21" y1="5" y2="5" class="kit-line" style="stroke: ${colour}${dashed ? "; stroke-dasharray: 4 3" : ""}"></line>`
       }</svg>${escapeHtml(name)}</span>`).join("");
-    if (legend.innerHTML !== markup) legend.innerHTML = markup;
+    if (markup !== legendMarkup) legend.innerHTML = legendMarkup = markup;
   }};
-}
-
-/** The slice of a layer's array at the choice of its `over` controls. */
-function layerSlice(spec, array, choice) {
-  return at(array, ...spec.over.map(name => choice[name]));
-}
-
-/** A layer's texts (names, labels) for the choice: `count` per choice of its first `axes` controls. */
-function layerTexts(spec, texts, axes, counts, count, choice) {
-  const index = flatIndex(counts, spec.over.slice(0, axes).map(name => choice[name]));
-  return texts.slice(index * count, (index + 1) * count);
 }
 
 function seriesColour(spec, s) {

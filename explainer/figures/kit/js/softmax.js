@@ -41,9 +41,7 @@ function softmaxView(model, root) {
   function load() {
     row.textContent = "";
     holder.textContent = "";
-    const [low, high, step] = model.get("temperature_range");
-    control = slider(row, {label: "temperature", min: low, max: high, step, value: model.get("temperature"), digits: 2},
-                     value => bound.choose("temperature", value));
+    control = temperatureSlider(row, model, bound);
     const found = decoded(model.get("logits"));
     logits = found && found.values;
     const labels = [...model.get("labels"), ...(model.get("others") ? [model.get("others")] : [])];
@@ -57,12 +55,11 @@ function softmaxView(model, root) {
     if (!logits) return;
     const probs = softmaxAt(logits, temperature);
     const heights = shown.map(i => probs[i]);
-    let top = 0;
-    heights.forEach((p, i) => { if (p > heights[top]) top = i; });
+    const top = largestAt(heights);
     if (model.get("others")) heights.push(Math.max(0, 1 - heights.reduce((sum, p) => sum + p, 0)));
     chart.update({values: heights, highlight: top});
     caption.innerHTML = fillCaption(model.get("caption"), {
-      temperature: temperature.toFixed(2), top: escapeHtml(labels[top]), top_probability: `${fixed(100 * heights[top], 1)}%`,
+      temperature: temperature.toFixed(2), top: escapeHtml(labels[top]), top_probability: percent(heights[top]),
       entropy: fixed(entropyBits(probs), 2), sum: fixed(probs.reduce((sum, p) => sum + p, 0), 6)});
   }
 

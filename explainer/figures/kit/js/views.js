@@ -96,14 +96,20 @@ function flatIndex(counts, indices) {
   return indices.reduce((index, i, axis) => index * counts[axis] + i, 0);
 }
 
+/** The slice of a panel's (or a plot layer's) array at the choice of its `over` controls. */
+function layerSlice(spec, array, choice) {
+  return at(array, ...spec.over.map(name => choice[name]));
+}
+
+/** A panel's (or a plot layer's) texts (names, labels) for the choice: `count` per choice of its first `axes` controls. */
+function layerTexts(spec, texts, axes, counts, count, choice) {
+  const index = flatIndex(counts, spec.over.slice(0, axes).map(name => choice[name]));
+  return texts.slice(index * count, (index + 1) * count);
+}
+
 /** One panel of a stack, from its spec: draw(choice) shows the arrays at the chosen indices. */
 function stackPanel(parent, spec, hover, colours) {
-  const chosen = (array, choice) => at(array, ...spec.over.map(name => choice[name]));
-  // the slice of a flattened list that varies along the first `axes` controls of `over`, `size` items each
-  const sliced = (list, counts, axes, size, choice) => {
-    const index = flatIndex(counts, spec.over.slice(0, axes).map(name => choice[name]));
-    return list.slice(index * size, (index + 1) * size);
-  };
+  const chosen = (array, choice) => layerSlice(spec, array, choice);
   if (spec.kind === "dots") {
     const weights = decoded(spec.weights), masked = decoded(spec.masked);
     const options = {queries: spec.queries, keys: spec.keys, title: spec.title, hover, colours, size: spec.size};
@@ -120,14 +126,14 @@ function stackPanel(parent, spec, hover, colours) {
   }
   if (spec.kind === "bars") {
     const values = decoded(spec.values), count = values.shape[values.shape.length - 1];
-    const labels = choice => sliced(spec.labels, values.shape, spec.label_axes, count, choice);
+    const labels = choice => layerTexts(spec, spec.labels, spec.label_axes, values.shape, count, choice);
     const chart = bars(parent, {labels: spec.labels.slice(0, count), sizing: spec.labels, title: spec.title, hover,
                                 yTitle: spec.y_title, maximum: spec.maximum, minimum: spec.minimum, percent: spec.percent,
                                 signed: spec.signed, digits: spec.digits});
     return {draw: choice => {
       const heights = chosen(values, choice);
       const highlight = spec.highlight === "max" ? largestAt(heights)
-        : spec.highlight === "chosen" ? sliced(spec.highlights, values.shape, spec.highlight_axes, 1, choice)[0]
+        : spec.highlight === "chosen" ? layerTexts(spec, spec.highlights, spec.highlight_axes, values.shape, 1, choice)[0]
         : spec.highlight;
       chart.update({values: heights, highlight, labels: spec.label_axes ? labels(choice) : null});
     }};
@@ -140,7 +146,7 @@ function stackPanel(parent, spec, hover, colours) {
   }
   if (spec.kind === "text") {
     const shown = textPanel(parent, {title: spec.title});
-    return {draw: choice => shown.update({markup: sliced(spec.pieces, spec.counts, spec.over.length, 1, choice)[0]})};
+    return {draw: choice => shown.update({markup: layerTexts(spec, spec.pieces, spec.over.length, spec.counts, 1, choice)[0]})};
   }
   if (spec.kind === "tokens") {
     const ids = decoded(spec.ids), numbers = decoded(spec.numbers), scores = decoded(spec.scores);
