@@ -191,7 +191,7 @@ def score_heads(lm: LanguageModel, text: str, pairs: dict[str, list[Pair]], seed
 
 def shipped_head_scores(lm: LanguageModel, cap: int = PAIRS_PER_KIND) -> HeadScores:
     """score_heads on the shipped pairs and the validation text."""
-    return score_heads(lm, data.train_val_split(data.shakespeare_text()).val, shipped_pairs(), cap=cap)
+    return score_heads(lm, data.validation_text(lm.tokenizer), shipped_pairs(), cap=cap)
 
 
 def affordable_pairs(lm: LanguageModel) -> int:
@@ -244,7 +244,7 @@ def previous_token_weights(lm: LanguageModel) -> tuple[torch.Tensor, int]:
     if scores is not None:
         return scores.weights[ANY], scores.pairs[ANY]
     count = budget.windows_for(lm.model, PAIRS_PER_KIND, measure_window(lm), least=1)
-    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count)
+    windows = random_windows(lm, data.validation_text(lm.tokenizer), count)
     return last_token_attention(lm, windows)[..., -2].mean(0), len(windows)
 
 
@@ -332,7 +332,7 @@ def find_running_example(lm: LanguageModel, max_tokens: int = 14, cap: int = PAI
     except ExplainerError as error:
         return fallback_example(lm, unmeasured=f"{error}.")
     layer, head = scores.best()
-    text = data.train_val_split(data.shakespeare_text()).val
+    text = data.validation_text(lm.tokenizer)
     best, lines = None, 0
     for pair in shipped_pairs()[MODIFIER]:
         line = line_of(text, pair.start)
@@ -552,7 +552,7 @@ def measure_position_profiles(lm: LanguageModel, layers: Sequence[int], seed: in
     if window <= 2 * OFFSETS:
         raise ExplainerError(f"this model's context ({lm.block_size} tokens) is too short to measure {OFFSETS} offsets")
     count = budget.windows_for(lm.model, PROFILE_WINDOWS, window, least=20)
-    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count, seed)
+    windows = random_windows(lm, data.validation_text(lm.tokenizer), count, seed)
     names = [act_name("pattern", layer) for layer in layers]
     kept = {name: [] for name in names}
     for cache in lm.scan(windows, names):

@@ -163,7 +163,7 @@ def scan_neurons(lm: LanguageModel, ids: list[int], top: int = 5, window: int | 
 
 @lru_cache(maxsize=4)
 def validation_ids(lm: LanguageModel) -> list[int]:
-    return lm.tokenizer.encode(data.train_val_split(data.shakespeare_text()).val)
+    return lm.tokenizer.encode(data.validation_text(lm.tokenizer))
 
 
 CONTEXT_BEFORE = 10  # tokens kept before each firing token in NEURONS_FILE
@@ -366,14 +366,13 @@ def measure_lookups(lm: LanguageModel, seed: int = 0, ordinary_windows: int = OR
                     occurrences: int | None = None) -> AblationResult:
     """Mean-ablate every MLP and every attention layer in turn; measure the lookups (the first `occurrences`, default
     all) and the ordinary loss on `ordinary_windows` random windows each time."""
-    split = data.train_val_split(data.shakespeare_text())
-    lookups = lookup_windows(lm, split.val, set_phrases())
+    lookups = lookup_windows(lm, data.validation_text(lm.tokenizer), set_phrases())
     if not lookups.windows:
         raise ExplainerError("none of the phrases' answers is one token for this model's tokenizer, so the lookups "
                              "cannot be measured here")
     lookups = Lookups(lookups.windows[:occurrences], lookups.answers[:occurrences], lookups.phrases[:occurrences])
     size = len(lookups.windows[0])
-    ids = lm.tokenizer.encode(split.val)
+    ids = validation_ids(lm)
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(ids) - size - 1, (ordinary_windows,), generator=generator).tolist()
     ordinary = torch.tensor([ids[s:s + size + 1] for s in starts], device=lm.device)

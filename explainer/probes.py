@@ -83,7 +83,7 @@ class LabelledText:
 def labelled_text(lm: LanguageModel, seed: int = 0) -> LabelledText:
     """As many windows as this model reads in the time budget (at most WINDOWS), labelled."""
     count = budget.windows_for(lm.model, WINDOWS, measure_window(lm), least=10)
-    windows = random_windows(lm, data.train_val_split(data.shakespeare_text()).val, count, seed)
+    windows = random_windows(lm, data.validation_text(lm.tokenizer), count, seed)
     visible, labels, window = [], {feature: [] for feature in FEATURES}, []
     for index, ids in enumerate(windows):
         found, kept = token_labels(lm.tokens(ids))

@@ -142,6 +142,8 @@ def test_prompts_too_long_are_cropped_with_a_note_and_unknown_characters_refused
     chars = CharTokenizer.train("hello world")
     with pytest.raises(UnknownCharacterError, match=r"'H' \(try 'h'\)"):
         chars.encode("Hello")
+    readable = chars.readable("Hello, world")  # what a measurement reads: the same length, places in it unmoved
+    assert readable == " ello  world" and chars.decode(chars.encode(readable)) == readable
 
 
 def test_cli_train_and_sample(tmp_path, corpus):

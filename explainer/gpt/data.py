@@ -8,8 +8,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explainer.errors import ExplainerError
+
+if TYPE_CHECKING:
+    from explainer.gpt.tokenizer import TextTokenizer
 
 SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
 ASIDE = re.compile(r"_+\\?\[[^\]]*\]_+")  # inline stage directions such as __\[Aside]_
@@ -107,3 +111,9 @@ def train_val_split(text: str, val_fraction: float = 0.1, blocks: int = 20) -> S
         train.append(text[start:cut])
         val.append(text[cut:end])
     return Split(train="".join(train), val="".join(val))
+
+
+def validation_text(tokenizer: TextTokenizer) -> str:
+    """The plays' validation part as `tokenizer` can read it (TextTokenizer.readable: same length, so that places in it
+    still hold): what measurements on a model read."""
+    return tokenizer.readable(train_val_split(shakespeare_text()).val)

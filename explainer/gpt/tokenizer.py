@@ -30,6 +30,7 @@ class TextTokenizer(Protocol):
     bos_id: int | None  # the token the model expects before every text, if any
 
     def encode(self, text: str) -> list[int]: ...
+    def readable(self, text: str) -> str: ...  # text it can encode, of the same length (positions into it still hold)
     def decode(self, ids: list[int]) -> str: ...
     def token_strings(self, ids: list[int]) -> list[str]: ...
     def to_dict(self) -> dict: ...
@@ -68,6 +69,13 @@ class CharTokenizer:
         table = np.zeros(max(map(ord, self.chars)) + 1, dtype=np.int64)
         table[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
         return table[codes].tolist()
+
+    def readable(self, text: str) -> str:
+        """`text` with each character this tokenizer never saw replaced by a space (or its first character): our
+        validation text for a model trained on another (nanoGPT's tiny Shakespeare has no digits)."""
+        unknown = set(text) - self.index.keys()
+        filler = " " if " " in self.index else self.chars[0]
+        return text.translate({ord(c): filler for c in unknown}) if unknown else text
 
     def decode(self, ids: list[int]) -> str:
         return "".join(self.chars[i] for i in ids)
@@ -114,6 +122,9 @@ class BPETokenizer:
         # newline, so the ids are the same as encoding the whole text at once.
         encodings = self.tokenizer.encode_batch(text.splitlines(keepends=True), add_special_tokens=False)
         return [i for encoding in encodings for i in encoding.ids]
+
+    def readable(self, text: str) -> str:
+        return text  # byte-level: any text
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(list(ids))
